@@ -1,0 +1,372 @@
+"""The Family aggregate's events: one class per word of the ledger's vocabulary.
+
+Every event carries the same envelope (``FamilyEvent``): its own ``event_id``, when it
+happened in the world (``occurred_at``, stated by the worker), who recorded it
+(``actor``: user_id, role, team), the policy pack it was recorded under, which members it
+is ``about`` (a child-specific entry names the child; empty means the whole family) and a
+``context`` of chronology details (agency, significance, impact on the child, action
+taken, note). When it was recorded is the library's own ``timestamp`` (server clock),
+exposed as ``recorded_at``.
+
+The fields after the envelope are what the seeds require to be recorded; the seed
+references sit beside each class. The API derives its command models from these
+annotations, so a field is declared once, here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from aggregates.vocabulary import (
+    ClosureReason,
+    ConsentForm,
+    ConsentScope,
+    ContactMethod,
+    ContactOutcome,
+    ContactParty,
+    Gender,
+    MeetingKind,
+    MemberKind,
+    PauseReason,
+    ReferralRoute,
+    SupervisionKind,
+    TriageOutcome,
+)
+
+ENVELOPE_FIELDS = (
+    "event_id", "occurred_at", "actor", "policy", "policy_version", "about", "context",
+)
+LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
+
+
+class FamilyEvent(Aggregate.Event):
+    """Envelope shared by every event on a family stream."""
+
+    event_id: UUID
+    occurred_at: datetime
+    actor: dict[str, str]
+    policy: str
+    policy_version: str
+    about: list[UUID]
+    context: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    @property
+    def recorded_at(self) -> datetime:
+        return self.timestamp
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+# --- the family and its members -------------------------------------------------
+
+
+class FamilyRegistered(FamilyEvent, Aggregate.Created):
+    """The family is built on the system under a policy pack (seed 002 L133)."""
+
+    team: str
+    members: list[dict[str, Any]]
+
+
+class MemberAdded(FamilyEvent):
+    """A child or adult joins the household record (seed 000 L509: every member)."""
+
+    member_id: UUID
+    given_name: str
+    family_name: str
+    kind: MemberKind
+    date_of_birth: date | None = None
+    gender: Gender | None = None
+    ethnicity: str | None = None
+
+
+# --- front door -----------------------------------------------------------------
+
+
+class ReferralReceived(FamilyEvent):
+    """A request for early help: opens an episode (seed 000 L366-L378, E1)."""
+
+    episode_id: UUID
+    route: ReferralRoute
+    reason: str
+    referrer_name: str | None = None
+    referrer_agency: str | None = None
+    consent_to_refer: bool | None = None
+
+
+class TriageDecided(FamilyEvent):
+    """Threshold / triage decision and the pathway chosen (seed 000 L374, L447, E2)."""
+
+    outcome: TriageOutcome
+    pathway: str | None = None
+    rationale: str = ""
+
+
+class AllocatedToTeam(FamilyEvent):
+    """Allocated to a team's tray (seed 000 L456, E5)."""
+
+    team: str
+    pathway: str | None = None
+
+
+class AllocatedToWorker(FamilyEvent):
+    """A worker is allocated, normally as lead professional (seed 000 L476, E8)."""
+
+    worker_id: str
+    worker_role: str | None = None
+    lead_professional: bool = True
+
+
+# --- contact and consent --------------------------------------------------------
+
+
+class ContactAttempted(FamilyEvent):
+    """An attempt to reach the family or referrer that did not connect (seed 002 L204)."""
+
+    method: ContactMethod
+    party: ContactParty
+    outcome: ContactOutcome
+
+
+class ContactMade(FamilyEvent):
+    """Contact or a visit: who was present, which children were seen, seen alone
+    (seed 000 L508, L1348: "where a child has been seen and if ... seen alone")."""
+
+    method: ContactMethod
+    party: ContactParty
+    members_present: list[UUID]
+    children_seen: list[UUID]
+    children_seen_alone: list[UUID]
+    location: str | None = None
+
+
+class ConsentGiven(FamilyEvent):
+    """Consent, who gave it and for what (seed 000 L617, L637, E15)."""
+
+    given_by: UUID
+    scope: list[ConsentScope]
+    form: ConsentForm = "written"
+
+
+class ConsentRefused(FamilyEvent):
+    given_by: UUID
+    scope: list[ConsentScope]
+    reason: str = ""
+
+
+class ConsentWithdrawn(FamilyEvent):
+    given_by: UUID
+    scope: list[ConsentScope]
+    reason: str = ""
+
+
+# --- assessment and plan --------------------------------------------------------
+
+
+class AssessmentStarted(FamilyEvent):
+    """An early help assessment starts (seed 000 L685: expected timescale set)."""
+
+    assessment_id: UUID
+    assessment_kind: str = "early_help_assessment"
+
+
+class AssessmentSubmitted(FamilyEvent):
+    """Submitted to the manager for quality assurance (seed 000 L645, E25)."""
+
+    assessment_id: UUID
+
+
+class AssessmentReturned(FamilyEvent):
+    """Returned by the manager for more work (seed 000 L876-L883, E26)."""
+
+    assessment_id: UUID
+    reason: str
+
+
+class AssessmentAuthorised(FamilyEvent):
+    """Quality assured and signed off by a manager (seed 000 L645, L750)."""
+
+    assessment_id: UUID
+
+
+class DeadlineExtended(FamilyEvent):
+    """A manager extends a pack rule's clock (seed 000 L507, L689: up to 45 days)."""
+
+    rule: str
+    extend_by: int
+    reason: str
+    agreed_with_family: bool = False
+
+
+class PlanAgreed(FamilyEvent):
+    """The family plan agreed with the family, usually at the first TAF (seed 002 L59)."""
+
+    plan_id: UUID
+    outcomes: list[str]
+    review_by: date | None = None
+
+
+class PlanAuthorised(FamilyEvent):
+    """Manager review and sign-off of the plan (seed 002 L59, L289)."""
+
+    plan_id: UUID
+
+
+class PlanShared(FamilyEvent):
+    """Plan circulated to the family and TAF members (seed 000 L1293, E36)."""
+
+    plan_id: UUID
+    shared_with: list[str]
+
+
+class MeetingHeld(FamilyEvent):
+    """TAF, family network or review meeting (seed 000 L1229-L1307, E34)."""
+
+    meeting_kind: MeetingKind
+    attendees: list[str]
+    members_present: list[UUID]
+    next_meeting: date | None = None
+
+
+# --- recording and oversight ----------------------------------------------------
+
+
+class CaseNoteRecorded(FamilyEvent):
+    """A case note; child-specific notes name only that child (seed 000 L1417)."""
+
+    text: str
+    contact_type: str | None = None
+
+
+class ManagementOversightRecorded(FamilyEvent):
+    """Management oversight: decision, rationale, impact (seed 000 L1748, E39)."""
+
+    text: str
+    decision: str = ""
+
+
+class SupervisionRecorded(FamilyEvent):
+    """Case supervision of the worker on this family (seed 000 L1768, E41)."""
+
+    worker_id: str
+    kind: SupervisionKind = "formal"
+    text: str = ""
+
+
+# --- step up / down, pause, transfer --------------------------------------------
+
+
+class SteppedUp(FamilyEvent):
+    """Stepped up to statutory services (seed 000 L1563, E49-E50)."""
+
+    to_service: str
+    reason: str
+
+
+class SteppedDown(FamilyEvent):
+    """Stepped down from statutory services into early help (seed 000 L1581-L1593)."""
+
+    from_service: str
+    reason: str
+    pathway: str | None = None
+
+
+class WorkPaused(FamilyEvent):
+    """Early help work stops, e.g. during a Section 47 enquiry (seed 002)."""
+
+    reason: PauseReason
+    note: str = ""
+
+
+class WorkResumed(FamilyEvent):
+    reason: str = ""
+
+
+class TransferredOut(FamilyEvent):
+    """Handed to another team (seed 000 L1613-L1657, E54)."""
+
+    to_team: str
+    reason: str
+
+
+class TransferredIn(FamilyEvent):
+    """Accepted by the receiving team; the case's team changes here."""
+
+    from_team: str
+
+
+# --- closure --------------------------------------------------------------------
+
+
+class ClosureProposed(FamilyEvent):
+    """Closure proposed (seed 000 L1692-L1706, E55)."""
+
+    reason: ClosureReason
+    summary: str = ""
+
+
+class ClosureAuthorised(FamilyEvent):
+    """A manager authorises the proposed closure (seed 000 L1700)."""
+
+    comment: str = ""
+
+
+class EpisodeClosed(FamilyEvent):
+    """The episode ends; nothing but reopening may follow on it."""
+
+    reason: ClosureReason
+    outcome: str = ""
+
+
+class EpisodeReopened(FamilyEvent):
+    reason: str
+
+
+class FollowUpCompleted(FamilyEvent):
+    """The post-closure follow-up check (e.g. a call some weeks after closure)."""
+
+    method: ContactMethod
+    outcome: str = ""
+
+
+class EntryCorrected(FamilyEvent):
+    """Corrects an earlier event without editing it: names it, the new values, why."""
+
+    corrects: UUID
+    changes: dict[str, Any]
+    reason: str
+
+
+VOCABULARY: dict[str, type[FamilyEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        FamilyRegistered, MemberAdded, ReferralReceived, TriageDecided, AllocatedToTeam,
+        AllocatedToWorker, ContactAttempted, ContactMade, ConsentGiven, ConsentRefused,
+        ConsentWithdrawn, AssessmentStarted, AssessmentSubmitted, AssessmentReturned,
+        AssessmentAuthorised, DeadlineExtended, PlanAgreed, PlanAuthorised, PlanShared,
+        MeetingHeld, CaseNoteRecorded, ManagementOversightRecorded, SupervisionRecorded,
+        SteppedUp, SteppedDown, WorkPaused, WorkResumed, TransferredOut, TransferredIn,
+        ClosureProposed, ClosureAuthorised, EpisodeClosed, EpisodeReopened,
+        FollowUpCompleted, EntryCorrected,
+    )
+}
+"""Every event type by its vocabulary name (the ``type`` of a command)."""
+
+COMMAND_TYPES = tuple(name for name in VOCABULARY if name != "FamilyRegistered")
+"""Types recordable through the commands endpoint (registration has its own)."""
+
+
+def payload_fields(cls: type[FamilyEvent]) -> dict[str, Any]:
+    """The type-specific dataclass fields of an event class (not the envelope)."""
+    import dataclasses
+
+    skip = set(ENVELOPE_FIELDS) | set(LIBRARY_FIELDS)
+    return {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}

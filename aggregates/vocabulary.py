@@ -1,0 +1,56 @@
+"""Closed lists of values the seeds name, as ``Literal`` types.
+
+They are used by the event classes (and so by the API's command models, which are
+derived from them) so that an unknown contact method or consent scope is refused at
+the edge with a clear message rather than recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Role = Literal["practitioner", "supervisor", "manager", "auditor", "service", "admin", "inspector"]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+WRITING_ROLES = frozenset({"practitioner", "supervisor", "manager"})
+MANAGEMENT_ROLES = frozenset({"supervisor", "manager"})
+
+MemberKind = Literal["child", "adult"]
+
+# DfE CIN census / Annex A gender codes: 0 not known, 1 male, 2 female, 9 not specified.
+Gender = Literal["0", "1", "2", "9"]
+
+# ContactAttempted / ContactMade: how contact was tried or made (seed 002 L204-L206
+# counts unannounced visits separately; seed 000 L498 "family's preferred method").
+ContactMethod = Literal[
+    "phone", "text", "letter", "email", "visit", "unannounced_visit", "video", "office", "school"
+]
+ContactParty = Literal["family", "referrer", "professional"]
+ContactOutcome = Literal[
+    "no_answer", "message_left", "letter_sent", "no_one_home", "declined", "wrong_details", "other"
+]
+
+ConsentScope = Literal["support", "information_sharing"]
+ConsentForm = Literal["verbal", "written", "electronic"]
+
+ReferralRoute = Literal[
+    "parent_or_carer", "self", "professional", "front_door", "safeguarding_referral",
+    "step_down", "partner", "other",
+]
+
+TriageOutcome = Literal[
+    "early_help", "signpost", "redirect", "no_further_action", "step_up", "conversation"
+]
+
+MeetingKind = Literal[
+    "team_around_the_family", "family_network", "review", "professionals",
+    "step_up_step_down", "closure", "other",
+]
+
+SupervisionKind = Literal["formal", "informal", "group", "case_clinic"]
+
+PauseReason = Literal["section_47", "family_request", "hospital_or_custody", "other"]
+
+ClosureReason = Literal[
+    "outcomes_met", "step_up", "step_down", "transferred", "no_further_action",
+    "disengaged", "consent_withdrawn", "moved_away", "other",
+]

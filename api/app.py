@@ -1,0 +1,174 @@
+"""The HTTP API: thin routes that parse, authorise, call the ledger and map results.
+
+``create_app`` builds the FastAPI app around one ``Ledger`` application. Business rules
+live in the aggregate and the policy packs; errors become problem+json in
+``api/problems.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, AsyncIterator
+from uuid import UUID
+
+import orjson
+from fastapi import Body, FastAPI, Header, Request, Response
+
+from api import problems
+from api.auth import Actor
+from api.models import Command, CommandRecorded, RegisterFamily, Registered
+from api.problems import Problem
+from api.responses import JSONResponse
+from ledger.application import Idempotency, Ledger, event_view
+from ledger.settings import Settings, get_settings
+
+PROBLEM = {"content": {"application/problem+json": {}}, "description": "Problem details"}
+ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM for s in (401, 403, 404, 409, 422)}
+
+
+def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or (ledger.settings if ledger else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not hasattr(app.state, "ledger"):
+            app.state.ledger = Ledger(settings)
+        yield
+        if ledger is None:
+            app.state.ledger.close()
+
+    app = FastAPI(
+        title="Early Help case ledger",
+        version="0.1.0",
+        summary="Event-sourced system of record for early help family support.",
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    if ledger is not None:
+        app.state.ledger = ledger
+    app.state.settings = settings
+    app.state.signing_key = settings.signing_key()
+    problems.install(app)
+    _routes(app)
+    return app
+
+
+def _ledger(request: Request) -> Ledger:
+    return request.app.state.ledger  # type: ignore[no-any-return]
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise Problem(
+            400 if not value else 422, "Invalid If-Match",
+            f"If-Match must be the family's version as returned in its ETag, e.g. \"3\"; got {if_match!r}",
+        )
+    return int(value)
+
+
+def _idempotency(key: str | None, request_body: bytes, path: str) -> Idempotency | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200:
+        raise Problem(422, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 200 characters")
+    try:
+        canonical = orjson.dumps(orjson.loads(request_body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        canonical = request_body
+    digest = hashlib.sha256(path.encode() + b"\n" + canonical).hexdigest()
+    return Idempotency(key=key, request_hash=digest)
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["service"])
+    def health(request: Request) -> dict[str, Any]:
+        ledger = _ledger(request)
+        return {"status": "ok", "position": ledger.recorder.max_notification_id() or 0}
+
+    @app.post("/families", status_code=201, response_model=Registered, tags=["families"], responses=ERRORS)
+    async def register_family(
+        request: Request,
+        body: RegisterFamily,
+        actor: Actor,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        idem = _idempotency(idempotency_key, await request.body(), request.url.path)
+        ledger = _ledger(request)
+        recorded = await _run(
+            ledger.register_family,
+            policy=body.policy, team=body.team,
+            members=[m.model_dump() for m in body.members],
+            actor=actor, occurred_at=body.occurred_at, idempotency=idem,
+        )
+        members = list(recorded.members)
+        if recorded.replayed:
+            members = list(ledger.family(recorded.family_id).members.values())
+        content = {
+            "family_id": recorded.family_id, "version": recorded.version, "position": recorded.position,
+            "members": [{k: v for k, v in m.items() if k != "added_by"} for m in members],
+        }
+        return JSONResponse(content, status_code=201, headers={
+            "ETag": _etag(recorded.version), "Location": f"/families/{recorded.family_id}"})
+
+    @app.post(
+        "/families/{family_id}/commands", status_code=201, response_model=CommandRecorded,
+        tags=["families"], responses=ERRORS,
+    )
+    async def record_command(
+        request: Request,
+        family_id: UUID,
+        command: Annotated[Command, Body()],
+        actor: Actor,
+        if_match: Annotated[str | None, Header()] = None,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        expected = _expected_version(if_match)
+        idem = _idempotency(idempotency_key, await request.body(), request.url.path)
+        type_name, fields, context = command.split()
+        recorded = await _run(
+            _ledger(request).record, family_id, type_name, fields,
+            actor=actor, occurred_at=command.occurred_at, about=command.about, context=context,
+            expected_version=expected, idempotency=idem,
+        )
+        content = {"event_id": recorded.event_id, "family_id": recorded.family_id,
+                   "version": recorded.version, "position": recorded.position}
+        return JSONResponse(content, status_code=201, headers={"ETag": _etag(recorded.version)})
+
+    @app.get("/families/{family_id}", tags=["families"], responses=ERRORS)
+    def get_family(request: Request, family_id: UUID, actor: Actor,
+                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        family = _ledger(request).family(family_id)
+        state = family.state()
+        for member in state["members"]:
+            member.pop("added_by", None)
+        return _cached(state, family.version, if_none_match)
+
+    @app.get("/families/{family_id}/events", tags=["families"], responses=ERRORS)
+    def get_events(request: Request, family_id: UUID, actor: Actor,
+                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        events = _ledger(request).family_events(family_id)
+        body = {"family_id": family_id, "version": events[-1].originator_version,
+                "events": [event_view(e) for e in events]}
+        return _cached(body, events[-1].originator_version, if_none_match)
+
+
+def _cached(content: Any, version: int, if_none_match: str | None) -> Response:
+    etag = _etag(version)
+    if if_none_match is not None and etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(content, headers={"ETag": etag})
+
+
+async def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking ledger call in the thread pool, keeping the event loop free."""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(func, *args, **kwargs)

@@ -1,0 +1,254 @@
+"""The ledger's one ``eventsourcing`` Application: registers families, records commands.
+
+Everything that changes the record goes through ``Ledger.register_family`` or
+``Ledger.record``. Both check the command against the family and its policy pack before
+anything is stored, write the events and any idempotency key in one transaction, and
+answer with the new version and the event's position in the global order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from aggregates.errors import (
+    IdempotencyMismatch,
+    InvalidCommand,
+    NotAuthorised,
+    NotFound,
+    VersionConflict,
+)
+from aggregates.events import FamilyEvent, payload_fields
+from aggregates.family import Family
+from aggregates.vocabulary import WRITING_ROLES
+from ledger.policies.loader import shipped_packs
+from ledger.policies.schema import Pack
+from ledger.serialisation import OrjsonTranscoder
+from ledger.settings import Settings, get_settings
+from ledger.storage import IdempotencyRecord, environment
+
+EARLIEST_OCCURRENCE = datetime(1900, 1, 1, tzinfo=timezone.utc)
+MAX_CONFLICT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a successful command answers: the event, the family's new version, and the
+    event's position in the global order (the feed's cursor)."""
+
+    event_id: UUID
+    family_id: UUID
+    version: int
+    position: int
+    replayed: bool = False
+    members: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    request_hash: str
+
+
+class Ledger(Application[UUID]):
+    """The case ledger application (one per process; thread-safe)."""
+
+    name = "Ledger"
+    snapshotting_intervals: ClassVar[dict[type, int]] = {Family: 100}
+
+    def __init__(self, settings: Settings | None = None, packs: dict[str, Pack] | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.packs = packs if packs is not None else shipped_packs()
+        self.snapshotting_intervals = {Family: self.settings.snapshot_interval}  # type: ignore[misc]
+        super().__init__(env=environment(self.settings))
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    # -- commands ---------------------------------------------------------------------
+
+    def register_family(
+        self,
+        *,
+        policy: str,
+        team: str,
+        members: list[dict[str, Any]],
+        actor: dict[str, str],
+        occurred_at: datetime | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Recorded:
+        replay = self._replay(actor, idempotency)
+        if replay is not None:
+            return replay
+        self._check_writer(actor)
+        pack = self.pack(policy)
+        members = [{**m, "member_id": m.get("member_id") or uuid4()} for m in members]
+        family = Family.register(
+            family_id=uuid4(),
+            envelope=self._envelope(pack, actor, occurred_at, about=[], context={}),
+            team=team,
+            members=members,
+        )
+        recorded = self._save(family, actor, idempotency)
+        return Recorded(**{**recorded.__dict__, "members": tuple(family.members.values())})
+
+    def record(
+        self,
+        family_id: UUID,
+        type_name: str,
+        fields: dict[str, Any],
+        *,
+        actor: dict[str, str],
+        occurred_at: datetime | None = None,
+        about: list[UUID] | None = None,
+        context: dict[str, Any] | None = None,
+        expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Recorded:
+        replay = self._replay(actor, idempotency)
+        if replay is not None:
+            return replay
+        self._check_writer(actor)
+        attempts = 1 if expected_version is not None else MAX_CONFLICT_RETRIES
+        for attempt in range(attempts):
+            family = self.family(family_id)
+            if expected_version is not None and family.version != expected_version:
+                raise VersionConflict(
+                    f"the family is at version {family.version}, not {expected_version}: "
+                    "read it again and retry"
+                )
+            pack = self.pack(family.policy)
+            envelope = self._envelope(pack, actor, occurred_at, about=about or [], context=context or {})
+            family.record(type_name, fields, envelope, pack)
+            try:
+                return self._save(family, actor, idempotency)
+            except VersionConflict:
+                replay = self._replay(actor, idempotency)
+                if replay is not None:
+                    return replay
+                if attempt + 1 == attempts:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- queries ----------------------------------------------------------------------
+
+    def pack(self, policy: str) -> Pack:
+        try:
+            return self.packs[policy]
+        except KeyError:
+            raise InvalidCommand(
+                f"unknown policy pack {policy!r}; known packs: {', '.join(sorted(self.packs))}",
+                field="policy",
+            ) from None
+
+    def family(self, family_id: UUID) -> Family:
+        try:
+            return self.repository.get(family_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no family {family_id}") from None
+
+    def family_events(self, family_id: UUID) -> list[FamilyEvent]:
+        found = list(self.events.get(family_id))
+        if not found:
+            raise NotFound(f"no family {family_id}")
+        return found  # type: ignore[return-value]
+
+    # -- internals --------------------------------------------------------------------
+
+    def _check_writer(self, actor: dict[str, str]) -> None:
+        if actor.get("role") not in WRITING_ROLES:
+            raise NotAuthorised(f"a {actor.get('role')} may read but not record")
+
+    def _envelope(
+        self,
+        pack: Pack,
+        actor: dict[str, str],
+        occurred_at: datetime | None,
+        *,
+        about: list[UUID],
+        context: dict[str, Any],
+    ) -> dict[str, Any]:
+        now = datetime.now(timezone.utc)
+        if occurred_at is None:
+            occurred_at = now
+        if occurred_at.tzinfo is None:
+            raise InvalidCommand("occurred_at must include a timezone offset", field="occurred_at")
+        if occurred_at > now + timedelta(seconds=self.settings.clock_skew_seconds):
+            raise InvalidCommand(
+                f"occurred_at {occurred_at.isoformat()} is in the future", field="occurred_at"
+            )
+        if occurred_at < EARLIEST_OCCURRENCE:
+            raise InvalidCommand("occurred_at is before 1900", field="occurred_at")
+        return {
+            "event_id": uuid4(),
+            "occurred_at": occurred_at,
+            "actor": {"user_id": actor["user_id"], "role": actor["role"], "team": actor["team"]},
+            "policy": pack.id,
+            "policy_version": pack.version,
+            "about": list(about),
+            "context": {k: v for k, v in context.items() if v not in (None, "")},
+        }
+
+    def _save(self, family: Family, actor: dict[str, str], idempotency: Idempotency | None) -> Recorded:
+        pending = family.pending_events[-1]
+        record = None
+        if idempotency is not None:
+            record = IdempotencyRecord(
+                key=idempotency.key, user_id=actor["user_id"], request_hash=idempotency.request_hash,
+                family_id=family.id.hex, event_id=pending.event_id.hex, version=pending.originator_version,  # type: ignore[attr-defined]
+            )
+        try:
+            recordings = self.save(family, idempotency=record)
+        except IntegrityError:
+            raise VersionConflict(
+                "the family changed while this command was being recorded: read it again and retry"
+            ) from None
+        last = recordings[-1]
+        return Recorded(
+            event_id=pending.event_id,  # type: ignore[attr-defined]
+            family_id=family.id,
+            version=last.domain_event.originator_version,
+            position=last.notification.id,
+        )
+
+    def _replay(self, actor: dict[str, str], idempotency: Idempotency | None) -> Recorded | None:
+        """The first result of a retried command, or None if the key is new."""
+        if idempotency is None:
+            return None
+        found = self.recorder.find_idempotency(actor["user_id"], idempotency.key)  # type: ignore[attr-defined]
+        if found is None:
+            return None
+        if found.request_hash != idempotency.request_hash:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was already used with a different request body"
+            )
+        family_id = UUID(found.family_id)
+        position = self.recorder.position_of(family_id, found.version)  # type: ignore[attr-defined]
+        return Recorded(
+            event_id=UUID(found.event_id), family_id=family_id, version=found.version,
+            position=position, replayed=True,
+        )
+
+
+def event_view(event: FamilyEvent) -> dict[str, Any]:
+    """An event with its envelope, as plain data (API, feed and exports)."""
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "family_id": event.originator_id,
+        "version": event.originator_version,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "actor": event.actor,
+        "policy": event.policy,
+        "policy_version": event.policy_version,
+        "about": event.about,
+        "context": event.context,
+        "data": {name: getattr(event, name) for name in payload_fields(type(event))},
+    }
+

@@ -1,0 +1,63 @@
+"""Settings, read once from the environment (prefix ``LEDGER_``) by pydantic-settings.
+
+Each setting is documented in the README's settings table.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("ledger-data"),
+        description="Folder for the embedded SQLite database and the local signing key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user@host:port/dbname selects PostgreSQL; "
+        "unset (or sqlite:///path) uses SQLite in data_dir.",
+    )
+    database_schema: str = Field(default="", description="PostgreSQL schema for the ledger's tables.")
+    jwt_secret: str | None = Field(
+        default=None,
+        description="HS256 key for bearer tokens; generated into data_dir on first use if unset.",
+    )
+    clock_skew_seconds: int = Field(
+        default=300, ge=0, description="How far in the future occurred_at may be (clock skew)."
+    )
+    snapshot_interval: int = Field(default=100, gt=0, description="Take a snapshot every N events.")
+    pool_size: int = Field(default=10, gt=0, description="PostgreSQL connections per process.")
+    max_body_bytes: int = Field(default=1_000_000, gt=0, description="Largest accepted request body.")
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.database_url) and self.database_url.startswith(("postgresql://", "postgres://"))  # type: ignore[union-attr]
+
+    def sqlite_path(self) -> Path:
+        if self.database_url and self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return self.data_dir / "ledger.sqlite3"
+
+    def signing_key(self) -> str:
+        """The JWT key: the setting, else a key kept in ``data_dir/jwt-secret``."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

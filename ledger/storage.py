@@ -1,0 +1,153 @@
+"""Persistence: the library's SQLite and PostgreSQL recorders, plus the idempotency
+keys written in the same transaction as the events they answer for.
+
+An ``Idempotency-Key`` row is inserted by the recorder inside the events' own
+transaction, so a command and its key are either both stored or neither; a concurrent
+retry with the same key collides on the key's primary key and is rolled back whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+from ledger.settings import Settings
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key: str
+    user_id: str
+    request_hash: str
+    family_id: str
+    event_id: str
+    version: int
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+            "user_id TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, "
+            "family_id TEXT NOT NULL, event_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "PRIMARY KEY (user_id, key))",
+        ]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        if record is not None:
+            c.execute(
+                "INSERT INTO idempotency_keys VALUES (?,?,?,?,?,?)",
+                (record.user_id, record.key, record.request_hash, record.family_id,
+                 record.event_id, record.version),
+            )
+        return ids
+
+    def find_idempotency(self, user_id: str, key: str) -> IdempotencyRecord | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT key, user_id, request_hash, family_id, event_id, version "
+                "FROM idempotency_keys WHERE user_id=? AND key=?",
+                (user_id, key),
+            )
+            row = c.fetchone()
+        return None if row is None else IdempotencyRecord(*tuple(row))
+
+    def position_of(self, family_id: UUID, version: int) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} "
+                "WHERE originator_id=? AND originator_version=?",
+                (family_id.hex, version),
+            )
+            row = c.fetchone()
+        return None if row is None else row[0]
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.idempotency_table = SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier("idempotency_keys")
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "user_id text NOT NULL, key text NOT NULL, request_hash text NOT NULL, "
+                "family_id text NOT NULL, event_id text NOT NULL, version bigint NOT NULL, "
+                "PRIMARY KEY (user_id, key))"
+            ).format(self.idempotency_table)
+        )
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        if record is not None:
+            curs.execute(
+                SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s)").format(self.idempotency_table),
+                (record.user_id, record.key, record.request_hash, record.family_id,
+                 record.event_id, record.version),
+            )
+
+    def find_idempotency(self, user_id: str, key: str) -> IdempotencyRecord | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT key, user_id, request_hash, family_id, event_id, version "
+                    "FROM {0} WHERE user_id=%s AND key=%s"
+                ).format(self.idempotency_table),
+                (user_id, key),
+            )
+            row = curs.fetchone()
+        return None if row is None else IdempotencyRecord(**row)
+
+    def position_of(self, family_id: UUID, version: int) -> int | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT notification_id FROM {0}.{1} "
+                    "WHERE originator_id=%s AND originator_version=%s"
+                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                (family_id, version),
+            )
+            row = curs.fetchone()
+        return None if row is None else row["notification_id"]
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The ``eventsourcing`` environment for the chosen database."""
+    if settings.is_postgres:
+        url = urlparse(settings.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": settings.database_schema,
+            "POSTGRES_POOL_SIZE": str(settings.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": "ledger.storage:PostgresLedgerRecorder",
+            "CREATE_TABLE": "y",
+        }
+    path = settings.sqlite_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "SQLITE_LOCK_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": "ledger.storage:SQLiteLedgerRecorder",
+        "CREATE_TABLE": "y",
+    }

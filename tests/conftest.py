@@ -1,0 +1,113 @@
+"""Fixtures: every test that needs storage runs once on SQLite and once on PostgreSQL.
+
+SQLite gets a fresh file in the test's tmp_path. PostgreSQL gets one fresh database per
+test run (``ledger_test_<random>``, dropped at the end) and a fresh schema per test, so
+no test touches data that is not its own. Without CI=true, a missing PostgreSQL server
+skips the PostgreSQL half with the reason; in CI it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import mint
+from ledger.application import Ledger
+from ledger.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SECRET = "test-signing-key-not-for-production-use-0123456789"
+
+
+def _pg_available() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as e:
+        return str(e).strip().splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    problem = _pg_available()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {problem}")
+    name = f"ledger_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Any) -> Settings:
+    common = {"data_dir": tmp_path / "data", "jwt_secret": SECRET}
+    if request.param == "sqlite":
+        return Settings(**common)
+    url = request.getfixturevalue("pg_database")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return Settings(**common, database_url=url, database_schema=schema, pool_size=12)
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    app = Ledger(settings)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def client(ledger: Ledger) -> Iterator[TestClient]:
+    with TestClient(create_app(ledger), raise_server_exceptions=False) as c:
+        yield c
+
+
+def token(role: str = "practitioner", sub: str = "pat", team: str | None = "north", **kw: Any) -> str:
+    return mint(SECRET, sub=sub, role=role, team=team, **kw)
+
+
+def auth(role: str = "practitioner", sub: str = "pat", team: str | None = "north") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, sub, team)}"}
+
+
+PRACTITIONER = auth("practitioner", "pat")
+SUPERVISOR = auth("supervisor", "sam")
+MANAGER = auth("manager", "meg")
+
+CHILD_DOB = date(2016, 5, 4)
+BABY_DOB = date(2026, 3, 1)
+
+
+def register(client: TestClient, policy: str = "durham-one-point", team: str = "north") -> dict[str, Any]:
+    response = client.post("/families", headers=PRACTITIONER, json={
+        "policy": policy, "team": team,
+        "members": [
+            {"given_name": "Ava", "family_name": "Stone", "date_of_birth": CHILD_DOB.isoformat(), "kind": "child"},
+            {"given_name": "Ben", "family_name": "Stone", "date_of_birth": BABY_DOB.isoformat(), "kind": "child"},
+            {"given_name": "Cara", "family_name": "Stone", "date_of_birth": "1990-02-03", "kind": "adult"},
+        ],
+    })
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def command(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None, **extra_headers: str) -> Any:
+    return client.post(f"/families/{family_id}/commands", json=body, headers={**(headers or PRACTITIONER), **extra_headers})
+
+
+def version(client: TestClient, family_id: str) -> int:
+    return client.get(f"/families/{family_id}", headers=PRACTITIONER).json()["version"]
