@@ -8,6 +8,10 @@ answer with the new version and the event's position in the global order.
 
 from __future__ import annotations
 
+import random
+import threading
+import time
+import typing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -15,6 +19,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Transcoder
+from pydantic import TypeAdapter, ValidationError
 
 from aggregates.errors import (
     IdempotencyMismatch,
@@ -65,6 +70,9 @@ class Ledger(Application[UUID]):
         self.settings = settings or get_settings()
         self.packs = packs if packs is not None else shipped_packs()
         self.snapshotting_intervals = {Family: self.settings.snapshot_interval}  # type: ignore[misc]
+        # Writers to one family in this process queue here instead of racing to a
+        # conflict; conflicts with other processes are retried with jittered backoff.
+        self._write_locks = [threading.Lock() for _ in range(64)]
         super().__init__(env=environment(self.settings))
 
     def construct_transcoder(self) -> Transcoder:
@@ -116,24 +124,46 @@ class Ledger(Application[UUID]):
         self._check_writer(actor)
         attempts = 1 if expected_version is not None else MAX_CONFLICT_RETRIES
         for attempt in range(attempts):
-            family = self.family(family_id)
-            if expected_version is not None and family.version != expected_version:
-                raise VersionConflict(
-                    f"the family is at version {family.version}, not {expected_version}: "
-                    "read it again and retry"
+            if attempt:
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # another process won the race
+            with self._write_locks[family_id.int % len(self._write_locks)]:
+                recorded = self._record_once(
+                    family_id, type_name, fields, actor, occurred_at, about, context,
+                    expected_version, idempotency, last_attempt=attempt + 1 == attempts,
                 )
-            pack = self.pack(family.policy)
-            envelope = self._envelope(pack, actor, occurred_at, about=about or [], context=context or {})
-            family.record(type_name, fields, envelope, pack)
-            try:
-                return self._save(family, actor, idempotency)
-            except VersionConflict:
-                replay = self._replay(actor, idempotency)
-                if replay is not None:
-                    return replay
-                if attempt + 1 == attempts:
-                    raise
+            if recorded is not None:
+                return recorded
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record_once(
+        self, family_id: UUID, type_name: str, fields: dict[str, Any], actor: dict[str, str],
+        occurred_at: datetime | None, about: list[UUID] | None, context: dict[str, Any] | None,
+        expected_version: int | None, idempotency: Idempotency | None, *, last_attempt: bool,
+    ) -> Recorded | None:
+        """Load, check and save once; None if another writer got there first (retry)."""
+        replay = self._replay(actor, idempotency)  # a twin request may have just finished
+        if replay is not None:
+            return replay
+        family = self.family(family_id)
+        if expected_version is not None and family.version != expected_version:
+            raise VersionConflict(
+                f"the family is at version {family.version}, not {expected_version}: "
+                "read it again and retry"
+            )
+        pack = self.pack(family.policy)
+        if type_name == "EntryCorrected":
+            fields = {**fields, "changes": self._checked_changes(family_id, fields)}
+        envelope = self._envelope(pack, actor, occurred_at, about=about or [], context=context or {})
+        family.record(type_name, fields, envelope, pack)
+        try:
+            return self._save(family, actor, idempotency)
+        except VersionConflict:
+            replay = self._replay(actor, idempotency)
+            if replay is not None:
+                return replay
+            if last_attempt:
+                raise
+            return None
 
     # -- queries ----------------------------------------------------------------------
 
@@ -159,6 +189,14 @@ class Ledger(Application[UUID]):
         return found  # type: ignore[return-value]
 
     # -- internals --------------------------------------------------------------------
+
+    def _checked_changes(self, family_id: UUID, fields: dict[str, Any]) -> dict[str, Any]:
+        """Validate a correction's new values against the corrected event's field types."""
+        corrects, changes = fields.get("corrects"), fields.get("changes") or {}
+        original = next((e for e in self.events.get(family_id) if e.event_id == corrects), None)  # type: ignore[attr-defined]
+        if original is None or not isinstance(changes, dict):
+            return changes  # the aggregate refuses it with the right message
+        return coerce_changes(type(original), changes)
 
     def _check_writer(self, actor: dict[str, str]) -> None:
         if actor.get("role") not in WRITING_ROLES:
@@ -233,6 +271,25 @@ class Ledger(Application[UUID]):
             event_id=UUID(found.event_id), family_id=family_id, version=found.version,
             position=position, replayed=True,
         )
+
+
+def coerce_changes(event_class: type, changes: dict[str, Any]) -> dict[str, Any]:
+    """Parse a correction's values as the corrected field's own type (422 if they do not fit)."""
+    hints = typing.get_type_hints(event_class)
+    coerced = {}
+    for name, value in changes.items():
+        if name not in hints or name in ("actor", "policy", "policy_version", "event_id"):
+            coerced[name] = value  # unknown names are refused by the aggregate
+            continue
+        try:
+            coerced[name] = TypeAdapter(hints[name]).validate_python(value)
+        except ValidationError as e:
+            raise InvalidCommand(
+                f"changes.{name}: {e.errors()[0]['msg']}", field=f"changes.{name}"
+            ) from None
+    if "occurred_at" in coerced and coerced["occurred_at"].tzinfo is None:
+        raise InvalidCommand("changes.occurred_at must include a timezone offset", field="changes.occurred_at")
+    return coerced
 
 
 def event_view(event: FamilyEvent) -> dict[str, Any]:

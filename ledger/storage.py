@@ -88,15 +88,20 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             ).format(self.idempotency_table)
         )
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        # After the events (so a version clash surfaces first), inside a nested pipeline
+        # that syncs on exit: a repeated key raises a UniqueViolation here, which the
+        # datastore turns into IntegrityError and the whole transaction rolls back.
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
-            curs.execute(
-                SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s)").format(self.idempotency_table),
-                (record.user_id, record.key, record.request_hash, record.family_id,
-                 record.event_id, record.version),
-            )
+            with curs.connection.pipeline():
+                curs.execute(
+                    SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s)").format(self.idempotency_table),
+                    (record.user_id, record.key, record.request_hash, record.family_id,
+                     record.event_id, record.version),
+                )
+        return ids
 
     def find_idempotency(self, user_id: str, key: str) -> IdempotencyRecord | None:
         with self.datastore.transaction(commit=False) as curs:

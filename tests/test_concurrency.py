@@ -1,0 +1,136 @@
+"""Optimistic concurrency and idempotency under real contention."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from tests.conftest import PRACTITIONER, command, register, version
+
+THREADS = 8
+PER_THREAD = 6
+
+
+def test_eight_writers_with_if_match_lose_nothing_and_never_share_a_version(client):
+    fid = register(client)["family_id"]
+    assert command(client, fid, {"type": "ReferralReceived", "route": "self", "reason": "help"}).status_code == 201
+    conflicts = []
+    failures = []
+
+    def writer(n: int) -> None:
+        for i in range(PER_THREAD):
+            while True:
+                v = version(client, fid)
+                r = command(client, fid, {"type": "CaseNoteRecorded", "text": f"writer {n} note {i}"},
+                            **{"If-Match": f'"{v}"'})
+                if r.status_code == 201:
+                    break
+                if r.status_code == 409:
+                    conflicts.append(r.json()["detail"])
+                    continue
+                failures.append((r.status_code, r.text))
+                return
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    events = client.get(f"/families/{fid}/events", headers=PRACTITIONER).json()["events"]
+    versions = [e["version"] for e in events]
+    assert versions == list(range(1, 2 + THREADS * PER_THREAD + 1)), "gap or duplicate version"
+    texts = sorted(e["data"]["text"] for e in events if e["type"] == "CaseNoteRecorded")
+    assert texts == sorted(f"writer {n} note {i}" for n in range(THREADS) for i in range(PER_THREAD))
+
+
+def test_writers_without_if_match_are_retried_not_refused(client):
+    fid = register(client)["family_id"]
+    assert command(client, fid, {"type": "ReferralReceived", "route": "self", "reason": "help"}).status_code == 201
+    statuses = []
+
+    def writer(n: int) -> None:
+        for i in range(4):
+            statuses.append(command(client, fid, {"type": "CaseNoteRecorded", "text": f"{n}-{i}"}).status_code)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert set(statuses) == {201}
+    assert version(client, fid) == 2 + 16
+
+
+def test_idempotent_retry_returns_the_first_result_and_records_nothing_new(client):
+    fid = register(client)["family_id"]
+    key = str(uuid.uuid4())
+    body = {"type": "ReferralReceived", "route": "self", "reason": "help",
+            "episode_id": str(uuid.uuid4()), "occurred_at": "2026-02-02T10:00:00+00:00"}
+    first = command(client, fid, body, **{"Idempotency-Key": key})
+    assert first.status_code == 201
+    again = command(client, fid, dict(reversed(list(body.items()))), **{"Idempotency-Key": key})
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert version(client, fid) == 2
+    different = command(client, fid, {**body, "reason": "something else"}, **{"Idempotency-Key": key})
+    assert different.status_code == 422
+    assert different.headers["content-type"].startswith("application/problem+json")
+    assert "Idempotency-Key" in different.json()["detail"]
+    assert version(client, fid) == 2
+
+
+def test_concurrent_retries_with_one_key_record_once(client):
+    fid = register(client)["family_id"]
+    assert command(client, fid, {"type": "ReferralReceived", "route": "self", "reason": "x"}).status_code == 201
+    key = str(uuid.uuid4())
+    body = {"type": "CaseNoteRecorded", "text": "only once", "occurred_at": "2026-02-02T10:00:00+00:00"}
+    results = []
+
+    def send() -> None:
+        results.append(command(client, fid, body, **{"Idempotency-Key": key}))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert {r.status_code for r in results} == {201}
+    assert len({r.json()["event_id"] for r in results}) == 1
+    assert version(client, fid) == 3
+
+
+def test_idempotent_registration(client):
+    body = {"policy": "durham-one-point", "team": "north",
+            "members": [{"given_name": "Eve", "family_name": "Oak", "kind": "child", "date_of_birth": "2019-01-01"}]}
+    key = {"Idempotency-Key": "register-oak-1"}
+    first = client.post("/families", json=body, headers={**PRACTITIONER, **key})
+    again = client.post("/families", json=body, headers={**PRACTITIONER, **key})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+
+
+def test_two_processes_racing_one_idempotency_key_record_once(settings):
+    """Two Ledger applications on one database stand in for two API processes."""
+    from ledger.application import Idempotency, Ledger
+
+    apps = [Ledger(settings) for _ in range(3)]
+    actor = {"user_id": "pat", "role": "practitioner", "team": "north"}
+    try:
+        fid = apps[0].register_family(policy="durham-one-point", team="north", actor=actor, members=[
+            {"given_name": "A", "family_name": "B", "kind": "child"}]).family_id
+        apps[0].record(fid, "ReferralReceived", {"episode_id": uuid.uuid4(), "route": "self", "reason": "x"}, actor=actor)
+        results, errors = [], []
+
+        def send(app) -> None:
+            try:
+                results.append(app.record(fid, "CaseNoteRecorded", {"text": "once", "contact_type": None},
+                                          actor=actor, idempotency=Idempotency("same-key", "same-body")))
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=send, args=(app,)) for app in apps for _ in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert errors == []
+        assert len({r.event_id for r in results}) == 1
+        assert apps[0].family(fid).version == 3
+    finally:
+        for app in apps:
+            app.close()

@@ -1,0 +1,49 @@
+"""Long family streams load from a snapshot, and the snapshot gives the same state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from aggregates.family import Family
+from eventsourcing.application import project_aggregate
+
+ACTOR = {"user_id": "pat", "role": "practitioner", "team": "north"}
+
+
+def test_a_family_with_5000_events_loads_from_a_snapshot(ledger):
+    recorded = ledger.register_family(
+        policy="durham-one-point", team="north", actor=ACTOR,
+        members=[{"given_name": "Ava", "family_name": "Stone", "kind": "child", "date_of_birth": None}],
+    )
+    fid = recorded.family_id
+    ledger.record(fid, "ReferralReceived", {"episode_id": uuid.uuid4(), "route": "self", "reason": "help"}, actor=ACTOR)
+    family = ledger.family(fid)
+    pack = ledger.pack(family.policy)
+    when = datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
+    for batch in range(10):  # 10 transactions of ~500 events, through the aggregate's own checks
+        for i in range(500):
+            envelope = ledger._envelope(pack, ACTOR, when, about=[], context={})
+            family.record("CaseNoteRecorded", {"text": f"note {batch}-{i}", "contact_type": None}, envelope, pack)
+        ledger.save(family)
+    assert family.version >= 5000
+
+    snapshots = list(ledger.snapshots.get(fid, desc=True, limit=1))
+    assert snapshots and snapshots[0].originator_version > family.version - ledger.settings.snapshot_interval
+
+    read_events = []
+    original = ledger.recorder.select_events
+
+    def counting(*args, **kwargs):
+        rows = original(*args, **kwargs)
+        read_events.extend(rows)
+        return rows
+
+    ledger.recorder.select_events = counting  # type: ignore[method-assign]
+    loaded = ledger.family(fid)
+    assert loaded.version == family.version
+    assert len(read_events) < ledger.settings.snapshot_interval, "loaded the whole stream, not the snapshot"
+
+    replayed = project_aggregate(None, ledger.events.get(fid))
+    assert isinstance(replayed, Family)
+    assert replayed.state() == loaded.state()

@@ -1,0 +1,84 @@
+"""A family walked through every command type, in an order the rules accept.
+
+Used by the round-trip test and by later tests that need a realistic stream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth
+
+SOUTH_MANAGER = auth("manager", "sol", "south")
+
+
+def every_command(members: list[dict[str, Any]]) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    ava, ben, cara = (m["member_id"] for m in members)
+    assessment, plan = str(uuid.uuid4()), str(uuid.uuid4())
+    t = lambda day, hour=10: f"2026-01-{day:02d}T{hour:02d}:00:00+00:00"  # noqa: E731
+    steps: list[tuple[dict[str, str], dict[str, Any]]] = [
+        (PRACTITIONER, {"type": "MemberAdded", "occurred_at": t(2), "given_name": "Dan", "family_name": "Stone",
+                        "kind": "adult", "date_of_birth": "1988-07-01", "gender": "1", "ethnicity": "WBRI"}),
+        (PRACTITIONER, {"type": "ReferralReceived", "occurred_at": t(5), "route": "professional",
+                        "reason": "School reports poor attendance and a tired, hungry child",
+                        "referrer_name": "Ms Head", "referrer_agency": "Hill Primary School",
+                        "consent_to_refer": True, "agency": "Hill Primary School", "about": [ava]}),
+        (MANAGER, {"type": "TriageDecided", "occurred_at": t(6), "outcome": "early_help",
+                   "pathway": "intensive-family-support", "rationale": "multiple needs"}),
+        (MANAGER, {"type": "AllocatedToTeam", "occurred_at": t(6, 11), "team": "north",
+                   "pathway": "intensive-family-support"}),
+        (SUPERVISOR, {"type": "AllocatedToWorker", "occurred_at": t(7), "worker_id": "pat",
+                      "worker_role": "Key Worker", "lead_professional": True}),
+        (PRACTITIONER, {"type": "ContactAttempted", "occurred_at": t(8), "method": "phone",
+                        "party": "family", "outcome": "no_answer"}),
+        (PRACTITIONER, {"type": "ContactMade", "occurred_at": t(9), "method": "visit", "party": "family",
+                        "members_present": [ava, ben, cara], "children_seen": [ava, ben],
+                        "children_seen_alone": [ava], "location": "home"}),
+        (PRACTITIONER, {"type": "ConsentGiven", "occurred_at": t(9, 11), "given_by": cara,
+                        "scope": ["support", "information_sharing"], "form": "written"}),
+        (PRACTITIONER, {"type": "ConsentWithdrawn", "occurred_at": t(12), "given_by": cara,
+                        "scope": ["information_sharing"], "reason": "does not want school told"}),
+        (PRACTITIONER, {"type": "ConsentRefused", "occurred_at": t(12, 11), "given_by": cara,
+                        "scope": ["information_sharing"], "reason": "still unwilling"}),
+        (PRACTITIONER, {"type": "AssessmentStarted", "occurred_at": t(13), "assessment_id": assessment}),
+        (PRACTITIONER, {"type": "AssessmentSubmitted", "occurred_at": t(20), "assessment_id": assessment}),
+        (MANAGER, {"type": "AssessmentReturned", "occurred_at": t(21), "assessment_id": assessment,
+                   "reason": "child's voice missing"}),
+        (PRACTITIONER, {"type": "AssessmentSubmitted", "occurred_at": t(22), "assessment_id": assessment}),
+        (MANAGER, {"type": "DeadlineExtended", "occurred_at": t(22, 12), "rule": "ifst-assessment",
+                   "extend_by": 5, "reason": "late disclosure needs exploring", "agreed_with_family": True}),
+        (MANAGER, {"type": "AssessmentAuthorised", "occurred_at": t(23), "assessment_id": assessment}),
+        (PRACTITIONER, {"type": "PlanAgreed", "occurred_at": t(26), "plan_id": plan,
+                        "outcomes": ["Ava attends school 95%"], "review_by": "2026-03-01"}),
+        (MANAGER, {"type": "PlanAuthorised", "occurred_at": t(27), "plan_id": plan}),
+        (PRACTITIONER, {"type": "PlanShared", "occurred_at": t(27, 12), "plan_id": plan,
+                        "shared_with": ["family", "Hill Primary School"]}),
+        (PRACTITIONER, {"type": "MeetingHeld", "occurred_at": t(28), "meeting_kind": "team_around_the_family",
+                        "attendees": ["school", "health visitor"], "members_present": [cara],
+                        "next_meeting": "2026-02-25"}),
+        (PRACTITIONER, {"type": "CaseNoteRecorded", "occurred_at": t(29), "text": "Ava disclosed worry about dad",
+                        "about": [ava], "significance": "high", "impact_on_child": "negative",
+                        "action_taken": "discussed with manager"}),
+        (MANAGER, {"type": "ManagementOversightRecorded", "occurred_at": t(29, 14),
+                   "text": "Reviewed disclosure", "decision": "continue IFST"}),
+        (SUPERVISOR, {"type": "SupervisionRecorded", "occurred_at": t(30), "worker_id": "pat",
+                      "kind": "formal", "text": "plan on track"}),
+        (MANAGER, {"type": "SteppedUp", "occurred_at": t(30, 12), "to_service": "childrens_social_care",
+                   "reason": "escalating concern"}),
+        (MANAGER, {"type": "SteppedDown", "occurred_at": t(31), "from_service": "childrens_social_care",
+                   "reason": "no further statutory role", "pathway": "intensive-family-support"}),
+        (PRACTITIONER, {"type": "WorkPaused", "occurred_at": t(31, 12), "reason": "section_47",
+                        "note": "strategy discussion"}),
+        (PRACTITIONER, {"type": "WorkResumed", "occurred_at": t(31, 15), "reason": "enquiry concluded"}),
+        (MANAGER, {"type": "TransferredOut", "occurred_at": t(31, 16), "to_team": "south", "reason": "moved house"}),
+        (SOUTH_MANAGER, {"type": "TransferredIn", "occurred_at": t(31, 17), "from_team": "north"}),
+        (SOUTH_MANAGER, {"type": "ClosureProposed", "occurred_at": t(31, 18), "reason": "outcomes_met",
+                         "summary": "attendance restored"}),
+        (SOUTH_MANAGER, {"type": "ClosureAuthorised", "occurred_at": t(31, 19), "comment": "agreed"}),
+        (SOUTH_MANAGER, {"type": "EpisodeClosed", "occurred_at": t(31, 20), "reason": "outcomes_met"}),
+        (SOUTH_MANAGER, {"type": "FollowUpCompleted", "occurred_at": t(31, 21), "method": "phone",
+                         "outcome": "all well"}),
+        (SOUTH_MANAGER, {"type": "EpisodeReopened", "occurred_at": t(31, 22), "reason": "new worry"}),
+    ]
+    return steps
