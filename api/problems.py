@@ -63,10 +63,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _location(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
+        errors = []
+        for e in exc.errors():
+            loc, message = e.get("loc", ()), e.get("msg", "")
+            if e.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+                message = f"{message} at character {loc[-1]}" if len(loc) > 1 else message
+                loc = ("body",)
+            errors.append({"field": _location(loc) if loc != ("body",) else "body",
+                           "message": message, "type": e.get("type", "")})
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10])
         return problem(422, "Invalid request", detail, errors=errors)
 
