@@ -15,6 +15,7 @@ annotations, so a field is declared once, here.
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.vocabulary import (
+    AgreementSubject,
     ClosureReason,
     ConsentForm,
     ConsentScope,
@@ -100,6 +102,9 @@ class ReferralReceived(FamilyEvent):
     referrer_name: str | None = None
     referrer_agency: str | None = None
     consent_to_refer: bool | None = None
+    priority: str | None = None
+    """The urgency the front door gave the request on receipt, from the pack's
+    ``priorities`` (seed 001 L307: SPA's Red / Amber / Green)."""
 
 
 class TriageDecided(FamilyEvent):
@@ -108,6 +113,10 @@ class TriageDecided(FamilyEvent):
     outcome: TriageOutcome
     pathway: str | None = None
     rationale: str = ""
+    response: str | None = None
+    """The pack's named response, from its ``triage_responses`` (seed 003 L75-L98: the
+    sixteen Risk and Prioritisation outcomes, each with its own timescale)."""
+    priority: str | None = None
 
 
 class AllocatedToTeam(FamilyEvent):
@@ -146,6 +155,9 @@ class ContactMade(FamilyEvent):
     children_seen: list[UUID]
     children_seen_alone: list[UUID]
     location: str | None = None
+    joint: bool = False
+    """A joint visit with another professional (seed 000 L563, L1637; seed 004 L143)."""
+    joint_with: list[str] = field(default_factory=list)
 
 
 class ConsentGiven(FamilyEvent):
@@ -175,7 +187,10 @@ class AssessmentStarted(FamilyEvent):
     """An early help assessment starts (seed 000 L685: expected timescale set)."""
 
     assessment_id: UUID
-    assessment_kind: str = "early_help_assessment"
+    assessment_kind: str = "early-help-assessment"
+    """One of the pack's ``assessment_kinds`` (Haringey's C4C and CiC, seed 001 L351,
+    L390; Northamptonshire's Graded Care Profile, seed 002 L264; closure summaries that a
+    manager signs off)."""
 
 
 class AssessmentSubmitted(FamilyEvent):
@@ -331,10 +346,37 @@ class EpisodeReopened(FamilyEvent):
 
 
 class FollowUpCompleted(FamilyEvent):
-    """The post-closure follow-up check (e.g. a call some weeks after closure)."""
+    """The post-closure follow-up check (seed 001 L462-L500: a call 3 months after closure;
+    a visit within 5 working days if the family needs more help)."""
 
     method: ContactMethod
     outcome: str = ""
+    further_support_needed: bool = False
+
+
+# --- documents and agreements ----------------------------------------------------
+
+
+class DocumentRecorded(FamilyEvent):
+    """A document the procedure requires was completed or sent: a case summary
+    (seed 003 L722-L775), a chronology update (seed 004 L281), a risk assessment
+    (seed 002 L186), a letter (seed 003 L153), a survey offered (seed 000 L1673). The
+    ``document`` is one of the pack's ``documents``."""
+
+    document: str
+    title: str = ""
+    sent_to: list[str] = field(default_factory=list)
+
+
+class AgreementRecorded(FamilyEvent):
+    """The family (and the TAF, where present) agreed to something: a plan, an extension,
+    closure, a step up or down (seed 000 L1587; seed 002 L307, L309)."""
+
+    subject: AgreementSubject
+    rule: str | None = None
+    """For an extension: the pack rule whose clock was extended."""
+    with_team_around_the_family: bool = False
+    detail: str = ""
 
 
 class EntryCorrected(FamilyEvent):
@@ -355,7 +397,7 @@ VOCABULARY: dict[str, type[FamilyEvent]] = {
         MeetingHeld, CaseNoteRecorded, ManagementOversightRecorded, SupervisionRecorded,
         SteppedUp, SteppedDown, WorkPaused, WorkResumed, TransferredOut, TransferredIn,
         ClosureProposed, ClosureAuthorised, EpisodeClosed, EpisodeReopened,
-        FollowUpCompleted, EntryCorrected,
+        FollowUpCompleted, DocumentRecorded, AgreementRecorded, EntryCorrected,
     )
 }
 """Every event type by its vocabulary name (the ``type`` of a command)."""

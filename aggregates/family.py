@@ -22,9 +22,16 @@ from aggregates.vocabulary import MANAGEMENT_ROLES
 # Events that may be recorded while the family has no open episode: a new referral
 # (re-referral) opens one; reopening reopens the last; follow-up after closure and
 # corrections concern the record rather than new work; a new member may be born.
+# A document may be sent after closure too (seed 000 L1714: the standard closure letter
+# follows the manager's sign-off; seed 001 L469: the 3 month follow-up form).
 OUTSIDE_EPISODE = frozenset(
-    {"ReferralReceived", "EpisodeReopened", "FollowUpCompleted", "EntryCorrected", "MemberAdded"}
+    {"ReferralReceived", "EpisodeReopened", "FollowUpCompleted", "EntryCorrected", "MemberAdded",
+     "DocumentRecorded"}
 )
+
+
+PATHWAY_SETTERS = frozenset({"TriageDecided", "AllocatedToTeam", "SteppedDown"})
+ASSESSMENT_EVENTS = frozenset({"AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised"})
 
 
 class PackView(Protocol):
@@ -37,11 +44,11 @@ class PackView(Protocol):
 
     def rule(self, rule_id: str) -> Any: ...
 
-    @property
-    def rules(self) -> list[Any]: ...
+    def term_problem(self, event_type: str, fields: dict[str, Any]) -> tuple[str, str] | None: ...
 
-    @property
-    def pathways(self) -> list[Any]: ...
+    def ordering_problem(
+        self, event_type: str, values: dict[str, Any], history: list[tuple[str, dict[str, Any]]]
+    ) -> str | None: ...
 
 
 class Family(Aggregate):
@@ -110,10 +117,18 @@ class Family(Aggregate):
                 f"the episode was closed on {episode['closed_at']:%d %B %Y}: nothing but "
                 "EpisodeReopened (or a new ReferralReceived) may follow"
             )
+        term = pack.term_problem(type_name, fields)
+        if term is not None:
+            raise InvalidCommand(term[1], field=term[0])
         check = getattr(self, f"_check_{type_name}", None)
         if check is not None:
             check(fields, actor, pack)
-        self._check_ordering(type_name, fields, pack)
+        history = [(t, v) for t, v in episode["history"]] if episode and episode["status"] == "open" else []
+        problem = pack.ordering_problem(
+            type_name, self._match_values(type_name, fields, actor["role"], envelope.get("about", [])), history
+        )
+        if problem is not None:
+            raise RuleBroken(problem)
         before = len(self.pending_events)
         self.trigger_event(event_class, **fields, **envelope)
         return self.pending_events[before]
@@ -150,24 +165,9 @@ class Family(Aggregate):
         if any(e["episode_id"] == f["episode_id"] for e in self.episodes):
             raise InvalidCommand("episode_id already used on this family", field="episode_id")
 
-    def _check_pathway(self, pathway: str | None, pack: PackView) -> None:
-        known = [p.id for p in pack.pathways]
-        if pathway is not None and pathway not in known:
-            raise InvalidCommand(
-                f"pathway {pathway!r} is not one of this pack's pathways: {', '.join(known)}",
-                field="pathway",
-            )
-
-    def _check_TriageDecided(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        self._check_pathway(f.get("pathway"), pack)
-
     def _check_AllocatedToTeam(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        self._check_pathway(f.get("pathway"), pack)
         if not f["team"].strip():
             raise InvalidCommand("team must not be empty", field="team")
-
-    def _check_SteppedDown(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        self._check_pathway(f.get("pathway"), pack)
 
     def _check_ContactMade(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
         self._check_members_known(f["members_present"], "members_present")
@@ -346,33 +346,37 @@ class Family(Aggregate):
         if not f["reason"].strip():
             raise InvalidCommand("a correction must say why", field="reason")
 
-    def _check_ordering(self, type_name: str, fields: dict[str, Any], pack: PackView) -> None:
-        episode = self.current_episode
-        seen = episode["seen"] if episode else {}
-        for rule in pack.rules:
-            if rule.kind != "ordering" or rule.after.event != type_name:
-                continue
-            if rule.pathways and (episode is None or episode["pathway"] not in rule.pathways):
-                continue
-            if not _matches_fields(rule.after.where, fields, episode):
-                continue
-            if not seen.get(rule.before.event):
-                raise RuleBroken(
-                    f"{rule.title}: {rule.before.event} must be recorded before {type_name} "
-                    f"(rule {rule.id}, {rule.source.seed} L{', L'.join(map(str, rule.source.lines))})"
-                )
-
     # -- applying events -------------------------------------------------------------
+
+    def _match_values(
+        self, type_name: str, fields: dict[str, Any], role: str, about: list[UUID]
+    ) -> dict[str, Any]:
+        """The values a pack's event match sees (``ledger/policies/matching.py``)."""
+        values = _compact(fields)
+        episode = self.current_episode
+        pathway = episode["pathway"] if episode else None
+        if type_name in PATHWAY_SETTERS and fields.get("pathway"):
+            pathway = fields["pathway"]
+        values.update(pathway=pathway, actor_role=role, about=list(about))
+        if type_name in ASSESSMENT_EVENTS and episode is not None:
+            found = episode["assessments"].get(fields["assessment_id"].hex)
+            values["assessment_kind"] = found["kind"] if found else None
+        return values
 
     def when(self, event: ev.FamilyEvent) -> None:
         """Apply a recorded event to the state (also used when replaying the stream)."""
         self.recorded[event.event_id.hex] = event.type
+        fields = {name: getattr(event, name) for name in ev.payload_fields(type(event))}
+        values = self._match_values(event.type, fields, event.actor.get("role", ""), event.about)
         handler = getattr(self, f"_when_{event.type}", None)
         if handler is not None:
             handler(event)
         episode = self.current_episode
-        if episode is not None and event.type != "ReferralReceived":
-            episode["seen"][event.type] = episode["seen"].get(event.type, 0) + 1
+        if episode is None or (episode["status"] != "open" and event.type != "EpisodeClosed"):
+            return
+        if event.type == "ReferralReceived" and not episode["history"]:
+            values["pathway"] = None  # a new episode starts without a pathway
+        episode["history"].append([event.type, values])
 
     def _when_MemberAdded(self, e: ev.MemberAdded) -> None:
         self.members[e.member_id.hex] = {
@@ -391,8 +395,7 @@ class Family(Aggregate):
             "closed_at": None, "close_reason": None, "referrals": [e.event_id],
             "pathway": None, "team": self.team, "worker": None, "consent": {},
             "assessments": {}, "plans": {}, "paused": False, "pause_reason": None,
-            "closure": None, "stepped_up": False, "extensions": {},
-            "seen": {"ReferralReceived": 1},
+            "closure": None, "stepped_up": False, "extensions": {}, "history": [],
         })
 
     def _when_TriageDecided(self, e: ev.TriageDecided) -> None:
@@ -537,7 +540,7 @@ class Family(Aggregate):
 
 
 def _episode_view(episode: dict[str, Any]) -> dict[str, Any]:
-    view = {k: v for k, v in episode.items() if k != "seen"}
+    view = {k: v for k, v in episode.items() if k != "history"}
     view["assessments"] = list(episode["assessments"].values())
     view["plans"] = list(episode["plans"].values())
     return view
@@ -556,12 +559,17 @@ def _check_members(members: list[dict[str, Any]]) -> None:
                 raise InvalidCommand(f"{name} must not be empty", field=name)
 
 
-def _matches_fields(where: dict[str, Any], fields: dict[str, Any], episode: dict[str, Any] | None) -> bool:
-    """Does a command's fields satisfy an event match's ``where`` filter?"""
-    for key, wanted in where.items():
-        actual = episode["pathway"] if key == "pathway" and episode else fields.get(key)
-        options = wanted if isinstance(wanted, list) else [wanted]
-        values = actual if isinstance(actual, list) else [actual]
-        if not any(v in options for v in values):
-            return False
-    return True
+def _compact(fields: dict[str, Any]) -> dict[str, Any]:
+    """The short, filterable values of an event's fields (no free text, no nested data),
+    kept per episode so ordering rules can look back at what was recorded."""
+    kept: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None or isinstance(value, (bool, int, UUID)):
+            kept[name] = value
+        elif isinstance(value, str) and len(value) <= 120:
+            kept[name] = value
+        elif isinstance(value, list) and len(value) <= 50 and all(
+            isinstance(v, UUID) or (isinstance(v, str) and len(v) <= 120) for v in value
+        ):
+            kept[name] = list(value)
+    return kept

@@ -41,14 +41,25 @@ TriageOutcome = Literal[
     "early_help", "signpost", "redirect", "no_further_action", "step_up", "conversation"
 ]
 
+# MeetingHeld: "review" is a review TAF, "closure" the final (closure) TAF; hub discussions
+# (seed 003 L88), transfer panels (seed 001 L667) and case discussions (seed 000 L1013)
+# are meetings a pack's clocks can start or stop on.
 MeetingKind = Literal[
     "team_around_the_family", "family_network", "review", "professionals",
-    "step_up_step_down", "closure", "other",
+    "step_up_step_down", "closure", "case_discussion", "hub_discussion", "transfer_panel",
+    "handover", "other",
 ]
 
 SupervisionKind = Literal["formal", "informal", "group", "case_clinic"]
 
 PauseReason = Literal["section_47", "family_request", "hospital_or_custody", "other"]
+
+# AgreementRecorded: what the family (and, where present, the TAF) agreed to. Packs order
+# these after a manager's decision (seed 002 L157, L307, L309: the Team Manager agrees an
+# extension or authorises closure BEFORE it is agreed with the TAF and family).
+AgreementSubject = Literal[
+    "plan", "extension", "closure", "step_up", "step_down", "transfer", "lead_professional", "other",
+]
 
 ClosureReason = Literal[
     "outcomes_met", "step_up", "step_down", "transferred", "no_further_action",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Annotated, Any, AsyncIterator
 from uuid import UUID
 
 import orjson
-from fastapi import Body, FastAPI, Header, Request, Response
+from fastapi import Body, FastAPI, Header, Query, Request, Response
+from pydantic import AwareDatetime
 
 from api import problems
 from api.auth import Actor
@@ -21,6 +23,7 @@ from api.models import Command, CommandRecorded, RegisterFamily, Registered
 from api.problems import Problem
 from api.responses import JSONResponse
 from ledger.application import Idempotency, Ledger, event_view
+from ledger.deadlines import State
 from ledger.settings import Settings, get_settings
 
 PROBLEM = {"content": {"application/problem+json": {}}, "description": "Problem details"}
@@ -51,6 +54,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     app.state.signing_key = settings.signing_key()
     problems.install(app)
     _routes(app)
+    _policy_routes(app)
     return app
 
 
@@ -158,6 +162,56 @@ def _routes(app: FastAPI) -> None:
         body = {"family_id": family_id, "version": events[-1].originator_version,
                 "events": [event_view(e) for e in events]}
         return _cached(body, events[-1].originator_version, if_none_match)
+
+
+def _policy_routes(app: FastAPI) -> None:
+    @app.get("/policies", tags=["policies"], responses=ERRORS)
+    def list_policies(request: Request, actor: Actor) -> dict[str, Any]:
+        """Every policy pack this ledger knows, with its version and pathways."""
+        return {"policies": [
+            {"id": p.id, "title": p.title, "council": p.council, "version": p.version,
+             "effective_from": p.effective_from, "seed": p.seed, "summary": p.summary,
+             "pathways": [{"id": t.id, "name": t.name} for t in p.pathways],
+             "rules": len(p.rules)}
+            for p in _ledger(request).packs.values()
+        ]}
+
+    @app.get("/policies/{policy_id}", tags=["policies"], responses=ERRORS)
+    def get_policy(request: Request, policy_id: str, actor: Actor) -> Response:
+        """One pack whole: its vocabularies, authority, and every rule with its source."""
+        packs = _ledger(request).packs
+        if policy_id not in packs:
+            raise Problem(404, "Not found", f"no policy pack {policy_id!r}; known: {', '.join(sorted(packs))}")
+        return JSONResponse(packs[policy_id].model_dump(mode="json"))
+
+    @app.get("/families/{family_id}/deadlines", tags=["deadlines"], responses=ERRORS)
+    def family_deadlines(
+        request: Request, family_id: UUID, actor: Actor,
+        as_of: Annotated[AwareDatetime | None, Query(description="Evaluate as of this moment (default now).")] = None,
+        as_at: Annotated[AwareDatetime | None, Query(
+            description="Only what had been recorded by this moment (time travel).")] = None,
+    ) -> Response:
+        """Every clock of the family's pack: state, due date, the events that started and
+        stopped it, the child it concerns, and the rule's seed source."""
+        result = _ledger(request).deadlines(family_id, as_of=as_of, known_at=as_at)
+        return JSONResponse(result)
+
+    @app.get("/deadlines", tags=["deadlines"], responses=ERRORS)
+    def deadlines(
+        request: Request, actor: Actor,
+        team: Annotated[str | None, Query(max_length=200)] = None,
+        worker: Annotated[str | None, Query(max_length=200)] = None,
+        status: Annotated[list[State] | None, Query(
+            description="Only clocks in these states (repeat the parameter for several).")] = None,
+        due_before: Annotated[date | None, Query(description="Only clocks due before this date.")] = None,
+        as_of: Annotated[AwareDatetime | None, Query()] = None,
+    ) -> Response:
+        """Team and worker views: the clocks of open families, soonest due first."""
+        rows = _ledger(request).deadline_view(
+            team=team, worker=worker, states=set(status) if status else None,
+            due_before=due_before, as_of=as_of,
+        )
+        return JSONResponse({"count": len(rows), "deadlines": rows})
 
 
 def _cached(content: Any, version: int, if_none_match: str | None) -> Response:

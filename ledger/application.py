@@ -13,12 +13,13 @@ import threading
 import time
 import typing
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter, ValidationError
 
 from aggregates.errors import (
@@ -28,10 +29,12 @@ from aggregates.errors import (
     NotFound,
     VersionConflict,
 )
-from aggregates.events import FamilyEvent, payload_fields
+from aggregates.events import FamilyEvent, FamilyRegistered, payload_fields
 from aggregates.family import Family
 from aggregates.vocabulary import WRITING_ROLES
-from ledger.policies.loader import shipped_packs
+from ledger import deadlines as deadline_engine
+from ledger.calendar import london_date
+from ledger.policies.loader import load_packs, shipped_packs
 from ledger.policies.schema import Pack
 from ledger.serialisation import OrjsonTranscoder
 from ledger.settings import Settings, get_settings
@@ -68,7 +71,9 @@ class Ledger(Application[UUID]):
 
     def __init__(self, settings: Settings | None = None, packs: dict[str, Pack] | None = None) -> None:
         self.settings = settings or get_settings()
-        self.packs = packs if packs is not None else shipped_packs()
+        if packs is None:
+            packs = load_packs(self.settings.policy_dir) if self.settings.policy_dir else shipped_packs()
+        self.packs = packs
         self.snapshotting_intervals = {Family: self.settings.snapshot_interval}  # type: ignore[misc]
         # Writers to one family in this process queue here instead of racing to a
         # conflict; conflicts with other processes are retried with jittered backoff.
@@ -188,6 +193,66 @@ class Ledger(Application[UUID]):
             raise NotFound(f"no family {family_id}")
         return found  # type: ignore[return-value]
 
+    def deadlines(
+        self, family_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Every rule instance of the family's pack, as of ``as_of`` (now by default),
+        from what had been recorded by ``known_at`` (everything by default)."""
+        events = self.family_events(family_id)
+        pack = self.pack(events[0].policy)
+        as_of = _aware(as_of or datetime.now(timezone.utc), "as_of")
+        if known_at is not None:
+            _aware(known_at, "known_at")
+            events = [e for e in events if e.recorded_at <= known_at]
+            if not events:
+                raise NotFound(f"family {family_id} had not been recorded by {known_at.isoformat()}")
+        return {"family_id": family_id, **deadline_engine.evaluate(events, pack, as_of, known_at=known_at)}
+
+    def family_ids(self) -> list[UUID]:
+        """Every registered family, in the order they were registered."""
+        topic = get_topic(FamilyRegistered)
+        found: list[UUID] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, 1000, topics=[topic])
+            found.extend(UUID(str(n.originator_id)) for n in page)
+            if len(page) < 1000:
+                return found
+            start = page[-1].id + 1
+
+    def deadline_view(
+        self,
+        *,
+        team: str | None = None,
+        worker: str | None = None,
+        states: set[str] | None = None,
+        due_before: date | None = None,
+        as_of: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The clocks of every family with an open episode, for team and worker views,
+        soonest due first. (Evaluated family by family; the deadlines read model of
+        ``projections/`` replaces this scan where it is built.)"""
+        as_of = _aware(as_of or datetime.now(timezone.utc), "as_of")
+        rows = []
+        for family_id in self.family_ids():
+            result = self.deadlines(family_id, as_of=as_of)
+            if not result["episode_open"]:
+                continue
+            if team is not None and result["team"] != team:
+                continue
+            if worker is not None and result["worker"] != worker:
+                continue
+            for row in result["deadlines"]:
+                if row["episode_id"] is None or row["episode_id"] != result["episode_id"]:
+                    continue
+                if states is not None and row["state"] not in states:
+                    continue
+                if due_before is not None and (row["due"] is None or _day(row["due"]) >= due_before):
+                    continue
+                rows.append({"family_id": family_id, "team": result["team"], "worker": result["worker"], **row})
+        rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or as_of))
+        return rows
+
     # -- internals --------------------------------------------------------------------
 
     def _checked_changes(self, family_id: UUID, fields: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +336,16 @@ class Ledger(Application[UUID]):
             event_id=UUID(found.event_id), family_id=family_id, version=found.version,
             position=position, replayed=True,
         )
+
+
+def _day(value: date | datetime) -> date:
+    return london_date(value) if isinstance(value, datetime) else value
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise InvalidCommand(f"{name} must include a timezone offset", field=name)
+    return value
 
 
 def coerce_changes(event_class: type, changes: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(default=100, gt=0, description="Take a snapshot every N events.")
     pool_size: int = Field(default=10, gt=0, description="PostgreSQL connections per process.")
     max_body_bytes: int = Field(default=1_000_000, gt=0, description="Largest accepted request body.")
+    policy_dir: Path | None = Field(
+        default=None,
+        description="Folder of policy pack files to load instead of the shipped ones "
+        "(ledger/policies/); a malformed pack stops start-up.",
+    )
 
     @property
     def is_postgres(self) -> bool:

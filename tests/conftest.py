@@ -111,3 +111,13 @@ def command(client: TestClient, family_id: str, body: dict[str, Any], headers: d
 
 def version(client: TestClient, family_id: str) -> int:
     return client.get(f"/families/{family_id}", headers=PRACTITIONER).json()["version"]
+
+
+def deadlines(client: TestClient, family_id: str, as_of: str, headers: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """GET /families/{id}/deadlines?as_of=..., as {rule id: [its clocks]} (in due order)."""
+    response = client.get(f"/families/{family_id}/deadlines", params={"as_of": as_of}, headers=headers or PRACTITIONER)
+    assert response.status_code == 200, response.text
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for row in response.json()["deadlines"]:
+        by_rule.setdefault(row["rule"], []).append(row)
+    return by_rule

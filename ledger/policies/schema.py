@@ -3,22 +3,55 @@
 A pack file (``ledger/policies/<id>.toml``) is validated against these models when the
 service starts; anything that does not fit is refused with the file, the rule and what
 is wrong (see ``loader.py``). ``docs/policy-packs.md`` explains each field with examples.
+
+Beyond the shape, a pack is checked for meaning: every event type, field and filter
+value a rule names must exist (a ``where = { scope = "suport" }`` typo is refused, not
+silently never matched), filters on the pack's own vocabularies (pathways, priorities,
+triage responses, assessment kinds, documents, rule ids) must name entries of this pack,
+and an extension may only be granted by roles the pack lets extend.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import typing
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from aggregates.events import VOCABULARY, payload_fields
 from aggregates.vocabulary import Role
+from ledger.policies.matching import MEMBER, matches
 
 Unit = Literal["working_days", "calendar_days", "weeks", "months", "hours"]
 RuleKind = Literal["deadline", "recurring", "ordering", "recording"]
-MEMBER_PLACEHOLDER = "$member"
+Category = Literal[
+    "triage", "allocation", "contact", "consent", "assessment", "plan", "meeting", "visit",
+    "review", "recording", "case_summary", "chronology", "supervision", "oversight",
+    "step_up_down", "transfer", "closure", "follow_up",
+]
+MEMBER_PLACEHOLDER = MEMBER
+
+DERIVED_KEYS = ("pathway", "actor_role", "about")
+ASSESSMENT_EVENTS = ("AssessmentStarted", "AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised")
+TERM_FIELDS: dict[str, str] = {
+    "pathway": "pathways",
+    "priority": "priorities",
+    "response": "triage_responses",
+    "assessment_kind": "assessment_kinds",
+    "document": "documents",
+}
+"""Fields whose values are the pack's own vocabulary, and the pack list that holds them."""
 
 
 class Strict(BaseModel):
@@ -38,16 +71,19 @@ class Source(Strict):
             raise ValueError("line numbers start at 1")
         return lines
 
+    def cite(self) -> str:
+        return f"{self.seed} L{', L'.join(map(str, self.lines))}"
+
+
+def _allowed_keys(event: str) -> set[str]:
+    keys = set(payload_fields(VOCABULARY[event])) | set(DERIVED_KEYS)
+    if event in ASSESSMENT_EVENTS:
+        keys.add("assessment_kind")
+    return keys
+
 
 class EventMatch(Strict):
-    """An event type, optionally filtered on its fields.
-
-    ``where`` values: a scalar means "field equals value" (or, for a list field,
-    "list contains value"); a list means "field is one of these" (or "list field
-    shares one of these"). The string ``"$member"`` stands for the child a per-child
-    rule instance concerns. ``pathway`` may always be used: it is the episode's
-    pathway when the event was recorded.
-    """
+    """An event type, optionally filtered on its fields (see ``matching.py``)."""
 
     event: str
     where: dict[str, Any] = {}
@@ -55,22 +91,43 @@ class EventMatch(Strict):
     @model_validator(mode="after")
     def _known(self) -> EventMatch:
         if self.event not in VOCABULARY:
-            raise ValueError(f"unknown event type {self.event!r}")
-        allowed = set(payload_fields(VOCABULARY[self.event])) | {"pathway", "about", "actor_role"}
-        for key in self.where:
+            raise ValueError(
+                f"unknown event type {self.event!r} (known: {', '.join(sorted(VOCABULARY))})"
+            )
+        allowed = _allowed_keys(self.event)
+        for key, value in self.where.items():
             if key not in allowed:
                 raise ValueError(
                     f"{self.event} has no field {key!r} to filter on "
                     f"(fields: {', '.join(sorted(allowed))})"
                 )
+            if isinstance(value, list) and not value:
+                raise ValueError(f"where.{key} is an empty list, which nothing matches")
         return self
 
+    def describe(self) -> str:
+        if not self.where:
+            return self.event
+        parts = []
+        for key, value in self.where.items():
+            shown = " or ".join(map(str, value)) if isinstance(value, list) else str(value)
+            parts.append(f"{key} {shown}".replace(MEMBER, "the child"))
+        return f"{self.event} ({'; '.join(parts)})"
 
-class Pathway(Strict):
+
+class Term(Strict):
+    """An entry of one of the pack's own vocabularies (a pathway, a document...)."""
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     source: Source
     description: str = ""
+
+
+class AssessmentKind(Term):
+    early_help_assessment: bool = False
+    """True for the pack's early help assessment proper (what Ofsted Annex A List 2
+    counts); False for other documents that go through submission and sign-off."""
 
 
 class RoleTitle(Strict):
@@ -112,11 +169,20 @@ class Retention(Strict):
 
 
 class AgeCondition(Strict):
-    """A per-child rule applies only to children of these ages (in whole years) when
-    its clock starts: ``max_years = 1`` is "under one", ``min_years = 5`` "five and over"."""
+    """A per-child rule applies only to children of these ages (whole years):
+    ``max_years = 1`` is "under one", ``min_years = 5`` "five and over". A child who
+    reaches ``min_years`` during the episode gains a clock on that birthday; one who
+    reaches ``max_years`` leaves the rule on that birthday."""
 
     min_years: int | None = Field(default=None, ge=0)
     max_years: int | None = Field(default=None, gt=0)
+
+    def admits(self, age: int | None) -> bool:
+        if age is None:
+            return False
+        if self.min_years is not None and age < self.min_years:
+            return False
+        return not (self.max_years is not None and age >= self.max_years)
 
 
 class Extension(Strict):
@@ -128,20 +194,37 @@ class Extension(Strict):
 
 
 class Pause(Strict):
+    """What stops a clock and what restarts it; time in between is not counted."""
+
     start: EventMatch = EventMatch(event="WorkPaused")
     stop: EventMatch = EventMatch(event="WorkResumed")
     source: Source | None = None
+    reading: str = ""
+
+
+class NotEncoded(Strict):
+    """A seed statement the pack deliberately does not turn into a rule, and why
+    (count-based expectations, service-level cadences, work the ledger does not record)."""
+
+    statement: str
+    source: Source
+    reason: str
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
 
 
 class Rule(Strict):
     """One timescale, ordering or recording rule of a pack.
 
-    - ``deadline``: ``start`` starts a clock of ``duration`` ``unit``; the first
+    - ``deadline``: a ``start`` starts a clock of ``duration`` ``unit``; the first
       ``stop`` after it stops it (met, or met late after the due date).
-    - ``recurring``: as deadline, but each stop restarts the clock from the stop
-      ("every child seen at least every 20 working days").
-    - ``ordering``: ``before`` must have been recorded in the episode before
-      ``after`` may be (the aggregate refuses otherwise).
+    - ``recurring``: as deadline, but each stop restarts the clock from the stop ("every
+      child seen at least every 20 working days"; "the next TAF within 30 working days
+      of the last").
+    - ``ordering``: ``before`` must be in the episode before ``after`` may be recorded;
+      the ledger refuses ``after`` otherwise.
     - ``recording``: events of ``applies_to`` must be recorded within ``duration``
       ``unit`` of when they occurred; later ones are flagged as late entries.
     """
@@ -149,22 +232,30 @@ class Rule(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
     kind: RuleKind = "deadline"
+    category: Category
     source: Source
     pathways: list[str] = []
-    start: EventMatch | None = None
+    start: list[EventMatch] = []
     stop: list[EventMatch] = []
     until: list[EventMatch] = []
     duration: int | None = Field(default=None, ge=0)
     unit: Unit | None = None
     per: Literal["family", "child"] = "family"
     age: AgeCondition | None = None
+    repeat: Literal["once", "each"] = "once"
+    prior_stop_counts: bool = False
+    after_closure: bool = False
+    pausable: bool = True
     extension: Extension | None = None
     pause: Pause | None = None
     before: EventMatch | None = None
     after: EventMatch | None = None
+    correlate: list[str] = []
     applies_to: list[str] = []
     reading: str = ""
     note: str = ""
+
+    _wrap_start = field_validator("start", "stop", "until", mode="before")(_as_list)
 
     @model_validator(mode="after")
     def _complete(self) -> Rule:
@@ -172,19 +263,53 @@ class Rule(Strict):
         if timed and (self.duration is None or self.unit is None):
             raise ValueError(f"a {self.kind} rule needs duration and unit")
         if self.kind in ("deadline", "recurring"):
-            if self.start is None:
+            if not self.start:
                 raise ValueError(f"a {self.kind} rule needs start")
             if not self.stop:
                 raise ValueError(f"a {self.kind} rule needs at least one stop")
-        if self.kind == "ordering" and (self.before is None or self.after is None):
-            raise ValueError("an ordering rule needs before and after")
+        elif self.start or self.stop or self.until:
+            raise ValueError(f"a {self.kind} rule has no start, stop or until")
+        if self.kind == "ordering":
+            if self.before is None or self.after is None:
+                raise ValueError("an ordering rule needs before and after")
+            for name in self.correlate:
+                for match in (self.before, self.after):
+                    if name not in _allowed_keys(match.event):
+                        raise ValueError(f"correlate: {match.event} has no field {name!r}")
+        elif self.before or self.after or self.correlate:
+            raise ValueError(f"before, after and correlate belong to ordering rules, not {self.kind}")
         if self.kind == "recording":
             unknown = [t for t in self.applies_to if t not in VOCABULARY]
             if unknown:
                 raise ValueError(f"applies_to names unknown event types: {unknown}")
+        elif self.applies_to:
+            raise ValueError("applies_to belongs to recording rules")
         if self.age is not None and self.per != "child":
             raise ValueError("age conditions apply only to per = 'child' rules")
+        if self.per == "child" and self.kind not in ("deadline", "recurring"):
+            raise ValueError("only deadline and recurring rules can be per child")
+        if self.extension is not None and self.duration is not None and self.extension.max_total < self.duration:
+            raise ValueError("extension.max_total is shorter than the rule's own duration")
+        if self.repeat == "each" and self.kind != "deadline":
+            raise ValueError("repeat = 'each' applies to deadline rules (recurring rules restart themselves)")
         return self
+
+    @property
+    def timed(self) -> bool:
+        return self.kind in ("deadline", "recurring")
+
+    def matches(self) -> Iterator[tuple[str, EventMatch]]:
+        """Every event match of the rule, with where it sits (for validation)."""
+        for name in ("start", "stop", "until"):
+            for i, m in enumerate(getattr(self, name)):
+                yield f"{name}[{i}]", m
+        if self.pause is not None:
+            yield "pause.start", self.pause.start
+            yield "pause.stop", self.pause.stop
+        if self.before is not None:
+            yield "before", self.before
+        if self.after is not None:
+            yield "after", self.after
 
 
 class Pack(Strict):
@@ -193,36 +318,117 @@ class Pack(Strict):
     council: str
     version: str
     effective_from: date
-    seed: str
+    seed: str = Field(pattern=r"^\d{3}_[0-9a-f]{16}\.txt$")
     summary: str = ""
     closure_days: list[date] = []
-    pathways: list[Pathway] = Field(min_length=1)
+    pathways: list[Term] = Field(min_length=1)
+    priorities: list[Term] = []
+    triage_responses: list[Term] = []
+    assessment_kinds: list[AssessmentKind] = Field(min_length=1)
+    documents: list[Term] = []
     role_titles: list[RoleTitle] = []
     authority: Authority
     caseload: Caseload | None = None
     retention: Retention | None = None
+    pause: Pause | None = None
+    """A pause that applies to every timed rule that has none of its own and is not
+    ``pausable = false`` (seed 002 L311: actions cease during a Section 47 enquiry)."""
     significant_events: list[str] = []
     rules: list[Rule] = []
     readings: list[str] = []
+    not_encoded: list[NotEncoded] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> Pack:
+        for name in ("pathways", "priorities", "triage_responses", "assessment_kinds", "documents"):
+            ids = [t.id for t in getattr(self, name)]
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            if repeated:
+                raise ValueError(f"{name}: ids must be unique; repeated: {repeated}")
+        if "early-help-assessment" not in self.term_ids("assessment_kinds"):
+            raise ValueError(
+                "assessment_kinds must include 'early-help-assessment' (the kind an "
+                "AssessmentStarted command gets when it names none)"
+            )
         ids = [r.id for r in self.rules]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"rule ids must be unique; repeated: {duplicates}")
-        pathway_ids = {p.id for p in self.pathways}
-        for rule in self.rules:
-            unknown = [p for p in rule.pathways if p not in pathway_ids]
-            if unknown:
-                raise ValueError(
-                    f"rule {rule.id!r}: unknown pathways {unknown} "
-                    f"(this pack has {sorted(pathway_ids)})"
-                )
         unknown_types = [t for t in self.significant_events if t not in VOCABULARY]
         if unknown_types:
             raise ValueError(f"significant_events names unknown event types {unknown_types}")
+        if self.pause is not None:
+            for where, m in (("pause.start", self.pause.start), ("pause.stop", self.pause.stop)):
+                problem = self._filter_problem(m, per_child=False)
+                if problem:
+                    raise ValueError(f"{where}: {problem}")
+        for rule in self.rules:
+            problem = self._rule_problem(rule)
+            if problem:
+                raise ValueError(f"rule {rule.id!r}: {problem}")
         return self
+
+    def _rule_problem(self, rule: Rule) -> str | None:
+        unknown = [p for p in rule.pathways if p not in self.term_ids("pathways")]
+        if unknown:
+            return f"unknown pathways {unknown} (this pack has {self.term_ids('pathways')})"
+        for where, match in rule.matches():
+            problem = self._filter_problem(match, per_child=rule.per == "child")
+            if problem:
+                return f"{where}: {problem}"
+        if rule.extension is not None:
+            outside = [r for r in rule.extension.roles if r not in self.authority.extend.roles]
+            if outside:
+                return (
+                    f"extension.roles {outside} may not extend under this pack "
+                    f"(authority.extend.roles is {self.authority.extend.roles})"
+                )
+        return None
+
+    def _filter_problem(self, match: EventMatch, *, per_child: bool) -> str | None:
+        hints = typing.get_type_hints(VOCABULARY[match.event])
+        for key, wanted in match.where.items():
+            values = wanted if isinstance(wanted, list) else [wanted]
+            if MEMBER in values:
+                if not per_child:
+                    return f"{match.event}.{key}: '$member' is only meaningful in a per = 'child' rule"
+                if key not in ("about", "children_seen", "children_seen_alone", "members_present"):
+                    return f"{match.event}.{key}: '$member' can only stand in a list of members"
+                values = [v for v in values if v != MEMBER]
+            if key in TERM_FIELDS:
+                known = self.term_ids(TERM_FIELDS[key])
+                bad = [v for v in values if v not in known]
+                if bad:
+                    return (
+                        f"{match.event}.{key}: {bad} are not in this pack's "
+                        f"{TERM_FIELDS[key]} ({', '.join(known) or 'none defined'})"
+                    )
+                continue
+            if key == "rule":
+                bad = [v for v in values if v not in {r.id for r in self.rules}]
+                if bad:
+                    return f"{match.event}.rule: {bad} are not rules of this pack"
+                continue
+            if key == "actor_role":
+                annotation: Any = Role
+            elif key == "about":
+                annotation = UUID
+            else:
+                annotation = hints[key]
+                if typing.get_origin(annotation) is list:
+                    annotation = typing.get_args(annotation)[0]
+            adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+            for value in values:
+                try:
+                    adapter.validate_python(value, strict=isinstance(value, bool))
+                except ValidationError as e:
+                    return f"{match.event}.{key} = {value!r}: {e.errors()[0]['msg']}"
+        return None
+
+    # -- queries used by the aggregate, the engine and the API ------------------------
+
+    def term_ids(self, vocabulary: str) -> list[str]:
+        return [t.id for t in getattr(self, vocabulary)]
 
     def may(self, power: str, role: str) -> bool:
         return role in getattr(self.authority, power).roles
@@ -230,6 +436,62 @@ class Pack(Strict):
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
+    @property
+    def timed_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.timed]
 
-def field_names(event_type: str) -> set[str]:
-    return {f.name for f in dataclasses.fields(VOCABULARY[event_type])}
+    def pause_for(self, rule: Rule) -> Pause | None:
+        if not rule.pausable:
+            return None
+        return rule.pause or self.pause
+
+    def term_problem(self, event_type: str, fields: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(field, message) if a command names a pack vocabulary entry that does not exist."""
+        for key, vocabulary in TERM_FIELDS.items():
+            value = fields.get(key)
+            if value is None or key not in payload_fields(VOCABULARY[event_type]):
+                continue
+            known = self.term_ids(vocabulary)
+            if value not in known:
+                return key, (
+                    f"{key} {value!r} is not one of the {self.id} pack's {vocabulary.replace('_', ' ')}: "
+                    f"{', '.join(known) or '(none)'}"
+                )
+        if event_type == "AgreementRecorded" and fields.get("rule") is not None:
+            if self.rule(fields["rule"]) is None:
+                return "rule", f"the {self.id} pack has no rule {fields['rule']!r}"
+        return None
+
+    def ordering_problem(
+        self, event_type: str, values: Mapping[str, Any], history: list[tuple[str, Mapping[str, Any]]]
+    ) -> str | None:
+        """Why recording this event now would break an ordering rule, or None.
+
+        ``history`` is the current episode's earlier events as ``(type, values)``.
+        """
+        pathway = values.get("pathway")
+        for rule in self.rules:
+            if rule.kind != "ordering" or rule.after is None or rule.before is None:
+                continue
+            if rule.pathways and pathway not in rule.pathways:
+                continue
+            if not matches(rule.after, event_type, values):
+                continue
+            before = rule.before
+            found = any(
+                matches(before, t, v) and all(_same_value(v.get(c), values.get(c)) for c in rule.correlate)
+                for t, v in history
+            )
+            if not found:
+                same = f" for the same {', '.join(rule.correlate)}" if rule.correlate else ""
+                return (
+                    f"{rule.title}: {before.describe()} must be recorded{same} before "
+                    f"{rule.after.describe()} (rule {rule.id}, {rule.source.cite()})"
+                )
+        return None
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, UUID) or isinstance(b, UUID):
+        return str(a) == str(b)
+    return bool(a == b)

@@ -1,0 +1,485 @@
+"""The deadline engine: a family's events and its pack give every rule instance's state.
+
+``evaluate(events, pack, as_of)`` walks the family's events in the order they happened
+(``occurred_at``, then version), corrections applied, considering only what had happened
+by ``as_of``, so "what was overdue on 3 March" has an answer. ``known_at`` further
+limits it to what had been *recorded* by then (time travel: a correction made later is
+not yet applied). Each timed rule of the pack yields clocks, one per start (or one per
+child for per-child rules), each in one state:
+
+- ``open``: started, not stopped, not yet due; ``extended``: the same, after an extension;
+- ``paused``: stopped by the pack's pause (e.g. during a Section 47 enquiry);
+- ``overdue``: due and not stopped (or ended unmet after its due date);
+- ``met`` / ``met_late``: stopped by its due date / after it;
+- ``not_applicable``: never started (another pathway; nothing has started it yet), or
+  ended before it fell due by the episode closing, the pathway changing, the child
+  ageing out, or one of its ``until`` events.
+
+Recording-timeliness rules flag events recorded later than the pack allows
+(``late_entries``). Counting is ``ledger.calendar`` (ADR 0007); matching is
+``ledger.policies.matching``; the rules are the pack's (ADR 0009).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, get_args
+from uuid import UUID
+
+from aggregates.events import FamilyEvent, payload_fields
+from ledger.calendar import Due, WorkingCalendar, add_years, london_date, start_of_day
+from ledger.policies.matching import matches
+from ledger.policies.schema import ASSESSMENT_EVENTS, Pack, Rule
+
+State = Literal["open", "met", "met_late", "overdue", "paused", "extended", "not_applicable"]
+STATES: tuple[str, ...] = get_args(State)
+PATHWAY_SETTERS = ("TriageDecided", "AllocatedToTeam", "SteppedDown")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """An event as the engine sees it: corrections applied, fields flattened."""
+
+    event_id: UUID
+    type: str
+    version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: dict[str, str]
+    about: tuple[UUID, ...]
+    fields: dict[str, Any]
+    corrected_by: tuple[UUID, ...] = ()
+
+
+def facts(events: Iterable[FamilyEvent], known_at: datetime | None = None) -> list[Fact]:
+    """A family's events, each with the corrections recorded by ``known_at`` applied
+    (all of them if None), in recording order. Corrections themselves are not facts."""
+    found: dict[UUID, Fact] = {}
+    order: list[UUID] = []
+    for event in events:
+        if known_at is not None and event.recorded_at > known_at:
+            continue
+        if event.type == "EntryCorrected":
+            target = found.get(event.corrects)  # type: ignore[attr-defined]
+            if target is None:
+                continue
+            changes = dict(event.changes)  # type: ignore[attr-defined]
+            changes.pop("context", None)
+            found[target.event_id] = replace(
+                target,
+                occurred_at=changes.pop("occurred_at", target.occurred_at),
+                about=tuple(changes.pop("about", target.about)),
+                fields={**target.fields, **changes},
+                corrected_by=(*target.corrected_by, event.event_id),
+            )
+            continue
+        fact = Fact(
+            event_id=event.event_id, type=event.type, version=event.originator_version,
+            occurred_at=event.occurred_at, recorded_at=event.recorded_at, actor=dict(event.actor),
+            about=tuple(event.about),
+            fields={name: getattr(event, name) for name in payload_fields(type(event))},
+        )
+        found[fact.event_id] = fact
+        order.append(fact.event_id)
+    return [found[i] for i in order]
+
+
+@dataclass
+class Clock:
+    """One instance of a timed rule: when it started, and what has happened to it."""
+
+    rule: Rule
+    episode_id: UUID | None
+    member: UUID | None
+    started_by: UUID | None
+    started_at: datetime
+    pathway: str | None
+    start_reason: str | None = None
+    extended_by: int = 0
+    extensions: list[UUID] = field(default_factory=list)
+    pause_since: datetime | None = None
+    paused_for: int | timedelta = 0
+    stopped_by: UUID | None = None
+    stopped_at: datetime | None = None
+    ended_by: UUID | None = None
+    ended_at: datetime | None = None
+    ended_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.stopped_at is None and self.ended_at is None
+
+    def due(self, calendar: WorkingCalendar, upto: datetime | None = None) -> Due:
+        """The due moment, pushed back by pauses (an ongoing one counted up to ``upto``)."""
+        rule = self.rule
+        assert rule.duration is not None and rule.unit is not None
+        due = calendar.due(self.started_at, rule.duration + self.extended_by, rule.unit)
+        paused = self.paused_for
+        if self.pause_since is not None and upto is not None and upto > self.pause_since:
+            paused = paused + calendar.pause_length(self.pause_since, upto, rule.unit)  # type: ignore[operator]
+        return calendar.postpone(due, paused)
+
+    def pause(self, at: datetime) -> None:
+        self.pause_since = at
+
+    def resume(self, at: datetime, calendar: WorkingCalendar) -> None:
+        assert self.pause_since is not None and self.rule.unit is not None
+        self.paused_for = self.paused_for + calendar.pause_length(self.pause_since, at, self.rule.unit)  # type: ignore[operator]
+        self.pause_since = None
+
+    def state(self, calendar: WorkingCalendar, as_of: datetime) -> str:
+        if self.stopped_at is not None:
+            return "met" if self.due(calendar).met_by(self.stopped_at) else "met_late"
+        if self.ended_at is not None:
+            return "not_applicable" if self.due(calendar).met_by(self.ended_at) else "overdue"
+        if self.pause_since is not None:
+            return "paused"
+        if not self.due(calendar, as_of).met_by(as_of):
+            return "overdue"
+        return "extended" if self.extended_by else "open"
+
+
+def _age(dob: date | None, on: date) -> int | None:
+    if dob is None:
+        return None
+    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
+@dataclass
+class _Walk:
+    """The state the engine keeps while walking one family's facts in time order."""
+
+    pack: Pack
+    calendar: WorkingCalendar
+    clocks: list[Clock] = field(default_factory=list)
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    assessments: dict[str, str] = field(default_factory=dict)
+    episode_id: UUID | None = None
+    episode_open: bool = False
+    pathway: str | None = None
+    team: str | None = None
+    worker: str | None = None
+    pending_team: str | None = None
+    activated: set[tuple[str, UUID | None]] = field(default_factory=set)
+    episode_log: list[tuple[Fact, dict[str, Any]]] = field(default_factory=list)
+    last_day: date | None = None
+
+    # -- tracking the family --------------------------------------------------------
+
+    def values(self, fact: Fact) -> dict[str, Any]:
+        values = dict(fact.fields)
+        values.update(pathway=self.pathway, actor_role=fact.actor.get("role"), about=list(fact.about))
+        if fact.type in ASSESSMENT_EVENTS and fact.type != "AssessmentStarted":
+            values["assessment_kind"] = self.assessments.get(fact.fields["assessment_id"].hex)
+        return values
+
+    def track(self, fact: Fact) -> None:
+        f = fact.fields
+        kind = fact.type
+        if kind == "FamilyRegistered":
+            self.team = f["team"]
+            for member in f["members"]:
+                self.members[member["member_id"].hex] = dict(member)
+        elif kind == "MemberAdded":
+            self.members[f["member_id"].hex] = dict(f)
+        elif kind == "ReferralReceived" and not self.episode_open:
+            self.episode_id, self.episode_open, self.pathway = f["episode_id"], True, None
+            self.worker, self.episode_log = None, []
+        elif kind == "EpisodeReopened":
+            self.episode_open = True
+        elif kind == "EpisodeClosed":
+            self.episode_open = False
+        elif kind == "AllocatedToTeam":
+            self.team = f["team"]
+        elif kind == "AllocatedToWorker" and f.get("lead_professional", True):
+            self.worker = f["worker_id"]
+        elif kind == "TransferredOut":
+            self.pending_team = f["to_team"]
+        elif kind == "TransferredIn":
+            self.team, self.pending_team, self.worker = self.pending_team or self.team, None, None
+        elif kind == "AssessmentStarted":
+            self.assessments[f["assessment_id"].hex] = f["assessment_kind"]
+        elif kind == "EntryCorrected":
+            pass
+        if kind in PATHWAY_SETTERS and f.get("pathway"):
+            self.pathway = f["pathway"]
+
+    def children_for(self, rule: Rule, fact: Fact | None, on: date) -> list[UUID]:
+        named = {m.hex for m in fact.about} if fact is not None else set()
+        chosen = []
+        for key, member in self.members.items():
+            if member["kind"] != "child" or (named and key not in named):
+                continue
+            if rule.age is not None and not rule.age.admits(_age(member.get("date_of_birth"), on)):
+                continue
+            chosen.append(member["member_id"])
+        return chosen
+
+    def clocks_of(self, rule: Rule, member: UUID | None, episode_id: UUID | None) -> list[Clock]:
+        return [c for c in self.clocks
+                if c.rule is rule and c.member == member and c.episode_id == episode_id]
+
+    # -- starting and restarting ------------------------------------------------------
+
+    def start(self, rule: Rule, fact: Fact, values: dict[str, Any]) -> None:
+        episode = self.episode_id
+        members: list[UUID | None] = (
+            list(self.children_for(rule, fact, london_date(fact.occurred_at))) if rule.per == "child" else [None]
+        )
+        for member in members:
+            if not any(matches(m, fact.type, values, member) for m in rule.start):
+                continue
+            existing = self.clocks_of(rule, member, episode)
+            if any(c.is_open for c in existing) and rule.repeat != "each":
+                continue
+            if existing and rule.repeat == "once":
+                continue
+            clock = Clock(rule=rule, episode_id=episode, member=member, started_by=fact.event_id,
+                          started_at=fact.occurred_at, pathway=self.pathway)
+            if rule.prior_stop_counts:
+                for earlier, earlier_values in self.episode_log:
+                    if any(matches(m, earlier.type, earlier_values, member) for m in rule.stop):
+                        clock.stopped_by, clock.stopped_at = earlier.event_id, earlier.occurred_at
+                        break
+            self.clocks.append(clock)
+            self.activated.add((rule.id, episode))
+
+    def restart(self, done: Clock, by: UUID | None, at: datetime, reason: str | None = None) -> None:
+        """A recurring rule's next clock runs from ``at`` (if the child still qualifies)."""
+        rule = done.rule
+        if done.member is not None and rule.age is not None:
+            member = self.members.get(done.member.hex)
+            if member is None or not rule.age.admits(_age(member.get("date_of_birth"), london_date(at))):
+                return
+        self.clocks.append(Clock(rule=rule, episode_id=done.episode_id, member=done.member, started_by=by,
+                                 started_at=at, pathway=self.pathway, start_reason=reason))
+
+    def start_for_new_child(self, fact: Fact) -> None:
+        """A child added mid-episode joins the per-child rules already running."""
+        member = self.members[fact.fields["member_id"].hex]
+        if member["kind"] != "child" or not self.episode_open:
+            return
+        for rule in self.pack.timed_rules:
+            if rule.per != "child" or (rule.id, self.episode_id) not in self.activated:
+                continue
+            if rule.pathways and self.pathway not in rule.pathways:
+                continue
+            if rule.age is not None and not rule.age.admits(
+                _age(member.get("date_of_birth"), london_date(fact.occurred_at))
+            ):
+                continue
+            if not self.clocks_of(rule, member["member_id"], self.episode_id):
+                self.clocks.append(Clock(rule=rule, episode_id=self.episode_id, member=member["member_id"],
+                                         started_by=fact.event_id, started_at=fact.occurred_at,
+                                         pathway=self.pathway, start_reason="child joined the family"))
+
+    # -- birthdays ----------------------------------------------------------------------
+
+    def birthdays(self, upto: date) -> None:
+        """Children crossing an age boundary of a per-child rule between the last step and
+        ``upto``: leaving "under one" rules, joining "five and over" rules."""
+        since, self.last_day = self.last_day, upto
+        if since is None or since >= upto:
+            return
+        for rule in self.pack.timed_rules:
+            if rule.per != "child" or rule.age is None:
+                continue
+            for member in list(self.members.values()):
+                dob = member.get("date_of_birth")
+                if member["kind"] != "child" or dob is None:
+                    continue
+                if rule.age.max_years is not None:
+                    day = add_years(dob, rule.age.max_years)
+                    if since < day <= upto:
+                        for clock in self.clocks_of(rule, member["member_id"], self.episode_id):
+                            if clock.is_open:
+                                self.end(clock, None, start_of_day(day), f"child turned {rule.age.max_years}")
+                if rule.age.min_years is not None:
+                    day = add_years(dob, rule.age.min_years)
+                    if (since < day <= upto and self.episode_open
+                            and (rule.id, self.episode_id) in self.activated
+                            and not (rule.pathways and self.pathway not in rule.pathways)
+                            and not self.clocks_of(rule, member["member_id"], self.episode_id)):
+                        self.clocks.append(Clock(
+                            rule=rule, episode_id=self.episode_id, member=member["member_id"], started_by=None,
+                            started_at=start_of_day(day), pathway=self.pathway,
+                            start_reason=f"child turned {rule.age.min_years}"))
+
+    # -- one step -------------------------------------------------------------------------
+
+    def end(self, clock: Clock, by: UUID | None, at: datetime, reason: str) -> None:
+        if clock.pause_since is not None:
+            clock.resume(at, self.calendar)
+        clock.ended_by, clock.ended_at, clock.ended_reason = by, at, reason
+
+    def step(self, fact: Fact) -> None:
+        self.birthdays(london_date(fact.occurred_at))
+        pathway_before, episode_before = self.pathway, self.episode_id
+        self.track(fact)
+        values = self.values(fact)
+        if fact.type == "EpisodeReopened":
+            self.reopen(fact)
+        if self.pathway != pathway_before and self.episode_id == episode_before:
+            for clock in self.clocks:
+                if clock.is_open and clock.rule.pathways and self.pathway not in clock.rule.pathways:
+                    self.end(clock, fact.event_id, fact.occurred_at, f"pathway changed to {self.pathway}")
+        for clock in [c for c in self.clocks if c.is_open]:
+            self.advance(clock, fact, values)
+        for rule in self.pack.timed_rules:
+            if rule.pathways and self.pathway not in rule.pathways:
+                continue
+            if not (self.episode_open or rule.after_closure):
+                continue
+            if any(m.event == fact.type for m in rule.start):
+                self.start(rule, fact, values)
+        if fact.type == "MemberAdded":
+            self.start_for_new_child(fact)
+        self.episode_log.append((fact, values))
+
+    def advance(self, clock: Clock, fact: Fact, values: dict[str, Any]) -> None:
+        rule = clock.rule
+        current = clock.episode_id == self.episode_id
+        pause = self.pack.pause_for(rule)
+        if pause is not None and current:
+            if clock.pause_since is None and matches(pause.start, fact.type, values):
+                clock.pause(fact.occurred_at)
+                return
+            if clock.pause_since is not None and matches(pause.stop, fact.type, values):
+                clock.resume(fact.occurred_at, self.calendar)
+                return
+        if fact.type == "DeadlineExtended" and fact.fields["rule"] == rule.id and current:
+            if not fact.about or clock.member is None or clock.member in fact.about:
+                clock.extended_by += fact.fields["extend_by"]
+                clock.extensions.append(fact.event_id)
+                return
+        if any(matches(m, fact.type, values, clock.member) for m in rule.stop):
+            if clock.pause_since is not None:
+                clock.resume(fact.occurred_at, self.calendar)
+            clock.stopped_by, clock.stopped_at = fact.event_id, fact.occurred_at
+            if rule.kind == "recurring" and (self.episode_open or rule.after_closure) and current:
+                self.restart(clock, fact.event_id, fact.occurred_at)
+            return
+        if any(matches(m, fact.type, values, clock.member) for m in rule.until):
+            self.end(clock, fact.event_id, fact.occurred_at, f"ended by {fact.type}")
+        elif fact.type == "EpisodeClosed" and current and not rule.after_closure:
+            self.end(clock, fact.event_id, fact.occurred_at, "episode closed")
+
+    def reopen(self, fact: Fact) -> None:
+        """Reopening restarts the recurring clocks the closure ended."""
+        for clock in list(self.clocks):
+            if (clock.rule.kind == "recurring" and clock.episode_id == self.episode_id
+                    and clock.ended_reason == "episode closed"
+                    and not any(c.is_open for c in self.clocks_of(clock.rule, clock.member, clock.episode_id))):
+                self.restart(clock, fact.event_id, fact.occurred_at, "episode reopened")
+
+
+def evaluate(
+    events: Iterable[FamilyEvent],
+    pack: Pack,
+    as_of: datetime,
+    *,
+    known_at: datetime | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> dict[str, Any]:
+    """Every rule instance of the pack for one family, as of ``as_of``."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    calendar = calendar or WorkingCalendar.with_closures(pack.closure_days)
+    all_facts = facts(events, known_at)
+    # Registration says who the family is and which team holds it; it is walked first
+    # whenever it was recorded (a family registered today may have a history from 2025).
+    happened = sorted(
+        (f for f in all_facts if f.occurred_at <= as_of or f.type == "FamilyRegistered"),
+        key=lambda f: (f.type != "FamilyRegistered", f.occurred_at, f.version),
+    )
+    walk = _Walk(pack, calendar)
+    for fact in happened:
+        walk.step(fact)
+    walk.birthdays(london_date(as_of))
+    rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
+    rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or as_of, r["rule"]))
+    started = {c.rule.id for c in walk.clocks}
+    for rule in pack.timed_rules:
+        if rule.id not in started:
+            rows.append(_unstarted(rule, walk))
+    return {
+        "as_of": as_of,
+        "known_at": known_at,
+        "policy": pack.id,
+        "policy_version": pack.version,
+        "team": walk.team,
+        "worker": walk.worker,
+        "pathway": walk.pathway,
+        "episode_id": walk.episode_id,
+        "episode_open": walk.episode_open,
+        "deadlines": rows,
+        "late_entries": late_entries(all_facts, pack, calendar),
+    }
+
+
+def source(rule: Rule) -> dict[str, Any]:
+    return {"seed": rule.source.seed, "lines": list(rule.source.lines)}
+
+
+def _member_name(walk: _Walk, member: UUID | None) -> str | None:
+    if member is None:
+        return None
+    found = walk.members.get(member.hex)
+    return None if found is None else f"{found['given_name']} {found['family_name']}"
+
+
+def _unstarted(rule: Rule, walk: _Walk) -> dict[str, Any]:
+    if rule.pathways and walk.pathway not in rule.pathways:
+        reason = f"applies to the {', '.join(rule.pathways)} pathway only"
+    else:
+        reason = f"not started: no {' or '.join(m.describe() for m in rule.start)} yet"
+    return {
+        "rule": rule.id, "title": rule.title, "kind": rule.kind, "category": rule.category,
+        "state": "not_applicable", "reason": reason, "due": None, "due_at": None,
+        "member": None, "member_name": None, "episode_id": None, "pathway": None,
+        "started_by": None, "started_at": None, "stopped_by": None, "stopped_at": None,
+        "ended_by": None, "extended_by": 0, "extensions": [], "duration": rule.duration,
+        "unit": rule.unit, "source": source(rule),
+    }
+
+
+def _row(clock: Clock, walk: _Walk, calendar: WorkingCalendar, as_of: datetime) -> dict[str, Any]:
+    due = clock.due(calendar, as_of)
+    return {
+        "rule": clock.rule.id, "title": clock.rule.title, "kind": clock.rule.kind,
+        "category": clock.rule.category, "state": clock.state(calendar, as_of),
+        "reason": clock.ended_reason or clock.start_reason, "due": due.shown, "due_at": due.instant,
+        "member": clock.member, "member_name": _member_name(walk, clock.member),
+        "episode_id": clock.episode_id, "pathway": clock.pathway,
+        "started_by": clock.started_by, "started_at": clock.started_at,
+        "stopped_by": clock.stopped_by, "stopped_at": clock.stopped_at,
+        "ended_by": clock.ended_by, "extended_by": clock.extended_by,
+        "extensions": list(clock.extensions), "duration": clock.rule.duration,
+        "unit": clock.rule.unit, "source": source(clock.rule),
+    }
+
+
+def late_entries(all_facts: list[Fact], pack: Pack, calendar: WorkingCalendar | None = None) -> list[dict[str, Any]]:
+    """Events recorded later than a recording-timeliness rule of the pack allows."""
+    calendar = calendar or WorkingCalendar.with_closures(pack.closure_days)
+    late = []
+    for rule in (r for r in pack.rules if r.kind == "recording"):
+        assert rule.duration is not None and rule.unit is not None
+        for fact in all_facts:
+            if rule.applies_to and fact.type not in rule.applies_to:
+                continue
+            due = calendar.due(fact.occurred_at, rule.duration, rule.unit)
+            if not due.met_by(fact.recorded_at):
+                late.append({
+                    "event_id": fact.event_id, "type": fact.type, "rule": rule.id, "title": rule.title,
+                    "occurred_at": fact.occurred_at, "recorded_at": fact.recorded_at,
+                    "due": due.shown, "source": source(rule),
+                })
+    return late
+
+
+def is_late(fact: Fact, pack: Pack, calendar: WorkingCalendar | None = None) -> list[str]:
+    """The recording rules an event broke (for the chronology's late-entry flag)."""
+    return [row["rule"] for row in late_entries([fact], pack, calendar)]
