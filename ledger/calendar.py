@@ -73,11 +73,13 @@ class Due:
 
     @classmethod
     def on(cls, day: date, unit: str) -> Due:
-        return cls(unit, day, end_of_day(day))
+        return cls(unit, day, end_of_day(day).astimezone(timezone.utc))
 
     @classmethod
     def at(cls, instant: datetime) -> Due:
-        return cls("hours", None, instant.astimezone(LONDON))
+        # Kept in UTC: Python compares two datetimes that share one ZoneInfo by wall
+        # clock, which is wrong across a clock change.
+        return cls("hours", None, instant.astimezone(timezone.utc))
 
     def met_by(self, when: datetime) -> bool:
         """Was ``when`` in time? (On the due day counts; for hours, up to the instant.)"""
@@ -87,7 +89,8 @@ class Due:
 
     @property
     def shown(self) -> date | datetime:
-        return self.day if self.day is not None else self.instant
+        """The due date, or for hour clocks the due instant in London time."""
+        return self.day if self.day is not None else self.instant.astimezone(LONDON)
 
 
 @dataclass(frozen=True)

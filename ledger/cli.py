@@ -7,6 +7,7 @@ lazily inside the commands that need them.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -31,6 +32,7 @@ def serve(
     from ledger.settings import get_settings
 
     settings = get_settings()
+    _load_packs(None)  # a malformed pack stops start-up here, with the file and rule named
     settings.signing_key()  # create the local key before workers start
     where = settings.database_url if settings.is_postgres else settings.sqlite_path()
     typer.echo(f"Early Help case ledger on http://{host}:{port} (database: {where})")
@@ -54,6 +56,61 @@ def token(
         typer.echo(mint(get_settings().signing_key(), sub=sub, role=role, team=team, hours=hours))
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--role") from None
+
+
+policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)
+app.add_typer(policies, name="policies")
+
+
+def _load_packs(directory: Optional[Path]) -> dict:  # type: ignore[type-arg]
+    """The packs, or a one-line refusal naming the file, the rule and what is wrong."""
+    from ledger.policies.loader import PACKS_DIR, PackError, load_packs
+    from ledger.settings import get_settings
+
+    try:
+        return load_packs(directory or get_settings().policy_dir or PACKS_DIR)
+    except PackError as e:
+        typer.secho(f"policy pack refused: {e}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from None
+
+
+@policies.command("check")
+def policies_check(
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder of pack files (default: the shipped packs).")] = None,
+) -> None:
+    """Validate every pack and list them (exit 2 naming the file and rule if one is malformed)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    packs = _load_packs(directory)
+    table = Table("pack", "council", "version", "effective from", "rules", "timed", "ordering", "recording")
+    for pack in packs.values():
+        kinds = [r.kind for r in pack.rules]
+        table.add_row(pack.id, pack.council, pack.version, f"{pack.effective_from}", str(len(kinds)),
+                      str(sum(k in ("deadline", "recurring") for k in kinds)), str(kinds.count("ordering")),
+                      str(kinds.count("recording")))
+    Console().print(table)
+
+
+@policies.command("render")
+def policies_render(
+    output: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path("docs/policies.md"),
+    check: Annotated[bool, typer.Option("--check", help="Only report whether the file is up to date (exit 1 if not).")] = False,
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder of pack files (default: the shipped packs).")] = None,
+) -> None:
+    """Write the packs as tables a council manager can check against their procedure."""
+    from ledger.policies.render import render_markdown
+
+    text = render_markdown(_load_packs(directory))
+    if check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            typer.echo(f"{output} is out of date: run `ledger policies render`", err=True)
+            raise typer.Exit(code=1)
+        typer.echo(f"{output} is up to date")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output} ({text.count(chr(10))} lines)")
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from uuid import UUID
 
 from aggregates.events import FamilyEvent, payload_fields
 from ledger.calendar import Due, WorkingCalendar, add_years, london_date, start_of_day
-from ledger.policies.matching import matches
+from ledger.policies.matching import ANY_MEMBER, matches
 from ledger.policies.schema import ASSESSMENT_EVENTS, Pack, Rule
 
 State = Literal["open", "met", "met_late", "overdue", "paused", "extended", "not_applicable"]
@@ -225,6 +225,11 @@ class _Walk:
 
     def start(self, rule: Rule, fact: Fact, values: dict[str, Any]) -> None:
         episode = self.episode_id
+        if not any(matches(m, fact.type, values, ANY_MEMBER) for m in rule.start):
+            return
+        # The rule now runs in this episode, even for a family with no child it admits
+        # yet: a baby born later, or a child reaching the rule's age, joins it then.
+        self.activated.add((rule.id, episode))
         members: list[UUID | None] = (
             list(self.children_for(rule, fact, london_date(fact.occurred_at))) if rule.per == "child" else [None]
         )
@@ -244,7 +249,6 @@ class _Walk:
                         clock.stopped_by, clock.stopped_at = earlier.event_id, earlier.occurred_at
                         break
             self.clocks.append(clock)
-            self.activated.add((rule.id, episode))
 
     def restart(self, done: Clock, by: UUID | None, at: datetime, reason: str | None = None) -> None:
         """A recurring rule's next clock runs from ``at`` (if the child still qualifies)."""

@@ -40,6 +40,12 @@ def _where(raw: dict[str, Any], loc: tuple[Any, ...]) -> str:
     return " > ".join(parts) or "(top level)"
 
 
+def _problem(raw: dict[str, Any], err: Any) -> str:
+    message = str(err["msg"]).removeprefix("Value error, ")
+    loc = tuple(err["loc"])
+    return f"{_where(raw, loc)}: {message}" if loc else message
+
+
 def load_pack(path: Path) -> Pack:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -48,9 +54,7 @@ def load_pack(path: Path) -> Pack:
     try:
         pack = Pack.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{_where(raw, tuple(err['loc']))}: {err['msg']}" for err in e.errors()
-        )
+        problems = "; ".join(_problem(raw, err) for err in e.errors())
         raise PackError(f"{path.name}: {problems}") from None
     if pack.id != path.stem:
         raise PackError(f"{path.name}: pack id {pack.id!r} must match the file name")

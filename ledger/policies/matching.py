@@ -19,6 +19,9 @@ from uuid import UUID
 MEMBER = "$member"
 """In a per-child rule, stands for the child the clock concerns."""
 
+ANY_MEMBER = UUID(int=0)
+"""Pass as ``member`` to ask whether an event matches for some child, ignoring ``$member``."""
+
 
 class Match(Protocol):
     event: str
@@ -36,7 +39,10 @@ def matches(match: Match, event_type: str, values: Mapping[str, Any], member: UU
     for key, wanted in match.where.items():
         actual = values.get(key)
         options = wanted if isinstance(wanted, list) else [wanted]
-        if member is not None:
+        if member is ANY_MEMBER:
+            if MEMBER in options:
+                continue
+        elif member is not None:
             options = [member if o == MEMBER else o for o in options]
         elif MEMBER in options:
             return False
