@@ -123,7 +123,9 @@ class Family(Aggregate):
         check = getattr(self, f"_check_{type_name}", None)
         if check is not None:
             check(fields, actor, pack)
-        history = [(t, v) for t, v in episode["history"]] if episode and episode["status"] == "open" else []
+        # The latest episode's history, closed or not: a closure letter recorded after
+        # closure is still ordered after the closure's authorisation.
+        history = [(t, v) for t, v in episode["history"]] if episode else []
         problem = pack.ordering_problem(
             type_name, self._match_values(type_name, fields, actor["role"], envelope.get("about", [])), history
         )

@@ -147,6 +147,15 @@ def _age(dob: date | None, on: date) -> int | None:
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
+def _covers(rule: Rule, member: dict[str, Any], on: date) -> bool:
+    """Is this child (born by ``on``) within the rule's ages on ``on``? An unborn child
+    (a date of birth still to come) is covered by no per-child rule until born."""
+    dob = member.get("date_of_birth")
+    if dob is not None and dob > on:
+        return False
+    return rule.age is None or rule.age.admits(_age(dob, on))
+
+
 @dataclass
 class _Walk:
     """The state the engine keeps while walking one family's facts in time order."""
@@ -207,15 +216,11 @@ class _Walk:
             self.pathway = f["pathway"]
 
     def children_for(self, rule: Rule, fact: Fact | None, on: date) -> list[UUID]:
+        """The children a per-child rule covers on ``on``: born by then, of the rule's
+        ages, and named by the event if it names anyone."""
         named = {m.hex for m in fact.about} if fact is not None else set()
-        chosen = []
-        for key, member in self.members.items():
-            if member["kind"] != "child" or (named and key not in named):
-                continue
-            if rule.age is not None and not rule.age.admits(_age(member.get("date_of_birth"), on)):
-                continue
-            chosen.append(member["member_id"])
-        return chosen
+        return [member["member_id"] for key, member in self.members.items()
+                if member["kind"] == "child" and (not named or key in named) and _covers(rule, member, on)]
 
     def clocks_of(self, rule: Rule, member: UUID | None, episode_id: UUID | None) -> list[Clock]:
         return [c for c in self.clocks
@@ -253,9 +258,9 @@ class _Walk:
     def restart(self, done: Clock, by: UUID | None, at: datetime, reason: str | None = None) -> None:
         """A recurring rule's next clock runs from ``at`` (if the child still qualifies)."""
         rule = done.rule
-        if done.member is not None and rule.age is not None:
+        if done.member is not None:
             member = self.members.get(done.member.hex)
-            if member is None or not rule.age.admits(_age(member.get("date_of_birth"), london_date(at))):
+            if member is None or not _covers(rule, member, london_date(at)):
                 return
         self.clocks.append(Clock(rule=rule, episode_id=done.episode_id, member=done.member, started_by=by,
                                  started_at=at, pathway=self.pathway, start_reason=reason))
@@ -270,9 +275,7 @@ class _Walk:
                 continue
             if rule.pathways and self.pathway not in rule.pathways:
                 continue
-            if rule.age is not None and not rule.age.admits(
-                _age(member.get("date_of_birth"), london_date(fact.occurred_at))
-            ):
+            if not _covers(rule, member, london_date(fact.occurred_at)):
                 continue
             if not self.clocks_of(rule, member["member_id"], self.episode_id):
                 self.clocks.append(Clock(rule=rule, episode_id=self.episode_id, member=member["member_id"],
@@ -288,11 +291,15 @@ class _Walk:
         if since is None or since >= upto:
             return
         for rule in self.pack.timed_rules:
-            if rule.per != "child" or rule.age is None:
+            if rule.per != "child":
                 continue
             for member in list(self.members.values()):
                 dob = member.get("date_of_birth")
                 if member["kind"] != "child" or dob is None:
+                    continue
+                if since < dob <= upto:
+                    self.join(rule, member, start_of_day(dob), "child born")
+                if rule.age is None:
                     continue
                 if rule.age.max_years is not None:
                     day = add_years(dob, rule.age.max_years)
@@ -300,16 +307,19 @@ class _Walk:
                         for clock in self.clocks_of(rule, member["member_id"], self.episode_id):
                             if clock.is_open:
                                 self.end(clock, None, start_of_day(day), f"child turned {rule.age.max_years}")
-                if rule.age.min_years is not None:
+                if rule.age.min_years:
                     day = add_years(dob, rule.age.min_years)
-                    if (since < day <= upto and self.episode_open
-                            and (rule.id, self.episode_id) in self.activated
-                            and not (rule.pathways and self.pathway not in rule.pathways)
-                            and not self.clocks_of(rule, member["member_id"], self.episode_id)):
-                        self.clocks.append(Clock(
-                            rule=rule, episode_id=self.episode_id, member=member["member_id"], started_by=None,
-                            started_at=start_of_day(day), pathway=self.pathway,
-                            start_reason=f"child turned {rule.age.min_years}"))
+                    if since < day <= upto:
+                        self.join(rule, member, start_of_day(day), f"child turned {rule.age.min_years}")
+
+    def join(self, rule: Rule, member: dict[str, Any], at: datetime, reason: str) -> None:
+        """A child born, or reaching a rule's age, joins a per-child rule already running."""
+        if (self.episode_open and (rule.id, self.episode_id) in self.activated
+                and not (rule.pathways and self.pathway not in rule.pathways)
+                and _covers(rule, member, london_date(at))
+                and not self.clocks_of(rule, member["member_id"], self.episode_id)):
+            self.clocks.append(Clock(rule=rule, episode_id=self.episode_id, member=member["member_id"],
+                                     started_by=None, started_at=at, pathway=self.pathway, start_reason=reason))
 
     # -- one step -------------------------------------------------------------------------
 

@@ -478,3 +478,42 @@ def test_the_pack_refuses_a_priority_it_does_not_have():
     with pytest.raises(InvalidCommand, match="red"):
         walk("ReferralReceived", when(2026, 1, 2), episode_id=uuid.uuid4(), route="self", reason="x",
              priority="purple")
+
+
+def test_an_unborn_child_has_no_clock_until_born_and_then_joins():
+    walk = Walk({"Ava": date(2016, 5, 4), "Due": date(2026, 2, 16)})  # expected, registered before birth
+    walk.open(when(2026, 1, 2))
+    walk("AllocatedToWorker", when(2026, 1, 5), MEG, worker_id="pat")
+    before = walk.clocks(when(2026, 2, 10))
+    assert not [r for r in before["seen"] if r["member"] == walk.ids["Due"]]
+    after = [r for r in walk.clocks(when(2026, 2, 17))["baby-visits"] if r["member"] == walk.ids["Due"]]
+    # Born Monday 16 February 2026: first visit due 10 working days later, Monday 2 March.
+    assert [(r["state"], r["due"], r["reason"]) for r in after] == [("open", date(2026, 3, 2), "child born")]
+
+
+def test_a_document_after_closure_is_ordered_against_the_closed_episode():
+    pack = Pack.model_validate(tomllib.loads(PACK_TOML + f"""
+[[documents]]
+id = "closure-letter"
+name = "Closure letter"
+source = {SRC}
+
+[[rules]]
+id = "letter-after-authorisation"
+title = "The closure letter follows the manager's authorisation"
+kind = "ordering"
+category = "closure"
+source = {SRC}
+before = {{ event = "ClosureAuthorised" }}
+after = {{ event = "DocumentRecorded", where = {{ document = "closure-letter" }} }}
+"""))
+    walk = Walk({"Ava": date(2016, 5, 4)})
+    walk.open(when(2026, 1, 2))
+    walk.family.record("ClosureProposed", {"reason": "outcomes_met"}, walk.envelope(when(2026, 1, 8), PAT), pack)
+    with pytest.raises(RuleBroken, match="ClosureAuthorised must be recorded before"):
+        walk.family.record("DocumentRecorded", {"document": "closure-letter"}, walk.envelope(when(2026, 1, 8), PAT), pack)
+    walk.family.record("ClosureAuthorised", {}, walk.envelope(when(2026, 1, 9), MEG), pack)
+    walk.family.record("EpisodeClosed", {"reason": "outcomes_met"}, walk.envelope(when(2026, 1, 9, 12), MEG), pack)
+    letter = walk.family.record("DocumentRecorded", {"document": "closure-letter"},
+                                walk.envelope(when(2026, 1, 12), PAT), pack)
+    assert letter.type == "DocumentRecorded"
