@@ -89,7 +89,10 @@ def policies_check(
         table.add_row(pack.id, pack.council, pack.version, f"{pack.effective_from}", str(len(kinds)),
                       str(sum(k in ("deadline", "recurring") for k in kinds)), str(kinds.count("ordering")),
                       str(kinds.count("recording")))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console.width = 200  # piped or captured: do not wrap ids into three lines
+    console.print(table)
 
 
 @policies.command("render")

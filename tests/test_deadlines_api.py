@@ -87,6 +87,8 @@ def test_a_closed_family_leaves_the_team_view(client):
     for headers, body in [(PRACTITIONER, {"type": "ClosureProposed", "reason": "no_further_action",
                                           "occurred_at": "2026-01-06T10:00:00+00:00"}),
                           (MANAGER, {"type": "ClosureAuthorised", "occurred_at": "2026-01-06T11:00:00+00:00"}),
+                          (MANAGER, {"type": "DocumentRecorded", "document": "family-survey",
+                                     "occurred_at": "2026-01-06T11:30:00+00:00"}),
                           (MANAGER, {"type": "EpisodeClosed", "reason": "no_further_action",
                                      "occurred_at": "2026-01-06T12:00:00+00:00"})]:
         assert command(client, fid, body, headers).status_code == 201

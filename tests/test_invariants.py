@@ -18,7 +18,7 @@ def family(client):
                                "occurred_at": "2026-01-05T09:00:00+00:00"})
     assert ok.status_code == 201
     assert command(client, fid, {"type": "TriageDecided", "outcome": "early_help",
-                                 "pathway": "intensive-family-support"}, MANAGER).status_code == 201
+                                 "pathway": "family-hub"}, MANAGER).status_code == 201
     return fam
 
 
@@ -46,6 +46,7 @@ def _close(client, fid):
     for headers, body in [
         (PRACTITIONER, {"type": "ClosureProposed", "reason": "outcomes_met"}),
         (MANAGER, {"type": "ClosureAuthorised"}),
+        (PRACTITIONER, {"type": "DocumentRecorded", "document": "family-survey"}),
         (PRACTITIONER, {"type": "EpisodeClosed", "reason": "outcomes_met"}),
     ]:
         assert command(client, fid, body, headers).status_code == 201

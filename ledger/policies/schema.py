@@ -110,7 +110,8 @@ class EventMatch(Strict):
             return self.event
         parts = []
         for key, value in self.where.items():
-            shown = " or ".join(map(str, value)) if isinstance(value, list) else str(value)
+            values = value if isinstance(value, list) else [value]
+            shown = " or ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
             parts.append(f"{key} {shown}".replace(MEMBER, "the child"))
         return f"{self.event} ({'; '.join(parts)})"
 
