@@ -121,3 +121,25 @@ def deadlines(client: TestClient, family_id: str, as_of: str, headers: dict[str,
     for row in response.json()["deadlines"]:
         by_rule.setdefault(row["rule"], []).append(row)
     return by_rule
+
+
+def ok(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Record a command that must be accepted; its 201 body."""
+    r = command(client, family_id, body, headers)
+    assert r.status_code == 201, (body.get("type"), r.text)
+    return r.json()  # type: ignore[no-any-return]
+
+
+def refused(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None,
+            status: int = 409, contains: str = "", **extra_headers: str) -> dict[str, Any]:
+    """Record a command that must be refused: the status, a problem+json body saying
+    what is wrong, and nothing recorded (the family's version is unchanged)."""
+    before = version(client, family_id)
+    r = command(client, family_id, body, headers, **extra_headers)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert contains in problem["detail"], problem["detail"]
+    assert version(client, family_id) == before, "a refused command must record nothing"
+    return problem  # type: ignore[no-any-return]

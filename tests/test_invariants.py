@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, register, version
+from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, refused, register, version
 
 
 @pytest.fixture
@@ -20,18 +20,6 @@ def family(client):
     assert command(client, fid, {"type": "TriageDecided", "outcome": "early_help",
                                  "pathway": "family-hub"}, MANAGER).status_code == 201
     return fam
-
-
-def refused(client, fid, body, headers=None, status=409, contains="", **extra):
-    before = version(client, fid)
-    r = command(client, fid, body, headers, **extra)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    problem = r.json()
-    assert problem["status"] == status and problem["title"] and problem["detail"]
-    assert contains in problem["detail"], problem["detail"]
-    assert version(client, fid) == before, "a refused command must record nothing"
-    return problem
 
 
 def _assessment(client, fid, submit=True):

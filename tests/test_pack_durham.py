@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, deadlines, version
+from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, deadlines, ok, refused
 
 PACK = "durham-one-point"
 SEED = "000_5f8893c51560d94f.txt"
@@ -37,24 +37,6 @@ def register_family(client, *children: tuple[str, str]) -> tuple[str, dict[str, 
     assert r.status_code == 201, r.text
     body = r.json()
     return body["family_id"], {m["given_name"]: m["member_id"] for m in body["members"]}
-
-
-def ok(client, fid: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = command(client, fid, body, headers)
-    assert r.status_code == 201, (body["type"], r.text)
-    return r.json()
-
-
-def refused(client, fid: str, body: dict[str, Any], headers=None, status: int = 409, contains: str = "") -> dict:
-    before = version(client, fid)
-    r = command(client, fid, body, headers)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    problem = r.json()
-    assert problem["status"] == status and problem["detail"]
-    assert contains in problem["detail"], problem["detail"]
-    assert version(client, fid) == before, "a refused command must record nothing"
-    return problem
 
 
 def one(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, Any]:

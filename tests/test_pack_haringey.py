@@ -12,31 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, command, deadlines, register, version
+from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, deadlines, ok, refused, register
 
 PACK = "haringey-early-help"
 SEED = "001_509a4e628a302634.txt"
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def ok(client, fid: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = command(client, fid, body, headers)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def refused(client, fid, body, headers=None, status=409, contains=""):
-    before = version(client, fid)
-    r = command(client, fid, body, headers)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    problem = r.json()
-    assert problem["status"] == status and problem["title"] and problem["detail"]
-    assert contains in problem["detail"], problem["detail"]
-    assert version(client, fid) == before, "a refused command must record nothing"
-    return problem
 
 
 def state_due(rows: list[dict[str, Any]]) -> list[tuple[str, str | None]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, command, deadlines, register, version
+from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, deadlines, ok, refused, register
 
 POLICY = "leicestershire-early-help"
 
@@ -20,24 +20,6 @@ POLICY = "leicestershire-early-help"
 def at(day: str, hour: int = 10) -> str:
     """An instant on a day (UTC; 10:00 and 12:00 UTC are the same London day all year)."""
     return f"{day}T{hour:02d}:00:00+00:00"
-
-
-def ok(client, fid: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = command(client, fid, body, headers)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def refused(client, fid, body, headers=None, status=409, contains=""):
-    before = version(client, fid)
-    r = command(client, fid, body, headers)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    problem = r.json()
-    assert problem["status"] == status and problem["title"] and problem["detail"]
-    assert contains in problem["detail"], problem["detail"]
-    assert version(client, fid) == before, "a refused command must record nothing"
-    return problem
 
 
 def one(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, deadlines, register, version
+from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, deadlines, refused, register
 
 POLICY = "southampton-0-19"
 INTENSIVE = "intensive-family-support"
@@ -35,18 +35,6 @@ def rec(client, fid: str, body: dict[str, Any], headers: dict[str, str] | None =
     r = command(client, fid, body, headers)
     assert r.status_code == 201, r.text
     return r.json()
-
-
-def refused(client, fid, body, headers=None, status=409, contains=""):
-    before = version(client, fid)
-    r = command(client, fid, body, headers)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    problem = r.json()
-    assert problem["status"] == status and problem["detail"]
-    assert contains in problem["detail"], problem["detail"]
-    assert version(client, fid) == before, "a refused command must record nothing"
-    return problem
 
 
 def one(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-from tests.conftest import register, command, version, MANAGER
+from tests.conftest import register, command, version
 
 
 def test_register_and_refer(client):
