@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, AsyncIterator
 from uuid import UUID
 
@@ -17,7 +17,7 @@ import orjson
 from fastapi import Body, FastAPI, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
-from api import problems
+from api import problems, read_routes
 from api.auth import Actor
 from api.models import Command, CommandRecorded, RegisterFamily, Registered
 from api.problems import Problem
@@ -25,6 +25,9 @@ from api.responses import JSONResponse
 from ledger.application import Idempotency, Ledger, event_view
 from ledger.deadlines import State
 from ledger.settings import Settings, get_settings
+from projections import deadlines as deadline_model
+from projections.projector import Projector
+from replay import time_travel
 
 PROBLEM = {"content": {"application/problem+json": {}}, "description": "Problem details"}
 ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM for s in (401, 403, 404, 409, 422)}
@@ -37,6 +40,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not hasattr(app.state, "ledger"):
             app.state.ledger = Ledger(settings)
+            _attach_projector(app)
         yield
         if ledger is None:
             app.state.ledger.close()
@@ -50,12 +54,25 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     )
     if ledger is not None:
         app.state.ledger = ledger
+        _attach_projector(app)
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
     problems.install(app)
     _routes(app)
     _policy_routes(app)
+    read_routes.install(app)
     return app
+
+
+def _attach_projector(app: FastAPI) -> None:
+    """The read models of this ledger's database: caught up now, and (inline mode) after
+    every command this process records, so a caller reads its own writes."""
+    ledger: Ledger = app.state.ledger
+    projector = Projector(ledger)
+    app.state.projector = projector
+    if ledger.settings.projections == "inline":
+        projector.catch_up()
+        ledger.listeners.append(lambda recorded: projector.catch_up())
 
 
 def _ledger(request: Request) -> Ledger:
@@ -148,12 +165,23 @@ def _routes(app: FastAPI) -> None:
 
     @app.get("/families/{family_id}", tags=["families"], responses=ERRORS)
     def get_family(request: Request, family_id: UUID, actor: Actor,
-                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
-        family = _ledger(request).family(family_id)
-        state = family.state()
+                   if_none_match: Annotated[str | None, Header()] = None,
+                   as_at: Annotated[AwareDatetime | None, Query(
+                       description="The family as it stood at this moment of recording.")] = None) -> Response:
+        """The family's current state (or as at a past moment of recording), with its version."""
+        if as_at is not None:
+            state = time_travel.family(_ledger(request), family_id, as_at)
+        else:
+            state = _ledger(request).family(family_id).state()
         for member in state["members"]:
             member.pop("added_by", None)
-        return _cached(state, family.version, if_none_match)
+        return _cached(state, state["version"], if_none_match)
+
+    @app.get("/families/{family_id}/decisions/{event_id}", tags=["families"], responses=ERRORS)
+    def get_decision(request: Request, family_id: UUID, event_id: UUID, actor: Actor) -> Response:
+        """What the decision-maker could see when they recorded this authorisation,
+        closure or other decision: the family, chronology and deadlines just before it."""
+        return JSONResponse(time_travel.decision(_ledger(request), family_id, event_id))
 
     @app.get("/families/{family_id}/events", tags=["families"], responses=ERRORS)
     def get_events(request: Request, family_id: UUID, actor: Actor,
@@ -204,13 +232,20 @@ def _policy_routes(app: FastAPI) -> None:
         status: Annotated[list[State] | None, Query(
             description="Only clocks in these states (repeat the parameter for several).")] = None,
         due_before: Annotated[date | None, Query(description="Only clocks due before this date.")] = None,
-        as_of: Annotated[AwareDatetime | None, Query()] = None,
+        as_of: Annotated[AwareDatetime | None, Query(description="Judge states as at this past moment.")] = None,
+        min_position: read_routes.MinPosition = None,
     ) -> Response:
-        """Team and worker views: the clocks of open families, soonest due first."""
-        rows = _ledger(request).deadline_view(
-            team=team, worker=worker, states=set(status) if status else None,
-            due_before=due_before, as_of=as_of,
-        )
+        """Team and worker views: the clocks of open families, soonest due first. Read from
+        the deadlines read model; with ``as_of`` (a moment in the past), evaluated from the
+        record instead, so states are as they stood then."""
+        states = set(status) if status else None
+        if as_of is None:
+            with read_routes.projector_of(request, min_position).reading("deadlines") as tx:
+                rows = deadline_model.view(tx, now=datetime.now(timezone.utc), team=team, worker=worker,
+                                           states=states, due_before=due_before)
+        else:
+            rows = _ledger(request).deadline_view(team=team, worker=worker, states=states,
+                                                  due_before=due_before, as_of=as_of)
         return JSONResponse({"count": len(rows), "deadlines": rows})
 
 

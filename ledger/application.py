@@ -8,12 +8,14 @@ answer with the new version and the event's position in the global order.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 import typing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
@@ -40,6 +42,7 @@ from ledger.serialisation import OrjsonTranscoder
 from ledger.settings import Settings, get_settings
 from ledger.storage import IdempotencyRecord, environment
 
+log = logging.getLogger("ledger")
 EARLIEST_OCCURRENCE = datetime(1900, 1, 1, tzinfo=timezone.utc)
 MAX_CONFLICT_RETRIES = 8
 
@@ -78,6 +81,9 @@ class Ledger(Application[UUID]):
         # Writers to one family in this process queue here instead of racing to a
         # conflict; conflicts with other processes are retried with jittered backoff.
         self._write_locks = [threading.Lock() for _ in range(64)]
+        self.listeners: list[Callable[[Recorded], None]] = []
+        """Called after each command is stored, outside the family's write lock (the
+        projector registers here to keep the read models current in this process)."""
         super().__init__(env=environment(self.settings))
 
     def construct_transcoder(self) -> Transcoder:
@@ -108,6 +114,7 @@ class Ledger(Application[UUID]):
             members=members,
         )
         recorded = self._save(family, actor, idempotency)
+        self._announce(recorded)
         return Recorded(**{**recorded.__dict__, "members": tuple(family.members.values())})
 
     def record(
@@ -137,8 +144,18 @@ class Ledger(Application[UUID]):
                     expected_version, idempotency, last_attempt=attempt + 1 == attempts,
                 )
             if recorded is not None:
+                if not recorded.replayed:
+                    self._announce(recorded)
                 return recorded
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _announce(self, recorded: Recorded) -> None:
+        """Tell the listeners; a failing listener never fails a recorded command."""
+        for listener in self.listeners:
+            try:
+                listener(recorded)
+            except Exception:
+                log.exception("listener %r failed after position %s", listener, recorded.position)
 
     def _record_once(
         self, family_id: UUID, type_name: str, fields: dict[str, Any], actor: dict[str, str],
@@ -242,16 +259,18 @@ class Ledger(Application[UUID]):
                 continue
             if worker is not None and result["worker"] != worker:
                 continue
-            for row in result["deadlines"]:
+            for order, row in enumerate(result["deadlines"]):
                 if row["episode_id"] is None or row["episode_id"] != result["episode_id"]:
                     continue
                 if states is not None and row["state"] not in states:
                     continue
                 if due_before is not None and (row["due"] is None or _day(row["due"]) >= due_before):
                     continue
-                rows.append({"family_id": family_id, "team": result["team"], "worker": result["worker"], **row})
-        rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or as_of))
-        return rows
+                rows.append(({"family_id": family_id, "team": result["team"], "worker": result["worker"],
+                              "policy": result["policy"], **row}, order))
+        # Soonest due first; ties by family and then the engine's own order (as the table does).
+        rows.sort(key=lambda r: (r[0]["due_at"] is None, r[0]["due_at"] or as_of, r[0]["family_id"].hex, r[1]))
+        return [row for row, _ in rows]
 
     # -- internals --------------------------------------------------------------------
 

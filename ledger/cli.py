@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -56,6 +56,94 @@ def token(
         typer.echo(mint(get_settings().signing_key(), sub=sub, role=role, team=team, hours=hours))
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--role") from None
+
+
+def _projector(database_url: Optional[str]) -> Any:
+    """The ledger and its projector, on the configured database (or ``database_url``)."""
+    if database_url:
+        os.environ["LEDGER_DATABASE_URL"] = database_url
+    from ledger.application import Ledger
+    from ledger.settings import get_settings
+    from projections.projector import Projector
+
+    _load_packs(None)
+    return Projector(Ledger(get_settings()))
+
+
+@app.command()
+def project(
+    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+    page: Annotated[int, typer.Option(min=1, max=10_000, help="Events per transaction.")] = 500,
+    until_caught_up: Annotated[bool, typer.Option("--until-caught-up", help="Exit once every read model is current.")] = False,
+) -> None:
+    """Keep the read models current: follow new events until stopped (Ctrl-C or SIGTERM).
+
+    Run one beside the API processes when LEDGER_PROJECTIONS=worker; a stopped or killed
+    worker resumes where its last committed page ended."""
+    import signal
+    import threading
+    import time
+
+    projector = _projector(database_url)
+    projector.page = page
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started, done = time.perf_counter(), 0
+
+    def report(applied: int, position: int) -> None:
+        nonlocal done
+        done += applied
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        typer.echo(f"position {position}: {done} events applied ({rate:,.0f} events/s)")
+
+    typer.echo(f"projecting from {projector.positions()}")
+    try:
+        if until_caught_up:
+            projector.catch_up(on_page=report)
+        else:
+            projector.run_forever(stop, on_page=report)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo(f"stopped at {projector.positions()}")
+        projector.ledger.close()
+
+
+@app.command()
+def replay(
+    projection: Annotated[Optional[list[str]], typer.Option(
+        "--projection", help="Read model to rebuild (repeat for several; default: all).")] = None,
+    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+) -> None:
+    """Rebuild read models from position 0 into fresh tables and swap them in when complete.
+
+    Killed part-way, it leaves the live read models untouched; run it again to start over."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from replay.rebuild import rebuild
+
+    projector = _projector(database_url)
+    try:
+        names = projection or [m.name for m in projector.models]
+        for name in names:
+            projector.model(name)  # an unknown name is refused before any work
+    except KeyError as e:
+        raise typer.BadParameter(str(e.args[0]), param_hint="--projection") from None
+    columns = (TextColumn("rebuilding {task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(", ".join(names), total=None, rate=0.0)
+
+        def advance(events: int, total: int) -> None:
+            elapsed = progress.tasks[0].elapsed or 1e-9
+            progress.update(task, completed=events, total=total, rate=events / elapsed)
+
+        try:
+            done = rebuild(projector, names, on_progress=advance)
+        finally:
+            projector.ledger.close()
+    typer.echo(f"rebuilt {', '.join(done.models)}: {done.events} events in {done.seconds:.1f} s "
+               f"({done.rate:,.0f} events/s), now at position {done.position}")
 
 
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)

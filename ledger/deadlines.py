@@ -475,25 +475,30 @@ def _row(clock: Clock, walk: _Walk, calendar: WorkingCalendar, as_of: datetime) 
     }
 
 
+def late_rules(
+    event_type: str, occurred_at: datetime, recorded_at: datetime, pack: Pack,
+    calendar: WorkingCalendar | None = None,
+) -> list[tuple[Rule, Due]]:
+    """The recording-timeliness rules an event broke, each with the due moment it missed."""
+    calendar = calendar or WorkingCalendar.with_closures(pack.closure_days)
+    broken = []
+    for rule in pack.rules:
+        if rule.kind != "recording" or (rule.applies_to and event_type not in rule.applies_to):
+            continue
+        assert rule.duration is not None and rule.unit is not None
+        due = calendar.due(occurred_at, rule.duration, rule.unit)
+        if not due.met_by(recorded_at):
+            broken.append((rule, due))
+    return broken
+
+
 def late_entries(all_facts: list[Fact], pack: Pack, calendar: WorkingCalendar | None = None) -> list[dict[str, Any]]:
     """Events recorded later than a recording-timeliness rule of the pack allows."""
     calendar = calendar or WorkingCalendar.with_closures(pack.closure_days)
-    late = []
-    for rule in (r for r in pack.rules if r.kind == "recording"):
-        assert rule.duration is not None and rule.unit is not None
-        for fact in all_facts:
-            if rule.applies_to and fact.type not in rule.applies_to:
-                continue
-            due = calendar.due(fact.occurred_at, rule.duration, rule.unit)
-            if not due.met_by(fact.recorded_at):
-                late.append({
-                    "event_id": fact.event_id, "type": fact.type, "rule": rule.id, "title": rule.title,
-                    "occurred_at": fact.occurred_at, "recorded_at": fact.recorded_at,
-                    "due": due.shown, "source": source(rule),
-                })
-    return late
-
-
-def is_late(fact: Fact, pack: Pack, calendar: WorkingCalendar | None = None) -> list[str]:
-    """The recording rules an event broke (for the chronology's late-entry flag)."""
-    return [row["rule"] for row in late_entries([fact], pack, calendar)]
+    return [
+        {"event_id": fact.event_id, "type": fact.type, "rule": rule.id, "title": rule.title,
+         "occurred_at": fact.occurred_at, "recorded_at": fact.recorded_at, "due": due.shown,
+         "source": source(rule)}
+        for fact in all_facts
+        for rule, due in late_rules(fact.type, fact.occurred_at, fact.recorded_at, pack, calendar)
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(default=100, gt=0, description="Take a snapshot every N events.")
     pool_size: int = Field(default=10, gt=0, description="PostgreSQL connections per process.")
     max_body_bytes: int = Field(default=1_000_000, gt=0, description="Largest accepted request body.")
+    projections: Literal["inline", "worker"] = Field(
+        default="inline",
+        description="inline: each process brings the read models up to date right after it "
+        "records a command; worker: `ledger project` does (PostgreSQL with several API processes).",
+    )
     policy_dir: Path | None = Field(
         default=None,
         description="Folder of policy pack files to load instead of the shipped ones "

@@ -441,6 +441,19 @@ class Pack(Strict):
     def timed_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.timed]
 
+    @property
+    def oversight_interval(self) -> Rule | None:
+        """The pack's standing cadence of supervision or management oversight for every
+        case (a recurring rule that starts at allocation or referral), if it states one:
+        the shortest, where it states several."""
+        standing = ("ReferralReceived", "AllocatedToTeam", "AllocatedToWorker")
+        cadences = [r for r in self.rules if r.kind == "recurring" and r.category in ("supervision", "oversight")
+                    and all(m.event in standing for m in r.start)]
+        if not cadences:
+            return None
+        days = {"hours": 1 / 24, "working_days": 7 / 5, "calendar_days": 1, "weeks": 7, "months": 30}
+        return min(cadences, key=lambda r: (r.duration or 0) * days[r.unit or "calendar_days"])
+
     def pause_for(self, rule: Rule) -> Pause | None:
         if not rule.pausable:
             return None

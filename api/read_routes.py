@@ -1,0 +1,137 @@
+"""Routes that read the read models: chronology and the feed.
+
+Every read of a projection accepts ``min_position``: the position a command returned. The
+read waits (up to ``WAIT_SECONDS``) until the read models have processed it, so a caller
+always sees its own writes even when a separate worker projects (ADR 0011); with the
+embedded default they are already there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import FastAPI, Query, Request, Response
+from pydantic import AwareDatetime
+
+from aggregates.errors import InvalidCommand
+from api.auth import Actor
+from api.problems import Problem
+from api.responses import JSONResponse
+from ledger.application import Ledger
+from projections import caseloads, chronology, feed, oversight
+from projections.projector import Projector, ProjectionsBehind
+from replay import time_travel
+
+WAIT_SECONDS = 5.0
+MinPosition = Annotated[int | None, Query(
+    ge=0, description="Wait until the read models have processed this position (a command's `position`).")]
+AsAt = Annotated[AwareDatetime | None, Query(
+    description="The record as it stood at this moment of recording: later entries and later corrections are left out.")]
+
+
+def ledger_of(request: Request) -> Ledger:
+    return request.app.state.ledger  # type: ignore[no-any-return]
+
+
+def projector_of(request: Request, min_position: int | None = None) -> Projector:
+    """The projector, once it has caught up with ``min_position``."""
+    projector: Projector = request.app.state.projector
+    if min_position:
+        try:
+            projector.wait_for(min_position, timeout=WAIT_SECONDS)
+        except ProjectionsBehind as e:
+            raise Problem(503, "Read models behind",
+                          f"{e}; retry shortly (the projection worker may be stopped)",
+                          {"Retry-After": "1"}) from None
+    return projector
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def install(app: FastAPI) -> None:
+    @app.get("/families/{family_id}/chronology", tags=["chronology"])
+    def get_chronology(
+        request: Request, family_id: UUID, actor: Actor,
+        member: Annotated[UUID | None, Query(description="A child's (or adult's) own chronology.")] = None,
+        format: Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet.")] = "json",
+        significant: Annotated[bool, Query(description="Significant events only (the pack's choice).")] = False,
+        as_at: AsAt = None,
+        min_position: MinPosition = None,
+    ) -> Response:
+        """The family's chronology in the order things happened, or one member's."""
+        ledger = ledger_of(request)
+        if as_at is not None:
+            rows, members = time_travel.chronology(ledger, family_id, as_at)
+        else:
+            with projector_of(request, min_position).reading("chronology") as tx:
+                rows, members = chronology.stored(tx, family_id)
+            if not rows:
+                ledger.family(family_id)  # 404 if there is no such family
+        if member is not None and member.hex not in members:
+            raise InvalidCommand(f"{member} is not a member of family {family_id}", field="member")
+        entries = chronology.view(rows, members, member=member, significant_only=significant)
+        if format == "csv":
+            name = f"chronology-{family_id}" + (f"-{member}" if member else "") + ".csv"
+            return Response(chronology.to_csv(entries), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return JSONResponse({"family_id": family_id, "member": member, "as_at": as_at,
+                             "significant_only": significant, "entries": entries})
+
+    @app.get("/caseloads", tags=["caseloads"])
+    def get_caseloads(
+        request: Request, actor: Actor,
+        team: Annotated[str | None, Query(max_length=200, description="One team (default: every team).")] = None,
+        min_position: MinPosition = None,
+    ) -> Response:
+        """Open families and children per worker and team, against the packs' caps."""
+        with projector_of(request, min_position).reading("caseloads") as tx:
+            return JSONResponse(caseloads.view(tx, ledger_of(request).packs, team))
+
+    @app.get("/families/{family_id}/oversight", tags=["oversight"])
+    def get_family_oversight(
+        request: Request, family_id: UUID, actor: Actor,
+        auditor: Annotated[str | None, Query(
+            max_length=200, description="Check this person's independence of the family (default: the caller, if an auditor).")] = None,
+        min_position: MinPosition = None,
+    ) -> Response:
+        """Every management decision on the family with who and when, the people with a
+        footprint on it, its oversight gap, and an auditor's independence of it."""
+        ledger = ledger_of(request)
+        ledger.family(family_id)  # 404 if there is no such family
+        who = auditor or (actor["user_id"] if actor["role"] == "auditor" else None)
+        with projector_of(request, min_position).reading("oversight", "chronology") as tx:
+            return JSONResponse(oversight.family_view(tx, family_id, ledger.packs, _now(), auditor=who))
+
+    @app.get("/oversight", tags=["oversight"])
+    def get_oversight(
+        request: Request, actor: Actor,
+        manager: Annotated[str | None, Query(max_length=200, description="One manager's decisions across families.")] = None,
+        gaps: Annotated[bool, Query(description="Open families with no oversight within their pack's interval.")] = False,
+        team: Annotated[str | None, Query(max_length=200, description="With gaps: one team.")] = None,
+        auditor: Annotated[str | None, Query(max_length=200, description="The families this person has a footprint on.")] = None,
+        min_position: MinPosition = None,
+    ) -> Response:
+        """A manager's footprint, the oversight gaps, or an auditor's conflicts."""
+        if sum(x is not None and x is not False for x in (manager, gaps or None, auditor)) != 1:
+            raise InvalidCommand("ask for exactly one of manager=, gaps=true or auditor=", field="query")
+        with projector_of(request, min_position).reading("oversight", "chronology") as tx:
+            if manager is not None:
+                return JSONResponse(oversight.manager_view(tx, manager))
+            if auditor is not None:
+                return JSONResponse({"auditor": auditor, "footprint": oversight.auditor_view(tx, auditor)})
+            found = oversight.gaps_view(tx, ledger_of(request).packs, _now(), team)
+            return JSONResponse({"team": team, "count": len(found), "gaps": found})
+
+    @app.get("/feed", tags=["feed"])
+    def get_feed(
+        request: Request, actor: Actor,
+        after: Annotated[int, Query(ge=0, description="The last position already processed (0 for the start).")] = 0,
+        limit: Annotated[int, Query(ge=1, le=feed.MAX_LIMIT)] = 100,
+        types: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
+    ) -> dict[str, Any]:
+        """Every event in global order after a position, with envelopes, and the next cursor."""
+        return feed.page(ledger_of(request), after, limit, types or [])

@@ -1,0 +1,69 @@
+"""What a read model is: the tables it owns, the events it handles, the rows they make.
+
+Each read model module (``chronology``, ``deadlines``, ``caseloads``, ``oversight``)
+defines one ``ReadModel``: its name (its tracking key), its tables and their DDL, and
+``apply``, which turns a batch of events into row changes inside the projector's
+transaction. Queries over its rows live in the same module.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from aggregates.events import FamilyEvent
+from ledger.policies.schema import Pack
+from projections.store import Tx
+
+
+@dataclass(frozen=True)
+class Change:
+    """An event and its position in the global order (its notification id)."""
+
+    position: int
+    event: FamilyEvent
+
+
+@dataclass
+class Context:
+    """What a read model may consult while applying a batch."""
+
+    packs: dict[str, Pack]
+    family_events: Callable[[UUID], list[FamilyEvent]]
+    """The family's whole stream, as recorded so far (for models that re-derive per family)."""
+    rebuilding: bool = False
+    pending: dict[str, Any] = field(default_factory=dict)
+    """Scratch space a model may use across the batches of one rebuild."""
+
+
+class ReadModel(ABC):
+    name: str
+    tables: tuple[str, ...]
+
+    @abstractmethod
+    def ddl(self) -> list[str]:
+        """CREATE TABLE / CREATE INDEX statements; ``{table}`` names, ``{ix}`` index suffix."""
+
+    @abstractmethod
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        """Apply events (in global order, none seen before) to this model's tables."""
+
+    def finish(self, tx: Tx, context: Context) -> None:  # noqa: B027 - optional hook
+        """At the end of a rebuild, before the swap: settle deferred work."""
+
+
+def iso(instant: datetime | None) -> str | None:
+    """Instants are stored as UTC ISO text, whose string order is time order."""
+    if instant is None:
+        return None
+    return instant.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def hexid(value: UUID | str | None) -> str | None:
+    if value is None:
+        return None
+    return value.hex if isinstance(value, UUID) else UUID(str(value)).hex

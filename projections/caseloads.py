@@ -1,0 +1,103 @@
+"""Caseloads: who holds which open families and how many children, against the pack's caps.
+
+One row per family: its team, its lead worker, whether its episode is open, how many
+children it has. Views count per worker and per team and compare with the caps the
+family's pack states (seed 002 L123: "10 families or 25 children, whichever is reached
+first"; seed 000 L490: "approximately 25 children"). A worker holding families under
+several packs is held to the strictest cap among them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from projections.base import Change, Context, ReadModel
+from projections.store import Tx
+
+TEAM_EVENTS = frozenset({
+    "FamilyRegistered", "MemberAdded", "ReferralReceived", "AllocatedToTeam", "AllocatedToWorker",
+    "TransferredOut", "TransferredIn", "EpisodeClosed", "EpisodeReopened",
+})
+
+
+class CaseloadsModel(ReadModel):
+    name = "caseloads"
+    tables = ("caseload_families",)
+
+    def ddl(self) -> list[str]:
+        return [
+            "CREATE TABLE {caseload_families} (family_id TEXT PRIMARY KEY, policy TEXT NOT NULL, team TEXT NOT NULL, "
+            "worker TEXT, open INTEGER NOT NULL, children INTEGER NOT NULL, pending_team TEXT)",
+            "CREATE INDEX caseload_families_team{ix} ON {caseload_families} (team, worker)",
+        ]
+
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        for change in changes:
+            e = change.event
+            if e.type not in TEAM_EVENTS:
+                continue
+            fid = e.originator_id.hex
+            if e.type == "FamilyRegistered":
+                children = sum(1 for m in e.members if m["kind"] == "child")  # type: ignore[attr-defined]
+                tx.run("INSERT INTO {caseload_families} VALUES (?,?,?,NULL,0,?,NULL)",
+                       (fid, e.policy, e.team, children))  # type: ignore[attr-defined]
+            elif e.type == "MemberAdded":
+                if e.kind == "child":  # type: ignore[attr-defined]
+                    tx.run("UPDATE {caseload_families} SET children = children + 1 WHERE family_id = ?", (fid,))
+            elif e.type == "ReferralReceived":
+                tx.run("UPDATE {caseload_families} SET worker = CASE WHEN open = 1 THEN worker END, open = 1 "
+                       "WHERE family_id = ?", (fid,))
+            elif e.type == "AllocatedToTeam":
+                tx.run("UPDATE {caseload_families} SET team = ? WHERE family_id = ?", (e.team, fid))  # type: ignore[attr-defined]
+            elif e.type == "AllocatedToWorker":
+                if e.lead_professional:  # type: ignore[attr-defined]
+                    tx.run("UPDATE {caseload_families} SET worker = ? WHERE family_id = ?", (e.worker_id, fid))  # type: ignore[attr-defined]
+            elif e.type == "TransferredOut":
+                tx.run("UPDATE {caseload_families} SET pending_team = ? WHERE family_id = ?", (e.to_team, fid))  # type: ignore[attr-defined]
+            elif e.type == "TransferredIn":
+                tx.run("UPDATE {caseload_families} SET team = COALESCE(pending_team, team), pending_team = NULL, "
+                       "worker = NULL WHERE family_id = ?", (fid,))
+            elif e.type == "EpisodeClosed":
+                tx.run("UPDATE {caseload_families} SET open = 0 WHERE family_id = ?", (fid,))
+            elif e.type == "EpisodeReopened":
+                tx.run("UPDATE {caseload_families} SET open = 1 WHERE family_id = ?", (fid,))
+
+
+def view(tx: Tx, packs: dict[str, Any], team: str | None = None) -> dict[str, Any]:
+    """Per team and per worker: open families and children, the caps, who is over them."""
+    where, args = ("WHERE open = 1 AND team = ?", [team]) if team is not None else ("WHERE open = 1", [])
+    rows = tx.rows(
+        "SELECT team, worker, policy, COUNT(*) AS families, SUM(children) AS children "
+        f"FROM {{caseload_families}} {where} GROUP BY team, worker, policy ORDER BY team, worker", args)
+    teams: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        t = teams.setdefault(r["team"], {"team": r["team"], "families": 0, "children": 0, "unallocated": 0,
+                                          "workers": {}})
+        t["families"] += r["families"]
+        t["children"] += r["children"]
+        if r["worker"] is None:
+            t["unallocated"] += r["families"]
+            continue
+        w = t["workers"].setdefault(r["worker"], {"worker": r["worker"], "families": 0, "children": 0,
+                                                  "max_families": None, "max_children": None, "policies": []})
+        w["families"] += r["families"]
+        w["children"] += r["children"]
+        w["policies"].append(r["policy"])
+        cap = packs[r["policy"]].caseload if r["policy"] in packs else None
+        if cap is not None:
+            for key in ("max_families", "max_children"):
+                limit = getattr(cap, key)
+                if limit is not None and (w[key] is None or limit < w[key]):
+                    w[key] = limit
+    result = []
+    for t in teams.values():
+        workers = []
+        for w in t["workers"].values():
+            over = [f"{w[kind]} {kind}, cap {w['max_' + kind]}" for kind in ("families", "children")
+                    if w["max_" + kind] is not None and w[kind] > w["max_" + kind]]
+            workers.append({**w, "policies": sorted(set(w["policies"])), "over_cap": bool(over), "over": over})
+        result.append({**t, "workers": workers})
+    return {"teams": result, "over_cap": [
+        {"team": t["team"], "worker": w["worker"], "over": w["over"]}
+        for t in result for w in t["workers"] if w["over_cap"]]}

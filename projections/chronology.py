@@ -1,0 +1,432 @@
+"""The chronology: every entry of a family's record in the order it happened.
+
+One row per event (corrections are not rows: they change the row they correct and are
+listed beside it, original value and reason kept). Ordered by ``occurred_at`` then the
+family's version, so a visit typed in a week late sits where it happened. Columns: when,
+what (the event type and a summary in plain words), the source (who recorded it, their
+role and team, the agency), significance, impact on the child and action taken (where
+recorded), when it was recorded and by whom, and whether it was recorded later than the
+pack's recording-timeliness rules allow.
+
+A child's chronology starts at birth and holds the family-wide entries and the entries
+about that child; an entry about one child never appears on a sibling's (seed 000 L1335:
+a disclosure "should not be recorded on any other child's records").
+
+``entry`` and ``correct`` are the only places rows are made, used both by the read model
+(``ChronologyModel``) and by ``fold`` (the chronology as it stood at a past moment of
+recording), so the table and the time-travel answer cannot disagree. Summaries name
+members as ``{m:<id>}`` tokens, rendered with the member's name when read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from aggregates.events import FamilyEvent, payload_fields
+from ledger.calendar import LONDON, start_of_day
+from ledger.deadlines import late_rules
+from ledger.policies.schema import Pack
+from ledger.serialisation import to_json_value
+from projections.base import Change, Context, ReadModel, hexid, iso
+from projections.store import Tx
+
+TOKEN = re.compile(r"\{m:([0-9a-f]{32})\}")
+CONTEXT = ("agency", "significance", "impact_on_child", "action_taken", "note")
+COLUMNS = (
+    "event_id", "family_id", "position", "version", "occurred_at", "recorded_at", "type", "summary",
+    "actor_id", "actor_role", "actor_team", "agency", "significance", "impact_on_child", "action_taken",
+    "note", "significant", "about", "late", "data", "corrections",
+)
+JSON_COLUMNS = ("about", "late", "data", "corrections")
+CSV_HEADER = (
+    "date", "time", "event", "summary", "source", "role", "team", "agency", "significance",
+    "impact on child", "action taken", "recorded at", "recorded by", "late entry", "corrections",
+)
+
+
+# --- summaries in plain words ------------------------------------------------------------
+
+
+def _who(members: Any) -> str:
+    ids = members if isinstance(members, list) else [members]
+    return ", ".join(f"{{m:{hexid(i)}}}" for i in ids if i)
+
+
+def _term(pack: Pack, vocabulary: str, value: str | None) -> str:
+    if value is None:
+        return ""
+    return next((t.name for t in getattr(pack, vocabulary) if t.id == value), value)
+
+
+def _words(value: str | None) -> str:
+    return (value or "").replace("_", " ")
+
+
+def _join(*parts: str, sep: str = "; ") -> str:
+    return sep.join(p for p in parts if p)
+
+
+def summarise(event_type: str, d: dict[str, Any], pack: Pack) -> str:
+    """One event in plain words (member names as tokens)."""
+    t = event_type
+    if t == "FamilyRegistered":
+        return f"Family registered with team {d['team']} under {pack.council}'s procedure: " + _who(
+            [m["member_id"] for m in d["members"]])
+    if t == "MemberAdded":
+        return f"{_who(d['member_id'])} ({d['kind']}) joined the family record"
+    if t == "ReferralReceived":
+        source = d.get("referrer_agency") or d.get("referrer_name") or _words(d["route"])
+        return _join(f"Referral received from {source}", d["reason"],
+                     f"priority {_term(pack, 'priorities', d.get('priority'))}" if d.get("priority") else "")
+    if t == "TriageDecided":
+        return _join(f"Triage decision: {_words(d['outcome'])}",
+                     f"pathway {_term(pack, 'pathways', d.get('pathway'))}" if d.get("pathway") else "",
+                     _term(pack, "triage_responses", d.get("response")), d.get("rationale", ""))
+    if t == "AllocatedToTeam":
+        return _join(f"Allocated to team {d['team']}",
+                     f"pathway {_term(pack, 'pathways', d.get('pathway'))}" if d.get("pathway") else "")
+    if t == "AllocatedToWorker":
+        role = f" ({d['worker_role']})" if d.get("worker_role") else ""
+        lead = " as lead professional" if d.get("lead_professional", True) else ""
+        return f"Allocated to {d['worker_id']}{role}{lead}"
+    if t == "ContactAttempted":
+        return f"Tried to contact the {d['party']} by {_words(d['method'])}: {_words(d['outcome'])}"
+    if t == "ContactMade":
+        return _join(f"{_words(d['method']).capitalize()} with the {d['party']}"
+                     + (f" at {d['location']}" if d.get("location") else "")
+                     + (f", jointly with {', '.join(d['joint_with'])}" if d.get("joint_with") else ""),
+                     f"seen: {_who(d['children_seen'])}" if d["children_seen"] else "no child seen",
+                     f"seen alone: {_who(d['children_seen_alone'])}" if d["children_seen_alone"] else "")
+    if t in ("ConsentGiven", "ConsentRefused", "ConsentWithdrawn"):
+        verb = {"ConsentGiven": "given", "ConsentRefused": "refused", "ConsentWithdrawn": "withdrawn"}[t]
+        scope = " and ".join(_words(s) for s in d["scope"])
+        form = f" ({d['form']})" if t == "ConsentGiven" else ""
+        return _join(f"Consent to {scope} {verb} by {_who(d['given_by'])}{form}", d.get("reason", ""))
+    if t.startswith("Assessment"):
+        kind = _term(pack, "assessment_kinds", d.get("assessment_kind")) or "Assessment"
+        verb = t.removeprefix("Assessment").lower()
+        return _join(f"{kind} {verb}", d.get("reason", ""))
+    if t == "DeadlineExtended":
+        rule = pack.rule(d["rule"])
+        what = rule.title if rule else d["rule"]
+        unit = _words(rule.unit) if rule and rule.unit else ""
+        return _join(f"Extended by {d['extend_by']} {unit}: {what}".replace("  ", " "), d["reason"],
+                     "agreed with the family" if d.get("agreed_with_family") else "")
+    if t == "PlanAgreed":
+        return _join("Plan agreed: " + "; ".join(d["outcomes"]),
+                     f"review by {d['review_by']}" if d.get("review_by") else "")
+    if t == "PlanAuthorised":
+        return "Plan authorised"
+    if t == "PlanShared":
+        return "Plan shared with " + ", ".join(d["shared_with"])
+    if t == "MeetingHeld":
+        names = {"team_around_the_family": "Team Around the Family meeting", "review": "Review TAF meeting",
+                 "closure": "Closure TAF meeting", "family_network": "Family network meeting"}
+        kind = names.get(d["meeting_kind"], _words(d["meeting_kind"]).capitalize() + " meeting")
+        return _join(f"{kind} held", "with " + ", ".join(d["attendees"]) if d["attendees"] else "",
+                     f"family present: {_who(d['members_present'])}" if d["members_present"] else "",
+                     f"next meeting {d['next_meeting']}" if d.get("next_meeting") else "")
+    if t == "CaseNoteRecorded":
+        return d["text"]
+    if t == "ManagementOversightRecorded":
+        return _join("Management oversight", d.get("decision", ""), d["text"], sep=": ")
+    if t == "SupervisionRecorded":
+        return _join(f"{_words(d['kind']).capitalize()} supervision of {d['worker_id']}", d.get("text", ""), sep=": ")
+    if t == "SteppedUp":
+        return _join(f"Stepped up to {_words(d['to_service'])}", d["reason"])
+    if t == "SteppedDown":
+        return _join(f"Stepped down from {_words(d['from_service'])}", d["reason"],
+                     f"pathway {_term(pack, 'pathways', d.get('pathway'))}" if d.get("pathway") else "")
+    if t == "WorkPaused":
+        return _join(f"Work paused: {_words(d['reason'])}", d.get("note", ""))
+    if t == "WorkResumed":
+        return _join("Work resumed", d.get("reason", ""))
+    if t == "TransferredOut":
+        return _join(f"Transfer to team {d['to_team']} requested", d["reason"])
+    if t == "TransferredIn":
+        return f"Transfer from team {d['from_team']} accepted"
+    if t == "ClosureProposed":
+        return _join(f"Closure proposed: {_words(d['reason'])}", d.get("summary", ""))
+    if t == "ClosureAuthorised":
+        return _join("Closure authorised", d.get("comment", ""))
+    if t == "EpisodeClosed":
+        return _join(f"Episode closed: {_words(d['reason'])}", d.get("outcome", ""))
+    if t == "EpisodeReopened":
+        return _join("Episode reopened", d["reason"])
+    if t == "FollowUpCompleted":
+        return _join(f"Follow-up by {_words(d['method'])}", d.get("outcome", ""),
+                     "further support needed" if d.get("further_support_needed") else "")
+    if t == "DocumentRecorded":
+        return _join(_term(pack, "documents", d["document"]) + (f" ({d['title']})" if d.get("title") else ""),
+                     "sent to " + ", ".join(d["sent_to"]) if d.get("sent_to") else "", sep=", ")
+    if t == "AgreementRecorded":
+        rule = pack.rule(d["rule"]) if d.get("rule") else None
+        what = _words(d["subject"]) + (f" ({rule.title})" if rule else "")
+        who = "the family and the TAF" if d.get("with_team_around_the_family") else "the family"
+        return _join(f"Agreed with {who}: {what}", d.get("detail", ""))
+    return _words(t)
+
+
+# --- rows --------------------------------------------------------------------------------
+
+
+def event_data(event: FamilyEvent) -> dict[str, Any]:
+    return to_json_value({name: getattr(event, name) for name in payload_fields(type(event))})
+
+
+def entry(event: FamilyEvent, position: int, pack: Pack) -> dict[str, Any]:
+    """The chronology row of one (non-correction) event."""
+    data = event_data(event)
+    context = dict(event.context)
+    if event.type == "ReferralReceived" and not context.get("agency") and data.get("referrer_agency"):
+        context["agency"] = data["referrer_agency"]
+    return {
+        "event_id": event.event_id.hex, "family_id": event.originator_id.hex, "position": position,
+        "version": event.originator_version, "occurred_at": iso(event.occurred_at),
+        "recorded_at": iso(event.recorded_at), "type": event.type, "summary": summarise(event.type, data, pack),
+        "actor_id": event.actor.get("user_id"), "actor_role": event.actor.get("role"),
+        "actor_team": event.actor.get("team"), **{k: context.get(k) for k in CONTEXT},
+        "significant": event.type in pack.significant_events or context.get("significance") == "high",
+        "about": [hexid(m) for m in event.about],
+        "late": [r.id for r, _ in late_rules(event.type, event.occurred_at, event.recorded_at, pack)],
+        "data": data, "corrections": [],
+    }
+
+
+def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack) -> dict[str, Any]:
+    """A row with a correction applied; the original values and the reason kept beside it."""
+    changes = to_json_value(dict(correction.changes))  # type: ignore[attr-defined]
+    row = {**row, "data": dict(row["data"]), "corrections": list(row["corrections"])}
+    shown: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "occurred_at":
+            before = row["occurred_at"]
+            row["occurred_at"] = iso(datetime.fromisoformat(value))
+            shown[name] = {"from": before, "to": row["occurred_at"]}
+        elif name == "about":
+            shown[name] = {"from": row["about"], "to": [hexid(m) for m in value]}
+            row["about"] = shown[name]["to"]
+        elif name == "context":
+            for key, new in value.items():
+                if key in CONTEXT:
+                    shown[key] = {"from": row.get(key), "to": new}
+                    row[key] = new
+        else:
+            shown[name] = {"from": row["data"].get(name), "to": value}
+            row["data"][name] = value
+    row["summary"] = summarise(row["type"], row["data"], pack)
+    row["significant"] = row["type"] in pack.significant_events or row.get("significance") == "high"
+    row["late"] = [r.id for r, _ in late_rules(row["type"], datetime.fromisoformat(row["occurred_at"]),
+                                                datetime.fromisoformat(row["recorded_at"]), pack)]
+    row["corrections"].append({
+        "event_id": correction.event_id.hex, "recorded_at": iso(correction.recorded_at),
+        "recorded_by": correction.actor.get("user_id"), "role": correction.actor.get("role"),
+        "reason": correction.reason, "changes": shown,  # type: ignore[attr-defined]
+    })
+    return row
+
+
+def members_of(event: FamilyEvent) -> list[dict[str, Any]]:
+    """The people a registration or MemberAdded event puts on the record."""
+    if event.type == "FamilyRegistered":
+        people = event.members  # type: ignore[attr-defined]
+    elif event.type == "MemberAdded":
+        people = [{name: getattr(event, name) for name in payload_fields(type(event))}]
+    else:
+        return []
+    return [{
+        "member_id": hexid(p["member_id"]), "given_name": p["given_name"], "family_name": p["family_name"],
+        "kind": p["kind"], "date_of_birth": p["date_of_birth"].isoformat() if p.get("date_of_birth") else None,
+        "added_by": event.event_id.hex,
+    } for p in people]
+
+
+def _corrected_member(member: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    member = dict(member)
+    for name in ("given_name", "family_name", "kind"):
+        if name in changes:
+            member[name] = changes[name]
+    if "date_of_birth" in changes:
+        dob = changes["date_of_birth"]
+        member["date_of_birth"] = dob.isoformat() if isinstance(dob, date) else dob
+    return member
+
+
+def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A family's chronology rows and members from its events (in version order): the
+    same rows the read model holds, for any prefix of the record (time travel)."""
+    rows: dict[str, dict[str, Any]] = {}
+    members: dict[str, dict[str, Any]] = {}
+    for event in events:
+        pack = packs[event.policy]
+        if event.type == "EntryCorrected":
+            target = event.corrects.hex  # type: ignore[attr-defined]
+            if target in rows:
+                rows[target] = correct(rows[target], event, pack)
+            for key, member in members.items():
+                if member["added_by"] == target:
+                    members[key] = _corrected_member(member, dict(event.changes))  # type: ignore[attr-defined]
+            continue
+        for member in members_of(event):
+            members[member["member_id"]] = member
+        rows[event.event_id.hex] = entry(event, event.originator_version, pack)
+    return ordered(rows.values()), members
+
+
+def ordered(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["occurred_at"], r["version"]))
+
+
+# --- the read model -----------------------------------------------------------------------
+
+
+class ChronologyModel(ReadModel):
+    name = "chronology"
+    tables = ("chronology", "chronology_members")
+
+    def ddl(self) -> list[str]:
+        return [
+            "CREATE TABLE {chronology} (event_id TEXT PRIMARY KEY, family_id TEXT NOT NULL, "
+            "position BIGINT NOT NULL, version BIGINT NOT NULL, occurred_at TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL, type TEXT NOT NULL, summary TEXT NOT NULL, actor_id TEXT, "
+            "actor_role TEXT, actor_team TEXT, agency TEXT, significance TEXT, impact_on_child TEXT, "
+            "action_taken TEXT, note TEXT, significant INTEGER NOT NULL, about TEXT NOT NULL, "
+            "late TEXT NOT NULL, data TEXT NOT NULL, corrections TEXT NOT NULL)",
+            "CREATE INDEX chronology_family{ix} ON {chronology} (family_id, occurred_at, version)",
+            "CREATE TABLE {chronology_members} (family_id TEXT NOT NULL, member_id TEXT NOT NULL, "
+            "given_name TEXT NOT NULL, family_name TEXT NOT NULL, kind TEXT NOT NULL, date_of_birth TEXT, "
+            "added_by TEXT NOT NULL, PRIMARY KEY (family_id, member_id))",
+        ]
+
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        inserts: list[tuple[Any, ...]] = []
+        for change in changes:
+            event = change.event
+            pack = context.packs[event.policy]
+            if event.type == "EntryCorrected":
+                self._flush(tx, inserts)
+                self._correct(tx, event, pack)
+                continue
+            for member in members_of(event):
+                self._flush(tx, inserts)
+                tx.run("INSERT INTO {chronology_members} VALUES (?,?,?,?,?,?,?) "
+                       "ON CONFLICT (family_id, member_id) DO UPDATE SET given_name=excluded.given_name, "
+                       "family_name=excluded.family_name, kind=excluded.kind, date_of_birth=excluded.date_of_birth",
+                       (event.originator_id.hex, member["member_id"], member["given_name"], member["family_name"],
+                        member["kind"], member["date_of_birth"], member["added_by"]))
+            inserts.append(_values(entry(event, change.position, pack)))
+        self._flush(tx, inserts)
+
+    @staticmethod
+    def _flush(tx: Tx, inserts: list[tuple[Any, ...]]) -> None:
+        tx.many(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", inserts)
+        inserts.clear()
+
+    def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack) -> None:
+        target = correction.corrects.hex  # type: ignore[attr-defined]
+        found = tx.one("SELECT * FROM {chronology} WHERE event_id = ?", (target,))
+        if found is not None:
+            row = correct(_decoded(found), correction, pack)
+            tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
+            tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", _values(row))
+        member = tx.one("SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
+                        (correction.originator_id.hex, target))
+        if member is not None:
+            fixed = _corrected_member(member, dict(correction.changes))  # type: ignore[attr-defined]
+            tx.run("UPDATE {chronology_members} SET given_name=?, family_name=?, kind=?, date_of_birth=? "
+                   "WHERE family_id=? AND member_id=?",
+                   (fixed["given_name"], fixed["family_name"], fixed["kind"], fixed["date_of_birth"],
+                    member["family_id"], member["member_id"]))
+
+
+def _values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(orjson.dumps(row[c]).decode() if c in JSON_COLUMNS else
+                 (int(row[c]) if c == "significant" else row[c]) for c in COLUMNS)
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, **{c: orjson.loads(row[c]) for c in JSON_COLUMNS}, "significant": bool(row["significant"])}
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+def stored(tx: Tx, family_id: UUID) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A family's rows and members as the read model holds them."""
+    rows = [_decoded(r) for r in tx.rows(
+        "SELECT * FROM {chronology} WHERE family_id = ? ORDER BY occurred_at, version", (family_id.hex,))]
+    members = {m["member_id"]: m for m in tx.rows(
+        "SELECT * FROM {chronology_members} WHERE family_id = ?", (family_id.hex,))}
+    return rows, members
+
+
+def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
+         member: UUID | None = None, significant_only: bool = False) -> list[dict[str, Any]]:
+    """The entries a reader sees: names rendered, a child's view filtered (their own and
+    family-wide entries, from their birth), optionally significant events only."""
+    chosen = list(rows)
+    if member is not None:
+        key = member.hex
+        chosen = [r for r in chosen if not r["about"] or key in r["about"]]
+        child = members[key]
+        if child.get("date_of_birth"):
+            midnight = start_of_day(date.fromisoformat(child["date_of_birth"]))
+            born = {"event_id": None, "type": "Born", "occurred_at": iso(midnight),
+                    "summary": f"{{m:{key}}} born", "significant": True, "about": [key], "late": [],
+                    "corrections": [], "recorded_at": None, "actor_id": None, "actor_role": None,
+                    "actor_team": None, "agency": None, "significance": None, "impact_on_child": None,
+                    "action_taken": None, "note": None, "version": 0, "position": None}
+            chosen = ordered([born, *chosen])
+    if significant_only:
+        chosen = [r for r in chosen if r["significant"]]
+
+    def name(match: re.Match[str]) -> str:
+        found = members.get(match.group(1))
+        return f"{found['given_name']} {found['family_name']}" if found else "(unknown person)"
+
+    return [{
+        "event_id": r["event_id"] and str(UUID(r["event_id"])), "type": r["type"],
+        "occurred_at": _london(r["occurred_at"]), "recorded_at": _london(r["recorded_at"]),
+        "summary": TOKEN.sub(name, r["summary"]),
+        "source": {"recorded_by": r["actor_id"], "role": r["actor_role"], "team": r["actor_team"],
+                   "agency": r["agency"]},
+        "significance": r["significance"], "significant": r["significant"],
+        "impact_on_child": r["impact_on_child"], "action_taken": r["action_taken"], "note": r["note"],
+        "late_entry": bool(r["late"]), "late_rules": r["late"],
+        "about": [str(UUID(m)) for m in r["about"]],
+        "corrections": [{**c, "event_id": str(UUID(c["event_id"]))} for c in r["corrections"]],
+    } for r in chosen]
+
+
+def _london(stored: str | None) -> str | None:
+    """A stored UTC instant shown in London time, with its offset."""
+    return None if stored is None else datetime.fromisoformat(stored).astimezone(LONDON).isoformat()
+
+
+def to_csv(entries: Sequence[dict[str, Any]]) -> str:
+    """The chronology as CSV: one line per entry, a header first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for e in entries:
+        when = e["occurred_at"]
+        day, _, clock = when.partition("T")
+        corrections = " | ".join(
+            f"{c['recorded_at']} {c['recorded_by']}: " + "; ".join(
+                f"{field} was {ch['from']!s}, now {ch['to']!s}" for field, ch in c["changes"].items())
+            + f" (reason: {c['reason']})" for c in e["corrections"])
+        writer.writerow([
+            day, clock[:5], e["type"], e["summary"], e["source"]["recorded_by"] or "", e["source"]["role"] or "",
+            e["source"]["team"] or "", e["source"]["agency"] or "", e["significance"] or "",
+            e["impact_on_child"] or "", e["action_taken"] or "", e["recorded_at"] or "",
+            e["source"]["recorded_by"] or "", "yes" if e["late_entry"] else "", corrections,
+        ])
+    return out.getvalue()

@@ -1,0 +1,156 @@
+"""The deadlines read model: every family's clocks, kept current, for team and worker views.
+
+For each family touched by a batch, the deadline engine (``ledger/deadlines.py``) is run
+over the family's whole stream and its rows replaced, so the table always says what the
+engine says. What changes with time alone is not stored: a clock still running stores
+its due moment, and whether it is open or overdue is decided when it is read
+(``state_sql``). The engine runs as of the family's latest recorded moment, a value fixed
+by the events, so a rebuild gives exactly the rows incremental processing gave.
+
+During a rebuild the families are only noted, then evaluated once each at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from ledger.calendar import LONDON
+from ledger.deadlines import evaluate
+from projections.base import Change, Context, ReadModel, hexid, iso
+from projections.store import Tx
+
+COLUMNS = (
+    "family_id", "seq", "policy", "team", "worker", "episode_open", "current_episode", "rule", "title",
+    "kind", "category", "unit", "settled", "paused", "reason", "due", "due_at", "member", "member_name",
+    "episode_id", "pathway", "started_by", "started_at", "stopped_by", "stopped_at", "ended_by",
+    "extended_by", "extensions", "duration", "source",
+)
+SETTLED = ("met", "met_late", "not_applicable")
+
+
+def state_sql(now: str) -> tuple[str, list[Any]]:
+    """The state of a stored clock at ``now``, as an SQL expression and its parameters."""
+    return ("CASE WHEN settled IS NOT NULL THEN settled WHEN paused = 1 THEN 'paused' "
+            "WHEN (unit = 'hours' AND due_at < ?) OR (unit <> 'hours' AND due_at <= ?) THEN 'overdue' "
+            "WHEN extended_by > 0 THEN 'extended' ELSE 'open' END", [now, now])
+
+
+def rows_for(family_id: UUID, events: Sequence[Any], context: Context) -> list[tuple[Any, ...]]:
+    """The stored rows of one family's clocks."""
+    pack = context.packs[events[0].policy]
+    as_of = max(max(e.occurred_at, e.recorded_at) for e in events)
+    result = evaluate(events, pack, as_of)
+    rows = []
+    clocks = [c for c in result["deadlines"] if c["started_at"] is not None]  # rules never started are not clocks
+    for seq, clock in enumerate(clocks):
+        running = clock["stopped_by"] is None and clock["ended_by"] is None
+        settled = None if running else clock["state"]
+        due = clock["due"]
+        rows.append((
+            family_id.hex, seq, pack.id, result["team"], result["worker"], int(result["episode_open"]),
+            int(clock["episode_id"] is not None and clock["episode_id"] == result["episode_id"]),
+            clock["rule"], clock["title"], clock["kind"], clock["category"], clock["unit"], settled,
+            int(running and clock["state"] == "paused"), clock["reason"],
+            due.isoformat() if isinstance(due, date) and not isinstance(due, datetime) else iso(due),
+            iso(clock["due_at"]), hexid(clock["member"]), clock["member_name"], hexid(clock["episode_id"]),
+            clock["pathway"], hexid(clock["started_by"]), iso(clock["started_at"]), hexid(clock["stopped_by"]),
+            iso(clock["stopped_at"]), hexid(clock["ended_by"]), clock["extended_by"],
+            orjson.dumps([hexid(e) for e in clock["extensions"]]).decode(), clock["duration"],
+            orjson.dumps(clock["source"]).decode(),
+        ))
+    return rows
+
+
+class DeadlinesModel(ReadModel):
+    name = "deadlines"
+    tables = ("deadline_clocks",)
+
+    def ddl(self) -> list[str]:
+        return [
+            "CREATE TABLE {deadline_clocks} (family_id TEXT NOT NULL, seq INTEGER NOT NULL, policy TEXT NOT NULL, "
+            "team TEXT, worker TEXT, episode_open INTEGER NOT NULL, current_episode INTEGER NOT NULL, "
+            "rule TEXT NOT NULL, title TEXT NOT NULL, kind TEXT NOT NULL, category TEXT NOT NULL, unit TEXT, "
+            "settled TEXT, paused INTEGER NOT NULL, reason TEXT, due TEXT, due_at TEXT, member TEXT, "
+            "member_name TEXT, episode_id TEXT, pathway TEXT, started_by TEXT, started_at TEXT, stopped_by TEXT, "
+            "stopped_at TEXT, ended_by TEXT, extended_by INTEGER NOT NULL, extensions TEXT NOT NULL, "
+            "duration INTEGER, source TEXT NOT NULL, PRIMARY KEY (family_id, seq))",
+            "CREATE INDEX deadline_clocks_team{ix} ON {deadline_clocks} (team, due_at)",
+            "CREATE INDEX deadline_clocks_worker{ix} ON {deadline_clocks} (worker, due_at)",
+        ]
+
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        families = {c.event.originator_id for c in changes}
+        if context.rebuilding:
+            context.pending.setdefault(self.name, set()).update(families)
+            return
+        for family_id in sorted(families, key=str):
+            self.refresh(tx, family_id, context)
+
+    def finish(self, tx: Tx, context: Context) -> None:
+        for family_id in sorted(context.pending.pop(self.name, set()), key=str):
+            self.refresh(tx, family_id, context)
+
+    def refresh(self, tx: Tx, family_id: UUID, context: Context) -> None:
+        events = context.family_events(family_id)
+        tx.run("DELETE FROM {deadline_clocks} WHERE family_id = ?", (family_id.hex,))
+        if events:
+            tx.many(f"INSERT INTO {{deadline_clocks}} VALUES ({','.join('?' * len(COLUMNS))})",
+                    rows_for(family_id, events, context))
+
+
+def view(tx: Tx, *, now: datetime, team: str | None = None, worker: str | None = None,
+         states: set[str] | None = None, due_before: date | None = None) -> list[dict[str, Any]]:
+    """Team and worker views: the current episode's clocks of open families, soonest due
+    first (the same rows ``GET /families/{id}/deadlines`` would give, judged at ``now``)."""
+    state, params = state_sql(iso(now) or "")
+    where, args = ["episode_open = 1", "current_episode = 1"], []
+    if team is not None:
+        where.append("team = ?")
+        args.append(team)
+    if worker is not None:
+        where.append("worker = ?")
+        args.append(worker)
+    if states:
+        where.append(f"({state}) IN ({','.join('?' * len(states))})")
+        args += params + sorted(states)
+    if due_before is not None:
+        where.append("due IS NOT NULL AND substr(due, 1, 10) < ?")
+        args.append(due_before.isoformat())
+    rows = tx.rows(f"SELECT *, {state} AS state FROM {{deadline_clocks}} WHERE {' AND '.join(where)} "
+                   "ORDER BY due_at IS NULL, due_at, family_id, seq", params + args)
+    return [_shown(r) for r in rows]
+
+
+def _instant(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _due(value: str | None, unit: str | None) -> date | datetime | None:
+    """A stored due: a date for day units, an instant (London time) for hours."""
+    if value is None:
+        return None
+    if unit == "hours":
+        return datetime.fromisoformat(value).astimezone(LONDON)
+    return date.fromisoformat(value)
+
+
+def _shown(r: dict[str, Any]) -> dict[str, Any]:
+    """A stored clock as the API shows it: the same shape and types as the engine's rows."""
+    uuid = lambda v: None if v is None else UUID(v)  # noqa: E731
+    return {
+        "family_id": uuid(r["family_id"]), "team": r["team"], "worker": r["worker"], "policy": r["policy"],
+        "rule": r["rule"], "title": r["title"], "kind": r["kind"], "category": r["category"], "state": r["state"],
+        "reason": r["reason"], "due": _due(r["due"], r["unit"]), "due_at": _instant(r["due_at"]),
+        "member": uuid(r["member"]),
+        "member_name": r["member_name"], "episode_id": uuid(r["episode_id"]), "pathway": r["pathway"],
+        "started_by": uuid(r["started_by"]), "started_at": _instant(r["started_at"]),
+        "stopped_by": uuid(r["stopped_by"]), "stopped_at": _instant(r["stopped_at"]),
+        "ended_by": uuid(r["ended_by"]), "extended_by": r["extended_by"],
+        "extensions": [UUID(e) for e in orjson.loads(r["extensions"])], "duration": r["duration"],
+        "unit": r["unit"], "source": orjson.loads(r["source"]),
+    }

@@ -1,0 +1,202 @@
+"""The management-oversight footprint: every decision a supervisor or manager recorded on a
+family, with who and when; each manager's footprint across families; the gaps; and the
+auditor-independence check.
+
+Durham asks that the management oversight "footprint" be "evident across all decision
+making and easily found on the child's case file" (seed 000 L1748); Northamptonshire has
+audits done by people who "have had no 'footprint' on cases audited" (seed 002 L317).
+
+- ``oversight_decisions``: threshold (triage) decisions, allocations, authorisations and
+  returns, extensions, oversight notes, supervision, step up and down, transfers, pauses,
+  closure and reopening, when recorded by a supervisor or manager.
+- ``oversight_families``: per family, its team, whether its episode is open, when the
+  episode opened and when management oversight or supervision was last recorded in it,
+  so the gaps (no oversight within the pack's cadence) are one query.
+- ``footprints``: per family and person, every role in which they recorded anything on
+  it and when: an auditor with a footprint on a case is not independent of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ledger.calendar import WorkingCalendar
+from ledger.policies.schema import Pack
+from projections.base import Change, Context, ReadModel, iso
+from projections.chronology import TOKEN, event_data, summarise
+from projections.store import Tx
+
+MANAGEMENT = frozenset({"supervisor", "manager"})
+DECISION_KINDS = {
+    "TriageDecided": "threshold decision", "AllocatedToTeam": "allocation", "AllocatedToWorker": "allocation",
+    "AssessmentAuthorised": "authorisation", "AssessmentReturned": "authorisation", "PlanAuthorised": "authorisation",
+    "DeadlineExtended": "extension", "ManagementOversightRecorded": "oversight note",
+    "SupervisionRecorded": "supervision", "SteppedUp": "step up", "SteppedDown": "step down",
+    "TransferredOut": "transfer", "TransferredIn": "transfer", "WorkPaused": "pause", "WorkResumed": "pause",
+    "ClosureAuthorised": "closure", "EpisodeClosed": "closure", "EpisodeReopened": "reopening",
+}
+OVERSIGHT = frozenset({"ManagementOversightRecorded", "SupervisionRecorded"})
+
+
+class OversightModel(ReadModel):
+    name = "oversight"
+    tables = ("oversight_decisions", "oversight_families", "footprints")
+
+    def ddl(self) -> list[str]:
+        return [
+            "CREATE TABLE {oversight_decisions} (event_id TEXT PRIMARY KEY, family_id TEXT NOT NULL, "
+            "position BIGINT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, user_id TEXT NOT NULL, "
+            "role TEXT NOT NULL, team TEXT, type TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL)",
+            "CREATE INDEX oversight_decisions_family{ix} ON {oversight_decisions} (family_id, occurred_at)",
+            "CREATE INDEX oversight_decisions_user{ix} ON {oversight_decisions} (user_id, occurred_at)",
+            "CREATE TABLE {oversight_families} (family_id TEXT PRIMARY KEY, policy TEXT NOT NULL, team TEXT NOT NULL, "
+            "open INTEGER NOT NULL, opened_at TEXT, last_oversight_at TEXT, pending_team TEXT)",
+            "CREATE INDEX oversight_families_team{ix} ON {oversight_families} (team, open)",
+            "CREATE TABLE {footprints} (family_id TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, "
+            "first_at TEXT NOT NULL, last_at TEXT NOT NULL, entries INTEGER NOT NULL, "
+            "PRIMARY KEY (family_id, user_id, role))",
+            "CREATE INDEX footprints_user{ix} ON {footprints} (user_id)",
+        ]
+
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        for change in changes:
+            e = change.event
+            fid, user, role = e.originator_id.hex, e.actor.get("user_id", ""), e.actor.get("role", "")
+            when = iso(e.occurred_at)
+            tx.run("INSERT INTO {footprints} VALUES (?,?,?,?,?,1) ON CONFLICT (family_id, user_id, role) DO UPDATE "
+                   "SET first_at = CASE WHEN excluded.first_at < {footprints}.first_at THEN excluded.first_at "
+                   "ELSE {footprints}.first_at END, last_at = CASE WHEN excluded.last_at > {footprints}.last_at "
+                   "THEN excluded.last_at ELSE {footprints}.last_at END, entries = {footprints}.entries + 1",
+                   (fid, user, role, when, when))
+            self._family(tx, e, fid, when)
+            if e.type in DECISION_KINDS and role in MANAGEMENT:
+                pack = context.packs[e.policy]
+                tx.run("INSERT INTO {oversight_decisions} VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (e.event_id.hex, fid, change.position, when, iso(e.recorded_at), user, role,
+                        e.actor.get("team"), e.type, DECISION_KINDS[e.type], summarise(e.type, event_data(e), pack)))
+
+    @staticmethod
+    def _family(tx: Tx, e: Any, fid: str, when: str | None) -> None:
+        t = e.type
+        if t == "FamilyRegistered":
+            tx.run("INSERT INTO {oversight_families} VALUES (?,?,?,0,NULL,NULL,NULL)", (fid, e.policy, e.team))
+        elif t == "ReferralReceived":
+            tx.run("UPDATE {oversight_families} SET opened_at = CASE WHEN open = 1 THEN opened_at ELSE ? END, "
+                   "last_oversight_at = CASE WHEN open = 1 THEN last_oversight_at END, open = 1 "
+                   "WHERE family_id = ?", (when, fid))
+        elif t == "EpisodeReopened":
+            tx.run("UPDATE {oversight_families} SET open = 1 WHERE family_id = ?", (fid,))
+        elif t == "EpisodeClosed":
+            tx.run("UPDATE {oversight_families} SET open = 0 WHERE family_id = ?", (fid,))
+        elif t == "AllocatedToTeam":
+            tx.run("UPDATE {oversight_families} SET team = ? WHERE family_id = ?", (e.team, fid))
+        elif t == "TransferredOut":
+            tx.run("UPDATE {oversight_families} SET pending_team = ? WHERE family_id = ?", (e.to_team, fid))
+        elif t == "TransferredIn":
+            tx.run("UPDATE {oversight_families} SET team = COALESCE(pending_team, team), pending_team = NULL "
+                   "WHERE family_id = ?", (fid,))
+        elif t in OVERSIGHT and e.actor.get("role") in MANAGEMENT:
+            tx.run("UPDATE {oversight_families} SET last_oversight_at = CASE WHEN last_oversight_at IS NULL "
+                   "OR last_oversight_at < ? THEN ? ELSE last_oversight_at END WHERE family_id = ?", (when, when, fid))
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def _decisions(rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    return [{
+        "event_id": str(UUID(r["event_id"])), "family_id": str(UUID(r["family_id"])), "type": r["type"],
+        "kind": r["kind"], "occurred_at": r["occurred_at"], "recorded_at": r["recorded_at"],
+        "by": {"user_id": r["user_id"], "role": r["role"], "team": r["team"]},
+        "summary": TOKEN.sub(lambda m: names.get(m.group(1), "a family member"), r["summary"]),
+    } for r in rows]
+
+
+def _names(tx: Tx, family_ids: Sequence[str]) -> dict[str, str]:
+    if not family_ids or "chronology_members" not in tx.tables:
+        return {}
+    marks = ",".join("?" * len(family_ids))
+    return {m["member_id"]: f"{m['given_name']} {m['family_name']}" for m in tx.rows(
+        f"SELECT member_id, given_name, family_name FROM {{chronology_members}} WHERE family_id IN ({marks})",
+        list(family_ids))}
+
+
+def gap(family: dict[str, Any], packs: dict[str, Pack], now: datetime) -> dict[str, Any] | None:
+    """Why an open family lacks oversight, or None: none within the pack's cadence, or
+    (where the pack states none) none at all in this episode."""
+    if not family["open"]:
+        return None
+    pack = packs.get(family["policy"])
+    cadence = pack.oversight_interval if pack is not None else None
+    last = family["last_oversight_at"]
+    if cadence is None:
+        if last is None:
+            return {"reason": "no management oversight or supervision recorded in this episode "
+                              "(the pack states no interval)", "interval": None, "due": None}
+        return None
+    assert cadence.duration is not None and cadence.unit is not None and pack is not None
+    since = last or family["opened_at"]
+    due = WorkingCalendar.with_closures(pack.closure_days).due(datetime.fromisoformat(since), cadence.duration,
+                                                                cadence.unit)
+    if due.met_by(now):
+        return None
+    return {"reason": f"no management oversight or supervision since {since[:10]}",
+            "interval": {"rule": cadence.id, "duration": cadence.duration, "unit": cadence.unit,
+                         "source": cadence.source.model_dump()},
+            "due": due.shown.isoformat()}
+
+
+def family_view(tx: Tx, family_id: UUID, packs: dict[str, Pack], now: datetime,
+                auditor: str | None = None) -> dict[str, Any]:
+    """One family: its management decisions in time order, who has a footprint on it, its
+    oversight gap if any, and (for an auditor) whether they are independent of it."""
+    fid = family_id.hex
+    rows = tx.rows("SELECT * FROM {oversight_decisions} WHERE family_id = ? ORDER BY occurred_at, position", (fid,))
+    family = tx.one("SELECT * FROM {oversight_families} WHERE family_id = ?", (fid,))
+    prints = tx.rows("SELECT user_id, role, first_at, last_at, entries FROM {footprints} WHERE family_id = ? "
+                     "ORDER BY first_at", (fid,))
+    result: dict[str, Any] = {
+        "family_id": family_id, "team": family and family["team"], "open": bool(family and family["open"]),
+        "last_oversight_at": family and family["last_oversight_at"],
+        "gap": gap(family, packs, now) if family else None,
+        "decisions": _decisions(rows, _names(tx, [fid])), "footprints": prints,
+    }
+    if auditor is not None:
+        own = [p for p in prints if p["user_id"] == auditor]
+        result["independence"] = {"auditor": auditor, "independent": not own, "footprint": own}
+    return result
+
+
+def manager_view(tx: Tx, user_id: str) -> dict[str, Any]:
+    """One manager's decisions across every family, family by family."""
+    rows = tx.rows("SELECT * FROM {oversight_decisions} WHERE user_id = ? ORDER BY family_id, occurred_at, position",
+                   (user_id,))
+    names = _names(tx, sorted({r["family_id"] for r in rows}))
+    families: dict[str, list[dict[str, Any]]] = {}
+    for decision in _decisions(rows, names):
+        families.setdefault(decision["family_id"], []).append(decision)
+    return {"manager": user_id, "decisions": len(rows),
+            "families": [{"family_id": f, "decisions": d} for f, d in families.items()]}
+
+
+def gaps_view(tx: Tx, packs: dict[str, Pack], now: datetime, team: str | None = None) -> list[dict[str, Any]]:
+    """Open families with no oversight or supervision within their pack's cadence."""
+    where, args = ("WHERE open = 1 AND team = ?", [team]) if team else ("WHERE open = 1", [])
+    found = []
+    for family in tx.rows(f"SELECT * FROM {{oversight_families}} {where} ORDER BY team, family_id", args):
+        why = gap(family, packs, now)
+        if why is not None:
+            found.append({"family_id": str(UUID(family["family_id"])), "team": family["team"],
+                          "policy": family["policy"], "opened_at": family["opened_at"],
+                          "last_oversight_at": family["last_oversight_at"], **why})
+    return found
+
+
+def auditor_view(tx: Tx, user_id: str) -> list[dict[str, Any]]:
+    """The families a person has a footprint on: the cases they may not audit."""
+    return [{**r, "family_id": str(UUID(r["family_id"]))} for r in tx.rows(
+        "SELECT family_id, role, first_at, last_at, entries FROM {footprints} WHERE user_id = ? "
+        "ORDER BY family_id", (user_id,))]

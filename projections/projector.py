@@ -1,0 +1,204 @@
+"""The projector: follows the ledger's notification log and keeps every read model current.
+
+``catch_up`` reads new notifications in pages (the library's ``select_notifications``),
+decodes them with the application's mapper, and applies each page to every read model in
+one transaction that also advances each model's tracking position. If the transaction
+fails, nothing of the page is applied and the positions stay put; if another projector
+got there first, the positions read under the lock say so and nothing is applied twice.
+
+Modes (``LEDGER_PROJECTIONS``): ``inline`` (the default) catches up in the process that
+recorded a command, right after it commits, so the caller's next read sees its own
+write; ``worker`` leaves it to ``ledger project`` (PostgreSQL deployments with several
+API processes), and reads that name a position wait for it (ADR 0011).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from projections.base import Change, Context, ReadModel
+from projections.store import Tx, ViewStore
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
+
+log = logging.getLogger("ledger.projections")
+PAGE = 500
+
+
+def default_models() -> list[ReadModel]:
+    from projections.registry import READ_MODELS
+
+    return [cls() for cls in READ_MODELS]
+
+
+class ProjectionsBehind(Exception):
+    """A read asked for a position the read models have not reached in time."""
+
+    def __init__(self, position: int, reached: int) -> None:
+        super().__init__(f"the read models have reached position {reached}, not {position}")
+        self.position, self.reached = position, reached
+
+
+class Projector:
+    """Keeps the read models of one ledger database current."""
+
+    def __init__(self, ledger: Ledger, models: Sequence[ReadModel] | None = None, page: int = PAGE) -> None:
+        self.ledger = ledger
+        self.models = list(models) if models is not None else default_models()
+        self.page = page
+        self.store = ViewStore(ledger.recorder.datastore, postgres=ledger.settings.is_postgres)
+        self._lock = threading.Lock()
+        self.ensure_tables()
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def ensure_tables(self) -> None:
+        """Create each read model's tables (if it has none yet) and its tracking row."""
+        for model in self.models:
+            if not self.store.existing(model.tables[0]):
+                with self.store.transaction({**self.store.tables(model.tables), "ix": ""}) as tx:
+                    for statement in model.ddl():
+                        tx.run(statement)
+        self.store.ensure_positions(m.name for m in self.models)
+
+    def model(self, name: str) -> ReadModel:
+        found = next((m for m in self.models if m.name == name), None)
+        if found is None:
+            raise KeyError(f"no read model {name!r}; there are {', '.join(m.name for m in self.models)}")
+        return found
+
+    def context(self, tx: Tx, *, rebuilding: bool = False) -> Context:
+        return Context(packs=self.ledger.packs, family_events=lambda fid: self.stream(tx, fid), rebuilding=rebuilding)
+
+    def stream(self, tx: Tx, family_id: UUID) -> list[Any]:
+        """A family's events, read through the projector's own transaction: no second
+        connection is taken while the read models are locked, and the stream is the one
+        that transaction sees."""
+        table = self.store.table(self.ledger.recorder.events_table_name)
+        key: Any = family_id if self.store.postgres else family_id.hex
+        rows = tx.rows(f"SELECT originator_version, topic, state FROM {table} WHERE originator_id = ? "
+                       "ORDER BY originator_version", (key,))
+        to_event = self.ledger.mapper.to_domain_event
+        return [to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"])))
+                for r in rows]
+
+    # -- following the log ----------------------------------------------------------------
+
+    def read(self, after: int, limit: int, stop: int | None = None) -> list[Change]:
+        """The events after a position, in global order, decoded."""
+        notes = self.ledger.recorder.select_notifications(after + 1, limit, stop=stop)
+        to_event = self.ledger.mapper.to_domain_event
+        return [Change(n.id, to_event(n)) for n in notes]  # type: ignore[arg-type]
+
+    def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None) -> int:
+        """Apply every event not yet applied (up to ``until``); how many were applied."""
+        total = conflicts = 0
+        with self._lock:
+            while True:
+                try:
+                    applied, last = self._one_page(until)
+                except IntegrityError:
+                    conflicts += 1
+                    if conflicts > 5:
+                        raise
+                    log.info("another projector advanced first; reading the positions again")
+                    continue
+                if not applied:
+                    return total
+                total += applied
+                if on_page is not None:
+                    on_page(applied, last)
+
+    def _one_page(self, until: int | None) -> tuple[int, int]:
+        # The page is read before the lock is taken (no reader connection is wanted while
+        # the writer is held); under the lock the positions are read again, and only
+        # what is still new for each model is applied.
+        names = [m.name for m in self.models]
+        start = min(self.store.position(n) for n in names)
+        changes = self.read(start, self.page, stop=until)
+        if not changes:
+            return 0, start
+        tables: dict[str, str] = {}
+        for model in self.models:
+            tables.update(self.store.tables(model.tables))
+        applied = 0
+        with self.store.transaction(tables) as tx:
+            positions = self.store.lock_positions(tx, names)
+            context = self.context(tx)
+            for model in self.models:
+                mine = [c for c in changes if c.position > positions[model.name]]
+                if mine:
+                    model.apply(tx, mine, context)
+                    self.store.advance(tx, model.name, changes[-1].position)
+                    applied = max(applied, len(mine))
+        return applied, changes[-1].position
+
+    def reading(self, *names: str) -> Any:
+        """A read-only transaction over some read models' tables."""
+        tables: dict[str, str] = {}
+        for name in names:
+            tables.update(self.store.tables(self.model(name).tables))
+        return self.store.transaction(tables, commit=False)
+
+    def positions(self) -> dict[str, int]:
+        return {m.name: self.store.position(m.name) for m in self.models}
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> None:
+        """Block until every read model has processed ``position`` (read-your-writes)."""
+        deadline = time.monotonic() + timeout
+        for model in self.models:
+            remaining = deadline - time.monotonic()
+            try:
+                self.store.wait(model.name, position, timeout=max(remaining, 0.01))
+            except TimeoutError:
+                raise ProjectionsBehind(position, self.store.position(model.name)) from None
+
+    # -- the worker -------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event, *, idle: float = 0.2,
+                    on_page: Callable[[int, int], None] | None = None) -> None:
+        """Follow the log until ``stop`` is set: catch up, then wait for new events
+        (PostgreSQL LISTEN/NOTIFY, or polling every ``idle`` seconds on SQLite)."""
+        wake = self._listener()
+        try:
+            while not stop.is_set():
+                if self.catch_up(on_page=on_page) == 0:
+                    wake(idle)
+        finally:
+            close = getattr(wake, "close", None)
+            if close is not None:
+                close()
+
+    def _listener(self) -> Callable[[float], None]:
+        recorder = self.ledger.recorder
+        channel = getattr(recorder, "channel_name", None)
+        if not self.ledger.settings.is_postgres or channel is None:
+            return lambda seconds: time.sleep(seconds)
+        return _PostgresWake(self.ledger, channel)
+
+
+class _PostgresWake:
+    """Sleeps until the events table's NOTIFY channel fires (or a timeout)."""
+
+    def __init__(self, ledger: Ledger, channel: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        settings = ledger.settings
+        self.conn = psycopg.connect(settings.database_url or "", autocommit=True)
+        self.conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(channel)))
+
+    def __call__(self, seconds: float) -> None:
+        for _ in self.conn.notifies(timeout=seconds, stop_after=1):
+            break
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,158 @@
+"""Where read models live: tables in the ledger's own database, beside the events, with
+each read model's position in the library's tracking table (ADR 0011).
+
+``ViewStore`` builds on ``eventsourcing``'s tracking recorders (``SQLiteTrackingRecorder``
+or ``PostgresTrackingRecorder``) over the application's own datastore, so the read
+models and the events share one database, one connection pool and one backup. A read
+model's rows and its tracking position are written in one transaction; the position is
+read inside that transaction after locking it, so two projectors (an API process and
+``ledger project``, or a rebuild swapping tables) can never apply an event twice or skip
+one.
+
+SQL is written once with ``?`` placeholders and ``{table}`` names; ``Tx`` adapts it to
+the database (``%s`` and schema-qualified names for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+PREFIX = "projection:"
+
+
+class Tx:
+    """One transaction on the read models: SQL in, rows out, whatever the database."""
+
+    def __init__(self, store: ViewStore, cursor: Any, tables: dict[str, str]) -> None:
+        self.store, self.cursor, self.tables = store, cursor, tables
+
+    def sql(self, text: str) -> str:
+        text = text.format(**self.tables) if "{" in text else text
+        return text.replace("?", "%s") if self.store.postgres else text
+
+    def run(self, text: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self.sql(text), tuple(params))
+
+    def many(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self.cursor.executemany(self.sql(text), rows)
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.cursor.execute(self.sql(text), tuple(params))
+        return [dict(r) for r in self.cursor.fetchall()]
+
+    def one(self, text: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(text, params)
+        return found[0] if found else None
+
+
+class ViewStore:
+    """The read models' tables and tracking positions in the ledger's database."""
+
+    def __init__(self, datastore: Any, *, postgres: bool) -> None:
+        self.datastore, self.postgres = datastore, postgres
+        if postgres:
+            from eventsourcing.postgres import PostgresTrackingRecorder
+
+            self.recorder: Any = PostgresTrackingRecorder(datastore, tracking_table_name="projection_tracking")
+            self.tracking_table = f'"{datastore.schema}"."projection_tracking"' if datastore.schema else '"projection_tracking"'
+        else:
+            from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+            self.recorder = SQLiteTrackingRecorder(datastore)
+            self.tracking_table = "tracking"
+        self.recorder.create_table()
+
+    # -- names --------------------------------------------------------------------------
+
+    def table(self, name: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise ValueError(f"not a table name: {name!r}")
+        if self.postgres and self.datastore.schema:
+            return f'"{self.datastore.schema}"."{name}"'
+        return f'"{name}"'
+
+    def tables(self, names: Iterable[str], suffix: str = "") -> dict[str, str]:
+        return {n: self.table(n + suffix) for n in names}
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, tables: dict[str, str] | None = None, *, commit: bool = True) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield Tx(self, cursor, tables or {})
+
+    def execute_script(self, statements: Iterable[str]) -> None:
+        with self.transaction() as tx:
+            for statement in statements:
+                tx.run(statement)
+
+    # -- tracking -------------------------------------------------------------------------
+
+    def ensure_positions(self, names: Iterable[str]) -> None:
+        """A tracking row (at position 0) for every read model that has none yet."""
+        with self.transaction() as tx:
+            for name in names:
+                tx.run(f"INSERT INTO {self.tracking_table} (application_name, notification_id) "
+                       "VALUES (?, 0) ON CONFLICT (application_name) DO NOTHING", (PREFIX + name,))
+
+    def lock_positions(self, tx: Tx, names: Sequence[str]) -> dict[str, int]:
+        """Lock the read models' tracking rows for this transaction and read them.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE`` (in name order, so two lockers cannot
+        deadlock). SQLite: a no-op write first takes the database's write lock, so the
+        positions read next cannot change before this transaction ends."""
+        keys = sorted(PREFIX + n for n in names)
+        marks = ",".join("?" * len(keys))
+        if self.postgres:
+            found = tx.rows(f"SELECT application_name, notification_id FROM {self.tracking_table} "
+                            f"WHERE application_name IN ({marks}) ORDER BY application_name FOR UPDATE", keys)
+        else:
+            tx.run(f"UPDATE {self.tracking_table} SET notification_id = notification_id "
+                   f"WHERE application_name IN ({marks})", keys)
+            found = tx.rows(f"SELECT application_name, notification_id FROM {self.tracking_table} "
+                            f"WHERE application_name IN ({marks})", keys)
+        positions = {r["application_name"][len(PREFIX):]: r["notification_id"] for r in found}
+        missing = [n for n in names if n not in positions]
+        if missing:
+            raise LookupError(f"read models without a tracking row: {missing}")
+        return positions
+
+    def advance(self, tx: Tx, name: str, position: int) -> None:
+        """Record that a read model has processed everything up to ``position``, with the
+        library's tracking insert, which refuses to go backwards or stand still."""
+        self.recorder._insert_tracking(tx.cursor, Tracking(PREFIX + name, position))  # noqa: SLF001
+
+    def set_position(self, tx: Tx, name: str, position: int) -> None:
+        """Set a read model's position outright (a rebuild swapping its tables in)."""
+        tx.run(f"UPDATE {self.tracking_table} SET notification_id = ? WHERE application_name = ?",
+               (position, PREFIX + name))
+
+    def position(self, name: str) -> int:
+        return self.recorder.max_tracking_id(PREFIX + name) or 0
+
+    def wait(self, name: str, position: int, timeout: float) -> None:
+        """Block until a read model has processed ``position`` (library ``wait``)."""
+        self.recorder.wait(PREFIX + name, position, timeout=timeout)
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def existing(self, name: str) -> bool:
+        with self.transaction(commit=False) as tx:
+            if self.postgres:
+                row = tx.one("SELECT to_regclass(?) AS found", (self.table(name),))
+                return bool(row and row["found"])
+            return tx.one("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
+
+    def drop(self, tx: Tx, names: Iterable[str]) -> None:
+        for name in names:
+            tx.run(f"DROP TABLE IF EXISTS {self.table(name)}")
+
+    def rename(self, tx: Tx, old: str, new: str) -> None:
+        tx.run(f'ALTER TABLE {self.table(old)} RENAME TO "{new}"')
