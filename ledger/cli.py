@@ -114,6 +114,7 @@ def replay(
     projection: Annotated[Optional[list[str]], typer.Option(
         "--projection", help="Read model to rebuild (repeat for several; default: all).")] = None,
     database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+    page: Annotated[int, typer.Option(min=1, max=100_000, help="Events read per page.")] = 2000,
 ) -> None:
     """Rebuild read models from position 0 into fresh tables and swap them in when complete.
 
@@ -133,13 +134,16 @@ def replay(
                TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeElapsedColumn())
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(", ".join(names), total=None, rate=0.0)
+        lines = not progress.console.is_terminal  # in a log, a line per page instead of a bar
 
         def advance(events: int, total: int) -> None:
             elapsed = progress.tasks[0].elapsed or 1e-9
             progress.update(task, completed=events, total=total, rate=events / elapsed)
+            if lines:
+                typer.echo(f"{events} of {total} events ({events / elapsed:,.0f} events/s)")
 
         try:
-            done = rebuild(projector, names, on_progress=advance)
+            done = rebuild(projector, names, page=page, on_progress=advance)
         finally:
             projector.ledger.close()
     typer.echo(f"rebuilt {', '.join(done.models)}: {done.events} events in {done.seconds:.1f} s "
