@@ -30,6 +30,7 @@ from aggregates.vocabulary import (
     ContactMethod,
     ContactOutcome,
     ContactParty,
+    Ethnicity,
     Gender,
     MeetingKind,
     MemberKind,
@@ -87,7 +88,7 @@ class MemberAdded(FamilyEvent):
     kind: MemberKind
     date_of_birth: date | None = None
     gender: Gender | None = None
-    ethnicity: str | None = None
+    ethnicity: Ethnicity | None = None
 
 
 # --- front door -----------------------------------------------------------------

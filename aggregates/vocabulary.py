@@ -19,6 +19,21 @@ MemberKind = Literal["child", "adult"]
 # DfE CIN census / Annex A gender codes: 0 not known, 1 male, 2 female, 9 not specified.
 Gender = Literal["0", "1", "2", "9"]
 
+# DfE ethnicity codes (children in need census and Ofsted Annex A): the main categories'
+# extended codes, plus REFU (refused) and NOBT (information not yet obtained).
+Ethnicity = Literal[
+    "WBRI", "WIRI", "WIRT", "WOTH", "WROM", "MWBC", "MWBA", "MWAS", "MOTH", "AIND", "APKN",
+    "ABAN", "AOTH", "BCRB", "BAFR", "BOTH", "CHNE", "OOTH", "REFU", "NOBT",
+]
+ETHNICITIES: dict[str, str] = {
+    "WBRI": "White British", "WIRI": "White Irish", "WIRT": "Traveller of Irish heritage",
+    "WOTH": "Any other White background", "WROM": "Gypsy/Roma", "MWBC": "White and Black Caribbean",
+    "MWBA": "White and Black African", "MWAS": "White and Asian", "MOTH": "Any other mixed background",
+    "AIND": "Indian", "APKN": "Pakistani", "ABAN": "Bangladeshi", "AOTH": "Any other Asian background",
+    "BCRB": "Caribbean", "BAFR": "African", "BOTH": "Any other Black background", "CHNE": "Chinese",
+    "OOTH": "Any other ethnic group", "REFU": "Refused", "NOBT": "Information not yet obtained",
+}
+
 # ContactAttempted / ContactMade: how contact was tried or made (seed 002 L204-L206
 # counts unannounced visits separately; seed 000 L498 "family's preferred method").
 ContactMethod = Literal[

@@ -17,7 +17,7 @@ import orjson
 from fastapi import Body, FastAPI, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
-from api import problems, read_routes
+from api import export_routes, problems, read_routes
 from api.auth import Actor
 from api.models import Command, CommandRecorded, RegisterFamily, Registered
 from api.problems import Problem
@@ -61,6 +61,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     _routes(app)
     _policy_routes(app)
     read_routes.install(app)
+    export_routes.install(app)
     return app
 
 

@@ -18,10 +18,10 @@ from uuid import UUID, uuid4
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from aggregates import events as ev
-from aggregates.vocabulary import Gender, MemberKind
+from aggregates.vocabulary import Ethnicity, Gender, MemberKind
 
 GENERATED_IDS = {"episode_id", "assessment_id", "plan_id", "member_id"}
-CONTEXT_FIELDS = ("agency", "significance", "impact_on_child", "action_taken", "note")
+CONTEXT_FIELDS = ("agency", "significance", "impact_on_child", "action_taken", "note", "reference")
 
 Text = Annotated[str, Field(max_length=20_000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
@@ -42,6 +42,8 @@ class CommandBase(BaseModel):
     impact_on_child: Literal["positive", "negative", "neutral"] | None = None
     action_taken: Text | None = Field(default=None, description="Action taken, or why none.")
     note: Text | None = None
+    reference: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None, description="Witness or document reference, for court chronologies (FPR PD12A).")
 
     def split(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(type, event fields, chronology context) for ``Ledger.record``."""
@@ -81,7 +83,7 @@ class MemberIn(BaseModel):
     date_of_birth: date | None = None
     kind: MemberKind
     gender: Gender | None = Field(default=None, description="DfE code: 0 not known, 1 male, 2 female, 9 not specified.")
-    ethnicity: Annotated[str, Field(max_length=8)] | None = Field(default=None, description="DfE ethnicity code, e.g. WBRI.")
+    ethnicity: Ethnicity | None = Field(default=None, description="DfE ethnicity code, e.g. WBRI (Ofsted Annex A, CIN census).")
 
 
 class RegisterFamily(BaseModel):

@@ -72,8 +72,19 @@ class Ledger(Application[UUID]):
     name = "Ledger"
     snapshotting_intervals: ClassVar[dict[type, int]] = {Family: 100}
 
-    def __init__(self, settings: Settings | None = None, packs: dict[str, Pack] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        packs: dict[str, Pack] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        new_id: Callable[[], UUID] | None = None,
+    ) -> None:
         self.settings = settings or get_settings()
+        self.clock = clock or _utc_now
+        """The recording clock: every event's ``recorded_at``. Real time, except where the
+        demo loader (or a test) replays a simulated history; callers never set it."""
+        self.new_id = new_id or uuid4
+        """Where family, member and event ids come from (seeded by the demo loader)."""
         if packs is None:
             packs = load_packs(self.settings.policy_dir) if self.settings.policy_dir else shipped_packs()
         self.packs = packs
@@ -106,9 +117,9 @@ class Ledger(Application[UUID]):
             return replay
         self._check_writer(actor)
         pack = self.pack(policy)
-        members = [{**m, "member_id": m.get("member_id") or uuid4()} for m in members]
+        members = [{**m, "member_id": m.get("member_id") or self.new_id()} for m in members]
         family = Family.register(
-            family_id=uuid4(),
+            family_id=self.new_id(),
             envelope=self._envelope(pack, actor, occurred_at, about=[], context={}),
             team=team,
             members=members,
@@ -295,7 +306,7 @@ class Ledger(Application[UUID]):
         about: list[UUID],
         context: dict[str, Any],
     ) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         if occurred_at is None:
             occurred_at = now
         if occurred_at.tzinfo is None:
@@ -307,13 +318,14 @@ class Ledger(Application[UUID]):
         if occurred_at < EARLIEST_OCCURRENCE:
             raise InvalidCommand("occurred_at is before 1900", field="occurred_at")
         return {
-            "event_id": uuid4(),
+            "event_id": self.new_id(),
             "occurred_at": occurred_at,
             "actor": {"user_id": actor["user_id"], "role": actor["role"], "team": actor["team"]},
             "policy": pack.id,
             "policy_version": pack.version,
             "about": list(about),
             "context": {k: v for k, v in context.items() if v not in (None, "")},
+            "timestamp": now,
         }
 
     def _save(self, family: Family, actor: dict[str, str], idempotency: Idempotency | None) -> Recorded:
@@ -355,6 +367,10 @@ class Ledger(Application[UUID]):
             event_id=UUID(found.event_id), family_id=family_id, version=found.version,
             position=position, replayed=True,
         )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _day(value: date | datetime) -> date:

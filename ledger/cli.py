@@ -12,6 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ledger.cli_export import export
+
 app = typer.Typer(help="Early Help case ledger.", no_args_is_help=True, add_completion=False)
 
 
@@ -23,6 +25,8 @@ def serve(
         Optional[str], typer.Option(help="postgresql://... (default: SQLite in LEDGER_DATA_DIR).")
     ] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes (PostgreSQL only).")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Load synthetic demo families first (if the database has none).")] = False,
+    demo_families: Annotated[int, typer.Option(min=1, help="How many demo families.")] = 60,
 ) -> None:
     """Run the HTTP API."""
     import uvicorn
@@ -35,6 +39,8 @@ def serve(
     _load_packs(None)  # a malformed pack stops start-up here, with the file and rule named
     settings.signing_key()  # create the local key before workers start
     where = settings.database_url if settings.is_postgres else settings.sqlite_path()
+    if demo:
+        _load_demo(demo_families, seed=1, only_if_empty=True)
     typer.echo(f"Early Help case ledger on http://{host}:{port} (database: {where})")
     uvicorn.run("api.main:app", host=host, port=port, workers=workers if settings.is_postgres else 1)
 
@@ -150,8 +156,45 @@ def replay(
                f"({done.rate:,.0f} events/s), now at position {done.position}")
 
 
+def _load_demo(families: int, seed: int, *, only_if_empty: bool = False) -> None:
+    from rich.progress import Progress
+
+    from ledger.application import Ledger
+    from ledger.demo import generate
+    from ledger.settings import get_settings
+    from projections.projector import Projector
+
+    ledger = Ledger(get_settings())
+    try:
+        if only_if_empty and (ledger.recorder.max_notification_id() or 0) > 0:
+            typer.echo("the database already holds families: demo data not loaded again")
+            return
+        with Progress(transient=True) as progress:
+            task = progress.add_task("demo families", total=families)
+            summary = generate(ledger, families=families, seed=seed,
+                               on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        Projector(ledger).catch_up()
+        typer.echo(f"demo data: {summary}")
+    finally:
+        ledger.close()
+
+
+@app.command()
+def demo(
+    families: Annotated[int, typer.Option(min=1, help="How many synthetic families.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same families.")] = 1,
+    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+) -> None:
+    """Walk synthetic families through their packs' pathways, through the real command path."""
+    if database_url:
+        os.environ["LEDGER_DATABASE_URL"] = database_url
+    _load_packs(None)
+    _load_demo(families, seed)
+
+
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)
 app.add_typer(policies, name="policies")
+app.add_typer(export, name="export")
 
 
 def _load_packs(directory: Optional[Path]) -> dict:  # type: ignore[type-arg]

@@ -39,11 +39,11 @@ from projections.base import Change, Context, ReadModel, hexid, iso
 from projections.store import Tx
 
 TOKEN = re.compile(r"\{m:([0-9a-f]{32})\}")
-CONTEXT = ("agency", "significance", "impact_on_child", "action_taken", "note")
+CONTEXT = ("agency", "significance", "impact_on_child", "action_taken", "note", "reference")
 COLUMNS = (
     "event_id", "family_id", "position", "version", "occurred_at", "recorded_at", "type", "summary",
     "actor_id", "actor_role", "actor_team", "agency", "significance", "impact_on_child", "action_taken",
-    "note", "significant", "about", "late", "data", "corrections",
+    "note", "reference", "significant", "about", "late", "data", "corrections",
 )
 JSON_COLUMNS = ("about", "late", "data", "corrections")
 CSV_HEADER = (
@@ -298,7 +298,7 @@ class ChronologyModel(ReadModel):
             "position BIGINT NOT NULL, version BIGINT NOT NULL, occurred_at TEXT NOT NULL, "
             "recorded_at TEXT NOT NULL, type TEXT NOT NULL, summary TEXT NOT NULL, actor_id TEXT, "
             "actor_role TEXT, actor_team TEXT, agency TEXT, significance TEXT, impact_on_child TEXT, "
-            "action_taken TEXT, note TEXT, significant INTEGER NOT NULL, about TEXT NOT NULL, "
+            "action_taken TEXT, note TEXT, reference TEXT, significant INTEGER NOT NULL, about TEXT NOT NULL, "
             "late TEXT NOT NULL, data TEXT NOT NULL, corrections TEXT NOT NULL)",
             "CREATE INDEX chronology_family{ix} ON {chronology} (family_id, occurred_at, version)",
             "CREATE TABLE {chronology_members} (family_id TEXT NOT NULL, member_id TEXT NOT NULL, "
@@ -383,7 +383,7 @@ def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
                     "summary": f"{{m:{key}}} born", "significant": True, "about": [key], "late": [],
                     "corrections": [], "recorded_at": None, "actor_id": None, "actor_role": None,
                     "actor_team": None, "agency": None, "significance": None, "impact_on_child": None,
-                    "action_taken": None, "note": None, "version": 0, "position": None}
+                    "action_taken": None, "note": None, "reference": None, "version": 0, "position": None}
             chosen = ordered([born, *chosen])
     if significant_only:
         chosen = [r for r in chosen if r["significant"]]
@@ -400,6 +400,7 @@ def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
                    "agency": r["agency"]},
         "significance": r["significance"], "significant": r["significant"],
         "impact_on_child": r["impact_on_child"], "action_taken": r["action_taken"], "note": r["note"],
+        "reference": r.get("reference"),
         "late_entry": bool(r["late"]), "late_rules": r["late"],
         "about": [str(UUID(m)) for m in r["about"]],
         "corrections": [{**c, "event_id": str(UUID(c["event_id"]))} for c in r["corrections"]],
