@@ -91,6 +91,9 @@ class Family(Aggregate):
     ) -> Family:
         if not team.strip():
             raise InvalidCommand("team must not be empty", field="team")
+        actor_team = envelope["actor"].get("team")
+        if actor_team != team:
+            raise NotAuthorised(f"a member of team {actor_team} registers families for team {actor_team}, not {team}")
         _check_members(members)
         return cls._create(
             ev.FamilyRegistered, id=family_id, team=team, members=members, **envelope
@@ -106,6 +109,7 @@ class Family(Aggregate):
         if event_class is None or type_name == "FamilyRegistered":
             raise InvalidCommand(f"unknown command type {type_name!r}", field="type")
         actor = envelope["actor"]
+        self._check_team(type_name, actor)
         self._check_members_known(envelope.get("about", []), "about")
         episode = self.current_episode
         if type_name not in OUTSIDE_EPISODE and (episode is None or episode["status"] != "open"):
@@ -143,6 +147,19 @@ class Family(Aggregate):
         return {k: m for k, m in self.members.items() if m["kind"] == "child"}
 
     # -- invariants -----------------------------------------------------------------
+
+    def _check_team(self, type_name: str, actor: dict[str, str]) -> None:
+        """Only the team holding the family records on it; a transfer moves that right, and
+        the receiving team records accepting it (TransferredIn)."""
+        team = actor.get("team")
+        if type_name == "TransferredIn" and self.pending_transfer is not None:
+            if team != self.pending_transfer["to_team"]:
+                raise NotAuthorised(
+                    f"the transfer is to team {self.pending_transfer['to_team']}: only that team accepts it"
+                )
+            return
+        if team != self.team:
+            raise NotAuthorised(f"the family is held by team {self.team}; a member of team {team} may not record on it")
 
     def _check_members_known(self, ids: list[UUID], field: str) -> None:
         unknown = [str(i) for i in ids if i.hex not in self.members]

@@ -7,7 +7,7 @@ from datetime import datetime
 from aggregates.events import COMMAND_TYPES
 from api.models import CONTEXT_FIELDS
 from tests.conftest import PRACTITIONER, command, register
-from tests.walkthrough import every_command
+from tests.walkthrough import SOUTH_PRACTITIONER, every_command
 
 ENVELOPE = {"type", "occurred_at", "about", *CONTEXT_FIELDS}
 
@@ -34,7 +34,7 @@ def test_every_command_type_round_trips_with_its_envelope(client):
     note = next(e for e in events if e["type"] == "CaseNoteRecorded")
     r = command(client, fid, {"type": "EntryCorrected", "corrects": note["event_id"],
                               "changes": {"text": "Ava disclosed worry about her uncle"},
-                              "reason": "wrong relative recorded"})
+                              "reason": "wrong relative recorded"}, SOUTH_PRACTITIONER)
     assert r.status_code == 201, r.text
     sent_types.add("EntryCorrected")
     assert sent_types == set(COMMAND_TYPES), set(COMMAND_TYPES) - sent_types

@@ -190,3 +190,24 @@ def test_body_that_is_not_json_is_422(client, family):
     r = client.post(f"/families/{family['family_id']}/commands", content=b"{not json",
                     headers={**PRACTITIONER, "content-type": "application/json"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_only_the_team_holding_a_family_records_on_it_and_a_transfer_moves_that_right(client, family):
+    fid = family["family_id"]
+    south = auth("manager", "sol", "south")
+    refused(client, fid, {"type": "CaseNoteRecorded", "text": "not our family"}, south, status=403,
+            contains="held by team north")
+    assert command(client, fid, {"type": "TransferredOut", "to_team": "south", "reason": "moved"}, MANAGER).status_code == 201
+    refused(client, fid, {"type": "TransferredIn", "from_team": "north"}, auth("manager", "wes", "west"),
+            status=403, contains="only that team accepts it")
+    assert command(client, fid, {"type": "TransferredIn", "from_team": "north"}, south).status_code == 201
+    refused(client, fid, {"type": "CaseNoteRecorded", "text": "after the transfer"}, PRACTITIONER, status=403,
+            contains="held by team south")
+    assert command(client, fid, {"type": "CaseNoteRecorded", "text": "ours now"}, south).status_code == 201
+
+
+def test_a_family_is_registered_by_its_own_team(client):
+    r = client.post("/families", headers=PRACTITIONER, json={
+        "policy": "durham-one-point", "team": "south",
+        "members": [{"given_name": "Ava", "family_name": "Stone", "kind": "child"}]})
+    assert r.status_code == 403 and "registers families for team north" in r.json()["detail"]

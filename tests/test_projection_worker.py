@@ -23,7 +23,7 @@ from ledger.settings import Settings
 from projections.projector import Projector
 from replay.rebuild import SUFFIX, rebuild
 from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, command, ok, register
-from tests.walkthrough import every_command
+from tests.walkthrough import SOUTH_PRACTITIONER, every_command
 
 ROOT = Path(__file__).resolve().parents[1]
 PAT = {"user_id": "pat", "role": "practitioner", "team": "north"}
@@ -149,7 +149,7 @@ def test_a_rebuild_gives_exactly_what_incremental_processing_gave(client):
     note = next(e for e in client.get(f"/families/{fid}/events", headers=PRACTITIONER).json()["events"]
                 if e["type"] == "CaseNoteRecorded")
     ok(client, fid, {"type": "EntryCorrected", "corrects": note["event_id"], "changes": {"text": "corrected"},
-                     "reason": "wrong person"})
+                     "reason": "wrong person"}, SOUTH_PRACTITIONER)
     other = register(client, policy="southampton-0-19")["family_id"]
     ok(client, other, {"type": "ReferralReceived", "route": "self", "reason": "help",
                        "occurred_at": "2026-02-02T09:00:00+00:00"}, MANAGER)

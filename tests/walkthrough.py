@@ -11,6 +11,8 @@ from typing import Any
 from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth
 
 SOUTH_MANAGER = auth("manager", "sol", "south")
+SOUTH_PRACTITIONER = auth("practitioner", "sue", "south")
+"""The walk ends with the family transferred to team south: later entries are theirs."""
 
 
 def every_command(members: list[dict[str, Any]]) -> list[tuple[dict[str, str], dict[str, Any]]]:
