@@ -14,17 +14,19 @@ from typing import Annotated, Any, AsyncIterator
 from uuid import UUID
 
 import orjson
-from fastapi import Body, FastAPI, Header, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
-from api import export_routes, problems, read_routes
+from api import access, export_routes, problems, read_routes, trust_routes
 from api.auth import Actor
 from api.models import Command, CommandRecorded, RegisterFamily, Registered
 from api.problems import Problem
 from api.responses import JSONResponse
+from ledger.access_log import AccessLog
 from ledger.application import Idempotency, Ledger, event_view
 from ledger.deadlines import State
 from ledger.settings import Settings, get_settings
+from ledger.sql import Database
 from projections import deadlines as deadline_model
 from projections.projector import Projector
 from replay import time_travel
@@ -51,6 +53,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
         summary="Event-sourced system of record for early help family support.",
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        dependencies=[Depends(access.enforce)],
     )
     if ledger is not None:
         app.state.ledger = ledger
@@ -62,6 +65,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     _policy_routes(app)
     read_routes.install(app)
     export_routes.install(app)
+    trust_routes.install(app)
     return app
 
 
@@ -71,6 +75,7 @@ def _attach_projector(app: FastAPI) -> None:
     ledger: Ledger = app.state.ledger
     projector = Projector(ledger)
     app.state.projector = projector
+    app.state.access_log = AccessLog(Database.of(ledger))
     if ledger.settings.projections == "inline":
         projector.catch_up()
         ledger.listeners.append(lambda recorded: projector.catch_up())
@@ -240,6 +245,7 @@ def _policy_routes(app: FastAPI) -> None:
         the deadlines read model; with ``as_of`` (a moment in the past), evaluated from the
         record instead, so states are as they stood then."""
         states = set(status) if status else None
+        team = access.own_team(request, team)
         if as_of is None:
             with read_routes.projector_of(request, min_position).reading("deadlines") as tx:
                 rows = deadline_model.view(tx, now=datetime.now(timezone.utc), team=team, worker=worker,

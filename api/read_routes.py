@@ -16,6 +16,8 @@ from fastapi import FastAPI, Query, Request, Response
 from pydantic import AwareDatetime
 
 from aggregates.errors import InvalidCommand
+from api import access
+from api import export_routes
 from api.auth import Actor
 from api.problems import Problem
 from api.responses import JSONResponse
@@ -57,13 +59,27 @@ def install(app: FastAPI) -> None:
     def get_chronology(
         request: Request, family_id: UUID, actor: Actor,
         member: Annotated[UUID | None, Query(description="A child's (or adult's) own chronology.")] = None,
-        format: Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet.")] = "json",
+        format: Annotated[Literal["json", "csv", "docx"], Query(
+            description="json, csv for a spreadsheet, or docx (Word) with a profile.")] = "json",
         significant: Annotated[bool, Query(description="Significant events only (the pack's choice).")] = False,
+        profile: Annotated[Literal["court", "practice", "review"] | None, Query(
+            description="An export layout: court (FPR PD12A social work chronology), practice (the safeguarding "
+                        "partnership multi-agency layout) or review (everything, for a case review).")] = None,
         as_at: AsAt = None,
         min_position: MinPosition = None,
     ) -> Response:
-        """The family's chronology in the order things happened, or one member's."""
+        """The family's chronology in the order things happened, or one member's; with
+        ``profile``, an export for a court bundle, a partnership or a case review."""
         ledger = ledger_of(request)
+        if profile is not None:
+            if significant:
+                raise InvalidCommand(f"the {profile} profile decides which entries it shows: leave out significant",
+                                     field="significant")
+            return export_routes.response(export_routes.chronology_export(
+                ledger, projector_of(request, min_position), family_id, profile=profile, fmt=format,
+                member=member, as_at=as_at))
+        if format == "docx":
+            raise InvalidCommand("a Word chronology needs a profile: court, practice or review", field="format")
         if as_at is not None:
             rows, members = time_travel.chronology(ledger, family_id, as_at)
         else:
@@ -89,7 +105,7 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         """Open families and children per worker and team, against the packs' caps."""
         with projector_of(request, min_position).reading("caseloads") as tx:
-            return JSONResponse(caseloads.view(tx, ledger_of(request).packs, team))
+            return JSONResponse(caseloads.view(tx, ledger_of(request).packs, access.own_team(request, team)))
 
     @app.get("/families/{family_id}/oversight", tags=["oversight"])
     def get_family_oversight(
@@ -123,6 +139,7 @@ def install(app: FastAPI) -> None:
                 return JSONResponse(oversight.manager_view(tx, manager))
             if auditor is not None:
                 return JSONResponse({"auditor": auditor, "footprint": oversight.auditor_view(tx, auditor)})
+            team = access.own_team(request, team)
             found = oversight.gaps_view(tx, ledger_of(request).packs, _now(), team)
             return JSONResponse({"team": team, "count": len(found), "gaps": found})
 

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from aggregates.events import FamilyEvent
 from ledger.policies.schema import Pack
-from projections.store import Tx
+from ledger.sql import Tx
 
 
 @dataclass(frozen=True)

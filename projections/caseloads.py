@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.base import Change, Context, ReadModel
-from projections.store import Tx
+from ledger.sql import Tx
 
 TEAM_EVENTS = frozenset({
     "FamilyRegistered", "MemberAdded", "ReferralReceived", "AllocatedToTeam", "AllocatedToWorker",

@@ -36,7 +36,7 @@ from ledger.deadlines import late_rules
 from ledger.policies.schema import Pack
 from ledger.serialisation import to_json_value
 from projections.base import Change, Context, ReadModel, hexid, iso
-from projections.store import Tx
+from ledger.sql import Tx
 
 TOKEN = re.compile(r"\{m:([0-9a-f]{32})\}")
 CONTEXT = ("agency", "significance", "impact_on_child", "action_taken", "note", "reference")

@@ -22,7 +22,7 @@ import orjson
 from ledger.calendar import LONDON
 from ledger.deadlines import evaluate
 from projections.base import Change, Context, ReadModel, hexid, iso
-from projections.store import Tx
+from ledger.sql import Tx
 
 COLUMNS = (
     "family_id", "seq", "policy", "team", "worker", "episode_open", "current_episode", "rule", "title",

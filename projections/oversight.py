@@ -27,7 +27,7 @@ from ledger.calendar import WorkingCalendar
 from ledger.policies.schema import Pack
 from projections.base import Change, Context, ReadModel, iso
 from projections.chronology import TOKEN, event_data, summarise
-from projections.store import Tx
+from ledger.sql import Tx
 
 MANAGEMENT = frozenset({"supervisor", "manager"})
 DECISION_KINDS = {

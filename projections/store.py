@@ -9,89 +9,38 @@ read inside that transaction after locking it, so two projectors (an API process
 ``ledger project``, or a rebuild swapping tables) can never apply an event twice or skip
 one.
 
-SQL is written once with ``?`` placeholders and ``{table}`` names; ``Tx`` adapts it to
-the database (``%s`` and schema-qualified names for PostgreSQL).
+SQL goes through ``ledger.sql`` (``?`` placeholders and ``{table}`` names, adapted to the
+database).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from ledger.sql import Database, Tx
+
 PREFIX = "projection:"
 
 
-class Tx:
-    """One transaction on the read models: SQL in, rows out, whatever the database."""
-
-    def __init__(self, store: ViewStore, cursor: Any, tables: dict[str, str]) -> None:
-        self.store, self.cursor, self.tables = store, cursor, tables
-
-    def sql(self, text: str) -> str:
-        text = text.format(**self.tables) if "{" in text else text
-        return text.replace("?", "%s") if self.store.postgres else text
-
-    def run(self, text: str, params: Sequence[Any] = ()) -> None:
-        self.cursor.execute(self.sql(text), tuple(params))
-
-    def many(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = [tuple(r) for r in rows]
-        if rows:
-            self.cursor.executemany(self.sql(text), rows)
-
-    def rows(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        self.cursor.execute(self.sql(text), tuple(params))
-        return [dict(r) for r in self.cursor.fetchall()]
-
-    def one(self, text: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        found = self.rows(text, params)
-        return found[0] if found else None
-
-
-class ViewStore:
+class ViewStore(Database):
     """The read models' tables and tracking positions in the ledger's database."""
 
     def __init__(self, datastore: Any, *, postgres: bool) -> None:
-        self.datastore, self.postgres = datastore, postgres
+        super().__init__(datastore, postgres=postgres)
         if postgres:
             from eventsourcing.postgres import PostgresTrackingRecorder
 
             self.recorder: Any = PostgresTrackingRecorder(datastore, tracking_table_name="projection_tracking")
-            self.tracking_table = f'"{datastore.schema}"."projection_tracking"' if datastore.schema else '"projection_tracking"'
+            self.tracking_table = self.table("projection_tracking")
         else:
             from eventsourcing.sqlite import SQLiteTrackingRecorder
 
             self.recorder = SQLiteTrackingRecorder(datastore)
             self.tracking_table = "tracking"
         self.recorder.create_table()
-
-    # -- names --------------------------------------------------------------------------
-
-    def table(self, name: str) -> str:
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-            raise ValueError(f"not a table name: {name!r}")
-        if self.postgres and self.datastore.schema:
-            return f'"{self.datastore.schema}"."{name}"'
-        return f'"{name}"'
-
-    def tables(self, names: Iterable[str], suffix: str = "") -> dict[str, str]:
-        return {n: self.table(n + suffix) for n in names}
-
-    # -- transactions ---------------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self, tables: dict[str, str] | None = None, *, commit: bool = True) -> Iterator[Tx]:
-        with self.datastore.transaction(commit=commit) as cursor:
-            yield Tx(self, cursor, tables or {})
-
-    def execute_script(self, statements: Iterable[str]) -> None:
-        with self.transaction() as tx:
-            for statement in statements:
-                tx.run(statement)
 
     # -- tracking -------------------------------------------------------------------------
 
@@ -142,13 +91,6 @@ class ViewStore:
         self.recorder.wait(PREFIX + name, position, timeout=timeout)
 
     # -- tables ---------------------------------------------------------------------------
-
-    def existing(self, name: str) -> bool:
-        with self.transaction(commit=False) as tx:
-            if self.postgres:
-                row = tx.one("SELECT to_regclass(?) AS found", (self.table(name),))
-                return bool(row and row["found"])
-            return tx.one("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
 
     def drop(self, tx: Tx, names: Iterable[str]) -> None:
         for name in names:

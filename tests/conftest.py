@@ -87,6 +87,8 @@ def auth(role: str = "practitioner", sub: str = "pat", team: str | None = "north
 PRACTITIONER = auth("practitioner", "pat")
 SUPERVISOR = auth("supervisor", "sam")
 MANAGER = auth("manager", "meg")
+AUDITOR = auth("auditor", "ada", None)
+"""Reads every family, whatever team holds it (and records nothing)."""
 
 CHILD_DOB = date(2016, 5, 4)
 BABY_DOB = date(2026, 3, 1)
@@ -110,7 +112,7 @@ def command(client: TestClient, family_id: str, body: dict[str, Any], headers: d
 
 
 def version(client: TestClient, family_id: str) -> int:
-    return client.get(f"/families/{family_id}", headers=PRACTITIONER).json()["version"]
+    return client.get(f"/families/{family_id}", headers=AUDITOR).json()["version"]
 
 
 def deadlines(client: TestClient, family_id: str, as_of: str, headers: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:

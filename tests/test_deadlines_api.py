@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conftest import MANAGER, PRACTITIONER, auth, command, deadlines, register
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, command, deadlines, register
 
 SOUTH = auth("manager", "sol", "south")
 
@@ -65,7 +65,7 @@ def test_team_and_worker_views_filter_by_team_worker_state_and_due_date(client):
     as_of = {"as_of": "2026-01-12T12:00:00+00:00"}
 
     def view(**params):
-        r = client.get("/deadlines", params={**as_of, **params}, headers=MANAGER)
+        r = client.get("/deadlines", params={**as_of, **params}, headers=AUDITOR)
         assert r.status_code == 200, r.text
         return [(row["family_id"], row["rule"], row["state"], row["due"]) for row in r.json()["deadlines"]
                 if row["rule"] == "fh-consent"]
@@ -80,6 +80,16 @@ def test_team_and_worker_views_filter_by_team_worker_state_and_due_date(client):
     assert [f for f, *_ in view(status="overdue")] == tied
     assert view(due_before="2026-01-19") == [(f, "fh-consent", "overdue", "2026-01-08") for f in tied]
     assert view(status=["open", "extended"], team="north") == [(north_kim, "fh-consent", "open", "2026-01-19")]
+
+
+def test_a_team_role_sees_only_its_own_teams_view(client):
+    _family_hub_family(client)
+    _family_hub_family(client, team="south", worker="sue", headers=SOUTH)
+    mine = client.get("/deadlines", params={"as_of": "2026-01-12T12:00:00+00:00"}, headers=MANAGER).json()
+    assert {r["team"] for r in mine["deadlines"]} == {"north"}
+    other = client.get("/deadlines", params={"team": "south"}, headers=MANAGER)
+    assert other.status_code == 403 and other.headers["content-type"].startswith("application/problem+json")
+    assert "sees only that team" in other.json()["detail"]
 
 
 def test_a_closed_family_leaves_the_team_view(client):

@@ -22,7 +22,7 @@ from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.projector import Projector
 from replay.rebuild import SUFFIX, rebuild
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, command, ok, register
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, command, ok, register
 from tests.walkthrough import SOUTH_PRACTITIONER, every_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def test_a_rebuild_gives_exactly_what_incremental_processing_gave(client):
     fid = fam["family_id"]
     for headers, body in every_command(fam["members"]):
         assert command(client, fid, body, headers).status_code == 201, body["type"]
-    note = next(e for e in client.get(f"/families/{fid}/events", headers=PRACTITIONER).json()["events"]
+    note = next(e for e in client.get(f"/families/{fid}/events", headers=AUDITOR).json()["events"]
                 if e["type"] == "CaseNoteRecorded")
     ok(client, fid, {"type": "EntryCorrected", "corrects": note["event_id"], "changes": {"text": "corrected"},
                      "reason": "wrong person"}, SOUTH_PRACTITIONER)

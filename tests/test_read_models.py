@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok
 
 NCC = "northamptonshire-0-19"
 SOUTHAMPTON = "southampton-0-19"
@@ -73,7 +73,7 @@ def test_a_transfer_moves_the_family_to_the_receiving_teams_caseload_and_closure
     open_and_allocate(client, fid, "pat", "parenting")
     ok(client, fid, {"type": "TransferredOut", "to_team": "south", "reason": "moved house"}, MANAGER)
     ok(client, fid, {"type": "TransferredIn", "from_team": "north"}, auth("manager", "sol", "south"))
-    view = client.get("/caseloads", headers=MANAGER).json()
+    view = client.get("/caseloads", headers=AUDITOR).json()
     teams = {t["team"]: t for t in view["teams"]}
     assert "north" not in teams and teams["south"]["unallocated"] == 1
 
@@ -94,7 +94,7 @@ def test_a_familys_oversight_footprint_lists_management_decisions_with_who_and_w
     assert body["decisions"][-1]["event_id"] == sup["event_id"]
     assert body["decisions"][-1]["summary"] == "Formal supervision of pat: plan reviewed"
     assert body["last_oversight_at"].startswith("2026-03-16T10:00:00")
-    by_manager = client.get("/oversight", params={"manager": "sam"}, headers=MANAGER).json()
+    by_manager = client.get("/oversight", params={"manager": "sam"}, headers=SUPERVISOR).json()
     assert by_manager["decisions"] == 1 and by_manager["families"][0]["family_id"] == fid
 
 
@@ -122,7 +122,7 @@ def test_an_auditor_with_a_footprint_on_a_case_is_not_independent_of_it(client):
     assert ann["independent"] is False and ann["footprint"][0]["role"] == "supervisor"
     bob = client.get(f"/families/{fid}/oversight", params={"auditor": "bob"}, headers=MANAGER).json()["independence"]
     assert bob == {"auditor": "bob", "independent": True, "footprint": []}
-    cases = client.get("/oversight", params={"auditor": "ann"}, headers=MANAGER).json()["footprint"]
+    cases = client.get("/oversight", params={"auditor": "ann"}, headers=AUDITOR).json()["footprint"]
     assert [c["family_id"] for c in cases] == [fid]
 
 
@@ -144,12 +144,12 @@ def test_the_feed_gives_events_in_global_order_with_envelopes_and_a_cursor(clien
     event = page["events"][0]
     assert event["family_id"] == a and event["type"] == "ReferralReceived"
     assert {"occurred_at", "recorded_at", "actor", "policy", "policy_version", "version"} <= set(event)
-    rest = client.get("/feed", params={"after": page["next"]}, headers=MANAGER).json()
+    rest = client.get("/feed", params={"after": page["next"]}, headers=AUDITOR).json()
     assert [e["position"] for e in rest["events"]] == [second["position"]] and rest["more"] is False
-    assert client.get("/feed", params={"after": rest["next"]}, headers=MANAGER).json()["events"] == []
-    only = client.get("/feed", params={"types": "FamilyRegistered"}, headers=MANAGER).json()["events"]
+    assert client.get("/feed", params={"after": rest["next"]}, headers=AUDITOR).json()["events"] == []
+    only = client.get("/feed", params={"types": "FamilyRegistered"}, headers=AUDITOR).json()["events"]
     assert {e["family_id"] for e in only} >= {a, b} and {e["type"] for e in only} == {"FamilyRegistered"}
-    bad = client.get("/feed", params={"types": "Nonsense"}, headers=MANAGER)
+    bad = client.get("/feed", params={"types": "Nonsense"}, headers=AUDITOR)
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
 
 

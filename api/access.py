@@ -1,0 +1,178 @@
+"""Who may call what: one table of every role against every endpoint, enforced in one place.
+
+- practitioners, supervisors and managers read (and write) only families their team holds
+  (a transfer moves that right; writes are also refused by the aggregate);
+- auditors read every family and write nothing; inspectors likewise, with tokens that
+  expire (the length of an inspection);
+- services read the feed and the read models only, never a family's record as such;
+- admins manage packs and keys (erasure, legal holds, retention) and read no case content.
+
+``POLICY`` maps (method, route) to the roles allowed and how the family is found.
+``enforce`` runs before every route (an application-wide dependency): a route missing
+from the table is refused (fail closed), a read of a family's record is appended to the
+access log once allowed. ``tests/test_access.py`` checks every cell of the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from fastapi import Request
+
+from aggregates.errors import NotFound
+from api.problems import Problem
+
+TEAM = frozenset({"practitioner", "supervisor", "manager"})
+ALL = frozenset({"practitioner", "supervisor", "manager", "auditor", "service", "admin", "inspector"})
+READERS = TEAM | {"auditor", "inspector"}
+"""Who reads a family's record."""
+READ_MODELS = TEAM | {"auditor", "inspector", "service"}
+"""Who reads the read models (services included)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    scope: str | None = None
+    """"family": the path names a family and team roles must hold it; "member": the same for
+    the member's family; "team": team roles see only their own team (``team=`` query)."""
+    log: str | None = None
+    """The access-log action, for reads of a family's record."""
+    public: bool = False
+
+
+POLICY: dict[tuple[str, str], Rule] = {
+    ("GET", "/health"): Rule(ALL, public=True),
+    ("GET", "/policies"): Rule(ALL),
+    ("GET", "/policies/{policy_id}"): Rule(ALL),
+    ("POST", "/families"): Rule(TEAM),
+    ("POST", "/families/{family_id}/commands"): Rule(TEAM, scope="family"),
+    ("GET", "/families/{family_id}"): Rule(READERS, scope="family", log="family"),
+    ("GET", "/families/{family_id}/events"): Rule(READERS, scope="family", log="events"),
+    ("GET", "/families/{family_id}/deadlines"): Rule(READ_MODELS, scope="family", log="deadlines"),
+    ("GET", "/families/{family_id}/chronology"): Rule(READ_MODELS, scope="family", log="chronology"),
+    ("GET", "/families/{family_id}/decisions/{event_id}"): Rule(READERS, scope="family", log="decision"),
+    ("GET", "/families/{family_id}/oversight"): Rule(READ_MODELS, scope="family", log="oversight"),
+    ("GET", "/families/{family_id}/access-log"): Rule(frozenset({"manager", "auditor"}), scope="family",
+                                                      log="access-log"),
+    ("GET", "/members/{member_id}/subject-access"): Rule(frozenset({"manager", "auditor"}), scope="member",
+                                                         log="subject-access"),
+    ("GET", "/deadlines"): Rule(READ_MODELS, scope="team"),
+    ("GET", "/caseloads"): Rule(READ_MODELS, scope="team"),
+    ("GET", "/oversight"): Rule(frozenset({"supervisor", "manager", "auditor", "inspector", "service"}), scope="team"),
+    ("GET", "/feed"): Rule(frozenset({"service", "auditor"})),
+    ("GET", "/retention/due"): Rule(frozenset({"admin", "auditor"})),
+    ("PUT", "/legal-holds/{family_id}"): Rule(frozenset({"admin"})),
+    ("DELETE", "/legal-holds/{family_id}"): Rule(frozenset({"admin"})),
+    ("GET", "/legal-holds"): Rule(frozenset({"admin", "auditor"})),
+    ("POST", "/families/{family_id}/erasure"): Rule(frozenset({"admin"})),
+}
+EXPORTS = Rule(frozenset({"manager", "auditor", "inspector"}), log="export")
+"""Council-wide data returns (``/exports/...``)."""
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    found = POLICY.get((method, path))
+    if found is None and method == "GET" and path.startswith("/exports/"):
+        return EXPORTS
+    return found
+
+
+def _family_team(request: Request, family_id: UUID) -> str:
+    ledger = request.app.state.ledger
+    return ledger.family(family_id).team  # type: ignore[no-any-return]
+
+
+def _member_family(request: Request, member_id: UUID) -> UUID:
+    projector = request.app.state.projector
+    with projector.reading("chronology") as tx:
+        row = tx.one("SELECT family_id FROM {chronology_members} WHERE member_id = ?", (member_id.hex,))
+    if row is None:
+        raise NotFound(f"no member {member_id}")
+    return UUID(row["family_id"])
+
+
+def enforce(request: Request) -> None:
+    """Refuse what the actor's role may not do; log reads of a family's record."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    rule = rule_for(request.method, path)
+    if rule is not None and rule.public:
+        return
+    from api.auth import current_actor, bearer
+
+    actor = current_actor(request, _credentials(request, bearer))
+    if rule is None:
+        raise Problem(403, "Forbidden", f"{request.method} {path} is not open to any role")
+    role = actor["role"]
+    if role not in rule.roles:
+        raise Problem(403, "Forbidden", f"a {role} may not {request.method} {path}")
+    family_id: UUID | None = None
+    member_id: UUID | None = None
+    params: dict[str, Any] = request.path_params
+    if rule.scope == "family":
+        family_id = _uuid(params.get("family_id"), "family_id")
+    elif rule.scope == "member":
+        member_id = _uuid(params.get("member_id"), "member_id")
+        family_id = _member_family(request, member_id)
+    if family_id is not None and role in TEAM:
+        team = _family_team(request, family_id)
+        if team != actor["team"] and not _is_receiving_team(request, family_id, actor["team"]):
+            raise Problem(403, "Forbidden", f"the family is held by team {team}, not {actor['team']}")
+    if rule.scope == "team" and role in TEAM:
+        _own_team_only(request, path, actor)
+    request.state.actor = actor
+    if rule.log is not None:
+        request.app.state.access_log.record(
+            actor=actor, action=rule.log, path=request.url.path, query=str(request.query_params),
+            family_id=family_id, member_id=member_id)
+
+
+def _own_team_only(request: Request, path: str, actor: dict[str, str]) -> None:
+    """A team role's views across families are its own team's (``own_team``), and on
+    /oversight its own footprint only."""
+    query = request.query_params
+    if "team" in query and query["team"] != actor["team"]:
+        raise Problem(403, "Forbidden", f"a {actor['role']} of team {actor['team']} sees only that team")
+    if path == "/oversight":
+        wrong = [f"{k}={query[k]}" for k in ("manager", "auditor") if k in query and query[k] != actor["user_id"]]
+        if wrong:
+            raise Problem(403, "Forbidden",
+                          f"a {actor['role']} may look up only their own footprint, not {', '.join(wrong)}")
+
+
+def own_team(request: Request, team: str | None) -> str | None:
+    """The team a view across families is limited to: a team role's own team, whatever
+    it asked for (``enforce`` has refused any other); for other roles, what they asked."""
+    actor = getattr(request.state, "actor", None)
+    if actor is not None and actor["role"] in TEAM:
+        return actor["team"]  # type: ignore[no-any-return]
+    return team
+
+
+def _is_receiving_team(request: Request, family_id: UUID, team: str) -> bool:
+    if request.method != "POST":
+        return False
+    pending = request.app.state.ledger.family(family_id).pending_transfer
+    return pending is not None and pending["to_team"] == team
+
+
+def _uuid(value: Any, name: str) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise Problem(422, "Invalid request", f"path.{name}: not a UUID") from None
+
+
+def _credentials(request: Request, bearer: Any) -> Any:
+    from fastapi.security.utils import get_authorization_scheme_param
+
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    header = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(header)
+    if not header or not scheme or not token:
+        return None
+    return HTTPAuthorizationCredentials(scheme=scheme, credentials=token)

@@ -1,0 +1,81 @@
+"""A thin SQL shim over the application's own datastore, for the ledger's tables beside
+the events (read models, the access log, the key store, legal holds).
+
+SQL is written once with ``?`` placeholders and ``{table}`` names; ``Tx`` adapts it to the
+database (``%s`` and schema-qualified names on PostgreSQL). Connections come from the
+``eventsourcing`` datastore's pool, so these tables share the events' database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+
+class Tx:
+    """One transaction: SQL in, rows (as dicts) out, whatever the database."""
+
+    def __init__(self, db: Database, cursor: Any, tables: dict[str, str]) -> None:
+        self.db, self.cursor, self.tables = db, cursor, tables
+
+    def sql(self, text: str) -> str:
+        text = text.format(**self.tables) if "{" in text else text
+        return text.replace("?", "%s") if self.db.postgres else text
+
+    def run(self, text: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self.sql(text), tuple(params))
+
+    def many(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self.cursor.executemany(self.sql(text), rows)
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.cursor.execute(self.sql(text), tuple(params))
+        return [dict(r) for r in self.cursor.fetchall()]
+
+    def one(self, text: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(text, params)
+        return found[0] if found else None
+
+
+class Database:
+    """The ledger's database, as the application's ``eventsourcing`` datastore sees it."""
+
+    def __init__(self, datastore: Any, *, postgres: bool) -> None:
+        self.datastore, self.postgres = datastore, postgres
+
+    def table(self, name: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise ValueError(f"not a table name: {name!r}")
+        if self.postgres and self.datastore.schema:
+            return f'"{self.datastore.schema}"."{name}"'
+        return f'"{name}"'
+
+    def tables(self, names: Iterable[str], suffix: str = "") -> dict[str, str]:
+        return {n: self.table(n + suffix) for n in names}
+
+    @contextmanager
+    def transaction(self, tables: dict[str, str] | None = None, *, commit: bool = True) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield Tx(self, cursor, tables or {})
+
+    def existing(self, name: str) -> bool:
+        with self.transaction(commit=False) as tx:
+            if self.postgres:
+                row = tx.one("SELECT to_regclass(?) AS found", (self.table(name),))
+                return bool(row and row["found"])
+            return tx.one("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
+
+    def create(self, name: str, statements: Sequence[str]) -> None:
+        """Create a table (and its indexes) once: ``statements`` use ``{<name>}``."""
+        if not self.existing(name):
+            with self.transaction({name: self.table(name)}) as tx:
+                for statement in statements:
+                    tx.run(statement)
+
+    @staticmethod
+    def of(ledger: Any) -> Database:
+        return Database(ledger.recorder.datastore, postgres=ledger.settings.is_postgres)
