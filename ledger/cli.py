@@ -50,16 +50,18 @@ def token(
     sub: Annotated[str, typer.Option(help="User id the token speaks for.")],
     role: Annotated[str, typer.Option(help="practitioner, supervisor, manager, auditor, service, admin or inspector.")],
     team: Annotated[Optional[str], typer.Option(help="Team (required for practitioner, supervisor, manager).")] = None,
-    hours: Annotated[float, typer.Option(help="Lifetime in hours.")] = 8.0,
+    hours: Annotated[float, typer.Option(help="Lifetime in hours (an inspector's at most 336: 14 days).")] = 8.0,
 ) -> None:
     """Print a bearer token signed with the local key (LEDGER_JWT_SECRET or the data folder's)."""
-    from api.auth import TEAM_ROLES, mint
+    from api.auth import TEAM_ROLES, TokenTooLong, mint
     from ledger.settings import get_settings
 
     if role in TEAM_ROLES and not team:
         raise typer.BadParameter(f"a {role} token needs --team", param_hint="--team")
     try:
         typer.echo(mint(get_settings().signing_key(), sub=sub, role=role, team=team, hours=hours))
+    except TokenTooLong as e:
+        raise typer.BadParameter(str(e), param_hint="--hours") from None
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--role") from None
 

@@ -1,0 +1,428 @@
+"""Exports that leave the ledger, built from the read models: court, practice and review
+chronologies (JSON, CSV, Word), Ofsted Annex A List 2, and the Standard Safeguarding
+Dataset's ``ssd_early_help_episodes``. ``docs/exports.md`` describes each and its source.
+
+Everything here is a pure function of rows the caller read (the chronology read model
+for "now", the same fold over a prefix of the record for ``as_at``; the episodes read
+model or its in-memory twin) and of the moment the export is as at, never of the wall
+clock: the same inputs give the same bytes, whoever asks (HTTP or ``ledger export``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from ledger.calendar import LONDON
+from ledger.policies.schema import Pack
+from projections import chronology as chronology_model
+from projections import episodes as episode_model
+from projections.oversight import DECISION_KINDS, MANAGEMENT
+
+PROFILES = ("court", "practice", "review")
+CHRONOLOGY_FORMATS = ("json", "csv", "docx")
+RETURN_FORMATS = ("csv", "json")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+PD12A = "https://www.justice.gov.uk/courts/procedure-rules/family/practice_directions/pd_part_12a"
+ANNEX_A = "https://www.gov.uk/government/publications/inspecting-local-authority-childrens-services-from-2018"
+SSD = "https://data-to-insight.github.io/ssd-data-model/"
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export's bytes, media type and the file name to offer."""
+
+    content: bytes
+    media_type: str
+    filename: str
+
+
+# --- small formats -----------------------------------------------------------------------------
+
+
+def _instant(stored: str | None) -> datetime | None:
+    return None if stored is None else datetime.fromisoformat(stored).astimezone(LONDON)
+
+
+def _long(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _short(day: date | None) -> str:
+    return "" if day is None else f"{day:%d/%m/%Y}"
+
+
+def _clock(stored: str | None) -> str:
+    found = _instant(stored)
+    return "" if found is None else f"{found:%d/%m/%Y %H:%M}"
+
+
+def _csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def latest_recorded(rows: Sequence[dict[str, Any]]) -> datetime:
+    """The latest moment anything in these rows was recorded (an entry or a correction):
+    what an export without ``as_at`` is as at, fixed by the record, not the clock."""
+    moments = [r["recorded_at"] for r in rows if r.get("recorded_at")]
+    moments += [c["recorded_at"] for r in rows for c in r.get("corrections", [])]
+    return datetime.fromisoformat(max(moments)) if moments else datetime(1900, 1, 1, tzinfo=timezone.utc)
+
+
+# --- chronologies --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    entries: list[dict[str, Any]]
+    """One JSON object per row."""
+    cells: list[list[str]]
+    """The same rows as text, for CSV and Word."""
+
+
+def _court(entries: list[dict[str, Any]], pack: Pack) -> Table:
+    """PD12A: serial number, date, event detail, witness or document reference."""
+    rows, cells = [], []
+    for serial, e in enumerate(entries, start=1):
+        day = _instant(e["occurred_at"]).date()  # type: ignore[union-attr]
+        rows.append({"serial_number": serial, "date": day.isoformat(), "event_detail": e["summary"],
+                     "witness_or_document_reference": e["reference"], "event_id": e["event_id"]})
+        cells.append([str(serial), _short(day), e["summary"], e["reference"] or ""])
+    return Table(("serial number", "date", "event detail", "witness or document reference"), rows, cells)
+
+
+def _source(e: dict[str, Any], pack: Pack) -> tuple[str, str]:
+    """(person, agency): who recorded it, and their agency (the council's service when
+    the entry names no other)."""
+    s = e["source"]
+    if s["recorded_by"] is None:
+        return "", s["agency"] or ""
+    person = f"{s['recorded_by']} ({s['role']})"
+    return person, s["agency"] or f"{pack.council} early help, team {s['team']}"
+
+
+def _practice(entries: list[dict[str, Any]], pack: Pack) -> Table:
+    """The safeguarding-partnership layout: date, source, significant event, impact on the
+    child, action taken (or why none)."""
+    rows, cells = [], []
+    for e in entries:
+        day = _instant(e["occurred_at"]).date()  # type: ignore[union-attr]
+        person, agency = _source(e, pack)
+        rows.append({"date": day.isoformat(), "source": {"person": person or None, "agency": agency or None},
+                     "significant_event": e["summary"], "impact_on_child": e["impact_on_child"],
+                     "action_taken": e["action_taken"], "event_id": e["event_id"]})
+        cells.append([_short(day), ", ".join(p for p in (person, agency) if p), e["summary"],
+                      e["impact_on_child"] or "", e["action_taken"] or "none recorded"])
+    return Table(("date or period", "source (person and agency)", "significant event", "impact on the child",
+                  "action taken (or why none)"), rows, cells)
+
+
+def decision(e: dict[str, Any]) -> str | None:
+    """The kind of management decision an entry records (by a supervisor or manager)."""
+    if e["source"]["role"] in MANAGEMENT and e["type"] in DECISION_KINDS:
+        return DECISION_KINDS[e["type"]]
+    return None
+
+
+def _correction_text(c: dict[str, Any]) -> str:
+    changes = "; ".join(f"{name} was {ch['from']!s}, now {ch['to']!s}" for name, ch in c["changes"].items())
+    return f"{_clock(c['recorded_at'])} {c['recorded_by']} ({c['role']}): {changes} (reason: {c['reason']})"
+
+
+def _review(entries: list[dict[str, Any]], pack: Pack) -> Table:
+    """Everything: both times, who recorded it, late entries, corrections beside what
+    they corrected, management decisions in line."""
+    rows, cells = [], []
+    for e in entries:
+        kind = decision(e)
+        s = e["source"]
+        rows.append({
+            "event_id": e["event_id"], "type": e["type"], "occurred_at": e["occurred_at"],
+            "recorded_at": e["recorded_at"],
+            "recorded_by": {"user_id": s["recorded_by"], "role": s["role"], "team": s["team"]},
+            "agency": s["agency"], "summary": e["summary"], "significance": e["significance"],
+            "significant": e["significant"], "impact_on_child": e["impact_on_child"],
+            "action_taken": e["action_taken"], "note": e["note"], "reference": e["reference"],
+            "late_entry": e["late_entry"], "late_rules": e["late_rules"], "management_decision": kind,
+            "corrections": e["corrections"], "about": e["about"],
+        })
+        who = f"{s['recorded_by']} ({s['role']}, team {s['team']})" if s["recorded_by"] else ""
+        cells.append([
+            _clock(e["occurred_at"]), _clock(e["recorded_at"]), who, e["type"], e["summary"], s["agency"] or "",
+            e["significance"] or "", e["impact_on_child"] or "", e["action_taken"] or "", e["reference"] or "",
+            ("yes: " + ", ".join(e["late_rules"])) if e["late_entry"] else "",
+            " | ".join(_correction_text(c) for c in e["corrections"]),
+            f"{kind} by {s['role']} {s['recorded_by']}" if kind else "",
+        ])
+    return Table(("occurred", "recorded", "recorded by", "event", "summary", "agency", "significance",
+                  "impact on child", "action taken", "reference", "late entry", "corrections",
+                  "management decision"), rows, cells)
+
+
+TABLES: dict[str, Callable[[list[dict[str, Any]], Pack], Table]] = {
+    "court": _court, "practice": _practice, "review": _review,
+}
+TITLES = {
+    "court": ("Social work chronology",
+              f"Family Procedure Rules, Practice Direction 12A (social work chronology): {PD12A}"),
+    "practice": ("Multi-agency chronology of significant events",
+                 "Safeguarding partnership chronology layout: date, source, significant event, impact on "
+                 "the child, action taken"),
+    "review": ("Chronology for case review",
+               "Every entry with both times, who recorded it, late entries, corrections and management "
+               "decisions"),
+}
+
+
+def _name(member: dict[str, Any]) -> str:
+    return f"{member['given_name']} {member['family_name']}"
+
+
+def involvement(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], pack: Pack,
+                member: UUID | None, moment: datetime) -> dict[str, Any]:
+    """The succinct summary of the length of the council's involvement with the family
+    and, for a child's chronology, with the child (PD12A), with its episodes."""
+    found, _ = episode_model.walk(rows, pack)
+    surnames = list(dict.fromkeys(m["family_name"] for m in members.values()))
+    family = f"{' and '.join(surnames)} family"
+    today = moment.astimezone(LONDON).date()
+    shown = []
+    for e in found:
+        start = e.started.astimezone(LONDON).date()
+        end = e.ended.astimezone(LONDON).date() if e.ended else None
+        shown.append({"episode_id": str(UUID(e.episode_id)), "start": start.isoformat(),
+                      "end": end.isoformat() if end else None, "end_reason": e.end_reason,
+                      "days": ((end or today) - start).days + 1, "children": e.children})
+    if not shown:
+        text = f"{pack.council} had no early help episode with the {family} as at {_long(today)}."
+    else:
+        parts = [f"{_long(date.fromisoformat(e['start']))} to "
+                 + (f"{_long(date.fromisoformat(e['end']))}, closed ({(e['end_reason'] or '').replace('_', ' ')})"
+                    if e["end"] else f"{_long(today)}, open") for e in shown]
+        count = f"{len(shown)} episode{'s' if len(shown) > 1 else ''} of early help"
+        text = (f"{pack.council} has been involved with the {family} since {_long(date.fromisoformat(shown[0]['start']))}: "
+                f"{count} ({'; '.join(parts)}), {sum(e['days'] for e in shown)} days in all as at {_long(today)}.")
+    child = None
+    if member is not None:
+        person = members[member.hex]
+        dob = person.get("date_of_birth")
+        child = {"member_id": str(member), "name": _name(person), "date_of_birth": dob}
+        own = [e for e in shown if member.hex in e["children"]]
+        born = f" (born {_long(date.fromisoformat(dob))})" if dob else ""
+        if person.get("kind") == "child":
+            text += (f" {_name(person)}{born} was included in {len(own)} of these episodes"
+                     + (f", {sum(e['days'] for e in own)} days, the first from "
+                        f"{_long(date.fromisoformat(own[0]['start']))}." if own else "."))
+    for e in shown:
+        e["children"] = [str(UUID(c)) for c in e["children"]]
+    return {"summary": text, "family": family, "child": child, "episodes": shown}
+
+
+def chronology(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], pack: Pack, *,
+               family_id: UUID, profile: str, fmt: str, member: UUID | None = None,
+               as_at: datetime | None = None) -> Export:
+    """A chronology export of one family (or one member) in a profile and format, as the
+    record stood at ``as_at`` (the rows given must be that record) or as now recorded."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}")
+    if fmt not in CHRONOLOGY_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(CHRONOLOGY_FORMATS)}")
+    moment = as_at or latest_recorded(rows)
+    entries = chronology_model.view(rows, members, member=member, significant_only=profile != "review")
+    table = TABLES[profile](entries, pack)
+    about = involvement(rows, members, pack, member, moment)
+    title, standard = TITLES[profile]
+    heading = {
+        "title": title, "standard": standard, "council": pack.council, "family_id": str(family_id),
+        "family": about["family"], "members": [_name(m) for m in members.values()], "child": about["child"],
+        "as_at": moment.astimezone(LONDON).isoformat(), "as_at_requested": as_at is not None,
+        "involvement": about["summary"], "episodes": about["episodes"],
+    }
+    name = f"chronology-{profile}-{family_id}" + (f"-{member}" if member else "") + f".{fmt}"
+    if fmt == "json":
+        content = _json({"profile": profile, "heading": heading, "columns": list(table.columns),
+                         "entries": table.entries})
+    elif fmt == "csv":
+        content = _csv(table.columns, table.cells)
+    else:
+        lines = [("Council", pack.council), ("Family", f"{about['family']}: {', '.join(heading['members'])}")]
+        if about["child"]:
+            child = about["child"]
+            born = f", born {_long(date.fromisoformat(child['date_of_birth']))}" if child["date_of_birth"] else ""
+            lines.append(("Chronology of", f"{child['name']}{born}"))
+        lines += [("As at", f"{moment.astimezone(LONDON):%d/%m/%Y %H:%M} (London)"
+                   + ("" if as_at else ", the latest entry recorded")), ("Prepared under", standard)]
+        content = word_document(title, lines, about["summary"], table, moment, landscape=profile != "court")
+    return Export(content, MEDIA_TYPES[fmt], name)
+
+
+# --- Word ---------------------------------------------------------------------------------------
+
+
+def word_document(title: str, lines: Sequence[tuple[str, str]], summary: str, table: Table, moment: datetime,
+                  *, landscape: bool) -> bytes:
+    """A .docx with a heading, the summary of involvement and the table, with its core
+    properties and zip entries dated ``moment`` (so the same inputs give the same bytes)."""
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    document = Document()
+    utc = moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+    props = document.core_properties
+    props.author, props.title, props.comments = "Early Help case ledger", title, ""
+    props.last_modified_by, props.revision = "Early Help case ledger", 1
+    props.created = props.modified = utc
+    if landscape:
+        section = document.sections[0]
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = section.page_height, section.page_width
+    document.styles["Normal"].font.size = Pt(9)
+    document.add_heading(title, level=1)
+    for label, value in lines:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(f"{label}: ").bold = True
+        paragraph.add_run(value)
+    document.add_heading("Summary of involvement", level=2)
+    document.add_paragraph(summary)
+    grid = document.add_table(rows=1, cols=len(table.columns))
+    grid.style = "Table Grid"
+    header = grid.rows[0]
+    repeat = OxmlElement("w:tblHeader")  # the header row repeats on every page
+    repeat.set(qn("w:val"), "true")
+    header._tr.get_or_add_trPr().append(repeat)
+    for cell, text in zip(header.cells, table.columns):
+        cell.paragraphs[0].add_run(text).bold = True
+    for values in table.cells:
+        for cell, text in zip(grid.add_row().cells, values):
+            cell.text = text
+    raw = io.BytesIO()
+    document.save(raw)
+    return _fixed_zip(raw.getvalue(), moment)
+
+
+def _fixed_zip(content: bytes, moment: datetime) -> bytes:
+    """The same zip with every entry stamped ``moment`` (London time, as zip times are
+    local) instead of the time it was written."""
+    stamp = moment.astimezone(LONDON).timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, \
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=stamp)  # type: ignore[arg-type]
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            target.writestr(info, source.read(entry.filename))
+    return out.getvalue()
+
+
+# --- Ofsted Annex A List 2 and the SSD's early help episodes ---------------------------------------
+
+
+ANNEX_A_COLUMNS = (
+    "Child Unique ID", "Gender", "Ethnicity", "Date of Birth", "Age of Child (Years)",
+    "Assessment start date", "Assessment completion date", "Organisation completing assessment",
+)
+ANNEX_A_KEYS = (
+    "child_unique_id", "gender", "ethnicity", "date_of_birth", "age_of_child_years",
+    "assessment_start_date", "assessment_completion_date", "organisation_completing_assessment",
+)
+SSD_COLUMNS = (
+    "earl_episode_id", "earl_person_id", "earl_episode_start_date", "earl_episode_end_date",
+    "earl_episode_reason", "earl_episode_end_reason", "earl_episode_organisation", "earl_episode_worker_id",
+)
+END_REASONS = {
+    "outcomes_met": "Outcomes met", "step_up": "Step-up", "no_further_action": "NFA",
+    "step_down": "Step-down", "transferred": "Transferred", "disengaged": "Disengaged",
+    "consent_withdrawn": "Consent withdrawn", "moved_away": "Moved away", "other": "Other",
+}
+"""The SSD's end reasons ("Outcomes met/ Step-up/ NFA", EARL006A), and the ledger's other
+closure reasons in words."""
+
+
+def age_in_years(born: date | None, on: date) -> int | None:
+    """Age at the last birthday on ``on`` (-1 for a child not yet born, as Annex A asks)."""
+    if born is None:
+        return None
+    if born > on:
+        return -1
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _period(first: date, last: date, as_at: datetime | None) -> dict[str, Any]:
+    return {"from": first.isoformat(), "to": last.isoformat(),
+            "as_at": as_at.astimezone(LONDON).isoformat() if as_at else None}
+
+
+def annex_a(assessments: Sequence[dict[str, Any]], first: date, last: date, fmt: str,
+            as_at: datetime | None = None) -> Export:
+    """Annex A List 2: one row per child per early help assessment touching the period
+    (started by its end and not completed before its start); ages at the period's end."""
+    rows = []
+    for r in assessments:
+        born = _day(r["date_of_birth"])
+        rows.append({
+            "child_unique_id": str(UUID(r["person_id"])), "gender": r["gender"], "ethnicity": r["ethnicity"],
+            "date_of_birth": r["date_of_birth"], "age_of_child_years": age_in_years(born, last),
+            "assessment_start_date": r["start_date"], "assessment_completion_date": r["completion_date"],
+            "organisation_completing_assessment": r["organisation"],
+        })
+    name = f"annex-a-list-2-{first}-to-{last}.{fmt}"
+    if fmt == "json":
+        content = _json({"return": "Ofsted Annex A, List 2: early help", "specification": ANNEX_A,
+                         **_period(first, last, as_at), "count": len(rows), "columns": list(ANNEX_A_KEYS),
+                         "rows": rows})
+    else:
+        content = _csv(ANNEX_A_COLUMNS, [[
+            r["child_unique_id"], r["gender"], r["ethnicity"], _short(_day(r["date_of_birth"])),
+            "" if r["age_of_child_years"] is None else str(r["age_of_child_years"]),
+            _short(_day(r["assessment_start_date"])), _short(_day(r["assessment_completion_date"])),
+            r["organisation_completing_assessment"]] for r in rows])
+    return Export(content, MEDIA_TYPES[fmt], name)
+
+
+def ssd_early_help_episodes(episodes: Sequence[dict[str, Any]], first: date, last: date, fmt: str,
+                            as_at: datetime | None = None) -> Export:
+    """``ssd_early_help_episodes``: one row per child per episode touching the period."""
+    rows = [{
+        "earl_episode_id": r["earl_episode_id"], "earl_person_id": str(UUID(r["person_id"])),
+        "earl_episode_start_date": r["start_date"], "earl_episode_end_date": r["end_date"],
+        "earl_episode_reason": r["reason"],
+        "earl_episode_end_reason": END_REASONS.get(r["end_reason"], r["end_reason"]) if r["end_reason"] else None,
+        "earl_episode_organisation": r["organisation"], "earl_episode_worker_id": r["worker_id"],
+    } for r in episodes]
+    name = f"ssd_early_help_episodes-{first}-to-{last}.{fmt}"
+    if fmt == "json":
+        content = _json({"table": "ssd_early_help_episodes", "specification": SSD, **_period(first, last, as_at),
+                         "count": len(rows), "columns": list(SSD_COLUMNS), "rows": rows})
+    else:
+        content = _csv(SSD_COLUMNS, [[r[c] for c in SSD_COLUMNS] for r in rows])
+    return Export(content, MEDIA_TYPES[fmt], name)

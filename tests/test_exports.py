@@ -1,0 +1,592 @@
+"""Exports that leave the ledger, on SQLite and PostgreSQL, from families recorded through
+the real command path with a recording clock the test controls (so late entries are late
+and every "as at" is exact):
+
+- the Stone family (Durham, Family Hub): referred by Hill Primary School on Monday
+  5 January 2026, a home visit on the 9th typed in on the 14th (a late entry), an early
+  help assessment started on the 12th (corrected to the 13th), signed off on the 22nd, a
+  disclosure on the 26th, stepped up to children's social care and closed (step up) on
+  the 30th; re-referred (stepped down) on 2 March, a second assessment by the school
+  started on the 10th and submitted, not yet signed off;
+- the Lee family (Haringey, no sign-off of the C4C): referred on 2 February, its early
+  help assessment started on the 10th and completed (submitted) on the 24th.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import docx
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.auth import INSPECTOR_MAX_HOURS, TokenTooLong, mint
+from ledger.application import Ledger
+from ledger.cli import app as cli
+from ledger.settings import Settings
+from projections.episodes import episode_row_id
+from projections.projector import Projector
+from replay.rebuild import rebuild
+from tests.conftest import MANAGER, PRACTITIONER, SECRET, SUPERVISOR, auth
+
+UTC = timezone.utc
+INSPECTOR = auth("inspector", "ofsted-hmi-1", None)
+DURHAM, HARINGEY = "Durham County Council", "London Borough of Haringey"
+COURT = ["serial number", "date", "event detail", "witness or document reference"]
+PRACTICE = ["date or period", "source (person and agency)", "significant event", "impact on the child",
+            "action taken (or why none)"]
+REVIEW = ["occurred", "recorded", "recorded by", "event", "summary", "agency", "significance", "impact on child",
+          "action taken", "reference", "late entry", "corrections", "management decision"]
+ANNEX_A = ["Child Unique ID", "Gender", "Ethnicity", "Date of Birth", "Age of Child (Years)",
+           "Assessment start date", "Assessment completion date", "Organisation completing assessment"]
+SSD = ["earl_episode_id", "earl_person_id", "earl_episode_start_date", "earl_episode_end_date",
+       "earl_episode_reason", "earl_episode_end_reason", "earl_episode_organisation", "earl_episode_worker_id"]
+BEFORE_CORRECTIONS = "2026-01-27T08:00:00+00:00"
+
+
+class Clock:
+    """The ledger's recording clock: set to each command's recording moment."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        assert moment >= self.now, "recording moments only move forward"
+        self.now = moment
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(settings: Settings, clock: Clock) -> Iterator[TestClient]:
+    ledger = Ledger(settings, clock=clock)
+    try:
+        with TestClient(create_app(ledger), raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        ledger.close()
+
+
+def at(day: str, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}:00+00:00")
+
+
+class Recorder:
+    """Records commands as a worker would: five minutes after they happen, unless told when."""
+
+    def __init__(self, client: TestClient, clock: Clock) -> None:
+        self.client, self.clock = client, clock
+
+    def register(self, policy: str, members: list[dict[str, Any]], when: datetime) -> dict[str, Any]:
+        self.clock.set(when)
+        r = self.client.post("/families", headers=PRACTITIONER, json={"policy": policy, "team": "north",
+                                                                       "members": members})
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def __call__(self, fid: str, when: datetime, body: dict[str, Any], headers: dict[str, str] = PRACTITIONER,
+                 recorded: datetime | None = None) -> dict[str, Any]:
+        self.clock.set(recorded or when + timedelta(minutes=5))
+        r = self.client.post(f"/families/{fid}/commands", headers=headers,
+                             json={**body, "occurred_at": when.isoformat()})
+        assert r.status_code == 201, (body["type"], r.text)
+        return r.json()  # type: ignore[no-any-return]
+
+    def correct(self, fid: str, recorded: datetime, corrects: str, changes: dict[str, Any], reason: str) -> None:
+        self.clock.set(recorded)
+        r = self.client.post(f"/families/{fid}/commands", headers=PRACTITIONER, json={
+            "type": "EntryCorrected", "corrects": corrects, "changes": changes, "reason": reason})
+        assert r.status_code == 201, r.text
+
+
+@pytest.fixture
+def families(client: TestClient, clock: Clock) -> dict[str, Any]:
+    record = Recorder(client, clock)
+    stone = record.register("durham-one-point", [
+        {"given_name": "Ava", "family_name": "Stone", "date_of_birth": "2016-05-04", "kind": "child",
+         "gender": "2", "ethnicity": "WBRI"},
+        {"given_name": "Ben", "family_name": "Stone", "date_of_birth": "2019-09-15", "kind": "child",
+         "gender": "1", "ethnicity": "MWBC"},
+        {"given_name": "Cara", "family_name": "Stone", "date_of_birth": "1990-02-03", "kind": "adult",
+         "gender": "2", "ethnicity": "WBRI"}], at("2026-01-05", 8))
+    fid = stone["family_id"]
+    ava, ben, cara = (m["member_id"] for m in stone["members"])
+    record(fid, at("2026-01-05", 9), {"type": "ReferralReceived", "route": "professional",
+                                      "reason": "School worried about attendance",
+                                      "referrer_agency": "Hill Primary School"})
+    record(fid, at("2026-01-06"), {"type": "TriageDecided", "outcome": "early_help", "pathway": "family-hub"},
+           MANAGER)
+    record(fid, at("2026-01-06", 11), {"type": "AllocatedToTeam", "team": "north", "pathway": "family-hub"}, MANAGER)
+    record(fid, at("2026-01-07"), {"type": "AllocatedToWorker", "worker_id": "pat"}, SUPERVISOR)
+    record(fid, at("2026-01-08"), {"type": "DocumentRecorded", "document": "home-visit-risk-assessment"})
+    record(fid, at("2026-01-09", 11), {"type": "ConsentGiven", "given_by": cara,
+                                       "scope": ["support", "information_sharing"]})
+    first = str(uuid.uuid4())
+    started = record(fid, at("2026-01-12"), {"type": "AssessmentStarted", "assessment_id": first})
+    # The home visit of Friday 9 January, typed in on Wednesday the 14th: a late entry.
+    visit = record(fid, at("2026-01-09"), {"type": "ContactMade", "method": "visit", "party": "family",
+                                           "location": "home", "members_present": [ava, ben, cara],
+                                           "children_seen": [ava, ben], "children_seen_alone": [ava]},
+                   recorded=at("2026-01-14", 16))
+    record(fid, at("2026-01-20"), {"type": "AssessmentSubmitted", "assessment_id": first})
+    record(fid, at("2026-01-22"), {"type": "AssessmentAuthorised", "assessment_id": first}, SUPERVISOR)
+    note = record(fid, at("2026-01-26", 15), {
+        "type": "CaseNoteRecorded", "text": "Ava said she is frightened at home", "about": [ava],
+        "significance": "high", "impact_on_child": "negative",
+        "action_taken": "Discussed with manager; strategy discussion requested", "reference": "Case note 26/01"})
+    record.correct(fid, at("2026-01-27", 9), started["event_id"], {"occurred_at": "2026-01-13T10:00:00+00:00"},
+                   "the assessment started on the Tuesday, not the Monday")
+    record.correct(fid, at("2026-01-27", 9, 30), note["event_id"],
+                   {"context": {"reference": "Statement of Ms Head, paragraph 4"}}, "the school's statement")
+    record(fid, at("2026-01-28"), {"type": "SteppedUp", "to_service": "childrens_social_care",
+                                   "reason": "disclosure of harm"}, MANAGER)
+    record(fid, at("2026-01-29"), {"type": "ClosureProposed", "reason": "step_up"})
+    record(fid, at("2026-01-29", 11), {"type": "ClosureAuthorised"}, MANAGER)
+    record(fid, at("2026-01-29", 12), {"type": "DocumentRecorded", "document": "family-survey"})
+    record(fid, at("2026-01-30"), {"type": "EpisodeClosed", "reason": "step_up"})
+
+    lee = record.register("haringey-early-help", [
+        {"given_name": "Dee", "family_name": "Lee", "date_of_birth": "2024-02-29", "kind": "child",
+         "gender": "9", "ethnicity": "NOBT"},
+        {"given_name": "Eve", "family_name": "Lee", "kind": "adult"}], at("2026-02-02", 8))
+    lid = lee["family_id"]
+    dee, eve = (m["member_id"] for m in lee["members"])
+    record(lid, at("2026-02-02", 9), {"type": "ReferralReceived", "route": "self", "reason": "Help with routines",
+                                      "priority": "green"})
+    record(lid, at("2026-02-02", 15), {"type": "TriageDecided", "outcome": "early_help", "pathway": "locality-team"},
+           MANAGER)
+    record(lid, at("2026-02-02", 16), {"type": "ConsentGiven", "given_by": eve, "scope": ["support"],
+                                       "form": "verbal"})
+    record(lid, at("2026-02-03"), {"type": "AllocatedToTeam", "team": "north", "pathway": "locality-team"}, MANAGER)
+    record(lid, at("2026-02-04"), {"type": "AllocatedToWorker", "worker_id": "pat"}, SUPERVISOR)
+    c4c = str(uuid.uuid4())
+    record(lid, at("2026-02-10"), {"type": "AssessmentStarted", "assessment_id": c4c})
+    record(lid, at("2026-02-24"), {"type": "AssessmentSubmitted", "assessment_id": c4c})
+
+    # The Stones are re-referred: stepped down from children's social care on 2 March.
+    record(fid, at("2026-03-02", 9), {"type": "ReferralReceived", "route": "step_down",
+                                      "reason": "Stepped down from children's social care"})
+    record(fid, at("2026-03-03"), {"type": "TriageDecided", "outcome": "early_help", "pathway": "family-hub"},
+           MANAGER)
+    record(fid, at("2026-03-03", 11), {"type": "AllocatedToTeam", "team": "north", "pathway": "family-hub"},
+           MANAGER)
+    record(fid, at("2026-03-04"), {"type": "AllocatedToWorker", "worker_id": "kim"}, SUPERVISOR)
+    second = str(uuid.uuid4())
+    record(fid, at("2026-03-10"), {"type": "AssessmentStarted", "assessment_id": second,
+                                   "assessment_kind": "second-or-subsequent-assessment",
+                                   "agency": "Hill Primary School"})
+    record(fid, at("2026-03-20"), {"type": "AssessmentSubmitted", "assessment_id": second})
+    return {"stone": fid, "ava": ava, "ben": ben, "cara": cara, "lee": lid, "dee": dee, "visit": visit["event_id"],
+            "note": note["event_id"], "started": started["event_id"]}
+
+
+def get(client: TestClient, path: str, headers: dict[str, str] = MANAGER, **params: Any) -> Any:
+    r = client.get(path, params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def chronology(client: TestClient, fid: str, headers: dict[str, str] = PRACTITIONER, **params: Any) -> Any:
+    return get(client, f"/families/{fid}/chronology", headers, **params)
+
+
+def rows_of(response: Any) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8"))))
+
+
+# --- chronology profiles -------------------------------------------------------------------------
+
+
+def test_the_court_chronology_of_a_child_is_pd12a_numbered_significant_events_with_references(client, families):
+    f = families
+    r = chronology(client, f["stone"], profile="court", member=f["ava"])
+    body = r.json()
+    heading = body["heading"]
+    assert heading["title"] == "Social work chronology" and "Practice Direction 12A" in heading["standard"]
+    assert heading["council"] == DURHAM and heading["child"]["name"] == "Ava Stone"
+    # As at the latest entry recorded (the second assessment's submission), never the clock.
+    assert heading["as_at"] == "2026-03-20T10:05:00+00:00" and not heading["as_at_requested"]
+    # The succinct summary of the length of involvement with the family and the child (PD12A).
+    assert heading["involvement"] == (
+        "Durham County Council has been involved with the Stone family since 5 January 2026: 2 episodes of early "
+        "help (5 January 2026 to 30 January 2026, closed (step up); 2 March 2026 to 20 March 2026, open), "
+        "45 days in all as at 20 March 2026. Ava Stone (born 4 May 2016) was included in 2 of these episodes, "
+        "45 days, the first from 5 January 2026.")
+    assert body["columns"] == COURT
+    entries = body["entries"]
+    assert [e["serial_number"] for e in entries] == list(range(1, len(entries) + 1))
+    assert [(e["date"], e["event_detail"]) for e in entries[:3]] == [
+        ("2016-05-04", "Ava Stone born"),
+        ("2026-01-05", "Referral received from Hill Primary School; School worried about attendance"),
+        ("2026-01-06", "Triage decision: early help; pathway Family Hub")]
+    disclosure = next(e for e in entries if e["event_detail"] == "Ava said she is frightened at home")
+    # The reference as corrected; the visit (not significant in Durham) and Ben's own entries are not here.
+    assert disclosure["witness_or_document_reference"] == "Statement of Ms Head, paragraph 4"
+    assert disclosure["date"] == "2026-01-26"
+    assert f["visit"] not in {e["event_id"] for e in entries}
+    assert [e["event_detail"] for e in entries][-4:] == [
+        "Episode closed: step up",
+        "Referral received from step down; Stepped down from children's social care",
+        "Triage decision: early help; pathway Family Hub", "Allocated to kim as lead professional"]
+
+    table = rows_of(chronology(client, f["stone"], profile="court", member=f["ava"], format="csv"))
+    assert table[0] == COURT
+    assert table[1] == ["1", "04/05/2016", "Ava Stone born", ""]
+    assert [row for row in table if row[2] == "Ava said she is frightened at home"] == [
+        [str(disclosure["serial_number"]), "26/01/2026", "Ava said she is frightened at home",
+         "Statement of Ms Head, paragraph 4"]]
+    assert len(table) == len(entries) + 1
+
+
+def test_the_practice_chronology_gives_source_impact_and_action_for_each_significant_event(client, families):
+    f = families
+    body = chronology(client, f["stone"], profile="practice").json()
+    assert body["heading"]["title"] == "Multi-agency chronology of significant events"
+    referral, disclosure = body["entries"][0], next(
+        e for e in body["entries"] if e["significant_event"] == "Ava said she is frightened at home")
+    assert referral["source"] == {"person": "pat (practitioner)", "agency": "Hill Primary School"}
+    assert (disclosure["impact_on_child"], disclosure["action_taken"]) == (
+        "negative", "Discussed with manager; strategy discussion requested")
+    table = rows_of(chronology(client, f["stone"], profile="practice", format="csv"))
+    assert table[0] == PRACTICE
+    assert table[1] == ["05/01/2026", "pat (practitioner), Hill Primary School",
+                        "Referral received from Hill Primary School; School worried about attendance", "",
+                        "none recorded"]
+    assert ["26/01/2026", "pat (practitioner), Durham County Council early help, team north",
+            "Ava said she is frightened at home", "negative",
+            "Discussed with manager; strategy discussion requested"] in table
+    # Significant events only: Durham does not count a visit or a document as significant.
+    assert not any(row[2].startswith("Visit") for row in table)
+
+
+def test_the_review_chronology_shows_both_times_late_entries_corrections_and_decisions_in_line(client, families):
+    f = families
+    body = chronology(client, f["stone"], profile="review").json()
+    by_id = {e["event_id"]: e for e in body["entries"]}
+    visit = by_id[f["visit"]]
+    assert (visit["occurred_at"], visit["recorded_at"]) == ("2026-01-09T10:00:00+00:00", "2026-01-14T16:00:00+00:00")
+    assert visit["late_entry"] and visit["late_rules"] == ["recording-within-24-hours", "recording-within-1-working-day"]
+    started = by_id[f["started"]]
+    assert started["occurred_at"] == "2026-01-13T10:00:00+00:00"
+    [correction] = started["corrections"]
+    assert correction["reason"] == "the assessment started on the Tuesday, not the Monday"
+    assert correction["changes"]["occurred_at"]["from"].startswith("2026-01-12T10:00:00")
+    decisions = [(e["type"], e["management_decision"]) for e in body["entries"] if e["management_decision"]]
+    assert decisions[:3] == [("TriageDecided", "threshold decision"), ("AllocatedToTeam", "allocation"),
+                             ("AllocatedToWorker", "allocation")]
+    assert ("AssessmentAuthorised", "authorisation") in decisions and ("SteppedUp", "step up") in decisions
+    assert ("CaseNoteRecorded", None) in [(e["type"], e["management_decision"]) for e in body["entries"]]
+
+    table = rows_of(chronology(client, f["stone"], profile="review", format="csv"))
+    assert table[0] == REVIEW
+    visit_row = next(row for row in table if row[3] == "ContactMade")
+    assert visit_row[:3] == ["09/01/2026 10:00", "14/01/2026 16:00", "pat (practitioner, team north)"]
+    assert visit_row[10] == "yes: recording-within-24-hours, recording-within-1-working-day"
+    consent_row = next(row for row in table if row[3] == "ConsentGiven")
+    assert consent_row[10] == ""  # recorded five minutes after: not late
+    started_row = next(row for row in table if row[3] == "AssessmentStarted")
+    assert started_row[0] == "13/01/2026 10:00"
+    assert started_row[11].startswith("27/01/2026 09:00 pat (practitioner): occurred_at was 2026-01-12T10:00:00")
+    assert started_row[11].endswith("(reason: the assessment started on the Tuesday, not the Monday)")
+    note_row = next(row for row in table if row[3] == "CaseNoteRecorded")
+    assert note_row[9] == "Statement of Ms Head, paragraph 4"
+    assert "reference was Case note 26/01, now Statement of Ms Head, paragraph 4" in note_row[11]
+    triage_row = next(row for row in table if row[3] == "TriageDecided")
+    assert triage_row[12] == "threshold decision by manager meg"
+    assert note_row[12] == ""
+
+
+def test_a_chronology_export_as_at_a_moment_leaves_out_later_entries_and_later_corrections(client, families):
+    f = families
+    then = chronology(client, f["stone"], profile="review", as_at=BEFORE_CORRECTIONS).json()
+    assert then["heading"]["as_at"] == "2026-01-27T08:00:00+00:00" and then["heading"]["as_at_requested"]
+    assert then["heading"]["involvement"].startswith(
+        "Durham County Council has been involved with the Stone family since 5 January 2026: 1 episode of early "
+        "help (5 January 2026 to 27 January 2026, open), 23 days in all")
+    by_id = {e["event_id"]: e for e in then["entries"]}
+    assert by_id[f["started"]]["occurred_at"] == "2026-01-12T10:00:00+00:00" and not by_id[f["started"]]["corrections"]
+    assert by_id[f["note"]]["reference"] == "Case note 26/01"
+    assert "SteppedUp" not in {e["type"] for e in then["entries"]}
+    court = rows_of(chronology(client, f["stone"], profile="court", format="csv", as_at=BEFORE_CORRECTIONS))
+    assert ["Case note 26/01"] == [row[3] for row in court if row[2] == "Ava said she is frightened at home"]
+
+
+def test_the_word_chronology_opens_in_python_docx_with_its_heading_and_table(client, families):
+    f = families
+    r = chronology(client, f["stone"], profile="court", member=f["ava"], format="docx")
+    assert r.headers["content-type"] == \
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert f'chronology-court-{f["stone"]}-{f["ava"]}.docx' in r.headers["content-disposition"]
+    document = docx.Document(io.BytesIO(r.content))
+    text = [p.text for p in document.paragraphs]
+    assert text[0] == "Social work chronology"
+    assert "Chronology of: Ava Stone, born 4 May 2016" in text
+    assert "As at: 20/03/2026 10:05 (London), the latest entry recorded" in text
+    assert any(t.startswith("Durham County Council has been involved with the Stone family since") for t in text)
+    [table] = document.tables
+    cells = [[c.text for c in row.cells] for row in table.rows]
+    assert cells == rows_of(chronology(client, f["stone"], profile="court", member=f["ava"], format="csv"))
+    # Same bytes every time: core properties and zip entries carry the export's moment.
+    props = document.core_properties
+    assert props.created == props.modified == datetime(2026, 3, 20, 10, 5, tzinfo=UTC)
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert {i.date_time for i in z.infolist()} == {(2026, 3, 20, 10, 5, 0)}
+    assert chronology(client, f["stone"], profile="court", member=f["ava"], format="docx").content == r.content
+    review = docx.Document(io.BytesIO(chronology(client, f["stone"], profile="review", format="docx").content))
+    assert [c.text for c in review.tables[0].rows[0].cells] == REVIEW
+    assert review.sections[0].page_width > review.sections[0].page_height  # landscape for thirteen columns
+
+
+# --- Annex A and the SSD -----------------------------------------------------------------------
+
+
+def test_annex_a_list_2_has_a_row_per_child_per_early_help_assessment_in_the_period(client, families):
+    f = families
+    r = get(client, "/exports/annex-a/list-2", **{"from": "2026-01-01", "to": "2026-06-30"})
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    table = rows_of(r)
+    assert table[0] == ANNEX_A
+    # Durham signs the assessment off (completion = AssessmentAuthorised); the start as corrected; the
+    # second one, by the school, is submitted but not signed off: not complete. Haringey asks for no
+    # sign-off (completion = AssessmentSubmitted). Ages at the end of the period; adults are not listed.
+    assert table[1:] == [
+        [f["ava"], "2", "WBRI", "04/05/2016", "10", "13/01/2026", "22/01/2026", DURHAM],
+        [f["ben"], "1", "MWBC", "15/09/2019", "6", "13/01/2026", "22/01/2026", DURHAM],
+        [f["dee"], "9", "NOBT", "29/02/2024", "2", "10/02/2026", "24/02/2026", HARINGEY],
+        [f["ava"], "2", "WBRI", "04/05/2016", "10", "10/03/2026", "", "Hill Primary School"],
+        [f["ben"], "1", "MWBC", "15/09/2019", "6", "10/03/2026", "", "Hill Primary School"],
+    ]
+    body = get(client, "/exports/annex-a/list-2", INSPECTOR,
+               **{"from": "2026-02-01", "to": "2026-06-30", "format": "json"}).json()
+    # The first assessment was completed before February: not in this period.
+    assert (body["from"], body["to"], body["as_at"], body["count"]) == ("2026-02-01", "2026-06-30", None, 3)
+    assert body["rows"][0] == {
+        "child_unique_id": f["dee"], "gender": "9", "ethnicity": "NOBT", "date_of_birth": "2024-02-29",
+        "age_of_child_years": 2, "assessment_start_date": "2026-02-10", "assessment_completion_date": "2026-02-24",
+        "organisation_completing_assessment": HARINGEY}
+    # As it stood before the corrections were made: the start date then recorded, and nothing since.
+    then = rows_of(get(client, "/exports/annex-a/list-2",
+                       **{"from": "2026-01-01", "to": "2026-06-30", "as_at": BEFORE_CORRECTIONS}))
+    assert then[1:] == [
+        [f["ava"], "2", "WBRI", "04/05/2016", "10", "12/01/2026", "22/01/2026", DURHAM],
+        [f["ben"], "1", "MWBC", "15/09/2019", "6", "12/01/2026", "22/01/2026", DURHAM]]
+
+
+def test_ssd_early_help_episodes_has_a_row_per_child_per_episode_with_end_reasons(client, families):
+    f = families
+    table = rows_of(get(client, "/exports/ssd/early-help-episodes", **{"from": "2026-01-01", "to": "2026-06-30"}))
+    assert table[0] == SSD
+    rows = [dict(zip(SSD, row)) for row in table[1:]]
+    assert [(r["earl_person_id"], r["earl_episode_start_date"], r["earl_episode_end_date"],
+             r["earl_episode_end_reason"], r["earl_episode_organisation"], r["earl_episode_worker_id"])
+            for r in rows] == [
+        (f["ava"], "2026-01-05", "2026-01-30", "Step-up", DURHAM, "pat"),
+        (f["ben"], "2026-01-05", "2026-01-30", "Step-up", DURHAM, "pat"),
+        (f["dee"], "2026-02-02", "", "", HARINGEY, "pat"),
+        (f["ava"], "2026-03-02", "", "", DURHAM, "kim"),
+        (f["ben"], "2026-03-02", "", "", DURHAM, "kim"),
+    ]
+    assert [r["earl_episode_reason"] for r in rows] == [
+        "School worried about attendance", "School worried about attendance", "Help with routines",
+        "Stepped down from children's social care", "Stepped down from children's social care"]
+    # One row per child per episode: the re-referral is a second episode, each row its own id.
+    assert len({r["earl_episode_id"] for r in rows}) == 5
+    events = get(client, f"/families/{f['stone']}/events", PRACTITIONER).json()["events"]
+    first, second = [e["data"]["episode_id"] for e in events if e["type"] == "ReferralReceived"]
+    assert rows[0]["earl_episode_id"] == episode_row_id(uuid.UUID(first).hex, uuid.UUID(f["ava"]).hex)
+    assert rows[4]["earl_episode_id"] == episode_row_id(uuid.UUID(second).hex, uuid.UUID(f["ben"]).hex)
+    later = get(client, "/exports/ssd/early-help-episodes", INSPECTOR,
+                **{"from": "2026-02-01", "to": "2026-06-30", "format": "json"}).json()
+    assert later["table"] == "ssd_early_help_episodes" and later["columns"] == SSD
+    assert [r["earl_episode_id"] for r in later["rows"]] == [r["earl_episode_id"] for r in rows[2:]]
+    assert later["rows"][0]["earl_episode_end_date"] is None
+    then = get(client, "/exports/ssd/early-help-episodes",
+               **{"from": "2026-01-01", "to": "2026-06-30", "format": "json", "as_at": BEFORE_CORRECTIONS}).json()
+    assert [(r["earl_person_id"], r["earl_episode_end_date"]) for r in then["rows"]] == [
+        (f["ava"], None), (f["ben"], None)]
+
+
+def test_the_episodes_read_model_rebuilds_to_exactly_what_incremental_processing_gave(client, families):
+    projector: Projector = client.app.state.projector
+    model = projector.model("episodes")
+
+    def dump() -> dict[str, list[tuple[str, ...]]]:
+        with projector.reading("episodes") as tx:
+            return {t: sorted(tuple(str(v) for v in r.values()) for r in tx.rows(f"SELECT * FROM {{{t}}}"))
+                    for t in model.tables}
+
+    before = dump()
+    assert [len(before[t]) for t in model.tables] == [5, 5, 3]
+    rebuild(projector, ["episodes"], page=7)
+    assert dump() == before
+
+
+# --- the same bytes from the command line --------------------------------------------------------
+
+
+@pytest.fixture
+def ledger_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``ledger ...`` in this process, on the test's database."""
+    from ledger.settings import get_settings
+
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("LEDGER_JWT_SECRET", SECRET)
+    if settings.is_postgres:
+        monkeypatch.setenv("LEDGER_DATABASE_URL", settings.database_url or "")
+        monkeypatch.setenv("LEDGER_DATABASE_SCHEMA", settings.database_schema)
+    else:
+        monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args))
+
+    yield run
+    get_settings.cache_clear()
+
+
+def test_ledger_export_gives_the_same_bytes_as_http_for_every_profile_format_and_return(
+        client, families, ledger_cli, tmp_path):
+    f = families
+    checks: list[tuple[list[str], str, dict[str, Any]]] = []
+    for profile in ("court", "practice", "review"):
+        for fmt in ("json", "csv", "docx"):
+            checks.append((["chronology", "--family", f["stone"], "--profile", profile, "--format", fmt],
+                           f"/families/{f['stone']}/chronology", {"profile": profile, "format": fmt}))
+    checks.append((["chronology", "--family", f["stone"], "--member", f["ben"], "--profile", "court", "--format",
+                    "docx", "--as-at", BEFORE_CORRECTIONS], f"/families/{f['stone']}/chronology",
+                   {"profile": "court", "format": "docx", "member": f["ben"], "as_at": BEFORE_CORRECTIONS}))
+    for command, path in (("annex-a", "/exports/annex-a/list-2"), ("ssd", "/exports/ssd/early-help-episodes")):
+        for fmt in ("csv", "json"):
+            checks.append(([command, "--from", "2026-01-01", "--to", "2026-06-30", "--format", fmt], path,
+                           {"from": "2026-01-01", "to": "2026-06-30", "format": fmt}))
+        checks.append(([command, "--from", "2026-01-01", "--to", "2026-06-30", "--as-at", BEFORE_CORRECTIONS], path,
+                       {"from": "2026-01-01", "to": "2026-06-30", "as_at": BEFORE_CORRECTIONS}))
+    for n, (args, path, params) in enumerate(checks):
+        out = tmp_path / f"export-{n}"
+        result = ledger_cli("export", *args, "--output", str(out))
+        assert result.exit_code == 0, (args, result.output)
+        assert out.read_bytes() == get(client, path, MANAGER, **params).content, args
+    # To standard output as well.
+    result = ledger_cli("export", "annex-a", "--from", "2026-01-01", "--to", "2026-06-30")
+    assert result.exit_code == 0 and result.stdout_bytes == \
+        get(client, "/exports/annex-a/list-2", **{"from": "2026-01-01", "to": "2026-06-30"}).content
+
+
+def test_ledger_export_refuses_bad_input_with_a_message(client, families, ledger_cli, tmp_path):
+    f = families
+    for args, words in [
+        (["annex-a", "--from", "2026-07-01", "--to", "2026-01-01"], "is after"),
+        (["ssd", "--from", "2026-01-01", "--to", "2026-06-30", "--as-at", "2026-01-27T08:00:00"], "timezone"),
+        (["chronology", "--family", f["stone"], "--profile", "court", "--member", str(uuid.uuid4())],
+         "is not a member"),
+        (["chronology", "--family", str(uuid.uuid4()), "--profile", "court"], "no family"),
+        (["chronology", "--family", f["stone"], "--profile", "opinion"], "opinion"),
+    ]:
+        result = ledger_cli("export", *args, "--output", str(tmp_path / "nothing"))
+        assert result.exit_code == 2, (args, result.output)
+        assert words in result.output, result.output
+        assert not (tmp_path / "nothing").exists()
+
+
+# --- bad requests ---------------------------------------------------------------------------------
+
+
+def test_bad_export_requests_are_clear_problems_and_change_nothing(client, families):
+    f = families
+    version = client.get(f"/families/{f['stone']}", headers=PRACTITIONER).json()["version"]
+    chronology_path = f"/families/{f['stone']}/chronology"
+    for path, params, status, words in [
+        (chronology_path, {"profile": "opinion"}, 422, "profile"),
+        (chronology_path, {"profile": "court", "member": str(uuid.uuid4())}, 422, "is not a member"),
+        (chronology_path, {"profile": "court", "as_at": "2026-01-27T08:00:00"}, 422, "timezone"),
+        (chronology_path, {"format": "docx"}, 422, "needs a profile"),
+        (chronology_path, {"profile": "court", "significant": "true"}, 422, "leave out significant"),
+        (chronology_path, {"profile": "court", "format": "pdf"}, 422, "format"),
+        (chronology_path, {"profile": "court", "as_at": "2020-01-01T00:00:00+00:00"}, 404, "had not been recorded"),
+        (f"/families/{uuid.uuid4()}/chronology", {"profile": "court"}, 404, "no family"),
+        ("/exports/annex-a/list-2", {"from": "2026-07-01", "to": "2026-01-01"}, 422, "is after"),
+        ("/exports/annex-a/list-2", {"to": "2026-01-01"}, 422, "from"),
+        ("/exports/annex-a/list-2", {"from": "2026-01-01", "to": "2026-06-30", "format": "xlsx"}, 422, "format"),
+        ("/exports/ssd/early-help-episodes", {"from": "2026-01-01", "to": "June"}, 422, "to"),
+        ("/exports/ssd/early-help-episodes", {"from": "2026-01-01", "to": "2026-06-30", "as_at": "2026-01-27"}, 422,
+         "as_at"),
+    ]:
+        r = client.get(path, params=params, headers=MANAGER)
+        assert r.status_code == status, (params, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert words in r.json()["detail"], (params, r.json()["detail"])
+    assert client.get(f"/families/{f['stone']}", headers=PRACTITIONER).json()["version"] == version
+
+
+def test_without_a_profile_the_chronology_answers_as_before(client, families):
+    body = chronology(client, families["stone"]).json()
+    assert set(body) == {"family_id", "member", "as_at", "significant_only", "entries"}
+    assert rows_of(chronology(client, families["stone"], format="csv"))[0][:3] == ["date", "time", "event"]
+
+
+# --- the inspector -------------------------------------------------------------------------------
+
+
+def test_an_inspector_reads_every_export_and_chronology_and_records_nothing(client, families):
+    f = families
+    for profile in ("court", "practice", "review"):
+        for fmt in ("json", "csv", "docx"):
+            chronology(client, f["stone"], INSPECTOR, profile=profile, format=fmt)
+    chronology(client, f["stone"], INSPECTOR)
+    for path in ("/exports/annex-a/list-2", "/exports/ssd/early-help-episodes"):
+        get(client, path, INSPECTOR, **{"from": "2026-01-01", "to": "2026-06-30"})
+    refused = client.post(f"/families/{f['stone']}/commands", headers=INSPECTOR,
+                          json={"type": "CaseNoteRecorded", "text": "an inspector's note"})
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+    assert client.post("/families", headers=INSPECTOR, json={
+        "policy": "durham-one-point", "team": "north",
+        "members": [{"given_name": "A", "family_name": "B", "kind": "child"}]}).status_code == 403
+    texts = [e["summary"] for e in chronology(client, f["stone"]).json()["entries"]]
+    assert "an inspector's note" not in texts
+
+
+def test_an_inspector_token_lasts_at_most_the_two_weeks_of_an_inspection(client, families):
+    path = f"/families/{families['stone']}/chronology"
+    now = datetime.now(UTC)
+    longest = mint(SECRET, sub="hmi", role="inspector", team=None, hours=INSPECTOR_MAX_HOURS)
+    assert client.get(path, headers={"Authorization": f"Bearer {longest}"}).status_code == 200
+    with pytest.raises(TokenTooLong, match="at most 336 hours"):
+        mint(SECRET, sub="hmi", role="inspector", team=None, hours=INSPECTOR_MAX_HOURS + 1)
+    # Made elsewhere with the same key: too long, or without saying when it was issued.
+    too_long = jwt.encode({"sub": "hmi", "role": "inspector", "iat": now, "exp": now + timedelta(days=30)},
+                          SECRET, algorithm="HS256")
+    undated = jwt.encode({"sub": "hmi", "role": "inspector", "exp": now + timedelta(hours=1)}, SECRET,
+                         algorithm="HS256")
+    for token, words in ((too_long, "at most 336 hours"), (undated, "iat")):
+        r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and words in r.json()["detail"], r.text
+    # An auditor's or a manager's token is not held to it.
+    assert mint(SECRET, sub="ada", role="auditor", team=None, hours=24 * 30)
+
+
+def test_ledger_token_mints_an_inspector_token_for_the_inspection_and_no_longer(client, families, ledger_cli):
+    result = ledger_cli("token", "--sub", "ofsted-hmi-1", "--role", "inspector", "--hours", "120")
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.output.strip(), SECRET, algorithms=["HS256"])
+    assert (claims["role"], claims["exp"] - claims["iat"]) == ("inspector", 120 * 3600)
+    r = client.get("/exports/annex-a/list-2", params={"from": "2026-01-01", "to": "2026-06-30"},
+                   headers={"Authorization": f"Bearer {result.output.strip()}"})
+    assert r.status_code == 200
+    refused = ledger_cli("token", "--sub", "ofsted-hmi-1", "--role", "inspector", "--hours", "720")
+    assert refused.exit_code == 2 and "--hours" in refused.output and "336" in refused.output
