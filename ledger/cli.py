@@ -158,11 +158,15 @@ def replay(
                f"({done.rate:,.0f} events/s), now at position {done.position}")
 
 
-def _load_demo(families: int, seed: int, *, only_if_empty: bool = False) -> None:
-    from rich.progress import Progress
+def _load_demo(families: int, seed: int, *, only_if_empty: bool = False, as_json: bool = False) -> None:
+    """Record the demo families (``ledger.demo``), bring the read models up to date, and
+    say what was loaded."""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ledger.application import Ledger
-    from ledger.demo import generate
+    from ledger.demo import DemoAlreadyLoaded, DemoRefused, generate
     from ledger.settings import get_settings
     from projections.projector import Projector
 
@@ -171,12 +175,33 @@ def _load_demo(families: int, seed: int, *, only_if_empty: bool = False) -> None
         if only_if_empty and (ledger.recorder.max_notification_id() or 0) > 0:
             typer.echo("the database already holds families: demo data not loaded again")
             return
-        with Progress(transient=True) as progress:
-            task = progress.add_task("demo families", total=families)
-            summary = generate(ledger, families=families, seed=seed,
-                               on_progress=lambda done, total: progress.update(task, completed=done, total=total))
-        Projector(ledger).catch_up()
-        typer.echo(f"demo data: {summary}")
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task(f"demo families (seed {seed})", total=families)
+            try:
+                summary = generate(ledger, families=families, seed=seed,
+                                   on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+            except (DemoAlreadyLoaded, DemoRefused) as e:
+                typer.secho(f"demo data not loaded: {e}", err=True, fg=typer.colors.RED)
+                raise typer.Exit(code=1) from None
+            projector = Projector(ledger)
+            position = ledger.recorder.max_notification_id() or 0
+            catch_up = progress.add_task("read models", total=position)
+            projector.catch_up(on_page=lambda applied, last: progress.update(catch_up, completed=last))
+        summary["position"] = position
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+            return
+        typer.echo(f"demo data, seed {seed}: {summary['families']} families, {summary['events']:,} events, "
+                   f"{summary['episodes_opened']} episodes ({summary['episodes_closed']} closed, "
+                   f"{summary['re_referrals']} re-referrals)")
+        typer.echo(f"  history from {summary['from']} to {summary['until'][:10]}; "
+                   f"{summary['entries_recorded_late']} entries typed up days late")
+        for pack, count in summary["families_per_pack"].items():
+            typer.echo(f"  {pack:<27} {count:>6} families {summary['teams_per_pack'][pack]:>4} teams "
+                       f"{summary['staff_per_pack'][pack]:>5} staff")
+        typer.echo(f"  recorded in {summary['seconds']:.1f} s ({summary['events_per_second']:,.0f} events/s, "
+                   f"{summary['families_per_second']:,.1f} families/s); read models caught up to position {position:,}")
     finally:
         ledger.close()
 
@@ -186,12 +211,14 @@ def demo(
     families: Annotated[int, typer.Option(min=1, help="How many synthetic families.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same families.")] = 1,
     database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Walk synthetic families through their packs' pathways, through the real command path."""
+    """Walk synthetic families through their packs' pathways over the last fifteen months,
+    through the real command path, and bring the read models up to date."""
     if database_url:
         os.environ["LEDGER_DATABASE_URL"] = database_url
     _load_packs(None)
-    _load_demo(families, seed)
+    _load_demo(families, seed, as_json=as_json)
 
 
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)
