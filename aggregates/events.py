@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -43,6 +43,10 @@ from aggregates.vocabulary import (
 ENVELOPE_FIELDS = (
     "event_id", "occurred_at", "actor", "policy", "policy_version", "about", "context",
 )
+PERSONAL_CONTEXT = ("note", "action_taken", "reference")
+"""Free-text chronology details in an event's context: personal data."""
+PERSONAL_MEMBER = ("given_name", "family_name", "date_of_birth")
+"""What identifies a member: personal data wherever members are listed."""
 LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
 
@@ -56,6 +60,11 @@ class FamilyEvent(Aggregate.Event):
     policy_version: str
     about: list[UUID]
     context: dict[str, Any]
+
+    personal: ClassVar[tuple[str, ...]] = ()
+    """The fields that hold personal data (names, dates of birth, free text): stored sealed
+    with the family's key, shown as erased once that key is destroyed. Everything else
+    (types, times, actors, codes, ids) is the audit structure and stays readable."""
 
     @property
     def type(self) -> str:
@@ -81,6 +90,7 @@ class FamilyRegistered(FamilyEvent, Aggregate.Created):
 
 class MemberAdded(FamilyEvent):
     """A child or adult joins the household record (seed 000 L509: every member)."""
+    personal = ('given_name', 'family_name', 'date_of_birth')
 
     member_id: UUID
     given_name: str
@@ -96,6 +106,7 @@ class MemberAdded(FamilyEvent):
 
 class ReferralReceived(FamilyEvent):
     """A request for early help: opens an episode (seed 000 L366-L378, E1)."""
+    personal = ('reason', 'referrer_name')
 
     episode_id: UUID
     route: ReferralRoute
@@ -110,6 +121,7 @@ class ReferralReceived(FamilyEvent):
 
 class TriageDecided(FamilyEvent):
     """Threshold / triage decision and the pathway chosen (seed 000 L374, L447, E2)."""
+    personal = ('rationale',)
 
     outcome: TriageOutcome
     pathway: str | None = None
@@ -149,6 +161,7 @@ class ContactAttempted(FamilyEvent):
 class ContactMade(FamilyEvent):
     """Contact or a visit: who was present, which children were seen, seen alone
     (seed 000 L508, L1348: "where a child has been seen and if ... seen alone")."""
+    personal = ('location', 'joint_with')
 
     method: ContactMethod
     party: ContactParty
@@ -170,12 +183,16 @@ class ConsentGiven(FamilyEvent):
 
 
 class ConsentRefused(FamilyEvent):
+    personal = ('reason',)
+
     given_by: UUID
     scope: list[ConsentScope]
     reason: str = ""
 
 
 class ConsentWithdrawn(FamilyEvent):
+    personal = ('reason',)
+
     given_by: UUID
     scope: list[ConsentScope]
     reason: str = ""
@@ -202,6 +219,7 @@ class AssessmentSubmitted(FamilyEvent):
 
 class AssessmentReturned(FamilyEvent):
     """Returned by the manager for more work (seed 000 L876-L883, E26)."""
+    personal = ('reason',)
 
     assessment_id: UUID
     reason: str
@@ -215,6 +233,7 @@ class AssessmentAuthorised(FamilyEvent):
 
 class DeadlineExtended(FamilyEvent):
     """A manager extends a pack rule's clock (seed 000 L507, L689: up to 45 days)."""
+    personal = ('reason',)
 
     rule: str
     extend_by: int
@@ -224,6 +243,7 @@ class DeadlineExtended(FamilyEvent):
 
 class PlanAgreed(FamilyEvent):
     """The family plan agreed with the family, usually at the first TAF (seed 002 L59)."""
+    personal = ('outcomes',)
 
     plan_id: UUID
     outcomes: list[str]
@@ -238,6 +258,7 @@ class PlanAuthorised(FamilyEvent):
 
 class PlanShared(FamilyEvent):
     """Plan circulated to the family and TAF members (seed 000 L1293, E36)."""
+    personal = ('shared_with',)
 
     plan_id: UUID
     shared_with: list[str]
@@ -245,6 +266,7 @@ class PlanShared(FamilyEvent):
 
 class MeetingHeld(FamilyEvent):
     """TAF, family network or review meeting (seed 000 L1229-L1307, E34)."""
+    personal = ('attendees',)
 
     meeting_kind: MeetingKind
     attendees: list[str]
@@ -257,6 +279,7 @@ class MeetingHeld(FamilyEvent):
 
 class CaseNoteRecorded(FamilyEvent):
     """A case note; child-specific notes name only that child (seed 000 L1417)."""
+    personal = ('text',)
 
     text: str
     contact_type: str | None = None
@@ -264,6 +287,7 @@ class CaseNoteRecorded(FamilyEvent):
 
 class ManagementOversightRecorded(FamilyEvent):
     """Management oversight: decision, rationale, impact (seed 000 L1748, E39)."""
+    personal = ('text', 'decision')
 
     text: str
     decision: str = ""
@@ -271,6 +295,7 @@ class ManagementOversightRecorded(FamilyEvent):
 
 class SupervisionRecorded(FamilyEvent):
     """Case supervision of the worker on this family (seed 000 L1768, E41)."""
+    personal = ('text',)
 
     worker_id: str
     kind: SupervisionKind = "formal"
@@ -282,6 +307,7 @@ class SupervisionRecorded(FamilyEvent):
 
 class SteppedUp(FamilyEvent):
     """Stepped up to statutory services (seed 000 L1563, E49-E50)."""
+    personal = ('reason',)
 
     to_service: str
     reason: str
@@ -289,6 +315,7 @@ class SteppedUp(FamilyEvent):
 
 class SteppedDown(FamilyEvent):
     """Stepped down from statutory services into early help (seed 000 L1581-L1593)."""
+    personal = ('reason',)
 
     from_service: str
     reason: str
@@ -297,17 +324,21 @@ class SteppedDown(FamilyEvent):
 
 class WorkPaused(FamilyEvent):
     """Early help work stops, e.g. during a Section 47 enquiry (seed 002)."""
+    personal = ('note',)
 
     reason: PauseReason
     note: str = ""
 
 
 class WorkResumed(FamilyEvent):
+    personal = ('reason',)
+
     reason: str = ""
 
 
 class TransferredOut(FamilyEvent):
     """Handed to another team (seed 000 L1613-L1657, E54)."""
+    personal = ('reason',)
 
     to_team: str
     reason: str
@@ -324,6 +355,7 @@ class TransferredIn(FamilyEvent):
 
 class ClosureProposed(FamilyEvent):
     """Closure proposed (seed 000 L1692-L1706, E55)."""
+    personal = ('summary',)
 
     reason: ClosureReason
     summary: str = ""
@@ -331,24 +363,29 @@ class ClosureProposed(FamilyEvent):
 
 class ClosureAuthorised(FamilyEvent):
     """A manager authorises the proposed closure (seed 000 L1700)."""
+    personal = ('comment',)
 
     comment: str = ""
 
 
 class EpisodeClosed(FamilyEvent):
     """The episode ends; nothing but reopening may follow on it."""
+    personal = ('outcome',)
 
     reason: ClosureReason
     outcome: str = ""
 
 
 class EpisodeReopened(FamilyEvent):
+    personal = ('reason',)
+
     reason: str
 
 
 class FollowUpCompleted(FamilyEvent):
     """The post-closure follow-up check (seed 001 L462-L500: a call 3 months after closure;
     a visit within 5 working days if the family needs more help)."""
+    personal = ('outcome',)
 
     method: ContactMethod
     outcome: str = ""
@@ -363,6 +400,7 @@ class DocumentRecorded(FamilyEvent):
     (seed 003 L722-L775), a chronology update (seed 004 L281), a risk assessment
     (seed 002 L186), a letter (seed 003 L153), a survey offered (seed 000 L1673). The
     ``document`` is one of the pack's ``documents``."""
+    personal = ('title', 'sent_to')
 
     document: str
     title: str = ""
@@ -372,6 +410,7 @@ class DocumentRecorded(FamilyEvent):
 class AgreementRecorded(FamilyEvent):
     """The family (and the TAF, where present) agreed to something: a plan, an extension,
     closure, a step up or down (seed 000 L1587; seed 002 L307, L309)."""
+    personal = ('detail',)
 
     subject: AgreementSubject
     rule: str | None = None
@@ -382,6 +421,7 @@ class AgreementRecorded(FamilyEvent):
 
 class EntryCorrected(FamilyEvent):
     """Corrects an earlier event without editing it: names it, the new values, why."""
+    personal = ('changes', 'reason')
 
     corrects: UUID
     changes: dict[str, Any]

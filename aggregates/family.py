@@ -371,7 +371,7 @@ class Family(Aggregate):
         self, type_name: str, fields: dict[str, Any], role: str, about: list[UUID]
     ) -> dict[str, Any]:
         """The values a pack's event match sees (``ledger/policies/matching.py``)."""
-        values = _compact(fields)
+        values = _compact(fields, ev.VOCABULARY[type_name].personal)
         episode = self.current_episode
         pathway = episode["pathway"] if episode else None
         if type_name in PATHWAY_SETTERS and fields.get("pathway"):
@@ -578,11 +578,13 @@ def _check_members(members: list[dict[str, Any]]) -> None:
                 raise InvalidCommand(f"{name} must not be empty", field=name)
 
 
-def _compact(fields: dict[str, Any]) -> dict[str, Any]:
-    """The short, filterable values of an event's fields (no free text, no nested data),
-    kept per episode so ordering rules can look back at what was recorded."""
+def _compact(fields: dict[str, Any], personal: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The short, filterable values of an event's fields (no personal data, no free
+    text, no nested data), kept per episode so ordering rules can look back."""
     kept: dict[str, Any] = {}
     for name, value in fields.items():
+        if name in personal:
+            continue
         if value is None or isinstance(value, (bool, int, UUID)):
             kept[name] = value
         elif isinstance(value, str) and len(value) <= 120:

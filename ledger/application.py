@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter, ValidationError
 
@@ -36,10 +36,13 @@ from aggregates.family import Family
 from aggregates.vocabulary import WRITING_ROLES
 from ledger import deadlines as deadline_engine
 from ledger.calendar import london_date
+from ledger.keys import KeyStore, load_keyring
+from ledger.sealing import SealingMapper
 from ledger.policies.loader import load_packs, shipped_packs
 from ledger.policies.schema import Pack
 from ledger.serialisation import OrjsonTranscoder
 from ledger.settings import Settings, get_settings
+from ledger.sql import Database
 from ledger.storage import IdempotencyRecord, environment
 
 log = logging.getLogger("ledger")
@@ -99,6 +102,12 @@ class Ledger(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, sealing personal fields with each family's key (ADR 0013)."""
+        keyring = load_keyring(self.settings.master_keys, self.settings.data_dir)
+        self.keys = KeyStore(Database(self.factory.datastore, postgres=self.settings.is_postgres), keyring)
+        return SealingMapper(self.construct_transcoder(), self.keys)
 
     # -- commands ---------------------------------------------------------------------
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(default=100, gt=0, description="Take a snapshot every N events.")
     pool_size: int = Field(default=10, gt=0, description="PostgreSQL connections per process.")
     max_body_bytes: int = Field(default=1_000_000, gt=0, description="Largest accepted request body.")
+    master_keys: str | None = Field(
+        default=None,
+        description="Master keyring that wraps each family's key: 'id:base64-32-bytes,...', newest first; "
+        "generated into data_dir/master-keys on first use if unset (set it in production; every process must share it).",
+    )
     projections: Literal["inline", "worker"] = Field(
         default="inline",
         description="inline: each process brings the read models up to date right after it "

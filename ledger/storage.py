@@ -1,9 +1,13 @@
-"""Persistence: the library's SQLite and PostgreSQL recorders, plus the idempotency
-keys written in the same transaction as the events they answer for.
+"""Persistence: the library's SQLite and PostgreSQL recorders, plus what must be written
+in the same transaction as the events: idempotency keys and the hash chain.
 
 An ``Idempotency-Key`` row is inserted by the recorder inside the events' own
 transaction, so a command and its key are either both stored or neither; a concurrent
 retry with the same key collides on the key's primary key and is rolled back whole.
+
+Each event's ``event_hashes`` row (``ledger/integrity.py``) is written in that same
+transaction, while appends are serialised (SQLite's writer lock; the library's table
+lock on PostgreSQL), so the global chain follows the notification order exactly.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
+from ledger.integrity import GENESIS, chain
 from ledger.settings import Settings
+
+HASHES_DDL = (
+    "CREATE TABLE IF NOT EXISTS {0} (notification_id BIGINT PRIMARY KEY, originator_id TEXT NOT NULL, "
+    "originator_version BIGINT NOT NULL, stream_hash TEXT NOT NULL, global_hash TEXT NOT NULL, "
+    "UNIQUE (originator_id, originator_version))"
+)
+HASH_COLUMNS = "notification_id, originator_id, originator_version, stream_hash, global_hash"
 
 
 @dataclass(frozen=True)
@@ -39,10 +51,23 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             "user_id TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, "
             "family_id TEXT NOT NULL, event_id TEXT NOT NULL, version INTEGER NOT NULL, "
             "PRIMARY KEY (user_id, key))",
+            HASHES_DDL.format("event_hashes"),
         ]
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         ids = super()._insert_events(c, stored_events, **kwargs)
+        if ids:
+            c.execute("SELECT global_hash FROM event_hashes ORDER BY notification_id DESC LIMIT 1")
+            last = c.fetchone()
+
+            def last_stream(family: UUID) -> str:
+                c.execute("SELECT stream_hash FROM event_hashes WHERE originator_id=? "
+                          "ORDER BY originator_version DESC LIMIT 1", (family.hex,))
+                row = c.fetchone()
+                return row[0] if row else GENESIS
+
+            rows = chain(stored_events, ids, last_stream, last[0] if last else GENESIS)
+            c.executemany("INSERT INTO event_hashes VALUES (?,?,?,?,?)", rows)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             c.execute(
@@ -62,6 +87,17 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             row = c.fetchone()
         return None if row is None else IdempotencyRecord(*tuple(row))
 
+    def select_hashes(self) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {HASH_COLUMNS} FROM event_hashes ORDER BY notification_id")
+            return [dict(r) for r in c.fetchall()]
+
+    def hashes_of(self, family_id: UUID) -> dict[int, str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT originator_version, stream_hash FROM event_hashes WHERE originator_id=?",
+                      (family_id.hex,))
+            return {r[0]: r[1] for r in c.fetchall()}
+
     def position_of(self, family_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
@@ -79,6 +115,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.idempotency_table = SQL("{0}.{1}").format(
             Identifier(self.datastore.schema), Identifier("idempotency_keys")
         )
+        self.hashes_table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier("event_hashes"))
+        self.sql_create_statements.append(SQL(HASHES_DDL).format(self.hashes_table))
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("
@@ -93,6 +131,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # that syncs on exit: a repeated key raises a UniqueViolation here, which the
         # datastore turns into IntegrityError and the whole transaction rolls back.
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            self._insert_hashes(curs, stored_events, ids)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             with curs.connection.pipeline():
@@ -102,6 +142,32 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                      record.event_id, record.version),
                 )
         return ids
+
+    def _insert_hashes(self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        """The events' hash rows, under the table lock the library took for the insert."""
+        curs.execute(SQL("SELECT global_hash FROM {0} ORDER BY notification_id DESC LIMIT 1").format(self.hashes_table))
+        last = curs.fetchone()
+
+        def last_stream(family: UUID) -> str:
+            curs.execute(SQL("SELECT stream_hash FROM {0} WHERE originator_id=%s "
+                             "ORDER BY originator_version DESC LIMIT 1").format(self.hashes_table), (family.hex,))
+            row = curs.fetchone()
+            return row["stream_hash"] if row else GENESIS
+
+        rows = chain(stored_events, ids, last_stream, last["global_hash"] if last else GENESIS)
+        with curs.connection.pipeline():
+            curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s)").format(self.hashes_table), rows)
+
+    def select_hashes(self) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL(f"SELECT {HASH_COLUMNS} FROM {{0}} ORDER BY notification_id").format(self.hashes_table))
+            return [dict(r) for r in curs.fetchall()]
+
+    def hashes_of(self, family_id: UUID) -> dict[int, str]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT originator_version, stream_hash FROM {0} WHERE originator_id=%s").format(
+                self.hashes_table), (family_id.hex,))
+            return {r["originator_version"]: r["stream_hash"] for r in curs.fetchall()}
 
     def find_idempotency(self, user_id: str, key: str) -> IdempotencyRecord | None:
         with self.datastore.transaction(commit=False) as curs:

@@ -1,0 +1,160 @@
+"""The key store: one data key per family, wrapped by a master key (ADR 0013).
+
+- A family's key is 32 random bytes made when its first event is stored, kept in
+  ``family_keys`` wrapped (AES-256-GCM) by the current master key, with the family id as
+  associated data so a wrapped key cannot be moved to another family.
+- Master keys form a keyring (``LEDGER_MASTER_KEYS="id:base64key,..."``, newest first;
+  without it, one is generated into ``LEDGER_DATA_DIR/master-keys``). ``rotate`` re-wraps
+  every family key under the newest master key; older master keys can then be retired.
+- Erasure destroys a family's key: the wrapped bytes are overwritten with NULL and the
+  row kept (who, when, why), so the key is never made again for that family.
+- Keys are cached in each process for ``CACHE_SECONDS``: a key destroyed by another
+  process stops decrypting there within that time.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.sql import Database
+
+TABLE = "family_keys"
+DDL = [
+    "CREATE TABLE {family_keys} (family_id TEXT PRIMARY KEY, master_key_id TEXT, wrapped TEXT, "
+    "created_at TEXT NOT NULL, destroyed_at TEXT, destroyed_by TEXT, reason TEXT)",
+]
+CACHE_SECONDS = 30.0
+
+
+class KeyDestroyed(Exception):
+    """The family's key was destroyed: its personal data can no longer be written or read."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    id: str
+    key: bytes
+
+
+def parse_keyring(text: str) -> list[MasterKey]:
+    """``id:base64key,id:base64key`` (newest first) as master keys."""
+    ring = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key_id, _, encoded = item.partition(":")
+        key = base64.b64decode(encoded)
+        if not key_id or len(key) != 32:
+            raise ValueError("each master key is 'id:<32 bytes, base64>'")
+        ring.append(MasterKey(key_id, key))
+    if not ring:
+        raise ValueError("the master keyring is empty")
+    return ring
+
+
+def keyring_text(ring: list[MasterKey]) -> str:
+    return ",".join(f"{m.id}:{base64.b64encode(m.key).decode()}" for m in ring)
+
+
+def load_keyring(configured: str | None, data_dir: Path) -> list[MasterKey]:
+    """The configured keyring, else one kept in the data folder (made on first use)."""
+    if configured:
+        return parse_keyring(configured)
+    path = data_dir / "master-keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        first = MasterKey(f"m{int(time.time())}", secrets.token_bytes(32))
+        path.write_text(keyring_text([first]), encoding="utf-8")
+        path.chmod(0o600)
+    return parse_keyring(path.read_text(encoding="utf-8").strip())
+
+
+class KeyStore:
+    def __init__(self, db: Database, keyring: list[MasterKey]) -> None:
+        self.db, self.keyring = db, keyring
+        self._cache: dict[UUID, tuple[bytes | None, float]] = {}
+        self._lock = threading.Lock()
+        db.create(TABLE, DDL)
+
+    def _tables(self) -> dict[str, str]:
+        return {TABLE: self.db.table(TABLE)}
+
+    def _unwrap(self, family_id: UUID, row: dict[str, Any]) -> bytes | None:
+        if row["wrapped"] is None:
+            return None
+        master = next((m for m in self.keyring if m.id == row["master_key_id"]), None)
+        if master is None:
+            raise LookupError(f"master key {row['master_key_id']!r} is not in the keyring")
+        blob = base64.b64decode(row["wrapped"])
+        return AESGCM(master.key).decrypt(blob[:12], blob[12:], family_id.bytes)
+
+    def _wrap(self, family_id: UUID, key: bytes) -> tuple[str, str]:
+        master = self.keyring[0]
+        nonce = os.urandom(12)
+        return master.id, base64.b64encode(nonce + AESGCM(master.key).encrypt(nonce, key, family_id.bytes)).decode()
+
+    def key_for(self, family_id: UUID, *, create: bool = False) -> bytes | None:
+        """The family's key; None once destroyed. ``create``: make it if there is none."""
+        with self._lock:
+            cached = self._cache.get(family_id)
+            if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+                return cached[0]
+        with self.db.transaction(self._tables(), commit=False) as tx:
+            row = tx.one("SELECT * FROM {family_keys} WHERE family_id = ?", (family_id.hex,))
+        if row is None:
+            if not create:
+                return None
+            key = secrets.token_bytes(32)
+            master_id, wrapped = self._wrap(family_id, key)
+            with self.db.transaction(self._tables()) as tx:
+                tx.run("INSERT INTO {family_keys} (family_id, master_key_id, wrapped, created_at) VALUES (?,?,?,?) "
+                       "ON CONFLICT (family_id) DO NOTHING", (family_id.hex, master_id, wrapped, _now()))
+                row = tx.one("SELECT * FROM {family_keys} WHERE family_id = ?", (family_id.hex,))
+            assert row is not None
+        key = self._unwrap(family_id, row)
+        with self._lock:
+            self._cache[family_id] = (key, time.monotonic())
+        return key
+
+    def destroy(self, family_id: UUID, *, by: str, reason: str) -> None:
+        """Crypto-shred a family: its key is gone for good (the row records who and why)."""
+        with self.db.transaction(self._tables()) as tx:
+            tx.run("INSERT INTO {family_keys} (family_id, created_at) VALUES (?, ?) ON CONFLICT (family_id) DO NOTHING",
+                   (family_id.hex, _now()))
+            tx.run("UPDATE {family_keys} SET wrapped = NULL, master_key_id = NULL, destroyed_at = ?, "
+                   "destroyed_by = ?, reason = ? WHERE family_id = ?", (_now(), by, reason, family_id.hex))
+        with self._lock:
+            self._cache[family_id] = (None, time.monotonic())
+
+    def destroyed(self, family_id: UUID) -> dict[str, Any] | None:
+        with self.db.transaction(self._tables(), commit=False) as tx:
+            row = tx.one("SELECT destroyed_at, destroyed_by, reason FROM {family_keys} "
+                         "WHERE family_id = ? AND destroyed_at IS NOT NULL", (family_id.hex,))
+        return row
+
+    def rotate(self) -> int:
+        """Re-wrap every live family key under the newest master key; how many."""
+        newest = self.keyring[0].id
+        with self.db.transaction(self._tables()) as tx:
+            rows = tx.rows("SELECT * FROM {family_keys} WHERE wrapped IS NOT NULL AND master_key_id <> ?", (newest,))
+            for row in rows:
+                family_id = UUID(row["family_id"])
+                key = self._unwrap(family_id, row)
+                assert key is not None
+                master_id, wrapped = self._wrap(family_id, key)
+                tx.run("UPDATE {family_keys} SET master_key_id = ?, wrapped = ? WHERE family_id = ?",
+                       (master_id, wrapped, row["family_id"]))
+        return len(rows)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
