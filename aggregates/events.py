@@ -428,6 +428,20 @@ class EntryCorrected(FamilyEvent):
     reason: str
 
 
+class PersonalDataErased(FamilyEvent):
+    """The family's personal data was crypto-shredded (UK GDPR Art. 17, or its retention
+    period passed): its key is destroyed, so every name, date of birth and free text in
+    its events reads as erased from now on (ADR 0013). Recorded by ``Ledger.erase`` only,
+    never through the commands endpoint. ``deadlines`` keeps the deadline engine's outcome
+    as it stood at erasure (rule, state, due, the events that started and stopped each
+    clock; no names), because clocks that depend on a child's age could not be worked
+    out again without the date of birth. ``reason`` is a category, not a narrative."""
+
+    reason: str
+    legal_basis: str
+    deadlines: dict[str, Any]
+
+
 VOCABULARY: dict[str, type[FamilyEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -439,12 +453,16 @@ VOCABULARY: dict[str, type[FamilyEvent]] = {
         SteppedUp, SteppedDown, WorkPaused, WorkResumed, TransferredOut, TransferredIn,
         ClosureProposed, ClosureAuthorised, EpisodeClosed, EpisodeReopened,
         FollowUpCompleted, DocumentRecorded, AgreementRecorded, EntryCorrected,
+        PersonalDataErased,
     )
 }
 """Every event type by its vocabulary name (the ``type`` of a command)."""
 
-COMMAND_TYPES = tuple(name for name in VOCABULARY if name != "FamilyRegistered")
-"""Types recordable through the commands endpoint (registration has its own)."""
+SYSTEM_TYPES = frozenset({"FamilyRegistered", "PersonalDataErased"})
+"""Types with their own way in: registration and erasure (``Ledger.erase``)."""
+
+COMMAND_TYPES = tuple(name for name in VOCABULARY if name not in SYSTEM_TYPES)
+"""Types recordable through the commands endpoint."""
 
 
 def payload_fields(cls: type[FamilyEvent]) -> dict[str, Any]:

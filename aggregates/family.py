@@ -106,8 +106,9 @@ class Family(Aggregate):
     ) -> ev.FamilyEvent:
         """Check a command against the record and the pack, then trigger its event."""
         event_class = ev.VOCABULARY.get(type_name)
-        if event_class is None or type_name == "FamilyRegistered":
+        if event_class is None or type_name in ev.SYSTEM_TYPES:
             raise InvalidCommand(f"unknown command type {type_name!r}", field="type")
+        self._check_not_erased()
         actor = envelope["actor"]
         self._check_team(type_name, actor)
         self._check_members_known(envelope.get("about", []), "about")
@@ -138,6 +139,27 @@ class Family(Aggregate):
         before = len(self.pending_events)
         self.trigger_event(event_class, **fields, **envelope)
         return self.pending_events[before]
+
+    def erase(self, *, reason: str, legal_basis: str, deadlines: dict[str, Any],
+              envelope: dict[str, Any]) -> ev.FamilyEvent:
+        """Mark the family erased (``Ledger.erase`` has destroyed its key, or is about to)."""
+        self._check_not_erased()
+        episode = self.current_episode
+        if episode is not None and episode["status"] == "open":
+            raise RuleBroken("the family has an open episode: close it before its personal data is erased")
+        before = len(self.pending_events)
+        self.trigger_event(ev.PersonalDataErased, reason=reason, legal_basis=legal_basis, deadlines=deadlines,
+                           **envelope)
+        return self.pending_events[before]
+
+    def _check_not_erased(self) -> None:
+        erased = getattr(self, "erased", None)
+        if erased is not None:
+            raise RuleBroken(f"the family's personal data was erased on {erased['at']:%d %B %Y} "
+                             f"({erased['reason']}): nothing more can be recorded for it")
+
+    def _when_PersonalDataErased(self, e: ev.PersonalDataErased) -> None:
+        self.erased = {"at": e.recorded_at, "reason": e.reason, "by": e.actor.get("user_id")}
 
     @property
     def current_episode(self) -> dict[str, Any] | None:

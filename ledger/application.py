@@ -29,6 +29,7 @@ from aggregates.errors import (
     InvalidCommand,
     NotAuthorised,
     NotFound,
+    RuleBroken,
     VersionConflict,
 )
 from aggregates.events import FamilyEvent, FamilyRegistered, payload_fields
@@ -36,7 +37,8 @@ from aggregates.family import Family
 from aggregates.vocabulary import WRITING_ROLES
 from ledger import deadlines as deadline_engine
 from ledger.calendar import london_date
-from ledger.keys import KeyStore, load_keyring
+from ledger.keys import KeyStore, MasterKey, load_keyring
+from ledger.legal_holds import LegalHolds
 from ledger.sealing import SealingMapper
 from ledger.policies.loader import load_packs, shipped_packs
 from ledger.policies.schema import Pack
@@ -99,14 +101,18 @@ class Ledger(Application[UUID]):
         """Called after each command is stored, outside the family's write lock (the
         projector registers here to keep the read models current in this process)."""
         super().__init__(env=environment(self.settings))
+        self.holds = LegalHolds(Database.of(self))
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, sealing personal fields with each family's key (ADR 0013)."""
-        keyring = load_keyring(self.settings.master_keys, self.settings.data_dir)
-        self.keys = KeyStore(Database(self.factory.datastore, postgres=self.settings.is_postgres), keyring)
+        def keyring() -> list[MasterKey]:
+            return load_keyring(self.settings.master_keys, self.settings.data_dir)
+
+        self.keys = KeyStore(Database(self.factory.datastore, postgres=self.settings.is_postgres), keyring(),
+                             reload=keyring)
         return SealingMapper(self.construct_transcoder(), self.keys)
 
     # -- commands ---------------------------------------------------------------------
@@ -168,6 +174,48 @@ class Ledger(Application[UUID]):
                     self._announce(recorded)
                 return recorded
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def erase(self, family_id: UUID, *, actor: dict[str, str], reason: str, legal_basis: str) -> Recorded:
+        """Crypto-shred a family's personal data (ADR 0013): destroy its key, drop its
+        snapshots and record ``PersonalDataErased`` with the deadline outcome frozen.
+
+        Refused while a legal hold is in force, while an episode is open, and once done.
+        The key goes first: the event needs no key, and a crash between the two is
+        finished by asking again (the family then reads erased and has no erasure event)."""
+        if actor.get("role") != "admin":
+            raise NotAuthorised(f"only an admin erases a family's personal data, not a {actor.get('role')}")
+        with self._write_locks[family_id.int % len(self._write_locks)]:
+            hold = self.holds.holding(family_id)
+            if hold is not None:
+                where = "every family" if hold["all_families"] else "this family"
+                raise RuleBroken(f"a legal hold on {where} is in force since {hold['placed_at'][:10]} "
+                                 f"({hold['reason']}): nothing may be erased until it is lifted")
+            family = self.family(family_id)
+            family._check_not_erased()
+            episode = family.current_episode
+            if episode is not None and episode["status"] == "open":
+                raise RuleBroken("the family has an open episode: close it before its personal data is erased")
+            pack = self.pack(family.policy)
+            envelope = self._envelope(pack, actor, None, about=[], context={})
+            frozen = deadline_engine.freeze(
+                deadline_engine.evaluate(self.family_events(family_id), pack, envelope["occurred_at"]))
+            self.keys.destroy(family_id, by=actor["user_id"], reason=reason)
+            self._drop_snapshots(family_id)
+            family = self.family(family_id)  # read again: the names now read as erased
+            family.erase(reason=reason, legal_basis=legal_basis, deadlines=frozen, envelope=envelope)
+            recorded = self._save(family, actor, None)
+        self._announce(recorded)
+        return recorded
+
+    def _drop_snapshots(self, family_id: UUID) -> None:
+        """Snapshots hold names sealed whole: once the key is gone they are dropped."""
+        if self.snapshots is None:
+            return
+        db = Database.of(self)
+        table = db.table(self.snapshots.recorder.events_table_name)  # type: ignore[attr-defined]
+        key: Any = family_id if self.settings.is_postgres else family_id.hex
+        with db.transaction() as tx:
+            tx.run(f"DELETE FROM {table} WHERE originator_id = ?", (key,))
 
     def _announce(self, recorded: Recorded) -> None:
         """Tell the listeners; a failing listener never fails a recorded command."""

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ledger import cli_trust
 from ledger.cli_export import export
 
 app = typer.Typer(help="Early Help case ledger.", no_args_is_help=True, add_completion=False)
@@ -224,6 +225,7 @@ def demo(
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)
 app.add_typer(policies, name="policies")
 app.add_typer(export, name="export")
+cli_trust.install(app)
 
 
 def _load_packs(directory: Optional[Path]) -> dict:  # type: ignore[type-arg]

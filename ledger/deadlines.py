@@ -28,6 +28,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 from uuid import UUID
 
+import orjson
+
 from aggregates.events import FamilyEvent, payload_fields
 from ledger.calendar import Due, WorkingCalendar, add_years, london_date, start_of_day
 from ledger.policies.matching import ANY_MEMBER, matches
@@ -397,9 +399,13 @@ def evaluate(
     known_at: datetime | None = None,
     calendar: WorkingCalendar | None = None,
 ) -> dict[str, Any]:
-    """Every rule instance of the pack for one family, as of ``as_of``."""
+    """Every rule instance of the pack for one family, as of ``as_of``. Once the family's
+    personal data is erased, the outcome frozen at erasure (``freeze``), whatever ``as_of``."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
+    erased = next((e for e in events if e.type == "PersonalDataErased"), None)
+    if erased is not None and (known_at is None or erased.recorded_at <= known_at):
+        return {**thaw(erased.deadlines), "erased_at": erased.recorded_at}  # type: ignore[attr-defined]
     calendar = calendar or WorkingCalendar.with_closures(pack.closure_days)
     all_facts = facts(events, known_at)
     # Registration says who the family is and which team holds it; it is walked first
@@ -502,3 +508,45 @@ def late_entries(all_facts: list[Fact], pack: Pack, calendar: WorkingCalendar | 
         for fact in all_facts
         for rule, due in late_rules(fact.type, fact.occurred_at, fact.recorded_at, pack, calendar)
     ]
+
+
+# -- erased families: the outcome frozen at erasure ---------------------------------------
+
+ERASED_NAME = "[erased]"
+_IDS = ("member", "episode_id", "started_by", "stopped_by", "ended_by", "event_id")
+_INSTANTS = ("due_at", "started_at", "stopped_at", "occurred_at", "recorded_at", "as_of", "known_at")
+
+
+def freeze(result: dict[str, Any]) -> dict[str, Any]:
+    """An ``evaluate`` result as plain JSON values without names, for ``PersonalDataErased``:
+    clocks that depend on a child's age cannot be worked out again once the dates of
+    birth are destroyed, so the outcome at erasure is what the record keeps (ADR 0013)."""
+    frozen = orjson.loads(orjson.dumps({k: v for k, v in result.items() if k != "family_id"}))
+    for row in frozen["deadlines"]:
+        if row.get("member_name") is not None:
+            row["member_name"] = ERASED_NAME
+    return frozen
+
+
+def thaw(frozen: dict[str, Any]) -> dict[str, Any]:
+    """A frozen result with the engine's types again (dates, instants, ids)."""
+
+    def typed(row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for key in _IDS:
+            if out.get(key) is not None:
+                out[key] = UUID(out[key])
+        for key in _INSTANTS:
+            if out.get(key) is not None:
+                out[key] = datetime.fromisoformat(out[key])
+        if out.get("due") is not None:
+            out["due"] = (datetime.fromisoformat(out["due"]) if "T" in out["due"]
+                          else date.fromisoformat(out["due"]))
+        if "extensions" in out:
+            out["extensions"] = [UUID(e) for e in out["extensions"]]
+        return out
+
+    result = typed({k: v for k, v in frozen.items() if k not in ("deadlines", "late_entries")})
+    result["deadlines"] = [typed(r) for r in frozen["deadlines"]]
+    result["late_entries"] = [typed(r) for r in frozen.get("late_entries", [])]
+    return result

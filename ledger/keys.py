@@ -19,6 +19,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from aggregates.errors import RuleBroken
 from ledger.sql import Database
 
 TABLE = "family_keys"
@@ -37,7 +39,7 @@ DDL = [
 CACHE_SECONDS = 30.0
 
 
-class KeyDestroyed(Exception):
+class KeyDestroyed(RuleBroken):
     """The family's key was destroyed: its personal data can no longer be written or read."""
 
 
@@ -58,7 +60,15 @@ def parse_keyring(text: str) -> list[MasterKey]:
         ring.append(MasterKey(key_id, key))
     if not ring:
         raise ValueError("the master keyring is empty")
+    ids = [m.id for m in ring]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"master key ids must differ: {ids}")
     return ring
+
+
+def new_key_id() -> str:
+    """A master key's id: when it was made, and random bits so two made in one second differ."""
+    return f"m{time.strftime('%Y%m%d', time.gmtime())}-{secrets.token_hex(4)}"
 
 
 def keyring_text(ring: list[MasterKey]) -> str:
@@ -72,15 +82,16 @@ def load_keyring(configured: str | None, data_dir: Path) -> list[MasterKey]:
     path = data_dir / "master-keys"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        first = MasterKey(f"m{int(time.time())}", secrets.token_bytes(32))
+        first = MasterKey(new_key_id(), secrets.token_bytes(32))
         path.write_text(keyring_text([first]), encoding="utf-8")
         path.chmod(0o600)
     return parse_keyring(path.read_text(encoding="utf-8").strip())
 
 
 class KeyStore:
-    def __init__(self, db: Database, keyring: list[MasterKey]) -> None:
-        self.db, self.keyring = db, keyring
+    def __init__(self, db: Database, keyring: list[MasterKey],
+                 reload: Callable[[], list[MasterKey]] | None = None) -> None:
+        self.db, self.keyring, self._reload = db, keyring, reload
         self._cache: dict[UUID, tuple[bytes | None, float]] = {}
         self._lock = threading.Lock()
         db.create(TABLE, DDL)
@@ -92,6 +103,9 @@ class KeyStore:
         if row["wrapped"] is None:
             return None
         master = next((m for m in self.keyring if m.id == row["master_key_id"]), None)
+        if master is None and self._reload is not None:  # rotated by another process
+            self.keyring = self._reload()
+            master = next((m for m in self.keyring if m.id == row["master_key_id"]), None)
         if master is None:
             raise LookupError(f"master key {row['master_key_id']!r} is not in the keyring")
         blob = base64.b64decode(row["wrapped"])
@@ -134,6 +148,11 @@ class KeyStore:
                    "destroyed_by = ?, reason = ? WHERE family_id = ?", (_now(), by, reason, family_id.hex))
         with self._lock:
             self._cache[family_id] = (None, time.monotonic())
+
+    def forget_cached(self, family_id: UUID) -> None:
+        """Read the family's key from the store next time (another process may have destroyed it)."""
+        with self._lock:
+            self._cache.pop(family_id, None)
 
     def destroyed(self, family_id: UUID) -> dict[str, Any] | None:
         with self.db.transaction(self._tables(), commit=False) as tx:

@@ -96,6 +96,8 @@ class SealingMapper(Mapper[UUID]):
         if not (issubclass(cls, Snapshot) or (issubclass(cls, FamilyEvent) and _has_personal(domain_event))):
             return super().to_stored_event(domain_event)
         key = self.keys.key_for(family, create=True)
+        if key is None and issubclass(cls, Snapshot):
+            return super().to_stored_event(domain_event)  # read after erasure: nothing personal left
         if key is None:
             raise KeyDestroyed(f"family {family} was erased: no personal data can be recorded for it")
         state = dict(vars(domain_event))

@@ -55,6 +55,12 @@ class ReadModel(ABC):
     def finish(self, tx: Tx, context: Context) -> None:  # noqa: B027 - optional hook
         """At the end of a rebuild, before the swap: settle deferred work."""
 
+    def forget(self, tx: Tx, family_id: UUID) -> None:
+        """Delete every row of one family (before its events are applied again, after
+        its personal data was erased). Every table of a read model has ``family_id``."""
+        for table in self.tables:
+            tx.run(f"DELETE FROM {{{table}}} WHERE family_id = ?", (family_id.hex,))
+
 
 def iso(instant: datetime | None) -> str | None:
     """Instants are stored as UTC ISO text, whose string order is time order."""

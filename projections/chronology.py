@@ -369,9 +369,11 @@ def stored(tx: Tx, family_id: UUID) -> tuple[list[dict[str, Any]], dict[str, dic
 
 
 def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
-         member: UUID | None = None, significant_only: bool = False) -> list[dict[str, Any]]:
+         member: UUID | None = None, significant_only: bool = False,
+         others: str | None = None) -> list[dict[str, Any]]:
     """The entries a reader sees: names rendered, a child's view filtered (their own and
-    family-wide entries, from their birth), optionally significant events only."""
+    family-wide entries, from their birth), optionally significant events only. With
+    ``others`` (a subject access request), every other member's name is shown as that."""
     chosen = list(rows)
     if member is not None:
         key = member.hex
@@ -389,6 +391,8 @@ def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
         chosen = [r for r in chosen if r["significant"]]
 
     def name(match: re.Match[str]) -> str:
+        if others is not None and member is not None and match.group(1) != member.hex:
+            return others
         found = members.get(match.group(1))
         return f"{found['given_name']} {found['family_name']}" if found else "(unknown person)"
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ledger.projections")
 PAGE = 500
+ERASURE = "PersonalDataErased"
 
 
 def default_models() -> list[ReadModel]:
@@ -137,9 +138,32 @@ class Projector:
                 mine = [c for c in changes if c.position > positions[model.name]]
                 if mine:
                     model.apply(tx, mine, context)
+                    for erased in {c.event.originator_id for c in mine if c.event.type == ERASURE}:
+                        self.reproject(tx, model, erased, context)
                     self.store.advance(tx, model.name, changes[-1].position)
                     applied = max(applied, len(mine))
         return applied, changes[-1].position
+
+    def reproject(self, tx: Tx, model: ReadModel, family_id: UUID, context: Context) -> None:
+        """Derive one family's rows again from its events, as they read now: after an
+        erasure, every name and free text in the read models becomes "[erased]" while
+        types, times, actors and outcomes stay (ADR 0013)."""
+        keys = getattr(self.ledger, "keys", None)
+        if keys is not None:
+            keys.forget_cached(family_id)  # the key may have been destroyed by another process
+        model.forget(tx, family_id)
+        model.apply(tx, self.family_changes(tx, family_id), context)
+
+    def family_changes(self, tx: Tx, family_id: UUID) -> list[Change]:
+        """A family's events with their positions, read through the projector's transaction."""
+        table = self.store.table(self.ledger.recorder.events_table_name)
+        key: Any = family_id if self.store.postgres else family_id.hex
+        position = "notification_id" if self.store.postgres else "rowid"  # the library's names
+        rows = tx.rows(f"SELECT {position} AS notification_id, originator_version, topic, state FROM {table} "
+                       "WHERE originator_id = ? ORDER BY originator_version", (key,))
+        to_event = self.ledger.mapper.to_domain_event
+        return [Change(r["notification_id"], to_event(StoredEvent(family_id, r["originator_version"], r["topic"],
+                                                                    bytes(r["state"])))) for r in rows]
 
     def reading(self, *names: str) -> Any:
         """A read-only transaction over some read models' tables."""

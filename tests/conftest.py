@@ -145,3 +145,28 @@ def refused(client: TestClient, family_id: str, body: dict[str, Any], headers: d
     assert contains in problem["detail"], problem["detail"]
     assert version(client, family_id) == before, "a refused command must record nothing"
     return problem  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def ledger_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``ledger ...`` in this process, on the test's database."""
+    from ledger.settings import get_settings
+
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("LEDGER_JWT_SECRET", SECRET)
+    if settings.is_postgres:
+        monkeypatch.setenv("LEDGER_DATABASE_URL", settings.database_url or "")
+        monkeypatch.setenv("LEDGER_DATABASE_SCHEMA", settings.database_schema)
+    else:
+        monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+
+    from typer.testing import CliRunner
+
+    from ledger.cli import app as cli
+
+    def run(*args: str, input: str | None = None) -> Any:
+        return CliRunner().invoke(cli, list(args), input=input)
+
+    yield run
+    get_settings.cache_clear()

@@ -26,12 +26,10 @@ import docx
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from api.app import create_app
 from api.auth import INSPECTOR_MAX_HOURS, TokenTooLong, mint
 from ledger.application import Ledger
-from ledger.cli import app as cli
 from ledger.settings import Settings
 from projections.episodes import episode_row_id
 from projections.projector import Projector
@@ -439,25 +437,6 @@ def test_the_episodes_read_model_rebuilds_to_exactly_what_incremental_processing
 # --- the same bytes from the command line --------------------------------------------------------
 
 
-@pytest.fixture
-def ledger_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``ledger ...`` in this process, on the test's database."""
-    from ledger.settings import get_settings
-
-    monkeypatch.setenv("LEDGER_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("LEDGER_JWT_SECRET", SECRET)
-    if settings.is_postgres:
-        monkeypatch.setenv("LEDGER_DATABASE_URL", settings.database_url or "")
-        monkeypatch.setenv("LEDGER_DATABASE_SCHEMA", settings.database_schema)
-    else:
-        monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-
-    def run(*args: str) -> Any:
-        return CliRunner().invoke(cli, list(args))
-
-    yield run
-    get_settings.cache_clear()
 
 
 def test_ledger_export_gives_the_same_bytes_as_http_for_every_profile_format_and_return(

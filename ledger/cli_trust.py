@@ -1,0 +1,159 @@
+"""``ledger verify``, ``ledger erase``, ``ledger keys rotate`` and ``ledger export --member``:
+the trust commands (ADR 0013, docs/security.md).
+
+Operators run these with direct access to the database, so they are not behind the
+API's tokens; what they read of a person's record is written to the access log under
+``cli:<operating-system user>`` like any read through the API.
+"""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Optional
+from uuid import UUID
+
+import typer
+
+from ledger.cli_export import Output, ReturnFormat, _uuid, _write, export
+
+keys = typer.Typer(help="The master keyring that wraps each family's key.", no_args_is_help=True)
+
+
+def _operator() -> dict[str, str]:
+    return {"user_id": f"cli:{getpass.getuser()}", "role": "admin", "team": ""}
+
+
+def _open() -> Any:
+    from ledger.application import Ledger
+    from ledger.settings import get_settings
+
+    return Ledger(get_settings())
+
+
+def verify() -> None:
+    """Check every family's hash chain, the global order and the access log; name any
+    event altered, removed, added or reordered in the database (exit 1 if any)."""
+    from ledger.access_log import AccessLog
+    from ledger.integrity import verify as verify_events
+    from ledger.sql import Database
+
+    ledger = _open()
+    try:
+        result = verify_events(ledger)
+        access = AccessLog(Database.of(ledger))
+        problems = result.problems + access.verify()
+    finally:
+        ledger.close()
+    for problem in problems:
+        typer.secho(problem, fg=typer.colors.RED)
+    verdict = "FAILED" if problems else "ok"
+    typer.echo(f"{verdict}: {result.events:,} events in {result.families:,} families; access log checked; "
+               f"{len(problems)} problem(s)")
+    typer.echo(f"head hash {result.head} (publish it outside the database to pin today's record)")
+    if problems:
+        raise typer.Exit(code=1)
+
+
+def erase(
+    family: Annotated[str, typer.Option("--family", help="The family's id.")],
+    reason: Annotated[str, typer.Option(help="retention-period-passed, erasure-request or recorded-in-error.")]
+    = "erasure-request",
+    legal_basis: Annotated[str, typer.Option("--legal-basis", help="e.g. 'UK GDPR Art. 17(1)(a)'.")]
+    = "UK GDPR Art. 17",
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Crypto-shred a family's personal data: destroy its key (for good), then record
+    PersonalDataErased. Refused under a legal hold or with an open episode."""
+    from aggregates.errors import LedgerError
+    from api.trust_routes import ERASURE_REASONS
+    from projections.projector import Projector
+
+    family_id = _uuid(family, "--family")
+    if reason not in ERASURE_REASONS:
+        raise typer.BadParameter(f"one of {', '.join(ERASURE_REASONS)}", param_hint="--reason")
+    if not yes and not typer.confirm(f"Destroy the key of family {family_id}? Its names, dates of birth and "
+                                     "free text can never be read again", default=False):
+        raise typer.Exit(code=1)
+    ledger = _open()
+    try:
+        try:
+            recorded = ledger.erase(family_id, actor=_operator(), reason=reason, legal_basis=legal_basis)
+        except LedgerError as e:
+            typer.secho(f"erasure refused: {e.detail}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(code=2) from None
+        if ledger.settings.projections == "inline":
+            Projector(ledger).catch_up()
+    finally:
+        ledger.close()
+    typer.echo(f"family {family_id} erased: event {recorded.event_id} at position {recorded.position}")
+
+
+@keys.command("rotate")
+def rotate() -> None:
+    """Re-wrap every family key under the newest master key. With LEDGER_MASTER_KEYS,
+    put the new key first and run this; without it, a new key is added to the data
+    folder's keyring first. Older master keys can be retired once this has run."""
+    from ledger.keys import MasterKey, keyring_text, new_key_id, parse_keyring
+    from ledger.settings import get_settings
+
+    settings = get_settings()
+    if not settings.master_keys:
+        path = Path(settings.data_dir) / "master-keys"
+        ring = parse_keyring(path.read_text(encoding="utf-8").strip()) if path.exists() else []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(keyring_text([MasterKey(new_key_id(), secrets.token_bytes(32)), *ring]),
+                        encoding="utf-8")
+        path.chmod(0o600)
+    ledger = _open()
+    try:
+        count = ledger.keys.rotate()
+        newest = ledger.keys.keyring[0].id
+    finally:
+        ledger.close()
+    typer.echo(f"{count} family key(s) re-wrapped under master key {newest}")
+
+
+def subject_access(
+    ctx: typer.Context,
+    member: Annotated[Optional[str], typer.Option("--member", help="Everything held about this person "
+                                                  "(subject access), when no export is named.")] = None,
+    format: Annotated[ReturnFormat, typer.Option("--format", help="json or csv.")] = ReturnFormat.json,
+    output: Output = None,
+) -> None:
+    """Export chronologies and data returns; or, with --member, a subject access export."""
+    if ctx.invoked_subcommand is not None:
+        if member is not None:
+            raise typer.BadParameter("--member alone asks for a subject access export; "
+                                     "put it after the export's name for a member's chronology",
+                                     param_hint="--member")
+        return
+    if member is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(code=0)
+    from api.trust_routes import subject_access_export
+    from ledger.access_log import AccessLog
+    from ledger.sql import Database
+
+    member_id = _uuid(member, "--member")
+
+    def make(ledger: Any, projector: Any) -> Any:
+        found = subject_access_export(ledger, projector, member_id, format.value)
+        with projector.reading("chronology") as tx:
+            row = tx.one("SELECT family_id FROM {chronology_members} WHERE member_id = ?", (member_id.hex,))
+        AccessLog(Database.of(ledger)).record(actor=_operator(), action="subject-access",
+                                              path=f"ledger export --member {member_id}",
+                                              query=f"format={format.value}", family_id=UUID(row["family_id"]),
+                                              member_id=member_id)
+        return found
+
+    _write(make, output)
+
+
+def install(app: typer.Typer) -> None:
+    app.command()(verify)
+    app.command()(erase)
+    app.add_typer(keys, name="keys")
+    export.callback(invoke_without_command=True)(subject_access)
+
