@@ -30,6 +30,9 @@ READERS = TEAM | {"auditor", "inspector"}
 """Who reads a family's record."""
 READ_MODELS = TEAM | {"auditor", "inspector", "service"}
 """Who reads the read models (services included)."""
+PACK_READERS = ALL - {"service"}
+"""Who reads the policy packs: reference data, not case content, but services read the
+feed and the read models only."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ class Rule:
 
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): Rule(ALL, public=True),
-    ("GET", "/policies"): Rule(ALL),
-    ("GET", "/policies/{policy_id}"): Rule(ALL),
+    ("GET", "/policies"): Rule(PACK_READERS),
+    ("GET", "/policies/{policy_id}"): Rule(PACK_READERS),
     ("POST", "/families"): Rule(TEAM),
     ("POST", "/families/{family_id}/commands"): Rule(TEAM, scope="family"),
     ("GET", "/families/{family_id}"): Rule(READERS, scope="family", log="family"),
@@ -69,8 +72,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/legal-holds"): Rule(frozenset({"admin", "auditor"})),
     ("POST", "/families/{family_id}/erasure"): Rule(frozenset({"admin"})),
 }
-EXPORTS = Rule(frozenset({"manager", "auditor", "inspector"}), log="export")
-"""Council-wide data returns (``/exports/...``)."""
+EXPORTS = Rule(frozenset({"auditor", "inspector"}), log="export")
+"""Council-wide data returns (``/exports/...``): they list every team's children, so no
+team role reads them (a team reads only the families it holds); auditors and inspectors do."""
 
 
 def rule_for(method: str, path: str) -> Rule | None:

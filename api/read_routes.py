@@ -134,11 +134,12 @@ def install(app: FastAPI) -> None:
         """A manager's footprint, the oversight gaps, or an auditor's conflicts."""
         if sum(x is not None and x is not False for x in (manager, gaps or None, auditor)) != 1:
             raise InvalidCommand("ask for exactly one of manager=, gaps=true or auditor=", field="query")
+        held = access.own_team(request, None)  # a team role: the families its team holds now
         with projector_of(request, min_position).reading("oversight", "chronology") as tx:
             if manager is not None:
-                return JSONResponse(oversight.manager_view(tx, manager))
+                return JSONResponse(oversight.manager_view(tx, manager, held))
             if auditor is not None:
-                return JSONResponse({"auditor": auditor, "footprint": oversight.auditor_view(tx, auditor)})
+                return JSONResponse({"auditor": auditor, "footprint": oversight.auditor_view(tx, auditor, held)})
             team = access.own_team(request, team)
             found = oversight.gaps_view(tx, ledger_of(request).packs, _now(), team)
             return JSONResponse({"team": team, "count": len(found), "gaps": found})

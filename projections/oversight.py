@@ -18,7 +18,7 @@ audits done by people who "have had no 'footprint' on cases audited" (seed 002 L
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -170,10 +170,22 @@ def family_view(tx: Tx, family_id: UUID, packs: dict[str, Pack], now: datetime,
     return result
 
 
-def manager_view(tx: Tx, user_id: str) -> dict[str, Any]:
-    """One manager's decisions across every family, family by family."""
+def _held_by(tx: Tx, team: str | None) -> Callable[[dict[str, Any]], bool]:
+    """Whether a row's family is held by ``team`` now (every family when ``team`` is None)."""
+    if team is None:
+        return lambda row: True
+    held = {r["family_id"] for r in tx.rows("SELECT family_id FROM {oversight_families} WHERE team = ?", (team,))}
+    return lambda row: row["family_id"] in held
+
+
+def manager_view(tx: Tx, user_id: str, team: str | None = None) -> dict[str, Any]:
+    """One manager's decisions across every family, family by family; with ``team``, on
+    the families that team holds now only (a team reads no other team's families, even
+    its own past decisions on one transferred away)."""
     rows = tx.rows("SELECT * FROM {oversight_decisions} WHERE user_id = ? ORDER BY family_id, occurred_at, position",
                    (user_id,))
+    held = _held_by(tx, team)
+    rows = [r for r in rows if held(r)]
     names = _names(tx, sorted({r["family_id"] for r in rows}))
     families: dict[str, list[dict[str, Any]]] = {}
     for decision in _decisions(rows, names):
@@ -195,8 +207,10 @@ def gaps_view(tx: Tx, packs: dict[str, Pack], now: datetime, team: str | None = 
     return found
 
 
-def auditor_view(tx: Tx, user_id: str) -> list[dict[str, Any]]:
-    """The families a person has a footprint on: the cases they may not audit."""
+def auditor_view(tx: Tx, user_id: str, team: str | None = None) -> list[dict[str, Any]]:
+    """The families a person has a footprint on: the cases they may not audit; with
+    ``team``, those the team holds now only."""
+    held = _held_by(tx, team)
     return [{**r, "family_id": str(UUID(r["family_id"]))} for r in tx.rows(
         "SELECT family_id, role, first_at, last_at, entries FROM {footprints} WHERE user_id = ? "
-        "ORDER BY family_id", (user_id,))]
+        "ORDER BY family_id", (user_id,)) if held(r)]

@@ -34,7 +34,7 @@ from ledger.settings import Settings
 from projections.episodes import episode_row_id
 from projections.projector import Projector
 from replay.rebuild import rebuild
-from tests.conftest import MANAGER, PRACTITIONER, SECRET, SUPERVISOR, auth
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SECRET, SUPERVISOR, auth
 
 UTC = timezone.utc
 INSPECTOR = auth("inspector", "ofsted-hmi-1", None)
@@ -193,8 +193,14 @@ def families(client: TestClient, clock: Clock) -> dict[str, Any]:
             "note": note["event_id"], "started": started["event_id"]}
 
 
-def get(client: TestClient, path: str, headers: dict[str, str] = MANAGER, **params: Any) -> Any:
-    r = client.get(path, params=params, headers=headers)
+def reader(path: str) -> dict[str, str]:
+    """Council-wide returns hold every team's children: an auditor reads them, not a team's
+    manager (docs/access.md); a family's exports, its team's manager."""
+    return AUDITOR if path.startswith("/exports/") else MANAGER
+
+
+def get(client: TestClient, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
+    r = client.get(path, params=params, headers=headers or reader(path))
     assert r.status_code == 200, r.text
     return r
 
@@ -460,7 +466,7 @@ def test_ledger_export_gives_the_same_bytes_as_http_for_every_profile_format_and
         out = tmp_path / f"export-{n}"
         result = ledger_cli("export", *args, "--output", str(out))
         assert result.exit_code == 0, (args, result.output)
-        assert out.read_bytes() == get(client, path, MANAGER, **params).content, args
+        assert out.read_bytes() == get(client, path, **params).content, args
     # To standard output as well.
     result = ledger_cli("export", "annex-a", "--from", "2026-01-01", "--to", "2026-06-30")
     assert result.exit_code == 0 and result.stdout_bytes == \
@@ -506,7 +512,7 @@ def test_bad_export_requests_are_clear_problems_and_change_nothing(client, famil
         ("/exports/ssd/early-help-episodes", {"from": "2026-01-01", "to": "2026-06-30", "as_at": "2026-01-27"}, 422,
          "as_at"),
     ]:
-        r = client.get(path, params=params, headers=MANAGER)
+        r = client.get(path, params=params, headers=reader(path))
         assert r.status_code == status, (params, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
         assert words in r.json()["detail"], (params, r.json()["detail"])

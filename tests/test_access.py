@@ -1,0 +1,470 @@
+"""Who may call what: every route the app serves against every kind of caller, cell by cell.
+
+``EXPECTED`` below is written from the requirement (issue "Trust", part 1), not from
+``api/access.py``, so that the two can disagree:
+
+    practitioners, supervisors and managers read and write only families allocated to
+    their team (a transfer moves that right); auditors read every family and write
+    nothing; services read the feed and read models only; admins manage packs and keys
+    but do not read case content. Ofsted inspectors read families and exports for a
+    limited period (their tokens expire: tests/test_exports.py) and write nothing.
+
+Where the requirement leaves a cell open, the stricter reading is taken and said so in a
+comment on the row.
+
+Every cell is one test (``test_cell[<METHOD> <path> | <actor>]``), run on SQLite and on
+PostgreSQL against real families registered through the API: a family held by team north
+("held") and one transferred from north to south ("transferred", family routes only),
+where the family's own team is south and the old team, north, is the other team.
+An allowed cell must succeed (2xx); a refused one must be 403 problem+json (401 for no
+token), record nothing and leave nothing in the family's access log.
+
+Adding a route: add one ``Row`` to ``ROUTES`` (who may call it, and a valid request;
+``fresh=True`` if an allowed call would spoil the shared family, ``records=`` if it
+records other than one event per POST), then
+regenerate docs/access.md with ``python -m tests.test_access``. ``test_every_route_is_in_the_matrix``
+fails, naming it, until the row is there.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.application import Ledger
+from ledger.settings import Settings
+from tests.conftest import SECRET, auth
+
+# --- the actors (the matrix's columns) ------------------------------------------------------
+
+TEAM_ROLES = ("practitioner", "supervisor", "manager")
+OWN = frozenset(TEAM_ROLES)
+"""practitioner, supervisor and manager of the team holding the family."""
+OTHER = frozenset(f"other {r}" for r in TEAM_ROLES)
+"""The same roles of another team (for the transferred family: the team it left)."""
+ACTORS: tuple[str, ...] = (*TEAM_ROLES, *(f"other {r}" for r in TEAM_ROLES),
+                           "auditor", "inspector", "service", "admin", "no token")
+EVERYONE = frozenset(ACTORS)
+
+
+@dataclass
+class World:
+    """One database's families, built once per module and database."""
+
+    client: TestClient
+    ledger: Ledger
+    held: str
+    """A family registered, and still held, by team north."""
+    transferred: str
+    """A family registered by north and transferred to south (TransferredOut, TransferredIn)."""
+    decisions: dict[str, str] = field(default_factory=dict)
+    """family id -> the event id of a decision recorded on it."""
+    teams: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """family id -> (its team, the other team)."""
+
+    def family(self, transferred: bool) -> str:
+        """A new family of north's, with an episode and a decision; if ``transferred``,
+        transferred to south."""
+        north = auth("manager", "manager-north", "north")
+        fid = str(self.post("/families", _register_body("north"), north)["family_id"])
+        self.post(f"/families/{fid}/commands", {"type": "ReferralReceived", "route": "self", "reason": "help",
+                                                "occurred_at": "2026-03-02T09:00:00+00:00"}, north)
+        decision = self.post(f"/families/{fid}/commands",
+                             {"type": "ManagementOversightRecorded", "text": "plan agreed"}, north)
+        self.decisions[fid] = str(decision["event_id"])
+        self.teams[fid] = ("north", "south")
+        if transferred:
+            self.post(f"/families/{fid}/commands", {"type": "TransferredOut", "to_team": "south",
+                                                    "reason": "moved house"}, north)
+            self.post(f"/families/{fid}/commands", {"type": "TransferredIn", "from_team": "north"},
+                      auth("manager", "manager-south", "south"))
+            self.teams[fid] = ("south", "north")
+            assert self.ledger.family(uuid.UUID(fid)).team == "south"
+        return fid
+
+    def post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        r = self.client.post(url, json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def headers(self, actor: str, family_id: str) -> dict[str, str]:
+        own, other = self.teams[family_id]
+        if actor == "no token":
+            return {}
+        if actor in OWN:
+            return auth(actor, f"{actor}-{own}", own)
+        if actor in OTHER:
+            role = actor.removeprefix("other ")
+            return auth(role, f"{role}-{other}", other)
+        return auth(actor, f"{actor}-1", None)
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+
+
+def _register_body(team: str) -> dict[str, Any]:
+    return {"policy": "durham-one-point", "team": team, "members": [
+        {"given_name": "Ava", "family_name": "Stone", "date_of_birth": "2016-05-04", "kind": "child"},
+        {"given_name": "Cara", "family_name": "Stone", "date_of_birth": "1990-02-03", "kind": "adult"},
+    ]}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One route: who may call it (``allowed``, a set of ``ACTORS``) and a valid request."""
+
+    allowed: frozenset[str]
+    call: Callable[[World, str], Call]
+    """(world, family id) -> a well-formed request that succeeds when allowed."""
+    note: str = ""
+    """Shown in docs/access.md."""
+    records: int | None = None
+    """Events an allowed call records (default: 1 for POST, none otherwise)."""
+    logged: bool | None = None
+    """Whether an allowed call appends to the family's access log (default: GETs of a
+    family's routes do)."""
+    fresh: bool = False
+    """Each cell gets a family of its own (for calls that change it beyond recording one
+    event, e.g. an erasure), registered and, for "transferred", transferred first."""
+
+    def events(self, method: str) -> int:
+        return self.records if self.records is not None else int(method == "POST")
+
+    def logs(self, method: str, path: str) -> bool:
+        return self.logged if self.logged is not None else method == "GET" and "{family_id}" in path
+
+
+PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
+
+# --- the matrix (the rows) -------------------------------------------------------------------
+
+ROUTES: dict[tuple[str, str], Row] = {
+    ("GET", "/health"): Row(
+        EVERYONE, lambda w, f: Call("GET", "/health"),
+        "public: liveness for load balancers, no case content"),
+
+    # Packs are the council's published policy, not case content: every signed-in role
+    # reads them (admins manage them) except services, which read "the feed and read
+    # models only" (stricter reading).
+    ("GET", "/policies"): Row(
+        EVERYONE - {"service", "no token"}, lambda w, f: Call("GET", "/policies"),
+        "reference data, any team; not services (feed and read models only)"),
+    ("GET", "/policies/{policy_id}"): Row(
+        EVERYONE - {"service", "no token"}, lambda w, f: Call("GET", "/policies/durham-one-point"),
+        "reference data, any team; not services (feed and read models only)"),
+
+    # Registering a family is a write for the team it names: "the family's team" here is
+    # the team in the body, so another team registering it is refused.
+    ("POST", "/families"): Row(
+        OWN, lambda w, f: Call("POST", "/families", json=_register_body(w.teams[f][0])),
+        "for their own team only"),
+    ("POST", "/families/{family_id}/commands"): Row(
+        OWN, lambda w, f: Call("POST", f"/families/{f}/commands",
+                               json={"type": "CaseNoteRecorded", "text": "seen at home"}),
+        "own team only; a transfer moves the right"),
+
+    # The family's record as such: its team, auditors, inspectors; not services or admins.
+    ("GET", "/families/{family_id}"): Row(
+        OWN | {"auditor", "inspector"}, lambda w, f: Call("GET", f"/families/{f}"), "own team only"),
+    ("GET", "/families/{family_id}/events"): Row(
+        OWN | {"auditor", "inspector"}, lambda w, f: Call("GET", f"/families/{f}/events"), "own team only"),
+    ("GET", "/families/{family_id}/decisions/{event_id}"): Row(
+        OWN | {"auditor", "inspector"}, lambda w, f: Call("GET", f"/families/{f}/decisions/{w.decisions[f]}"),
+        "own team only; the record as it stood"),
+
+    # A family's read models: as its record, and services too.
+    ("GET", "/families/{family_id}/deadlines"): Row(
+        OWN | {"auditor", "inspector", "service"}, lambda w, f: Call("GET", f"/families/{f}/deadlines"),
+        "own team only; a read model, so services too"),
+    ("GET", "/families/{family_id}/chronology"): Row(
+        OWN | {"auditor", "inspector", "service"}, lambda w, f: Call("GET", f"/families/{f}/chronology"),
+        "own team only; a read model, so services too"),
+    ("GET", "/families/{family_id}/oversight"): Row(
+        OWN | {"auditor", "inspector", "service"}, lambda w, f: Call("GET", f"/families/{f}/oversight"),
+        "own team only; a read model, so services too"),
+
+    # Who read the family: an audit and management tool. The requirement does not name it;
+    # stricter reading: the team's manager and auditors only (not practitioners,
+    # supervisors, inspectors or services).
+    ("GET", "/families/{family_id}/access-log"): Row(
+        frozenset({"manager", "auditor"}), lambda w, f: Call("GET", f"/families/{f}/access-log"),
+        "own team's manager; auditors"),
+
+    # Views across families: a team role sees its own team's (asking for another team is
+    # refused); auditors, inspectors and services (read models) every team's.
+    ("GET", "/deadlines"): Row(
+        OWN | {"auditor", "inspector", "service"},
+        lambda w, f: Call("GET", "/deadlines", params={"team": w.teams[f][0]}),
+        "own team only; a read model, so services too"),
+    ("GET", "/caseloads"): Row(
+        OWN | {"auditor", "inspector", "service"},
+        lambda w, f: Call("GET", "/caseloads", params={"team": w.teams[f][0]}),
+        "own team only; a read model, so services too"),
+    # Management oversight across families (gaps, a manager's footprint): stricter
+    # reading, supervisors and managers of the team, not practitioners.
+    ("GET", "/oversight"): Row(
+        frozenset({"supervisor", "manager", "auditor", "inspector", "service"}),
+        lambda w, f: Call("GET", "/oversight", params={"gaps": "true", "team": w.teams[f][0]}),
+        "own team's supervisors and managers only (and only their own footprint)"),
+
+    # Every event of every family: services and auditors (who read every family). Not
+    # team roles (other teams' families), not inspectors (families and exports only:
+    # stricter reading), not admins.
+    ("GET", "/feed"): Row(
+        frozenset({"service", "auditor"}), lambda w, f: Call("GET", "/feed", params={"limit": 5}),
+        "every family's events"),
+
+    # Council-wide returns hold every team's children, so no team role may read them
+    # ("only families allocated to their team"); auditors and inspectors do.
+    ("GET", "/exports/annex-a/list-2"): Row(
+        frozenset({"auditor", "inspector"}), lambda w, f: Call("GET", "/exports/annex-a/list-2", params=PERIOD),
+        "council-wide: every team's children"),
+    ("GET", "/exports/ssd/early-help-episodes"): Row(
+        frozenset({"auditor", "inspector"}),
+        lambda w, f: Call("GET", "/exports/ssd/early-help-episodes", params=PERIOD),
+        "council-wide: every team's children"),
+}
+EXPECTED: dict[tuple[str, str], frozenset[str]] = {k: r.allowed for k, r in ROUTES.items()}
+
+PUBLIC_UNLISTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
+"""Served without a token and left out of the matrix: the API's own description."""
+
+FAMILY_ROUTES = [k for k in ROUTES if "{family_id}" in k[1]]
+CELLS = [pytest.param("held", k, a, id=f"{k[0]} {k[1]} | {a}") for k in ROUTES for a in ACTORS]
+CELLS += [pytest.param("transferred", k, a, id=f"transferred: {k[0]} {k[1]} | {a}")
+          for k in FAMILY_ROUTES for a in ACTORS]
+
+
+# --- the world, once per database ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    common = {"data_dir": tmp_path_factory.mktemp("access") / "data", "jwt_secret": SECRET}
+    if request.param == "sqlite":
+        settings = Settings(**common)
+    else:
+        url = request.getfixturevalue("pg_database")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        settings = Settings(**common, database_url=url, database_schema=schema, pool_size=12)
+    ledger = Ledger(settings)
+    try:
+        with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
+            yield _build(client, ledger)
+    finally:
+        ledger.close()
+
+
+def _build(client: TestClient, ledger: Ledger) -> World:
+    world = World(client, ledger, held="", transferred="")
+    world.held = world.family(transferred=False)
+    world.transferred = world.family(transferred=True)
+    return world
+
+
+# --- every cell ------------------------------------------------------------------------------
+
+
+def _send(world: World, call: Call, headers: dict[str, str]) -> Any:
+    return world.client.request(call.method, call.url, params=call.params, json=call.json, headers=headers)
+
+
+@pytest.mark.parametrize("which, route, actor", CELLS)
+def test_cell(world: World, which: str, route: tuple[str, str], actor: str) -> None:
+    row = ROUTES[route]
+    family_id = world.family(which == "transferred") if row.fresh else getattr(world, which)
+    fid = uuid.UUID(family_id)
+    call = row.call(world, family_id)
+    position = world.ledger.recorder.max_notification_id()
+    version = world.ledger.family(fid).version
+    reads = len(world.client.app.state.access_log.for_family(fid))  # type: ignore[attr-defined]
+
+    r = _send(world, call, world.headers(actor, family_id))
+
+    after_reads = len(world.client.app.state.access_log.for_family(fid))  # type: ignore[attr-defined]
+    if actor in row.allowed:
+        assert 200 <= r.status_code < 300, f"{actor} should be allowed {route}: {r.status_code} {r.text}"
+        assert after_reads == reads + row.logs(*route), "an allowed read of a family's record is logged"
+        assert world.ledger.recorder.max_notification_id() == position + row.events(route[0])
+        return
+    expected = 401 if actor == "no token" else 403
+    assert r.status_code == expected, f"{actor} should be refused {route}: {r.status_code} {r.text}"
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["status"] == expected and problem["detail"]
+    if expected == 401:
+        assert r.headers["www-authenticate"].startswith("Bearer")
+    assert world.ledger.recorder.max_notification_id() == position, "a refused request records nothing"
+    assert world.ledger.family(fid).version == version, "a refused request records nothing"
+    assert after_reads == reads, "a refused read is not a read: nothing in the access log"
+
+
+# --- the matrix covers the app, and the app the matrix ---------------------------------------
+
+
+def served_routes() -> set[tuple[str, str]]:
+    app = create_app(settings=Settings(data_dir=Path("/nonexistent-not-opened"), jwt_secret=SECRET))
+    found = set()
+    for route in app.routes:
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":
+                found.add((method, route.path))  # type: ignore[attr-defined]
+    return found
+
+
+def test_every_route_is_in_the_matrix_and_every_row_is_a_route() -> None:
+    served = served_routes()
+    missing = sorted(served - set(ROUTES) - PUBLIC_UNLISTED)
+    stale = sorted(set(ROUTES) - served)
+    assert not missing, f"routes the app serves that tests/test_access.py ROUTES lacks: {missing}"
+    assert not stale, f"rows in tests/test_access.py ROUTES the app does not serve: {stale}"
+    assert PUBLIC_UNLISTED <= served
+
+
+def test_the_routes_left_out_of_the_matrix_are_the_api_description_and_need_no_token(world: World) -> None:
+    app = world.client.app
+    assert {(m, r.path) for r in app.routes if not isinstance(r, APIRoute)  # type: ignore[attr-defined]
+            for m in r.methods if m != "HEAD"} == PUBLIC_UNLISTED  # type: ignore[attr-defined]
+    for _, path in sorted(PUBLIC_UNLISTED - {("GET", "/docs/oauth2-redirect")}):
+        assert world.client.get(path).status_code == 200, path
+
+
+def test_views_across_families_show_a_team_only_its_own_families(world: World) -> None:
+    """Without ``team=``, a team role's cross-family views are its own team's: south sees
+    the transferred family and not the held one, north the reverse."""
+    for team, mine, theirs in (("north", world.held, world.transferred), ("south", world.transferred, world.held)):
+        for role in TEAM_ROLES:
+            headers = auth(role, f"{role}-{team}", team)
+            rows = world.client.get("/deadlines", headers=headers).json()["deadlines"]
+            assert mine in {r["family_id"] for r in rows} and theirs not in {r["family_id"] for r in rows}
+            assert {r["team"] for r in rows} == {team}
+            teams = world.client.get("/caseloads", headers=headers).json()["teams"]
+            assert [t["team"] for t in teams] == [team]
+            if role != "practitioner":
+                gaps = world.client.get("/oversight", params={"gaps": "true"}, headers=headers).json()
+                assert gaps["team"] == team and theirs not in str(gaps)
+        r = world.client.get("/oversight", params={"manager": "someone-else"}, headers=auth("manager", "m", team))
+        assert r.status_code == 403, "a manager looks up only their own footprint"
+
+
+def test_a_managers_footprint_leaves_out_families_their_team_no_longer_holds(world: World) -> None:
+    """manager-north recorded decisions on both families; after the transfer their own
+    footprint (/oversight?manager=, ?auditor=) shows only the family north still holds.
+    An auditor still sees both."""
+    me = auth("manager", "manager-north", "north")
+    for params, key in (({"manager": "manager-north"}, "families"), ({"auditor": "manager-north"}, "footprint")):
+        mine = world.client.get("/oversight", params=params, headers=me)
+        assert mine.status_code == 200, mine.text
+        assert world.held in {f["family_id"] for f in mine.json()[key]}
+        assert world.transferred not in mine.text, "the old team reads nothing of a family transferred away"
+        audit = world.client.get("/oversight", params=params, headers=auth("auditor", "ada", None)).json()
+        assert {world.held, world.transferred} <= {f["family_id"] for f in audit[key]}
+
+
+def test_a_route_missing_from_the_policy_is_refused_to_every_role(world: World) -> None:
+    """Fail closed: a route added without a row in api/access.py's POLICY is 403 to all."""
+    app = create_app(world.ledger)
+
+    @app.get("/not-in-the-policy")
+    def unlisted() -> dict[str, str]:
+        return {"leaked": "yes"}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for actor in ACTORS:
+            r = client.get("/not-in-the-policy", headers=world.headers(actor, world.held))
+            assert r.status_code == (401 if actor == "no token" else 403), (actor, r.text)
+            assert "leaked" not in r.text
+
+
+def test_during_a_transfer_the_receiving_team_only_accepts_it(world: World) -> None:
+    """Between TransferredOut and TransferredIn the family is still the sending team's: the
+    receiving team may record accepting it and nothing else, and reads nothing yet."""
+    north = auth("manager", "manager-north", "north")
+    west = auth("practitioner", "practitioner-west", "west")
+    r = world.client.post("/families", json=_register_body("north"), headers=north)
+    fid = r.json()["family_id"]
+    r = world.client.post(f"/families/{fid}/commands", headers=north,
+                          json={"type": "ReferralReceived", "route": "self", "reason": "help"})
+    assert r.status_code == 201, r.text
+    r = world.client.post(f"/families/{fid}/commands", headers=north,
+                          json={"type": "TransferredOut", "to_team": "west", "reason": "moved"})
+    assert r.status_code == 201, r.text
+    version = world.ledger.family(uuid.UUID(fid)).version
+    assert world.client.get(f"/families/{fid}", headers=west).status_code == 403
+    r = world.client.post(f"/families/{fid}/commands", headers=west, json={"type": "CaseNoteRecorded", "text": "x"})
+    assert r.status_code == 403 and world.ledger.family(uuid.UUID(fid)).version == version
+    assert world.client.get(f"/families/{fid}", headers=north).status_code == 200
+    r = world.client.post(f"/families/{fid}/commands", headers=west, json={"type": "TransferredIn", "from_team": "north"})
+    assert r.status_code == 201, r.text
+    assert world.client.get(f"/families/{fid}", headers=west).status_code == 200
+    assert world.client.get(f"/families/{fid}", headers=north).status_code == 403
+
+
+# --- docs/access.md --------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "access.md"
+COLUMNS = (*TEAM_ROLES, "auditor", "inspector", "service", "admin", "no token")
+
+
+def _mark(row: Row, column: str) -> str:
+    if column in TEAM_ROLES:
+        own, other = column in row.allowed, f"other {column}" in row.allowed
+        return "✓" if own and other else "✓ own team" if own else "✗"
+    return "✓" if column in row.allowed else "✗"
+
+
+def render() -> str:
+    """docs/access.md, from ``ROUTES``."""
+    lines = [
+        "# Access by role",
+        "",
+        "<!-- Generated from tests/test_access.py ROUTES: run `python -m tests.test_access`. -->",
+        "",
+        "Who may call each endpoint. \"✓ own team\": only on families their team holds (a",
+        "transfer moves that right) and, on views across families, only their own team's;",
+        "✗ is refused with 403 problem+json (401 without a token). Inspectors' tokens last at",
+        "most the two weeks of an inspection. The API description (`/openapi.json`, `/docs`,",
+        "`/redoc`) needs no token.",
+        "",
+        "| Endpoint | " + " | ".join(COLUMNS) + " | Notes |",
+        "|---|" + "---|" * len(COLUMNS) + "---|",
+    ]
+    for (method, path), row in ROUTES.items():
+        marks = " | ".join(_mark(row, c) for c in COLUMNS)
+        lines.append(f"| `{method} {path}` | {marks} | {row.note} |")
+    lines += [
+        "",
+        "It is tested cell by cell: `tests/test_access.py` holds this table as data and sends",
+        "every endpoint a valid request as every role (of the family's team, of another team,",
+        "and for a family transferred between teams) on SQLite and PostgreSQL, checking that",
+        "allowed calls succeed and refused ones are 403/401 and record nothing; it fails if the",
+        "app serves an endpoint the table lacks, or if this page is out of date.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def test_docs_access_md_is_up_to_date() -> None:
+    assert DOC.read_text(encoding="utf-8") == render(), "docs/access.md is out of date: run `python -m tests.test_access`"
+
+
+if __name__ == "__main__":
+    DOC.write_text(render(), encoding="utf-8")
+    print(f"wrote {DOC}", file=sys.stderr)
