@@ -238,8 +238,58 @@ ROUTES: dict[tuple[str, str], Row] = {
         frozenset({"auditor", "inspector"}),
         lambda w, f: Call("GET", "/exports/ssd/early-help-episodes", params=PERIOD),
         "council-wide: every team's children"),
+
+    # A person's whole record (UK GDPR Art. 15): answered by the family's team manager
+    # (the council officer handling the request) or an auditor; stricter reading: not
+    # practitioners, supervisors, inspectors or services. Logged in the family's access log.
+    ("GET", "/members/{member_id}/subject-access"): Row(
+        frozenset({"manager", "auditor"}), lambda w, f: Call("GET", f"/members/{_member(w, f)}/subject-access"),
+        "own team's manager; auditors", logged=True),
+
+    # Retention and erasure: admins manage keys, so they erase (destroying the family's
+    # key) and place and lift legal holds, without reading case content; auditors may see
+    # what is due and held. No team role, inspector or service.
+    ("POST", "/families/{family_id}/erasure"): Row(
+        frozenset({"admin"}), lambda w, f: _closed(w, f, Call("POST", f"/families/{f}/erasure", json={
+            "reason": "retention-period-passed", "legal_basis": "UK GDPR Art. 17(1)(a)"})),
+        "admins only (destroys the family's key); no case content in the answer", fresh=True),
+    ("GET", "/legal-holds"): Row(
+        frozenset({"admin", "auditor"}), lambda w, f: Call("GET", "/legal-holds"),
+        "admins; auditors may see them"),
+    ("PUT", "/legal-holds/{family_id}"): Row(
+        frozenset({"admin"}), lambda w, f: Call("PUT", f"/legal-holds/{f}", json={"reason": "litigation hold"}),
+        "admins only", logged=False),
+    ("DELETE", "/legal-holds/{family_id}"): Row(
+        frozenset({"admin"}), lambda w, f: _held(w, f, Call("DELETE", f"/legal-holds/{f}")),
+        "admins only", logged=False),
+    ("GET", "/retention/due"): Row(
+        frozenset({"admin", "auditor"}), lambda w, f: Call("GET", "/retention/due"),
+        "admins; auditors may see them (ids and dates only)"),
 }
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {k: r.allowed for k, r in ROUTES.items()}
+
+
+def _member(w: World, family_id: str) -> str:
+    """The first member of the family (a child)."""
+    return str(next(iter(w.ledger.family(uuid.UUID(family_id)).members.values()))["member_id"])
+
+
+def _closed(w: World, family_id: str, call: Call) -> Call:
+    """The family's episode closed first (a family with an open episode is not erased)."""
+    manager = w.headers("manager", family_id)
+    for body in ({"type": "ClosureProposed", "reason": "outcomes_met"}, {"type": "ClosureAuthorised"},
+                 {"type": "DocumentRecorded", "document": "family-survey"},
+                 {"type": "EpisodeClosed", "reason": "outcomes_met"}):
+        w.post(f"/families/{family_id}/commands", body, manager)
+    return call
+
+
+def _held(w: World, family_id: str, call: Call) -> Call:
+    """A hold placed first, so that lifting it can succeed."""
+    r = w.client.put(f"/legal-holds/{family_id}", json={"reason": "litigation hold"},
+                     headers=auth("admin", "admin-1", None))
+    assert r.status_code == 200, r.text
+    return call
 
 PUBLIC_UNLISTED = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 """Served without a token and left out of the matrix: the API's own description."""
