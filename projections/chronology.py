@@ -172,6 +172,9 @@ def summarise(event_type: str, d: dict[str, Any], pack: Pack) -> str:
         what = _words(d["subject"]) + (f" ({rule.title})" if rule else "")
         who = "the family and the TAF" if d.get("with_team_around_the_family") else "the family"
         return _join(f"Agreed with {who}: {what}", d.get("detail", ""))
+    if t == "PersonalDataErased":
+        return f"Personal data erased ({_words(d['reason'].replace('-', '_'))}; {d['legal_basis']}): " \
+               "names, dates of birth and free text in this record can no longer be read"
     return _words(t)
 
 

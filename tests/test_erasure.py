@@ -96,6 +96,8 @@ def test_erasure_shreds_names_and_free_text_everywhere_and_keeps_the_audit_struc
     # The chronology keeps its entries (plus the erasure), with names gone.
     entry = lambda e: (e["event_id"], e["type"], e["occurred_at"], e["source"])  # noqa: E731
     assert [entry(e) for e in after["chronology"]["entries"][:-1]] == [entry(e) for e in before["chronology"]["entries"]]
+    assert after["chronology"]["entries"][-1]["summary"].startswith(
+        "Personal data erased (retention period passed; UK GDPR Art. 5(1)(e) and Art. 17(1)(a))")
     # Deadlines met or missed are unchanged (the outcome was frozen before the dates of birth went).
     outcome = lambda d: {k: v for k, v in d.items() if k not in ("member_name",)}  # noqa: E731
     assert [outcome(d) for d in after["deadlines"]["deadlines"]] == [outcome(d) for d in before["deadlines"]["deadlines"]]
