@@ -23,6 +23,7 @@ from fastapi import Request
 
 from aggregates.errors import NotFound
 from api.problems import Problem
+from projections import chronology
 
 TEAM = frozenset({"practitioner", "supervisor", "manager"})
 ALL = frozenset({"practitioner", "supervisor", "manager", "auditor", "service", "admin", "inspector"})
@@ -92,10 +93,10 @@ def _family_team(request: Request, family_id: UUID) -> str:
 def _member_family(request: Request, member_id: UUID) -> UUID:
     projector = request.app.state.projector
     with projector.reading("chronology") as tx:
-        row = tx.one("SELECT family_id FROM {chronology_members} WHERE member_id = ?", (member_id.hex,))
-    if row is None:
+        found = chronology.member_family(tx, member_id)
+    if found is None:
         raise NotFound(f"no member {member_id}")
-    return UUID(row["family_id"])
+    return found
 
 
 def enforce(request: Request) -> None:

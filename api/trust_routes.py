@@ -44,10 +44,9 @@ class HoldRequest(BaseModel):
 def subject_access_export(ledger: Ledger, projector: Projector, member_id: UUID, fmt: str) -> Export:
     """Everything the ledger holds about one person, as JSON or CSV."""
     with projector.reading("chronology") as tx:
-        row = tx.one("SELECT family_id FROM {chronology_members} WHERE member_id = ?", (member_id.hex,))
-        if row is None:
+        family_id = chronology.member_family(tx, member_id)
+        if family_id is None:
             raise NotFound(f"no member {member_id}")
-        family_id = UUID(row["family_id"])
         rows, members = chronology.stored(tx, family_id)
     family = ledger.family(family_id)
     member = family.members.get(member_id.hex)

@@ -12,7 +12,6 @@ import getpass
 import secrets
 from pathlib import Path
 from typing import Annotated, Any, Optional
-from uuid import UUID
 
 import typer
 
@@ -135,16 +134,17 @@ def subject_access(
     from api.trust_routes import subject_access_export
     from ledger.access_log import AccessLog
     from ledger.sql import Database
+    from projections import chronology
 
     member_id = _uuid(member, "--member")
 
     def make(ledger: Any, projector: Any) -> Any:
         found = subject_access_export(ledger, projector, member_id, format.value)
         with projector.reading("chronology") as tx:
-            row = tx.one("SELECT family_id FROM {chronology_members} WHERE member_id = ?", (member_id.hex,))
+            family_id = chronology.member_family(tx, member_id)
         AccessLog(Database.of(ledger)).record(actor=_operator(), action="subject-access",
                                               path=f"ledger export --member {member_id}",
-                                              query=f"format={format.value}", family_id=UUID(row["family_id"]),
+                                              query=f"format={format.value}", family_id=family_id,
                                               member_id=member_id)
         return found
 

@@ -371,6 +371,12 @@ def stored(tx: Tx, family_id: UUID) -> tuple[list[dict[str, Any]], dict[str, dic
     return rows, members
 
 
+def member_family(tx: Tx, member_id: UUID) -> UUID | None:
+    """The family a member belongs to (None if no family has them)."""
+    row = tx.one("SELECT family_id FROM {chronology_members} WHERE member_id = ?", (member_id.hex,))
+    return None if row is None else UUID(row["family_id"])
+
+
 def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
          member: UUID | None = None, significant_only: bool = False,
          others: str | None = None) -> list[dict[str, Any]]:
