@@ -386,6 +386,9 @@ class Family(Aggregate):
             )
         if not f["reason"].strip():
             raise InvalidCommand("a correction must say why", field="reason")
+        dob = f["changes"].get("date_of_birth")
+        if corrected_type == "MemberAdded" and isinstance(dob, date):
+            _check_birth(dob, "changes.date_of_birth")
 
     # -- applying events -------------------------------------------------------------
 
@@ -587,14 +590,23 @@ def _episode_view(episode: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+EARLIEST_BIRTH = date(1900, 1, 1)
+"""No one on an early help record was born before 1900: an earlier date of birth is a
+mistyped year (0001, 1800), refused like one in the future."""
+
+
+def _check_birth(dob: date, field: str = "date_of_birth") -> None:
+    if dob > date.today():
+        raise InvalidCommand(f"{field} {dob.isoformat()} is in the future", field=field)
+    if dob < EARLIEST_BIRTH:
+        raise InvalidCommand(f"{field} {dob.isoformat()} is before {EARLIEST_BIRTH.year}", field=field)
+
+
 def _check_members(members: list[dict[str, Any]]) -> None:
-    today = date.today()
     for member in members:
         dob = member.get("date_of_birth")
-        if dob is not None and dob > today:
-            raise InvalidCommand(
-                f"date_of_birth {dob.isoformat()} is in the future", field="date_of_birth"
-            )
+        if dob is not None:
+            _check_birth(dob)
         for name in ("given_name", "family_name"):
             if not str(member.get(name, "")).strip():
                 raise InvalidCommand(f"{name} must not be empty", field=name)

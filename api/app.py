@@ -15,11 +15,11 @@ from uuid import UUID
 
 import orjson
 from fastapi import Body, Depends, FastAPI, Header, Query, Request, Response
-from pydantic import AwareDatetime
 
 from api import access, export_routes, problems, read_routes, trust_routes
 from api.auth import Actor
-from api.models import Command, CommandRecorded, RegisterFamily, Registered
+from api.limits import BodyLimit
+from api.models import Command, CommandRecorded, Moment, RegisterFamily, Registered
 from api.problems import Problem
 from api.responses import JSONResponse
 from ledger.access_log import AccessLog
@@ -61,6 +61,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
     problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _routes(app)
     _policy_routes(app)
     read_routes.install(app)
@@ -172,7 +173,7 @@ def _routes(app: FastAPI) -> None:
     @app.get("/families/{family_id}", tags=["families"], responses=ERRORS)
     def get_family(request: Request, family_id: UUID, actor: Actor,
                    if_none_match: Annotated[str | None, Header()] = None,
-                   as_at: Annotated[AwareDatetime | None, Query(
+                   as_at: Annotated[Moment | None, Query(
                        description="The family as it stood at this moment of recording.")] = None) -> Response:
         """The family's current state (or as at a past moment of recording), with its version."""
         if as_at is not None:
@@ -221,8 +222,8 @@ def _policy_routes(app: FastAPI) -> None:
     @app.get("/families/{family_id}/deadlines", tags=["deadlines"], responses=ERRORS)
     def family_deadlines(
         request: Request, family_id: UUID, actor: Actor,
-        as_of: Annotated[AwareDatetime | None, Query(description="Evaluate as of this moment (default now).")] = None,
-        as_at: Annotated[AwareDatetime | None, Query(
+        as_of: Annotated[Moment | None, Query(description="Evaluate as of this moment (default now).")] = None,
+        as_at: Annotated[Moment | None, Query(
             description="Only what had been recorded by this moment (time travel).")] = None,
     ) -> Response:
         """Every clock of the family's pack: state, due date, the events that started and
@@ -238,7 +239,7 @@ def _policy_routes(app: FastAPI) -> None:
         status: Annotated[list[State] | None, Query(
             description="Only clocks in these states (repeat the parameter for several).")] = None,
         due_before: Annotated[date | None, Query(description="Only clocks due before this date.")] = None,
-        as_of: Annotated[AwareDatetime | None, Query(description="Judge states as at this past moment.")] = None,
+        as_of: Annotated[Moment | None, Query(description="Judge states as at this past moment.")] = None,
         min_position: read_routes.MinPosition = None,
     ) -> Response:
         """Team and worker views: the clocks of open families, soonest due first. Read from

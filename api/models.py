@@ -11,23 +11,35 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from aggregates import events as ev
 from aggregates.vocabulary import Ethnicity, Gender, MemberKind
+from ledger.application import EARLIEST_OCCURRENCE, LATEST_MOMENT
+from ledger.context import CONTEXT_FIELDS, ChronologyContext
 
 GENERATED_IDS = {"episode_id", "assessment_id", "plan_id", "member_id"}
-CONTEXT_FIELDS = ("agency", "significance", "impact_on_child", "action_taken", "note", "reference")
 
 Text = Annotated[str, Field(max_length=20_000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class CommandBase(BaseModel):
+def _within_range(moment: datetime) -> datetime:
+    if not EARLIEST_OCCURRENCE <= moment < LATEST_MOMENT:
+        raise ValueError(f"{moment.isoformat()} is out of range: ask about a moment from "
+                         f"{EARLIEST_OCCURRENCE.year} to {LATEST_MOMENT.year - 1}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_within_range)]
+"""A moment a query asks about (``as_of``, ``as_at``): timezone required, 1900 to 2099."""
+
+
+class CommandBase(ChronologyContext):
     model_config = ConfigDict(extra="forbid")
 
     occurred_at: AwareDatetime | None = Field(
@@ -37,13 +49,6 @@ class CommandBase(BaseModel):
         default_factory=list, max_length=100,
         description="Members this entry concerns (a child-specific entry names the child).",
     )
-    agency: Annotated[str, Field(max_length=200)] | None = Field(default=None, description="Source agency.")
-    significance: Literal["high", "medium", "low"] | None = None
-    impact_on_child: Literal["positive", "negative", "neutral"] | None = None
-    action_taken: Text | None = Field(default=None, description="Action taken, or why none.")
-    note: Text | None = None
-    reference: Annotated[str, Field(max_length=500)] | None = Field(
-        default=None, description="Witness or document reference, for court chronologies (FPR PD12A).")
 
     def split(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(type, event fields, chronology context) for ``Ledger.record``."""

@@ -66,6 +66,8 @@ def install(app: FastAPI) -> None:
         errors = []
         for e in exc.errors():
             loc, message = e.get("loc", ()), e.get("msg", "")
+            if e.get("type") == "value_error":  # our own validators' messages, without pydantic's prefix
+                message = message.removeprefix("Value error, ")
             if e.get("type") == "json_invalid":  # loc is ("body", <character offset>)
                 message = f"{message} at character {loc[-1]}" if len(loc) > 1 else message
                 loc = ("body",)
@@ -76,6 +78,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unreadable = _unreadable_body(exc.__cause__)
+        if exc.status_code == 400 and unreadable is not None:
+            # FastAPI says only "There was an error parsing the body"; say what is wrong.
+            return problem(422, "Invalid request", f"body: {unreadable}",
+                           errors=[{"field": "body", "message": unreadable, "type": "json_invalid"}])
         return problem(exc.status_code, _reason(exc.status_code), str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
@@ -85,6 +92,15 @@ def install(app: FastAPI) -> None:
                            {"Retry-After": "2"})
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "Internal error", "the ledger hit an unexpected error; nothing was recorded")
+
+
+def _unreadable_body(cause: BaseException | None) -> str | None:
+    """Why a JSON body could not be parsed at all, for the parse errors FastAPI lumps together."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"not valid UTF-8 (byte {cause.start}): send JSON text in UTF-8"
+    if isinstance(cause, RecursionError):
+        return "the JSON is nested too deeply to read"
+    return None
 
 
 def _is_database_unavailable(exc: BaseException) -> bool:

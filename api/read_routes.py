@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import FastAPI, Query, Request, Response
-from pydantic import AwareDatetime
 
 from aggregates.errors import InvalidCommand
 from api import access
 from api import export_routes
 from api.auth import Actor
+from api.models import Moment
 from api.problems import Problem
 from api.responses import JSONResponse
 from ledger.application import Ledger
@@ -27,9 +27,11 @@ from projections.projector import Projector, ProjectionsBehind
 from replay import time_travel
 
 WAIT_SECONDS = 5.0
+MAX_POSITION = 2**63 - 1
+"""The largest position a database can hold (a 64-bit integer); past it a query would overflow."""
 MinPosition = Annotated[int | None, Query(
-    ge=0, description="Wait until the read models have processed this position (a command's `position`).")]
-AsAt = Annotated[AwareDatetime | None, Query(
+    ge=0, le=MAX_POSITION, description="Wait until the read models have processed this position (a command's `position`).")]
+AsAt = Annotated[Moment | None, Query(
     description="The record as it stood at this moment of recording: later entries and later corrections are left out.")]
 
 
@@ -41,6 +43,13 @@ def projector_of(request: Request, min_position: int | None = None) -> Projector
     """The projector, once it has caught up with ``min_position``."""
     projector: Projector = request.app.state.projector
     if min_position:
+        latest = ledger_of(request).recorder.max_notification_id() or 0
+        if min_position > latest:
+            # No command has returned it yet, so no wait would see it: say so now rather
+            # than hold the request for WAIT_SECONDS and then answer 503.
+            raise Problem(422, "Invalid request",
+                          f"min_position {min_position} is beyond the ledger's latest position {latest}: "
+                          "pass the position a command returned", field="min_position")
         try:
             projector.wait_for(min_position, timeout=WAIT_SECONDS)
         except ProjectionsBehind as e:
@@ -147,7 +156,7 @@ def install(app: FastAPI) -> None:
     @app.get("/feed", tags=["feed"])
     def get_feed(
         request: Request, actor: Actor,
-        after: Annotated[int, Query(ge=0, description="The last position already processed (0 for the start).")] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The last position already processed (0 for the start).")] = 0,
         limit: Annotated[int, Query(ge=1, le=feed.MAX_LIMIT)] = 100,
         types: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
     ) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from aggregates.family import Family
 from aggregates.vocabulary import WRITING_ROLES
 from ledger import deadlines as deadline_engine
 from ledger.calendar import london_date
+from ledger.context import ChronologyContext
 from ledger.keys import KeyStore, MasterKey, load_keyring
 from ledger.legal_holds import LegalHolds
 from ledger.sealing import SealingMapper
@@ -49,6 +50,10 @@ from ledger.storage import IdempotencyRecord, environment
 
 log = logging.getLogger("ledger")
 EARLIEST_OCCURRENCE = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST_MOMENT = datetime(2100, 1, 1, tzinfo=timezone.utc)
+"""Queries ask about moments from EARLIEST_OCCURRENCE up to (not including) this one
+(``as_of``, ``as_at``): nothing was recorded before the one or after the other, and the
+deadline engine adds working days and months to them, which overflow near year 9999."""
 MAX_CONFLICT_RETRIES = 8
 
 
@@ -348,7 +353,10 @@ class Ledger(Application[UUID]):
         original = next((e for e in self.events.get(family_id) if e.event_id == corrects), None)  # type: ignore[attr-defined]
         if original is None or not isinstance(changes, dict):
             return changes  # the aggregate refuses it with the right message
-        return coerce_changes(type(original), changes)
+        coerced = coerce_changes(type(original), changes)
+        if isinstance(coerced.get("occurred_at"), datetime):
+            self._check_occurred_at(coerced["occurred_at"], "changes.occurred_at")
+        return coerced
 
     def _check_writer(self, actor: dict[str, str]) -> None:
         if actor.get("role") not in WRITING_ROLES:
@@ -366,14 +374,7 @@ class Ledger(Application[UUID]):
         now = self.clock()
         if occurred_at is None:
             occurred_at = now
-        if occurred_at.tzinfo is None:
-            raise InvalidCommand("occurred_at must include a timezone offset", field="occurred_at")
-        if occurred_at > now + timedelta(seconds=self.settings.clock_skew_seconds):
-            raise InvalidCommand(
-                f"occurred_at {occurred_at.isoformat()} is in the future", field="occurred_at"
-            )
-        if occurred_at < EARLIEST_OCCURRENCE:
-            raise InvalidCommand("occurred_at is before 1900", field="occurred_at")
+        self._check_occurred_at(occurred_at, "occurred_at")
         return {
             "event_id": self.new_id(),
             "occurred_at": occurred_at,
@@ -384,6 +385,17 @@ class Ledger(Application[UUID]):
             "context": {k: v for k, v in context.items() if v not in (None, "")},
             "timestamp": now,
         }
+
+    def _check_occurred_at(self, occurred_at: datetime, field: str) -> None:
+        """An entry happened at a moment with a timezone, from 1900 up to now (give or
+        take the clock skew allowed): a command's ``occurred_at`` and a correction's."""
+        if occurred_at.tzinfo is None:
+            raise InvalidCommand(f"{field} must include a timezone offset", field=field)
+        if occurred_at > self.clock() + timedelta(seconds=self.settings.clock_skew_seconds):
+            raise InvalidCommand(f"{field} {occurred_at.isoformat()} is in the future", field=field)
+        if occurred_at < EARLIEST_OCCURRENCE:
+            raise InvalidCommand(f"{field} {occurred_at.isoformat()} is before {EARLIEST_OCCURRENCE.year}",
+                                 field=field)
 
     def _save(self, family: Family, actor: dict[str, str], idempotency: Idempotency | None) -> Recorded:
         pending = family.pending_events[-1]
@@ -440,23 +452,48 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
+MAX_CORRECTION_DEPTH = 8
+"""How deeply a correction's value may nest lists and objects: the deepest field a
+command has (a registration's members) is three levels; far deeper values could not
+be stored (orjson stops at 255 levels, and Python's own parser sooner)."""
+
+
 def coerce_changes(event_class: type, changes: dict[str, Any]) -> dict[str, Any]:
     """Parse a correction's values as the corrected field's own type (422 if they do not fit)."""
-    hints = typing.get_type_hints(event_class)
+    hints = {**typing.get_type_hints(event_class), "context": ChronologyContext}
     coerced = {}
     for name, value in changes.items():
+        if _depth(value) > MAX_CORRECTION_DEPTH:
+            raise InvalidCommand(f"changes.{name} is nested more than {MAX_CORRECTION_DEPTH} levels deep",
+                                 field=f"changes.{name}")
         if name not in hints or name in ("actor", "policy", "policy_version", "event_id"):
             coerced[name] = value  # unknown names are refused by the aggregate
             continue
         try:
             coerced[name] = TypeAdapter(hints[name]).validate_python(value)
         except ValidationError as e:
-            raise InvalidCommand(
-                f"changes.{name}: {e.errors()[0]['msg']}", field=f"changes.{name}"
-            ) from None
+            error = e.errors()[0]
+            where = ".".join(str(p) for p in (name, *error["loc"]))
+            raise InvalidCommand(f"changes.{where}: {error['msg']}", field=f"changes.{where}") from None
+        if name == "context":  # only the keys it names: None clears one, as in the chronology
+            coerced[name] = coerced[name].model_dump(include=set(value))
     if "occurred_at" in coerced and coerced["occurred_at"].tzinfo is None:
         raise InvalidCommand("changes.occurred_at must include a timezone offset", field="changes.occurred_at")
     return coerced
+
+
+def _depth(value: Any) -> int:
+    """How many levels of lists and objects a JSON value nests (stops counting past the limit)."""
+    deepest, level, stack = 0, 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            level += 1
+            deepest = max(deepest, level)
+            if deepest > MAX_CORRECTION_DEPTH:
+                break
+            stack.extend((v, level) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def event_view(event: FamilyEvent) -> dict[str, Any]:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     )
     snapshot_interval: int = Field(default=100, gt=0, description="Take a snapshot every N events.")
     pool_size: int = Field(default=10, gt=0, description="PostgreSQL connections per process.")
+    database_timeout: int = Field(
+        default=3, gt=0, le=60,
+        description="Seconds a request waits for a PostgreSQL connection before it is answered "
+        "503 (the database is down or every connection is busy).",
+    )
     max_body_bytes: int = Field(default=1_000_000, gt=0, description="Largest accepted request body.")
     master_keys: str | None = Field(
         default=None,

@@ -13,13 +13,15 @@ lock on PostgreSQL), so the global chain follows the notification order exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any, Sequence
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg_pool import PoolTimeout
 from psycopg.sql import SQL, Identifier
 
 from ledger.integrity import GENESIS, chain
@@ -109,7 +111,38 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         return None if row is None else row[0]
 
 
+def _retried_once(method: Any) -> Any:
+    """A recorder call that fails at most once more, after the pool is purged.
+
+    The library retries a failed call ten times, 0.2 s apart, and the pool's own check
+    of a connection backs off 1, 2, 4, 8 s over connections a database restart broke:
+    with PostgreSQL down a request hung for half a minute and more. Instead, pre-ping is
+    off (``environment``); a call that fails on a broken connection drops every broken
+    one the pool holds (``pool.check()``, quick) and tries once more; a call that waited
+    the whole pool timeout for a connection (the database is not there) fails at once.
+    The caller answers 503 problem+json and the client retries (with its Idempotency-Key).
+    """
+    inner = method.__wrapped__
+
+    @wraps(inner)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return inner(self, *args, **kwargs)
+        except (InterfaceError, OperationalError) as e:
+            if isinstance(e.__cause__, PoolTimeout):
+                raise
+            self.datastore.pool.check()
+            return inner(self, *args, **kwargs)
+
+    return call
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    insert_events = _retried_once(PostgresApplicationRecorder.insert_events)
+    select_events = _retried_once(PostgresApplicationRecorder.select_events)
+    select_notifications = _retried_once(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _retried_once(PostgresApplicationRecorder.max_notification_id)
+
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.idempotency_table = SQL("{0}.{1}").format(
@@ -194,12 +227,26 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return None if row is None else row["notification_id"]
 
 
+class PostgresLedgerSnapshotRecorder(PostgresAggregateRecorder):
+    """The snapshots' recorder (the library's, with its calls retried once only)."""
+
+    insert_events = _retried_once(PostgresAggregateRecorder.insert_events)
+    select_events = _retried_once(PostgresAggregateRecorder.select_events)
+
+
+class PostgresLedgerFactory(PostgresFactory):
+    """The library's PostgreSQL infrastructure, with the snapshot recorder above (the
+    events' recorder is chosen by APPLICATION_RECORDER_TOPIC)."""
+
+    aggregate_recorder_class = PostgresLedgerSnapshotRecorder
+
+
 def environment(settings: Settings) -> dict[str, str]:
     """The ``eventsourcing`` environment for the chosen database."""
     if settings.is_postgres:
         url = urlparse(settings.database_url)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "ledger.storage:PostgresLedgerFactory",
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
@@ -207,8 +254,9 @@ def environment(settings: Settings) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_SCHEMA": settings.database_schema,
             "POSTGRES_POOL_SIZE": str(settings.pool_size),
+            "POSTGRES_CONNECT_TIMEOUT": str(settings.database_timeout),
             "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": "n",  # see _retried_once
             "POSTGRES_LOCK_TIMEOUT": "10",
             "APPLICATION_RECORDER_TOPIC": "ledger.storage:PostgresLedgerRecorder",
             "CREATE_TABLE": "y",

@@ -229,3 +229,56 @@ def test_ledger_replay_rebuilds_from_the_command_line_with_a_rate(client, settin
     wrong = subprocess.run([sys.executable, "-m", "ledger.cli", "replay", "--projection", "nope"],
                            env=worker_env(settings), capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert wrong.returncode == 2 and "no read model 'nope'" in wrong.stderr
+
+
+KILL_MID_PAGE = """
+import os, signal, sys
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections.projector import Projector
+
+projector = Projector(Ledger(Settings()), page=7)
+last = projector.models[-1]
+apply, pages = last.apply, []
+
+def apply_then_die(tx, changes, context):
+    pages.append(len(changes))
+    if len(pages) == 3:  # the third page: every other model has written its rows in this transaction
+        os.kill(os.getpid(), signal.SIGKILL)
+    return apply(tx, changes, context)
+
+last.apply = apply_then_die
+projector.catch_up()
+sys.exit("not killed")
+"""
+
+
+def test_a_worker_killed_inside_a_page_leaves_none_of_it_applied_and_resumes_exactly(settings):
+    """SIGKILL at a chosen point: in the middle of a page's transaction, after the other
+    read models have written their rows for it and before the last one has (the test
+    above kills wherever the worker happens to be)."""
+    settings = settings.model_copy(update={"projections": "worker"})
+    ledger = Ledger(settings)
+    try:
+        families, notes = 4, 3
+        total = many_families(ledger, families, notes)
+        killed = subprocess.run([sys.executable, "-c", KILL_MID_PAGE], env=worker_env(settings), cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        projector = Projector(ledger)
+        assert set(projector.positions().values()) == {14}, "two whole pages, none of the third"
+        with projector.reading("chronology") as tx:
+            assert tx.one("SELECT COUNT(*) AS n FROM {chronology}")["n"] == 14
+        finished = subprocess.run([sys.executable, "-m", "ledger.cli", "project", "--until-caught-up"],
+                                  env=worker_env(settings), capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        assert set(projector.positions().values()) == {total}
+        events = families * (notes + 4)
+        with projector.reading("chronology", "oversight") as tx:
+            assert tx.one("SELECT COUNT(*) AS n FROM {chronology}")["n"] == events
+            assert tx.one("SELECT SUM(entries) AS n FROM {footprints}")["n"] == events
+        incremental = dump(projector)
+        rebuild(projector)
+        assert dump(projector) == incremental
+    finally:
+        ledger.close()
