@@ -77,7 +77,17 @@ class Projector:
         return found
 
     def context(self, tx: Tx, *, rebuilding: bool = False) -> Context:
-        return Context(packs=self.ledger.packs, family_events=lambda fid: self.stream(tx, fid), rebuilding=rebuilding)
+        """What the models may consult in ``tx``. A family's stream is read and decoded
+        once per transaction, however many models ask for it (deadlines and episodes
+        both re-derive a family from its whole stream)."""
+        streams: dict[UUID, list[Any]] = {}
+
+        def family_events(family_id: UUID) -> list[Any]:
+            if family_id not in streams:
+                streams[family_id] = self.stream(tx, family_id)
+            return streams[family_id]
+
+        return Context(packs=self.ledger.packs, family_events=family_events, rebuilding=rebuilding)
 
     def stream(self, tx: Tx, family_id: UUID) -> list[Any]:
         """A family's events, read through the projector's own transaction: no second
@@ -90,6 +100,24 @@ class Projector:
         to_event = self.ledger.mapper.to_domain_event
         return [to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"])))
                 for r in rows]
+
+    def streams(self, tx: Tx, family_ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
+        """Several families' events in one query (a rebuild settling deferred families)."""
+        found: dict[UUID, list[Any]] = {fid: [] for fid in family_ids}
+        if not family_ids:
+            return found
+        table = self.store.table(self.ledger.recorder.events_table_name)
+        keys: list[Any] = list(family_ids) if self.store.postgres else [fid.hex for fid in family_ids]
+        by_key = dict(zip(keys, family_ids))
+        rows = tx.rows(f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                       f"WHERE originator_id IN ({','.join('?' * len(keys))}) "
+                       "ORDER BY originator_id, originator_version", keys)
+        to_event = self.ledger.mapper.to_domain_event
+        for r in rows:
+            family_id = by_key[r["originator_id"]]
+            found[family_id].append(
+                to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"]))))
+        return found
 
     # -- following the log ----------------------------------------------------------------
 
