@@ -57,6 +57,9 @@ class Projector:
         self.page = page
         self.store = ViewStore(ledger.recorder.datastore, postgres=ledger.settings.is_postgres)
         self._lock = threading.Lock()
+        self.reached = 0
+        """A position every read model is known to have reached (pages this projector
+        committed); positions never go back, so a command at or below it needs no catch-up."""
         self.ensure_tables()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -127,11 +130,18 @@ class Projector:
         to_event = self.ledger.mapper.to_domain_event
         return [Change(n.id, to_event(n)) for n in notes]  # type: ignore[arg-type]
 
-    def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None) -> int:
-        """Apply every event not yet applied (up to ``until``); how many were applied."""
+    def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None,
+                 covering: int | None = None) -> int:
+        """Apply every event not yet applied (up to ``until``); how many were applied.
+
+        ``covering``: the caller needs only this position applied (a command just
+        recorded). If this projector has already committed a page reaching it (another
+        thread's catch-up, while this one waited for the lock), there is nothing to do."""
         total = conflicts = 0
         with self._lock:
             while True:
+                if covering is not None and covering <= self.reached:
+                    return total
                 try:
                     applied, last = self._one_page(until)
                 except IntegrityError:
@@ -151,9 +161,11 @@ class Projector:
         # the writer is held); under the lock the positions are read again, and only
         # what is still new for each model is applied.
         names = [m.name for m in self.models]
-        start = min(self.store.position(n) for n in names)
+        start = min(self.store.positions(names).values())
         changes = self.read(start, self.page, stop=until)
         if not changes:
+            if until is None:
+                self.reached = max(self.reached, start)  # every model is at the log's end
             return 0, start
         tables: dict[str, str] = {}
         for model in self.models:
@@ -170,6 +182,7 @@ class Projector:
                         self.reproject(tx, model, erased, context)
                     self.store.advance(tx, model.name, changes[-1].position)
                     applied = max(applied, len(mine))
+        self.reached = max(self.reached, changes[-1].position)  # committed: every model is there
         return applied, changes[-1].position
 
     def reproject(self, tx: Tx, model: ReadModel, family_id: UUID, context: Context) -> None:
@@ -201,7 +214,7 @@ class Projector:
         return self.store.transaction(tables, commit=False)
 
     def positions(self) -> dict[str, int]:
-        return {m.name: self.store.position(m.name) for m in self.models}
+        return self.store.positions([m.name for m in self.models])
 
     def wait_for(self, position: int, timeout: float = 5.0) -> None:
         """Block until every read model has processed ``position`` (read-your-writes)."""
