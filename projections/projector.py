@@ -193,7 +193,10 @@ class Projector:
         if keys is not None:
             keys.forget_cached(family_id)  # the key may have been destroyed by another process
         model.forget(tx, family_id)
-        model.apply(tx, self.family_changes(tx, family_id), context)
+        # A fresh context: the page's may hold the family's stream as decoded before the
+        # key was forgotten (streams are read once per page transaction).
+        fresh = self.context(tx, rebuilding=context.rebuilding)
+        model.apply(tx, self.family_changes(tx, family_id), fresh)
 
     def family_changes(self, tx: Tx, family_id: UUID) -> list[Change]:
         """A family's events with their positions, read through the projector's transaction."""
