@@ -177,10 +177,14 @@ def measure(tgt: Target, phase: str, samples: int, seed: int = 7) -> dict[str, d
                               (team, *state_params))
                 if not wanted:
                     return lambda _: conn.execute("SELECT * FROM deadline_clocks WHERE 1 = 0").fetchall()
-                sql = tgt.mark("SELECT * FROM deadline_clocks WHERE (family_id, seq) IN (VALUES "
-                               + ",".join("(?,?)" for _ in wanted) + ")")
-                flat = tuple(v for pair in wanted for v in pair)
-                return lambda _: conn.execute(sql, flat).fetchall()
+                # One primary-key probe per row (OR of key equalities: an index lookup per
+                # term on both databases; a row-value IN (VALUES ...) scans the table), at
+                # most 300 terms a statement (SQLite's expression depth).
+                chunks = [wanted[i:i + 300] for i in range(0, len(wanted), 300)]
+                statements = [(tgt.mark("SELECT * FROM deadline_clocks WHERE "
+                                        + " OR ".join("(family_id = ? AND seq = ?)" for _ in chunk)),
+                               tuple(v for pair in chunk for v in pair)) for chunk in chunks]
+                return lambda _: [conn.execute(sql, params).fetchall() for sql, params in statements]
 
             def caseload_ref(team: str) -> Callable[[Any], Any]:
                 return by_key("SELECT * FROM caseload_families WHERE family_id IN ({marks})",
