@@ -15,7 +15,9 @@ annotations, so a field is declared once, here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import field
+from types import MappingProxyType
 from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -465,9 +467,17 @@ COMMAND_TYPES = tuple(name for name in VOCABULARY if name not in SYSTEM_TYPES)
 """Types recordable through the commands endpoint."""
 
 
-def payload_fields(cls: type[FamilyEvent]) -> dict[str, Any]:
-    """The type-specific dataclass fields of an event class (not the envelope)."""
-    import dataclasses
+def payload_fields(cls: type[FamilyEvent]) -> Mapping[str, Any]:
+    """The type-specific dataclass fields of an event class (not the envelope); worked
+    out once per class (it is asked for every event a read model or the engine sees)."""
+    found = _PAYLOAD_FIELDS.get(cls)
+    if found is None:
+        import dataclasses
 
-    skip = set(ENVELOPE_FIELDS) | set(LIBRARY_FIELDS)
-    return {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+        skip = set(ENVELOPE_FIELDS) | set(LIBRARY_FIELDS)
+        found = MappingProxyType({f.name: f for f in dataclasses.fields(cls) if f.name not in skip})
+        _PAYLOAD_FIELDS[cls] = found
+    return found
+
+
+_PAYLOAD_FIELDS: dict[type, Mapping[str, Any]] = {}

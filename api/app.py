@@ -79,7 +79,7 @@ def _attach_projector(app: FastAPI) -> None:
     app.state.access_log = AccessLog(Database.of(ledger))
     if ledger.settings.projections == "inline":
         projector.catch_up()
-        ledger.listeners.append(lambda recorded: projector.catch_up())
+        ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
 
 
 def _ledger(request: Request) -> Ledger:

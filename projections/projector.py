@@ -57,6 +57,9 @@ class Projector:
         self.page = page
         self.store = ViewStore(ledger.recorder.datastore, postgres=ledger.settings.is_postgres)
         self._lock = threading.Lock()
+        self.reached = 0
+        """A position every read model is known to have reached (pages this projector
+        committed); positions never go back, so a command at or below it needs no catch-up."""
         self.ensure_tables()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -77,7 +80,17 @@ class Projector:
         return found
 
     def context(self, tx: Tx, *, rebuilding: bool = False) -> Context:
-        return Context(packs=self.ledger.packs, family_events=lambda fid: self.stream(tx, fid), rebuilding=rebuilding)
+        """What the models may consult in ``tx``. A family's stream is read and decoded
+        once per transaction, however many models ask for it (deadlines and episodes
+        both re-derive a family from its whole stream)."""
+        streams: dict[UUID, list[Any]] = {}
+
+        def family_events(family_id: UUID) -> list[Any]:
+            if family_id not in streams:
+                streams[family_id] = self.stream(tx, family_id)
+            return streams[family_id]
+
+        return Context(packs=self.ledger.packs, family_events=family_events, rebuilding=rebuilding)
 
     def stream(self, tx: Tx, family_id: UUID) -> list[Any]:
         """A family's events, read through the projector's own transaction: no second
@@ -91,6 +104,24 @@ class Projector:
         return [to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"])))
                 for r in rows]
 
+    def streams(self, tx: Tx, family_ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
+        """Several families' events in one query (a rebuild settling deferred families)."""
+        found: dict[UUID, list[Any]] = {fid: [] for fid in family_ids}
+        if not family_ids:
+            return found
+        table = self.store.table(self.ledger.recorder.events_table_name)
+        keys: list[Any] = list(family_ids) if self.store.postgres else [fid.hex for fid in family_ids]
+        by_key = dict(zip(keys, family_ids))
+        rows = tx.rows(f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                       f"WHERE originator_id IN ({','.join('?' * len(keys))}) "
+                       "ORDER BY originator_id, originator_version", keys)
+        to_event = self.ledger.mapper.to_domain_event
+        for r in rows:
+            family_id = by_key[r["originator_id"]]
+            found[family_id].append(
+                to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"]))))
+        return found
+
     # -- following the log ----------------------------------------------------------------
 
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Change]:
@@ -99,11 +130,18 @@ class Projector:
         to_event = self.ledger.mapper.to_domain_event
         return [Change(n.id, to_event(n)) for n in notes]  # type: ignore[arg-type]
 
-    def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None) -> int:
-        """Apply every event not yet applied (up to ``until``); how many were applied."""
+    def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None,
+                 covering: int | None = None) -> int:
+        """Apply every event not yet applied (up to ``until``); how many were applied.
+
+        ``covering``: the caller needs only this position applied (a command just
+        recorded). If this projector has already committed a page reaching it (another
+        thread's catch-up, while this one waited for the lock), there is nothing to do."""
         total = conflicts = 0
         with self._lock:
             while True:
+                if covering is not None and covering <= self.reached:
+                    return total
                 try:
                     applied, last = self._one_page(until)
                 except IntegrityError:
@@ -123,9 +161,11 @@ class Projector:
         # the writer is held); under the lock the positions are read again, and only
         # what is still new for each model is applied.
         names = [m.name for m in self.models]
-        start = min(self.store.position(n) for n in names)
+        start = min(self.store.positions(names).values())
         changes = self.read(start, self.page, stop=until)
         if not changes:
+            if until is None:
+                self.reached = max(self.reached, start)  # every model is at the log's end
             return 0, start
         tables: dict[str, str] = {}
         for model in self.models:
@@ -142,6 +182,7 @@ class Projector:
                         self.reproject(tx, model, erased, context)
                     self.store.advance(tx, model.name, changes[-1].position)
                     applied = max(applied, len(mine))
+        self.reached = max(self.reached, changes[-1].position)  # committed: every model is there
         return applied, changes[-1].position
 
     def reproject(self, tx: Tx, model: ReadModel, family_id: UUID, context: Context) -> None:
@@ -152,7 +193,10 @@ class Projector:
         if keys is not None:
             keys.forget_cached(family_id)  # the key may have been destroyed by another process
         model.forget(tx, family_id)
-        model.apply(tx, self.family_changes(tx, family_id), context)
+        # A fresh context: the page's may hold the family's stream as decoded before the
+        # key was forgotten (streams are read once per page transaction).
+        fresh = self.context(tx, rebuilding=context.rebuilding)
+        model.apply(tx, self.family_changes(tx, family_id), fresh)
 
     def family_changes(self, tx: Tx, family_id: UUID) -> list[Change]:
         """A family's events with their positions, read through the projector's transaction."""
@@ -173,7 +217,7 @@ class Projector:
         return self.store.transaction(tables, commit=False)
 
     def positions(self) -> dict[str, int]:
-        return {m.name: self.store.position(m.name) for m in self.models}
+        return self.store.positions([m.name for m in self.models])
 
     def wait_for(self, position: int, timeout: float = 5.0) -> None:
         """Block until every read model has processed ``position`` (read-your-writes)."""

@@ -83,6 +83,15 @@ class ViewStore(Database):
         tx.run(f"UPDATE {self.tracking_table} SET notification_id = ? WHERE application_name = ?",
                (position, PREFIX + name))
 
+    def positions(self, names: Sequence[str]) -> dict[str, int]:
+        """Several read models' positions in one query (0 for a model with no row yet)."""
+        keys = [PREFIX + n for n in names]
+        with self.transaction(commit=False) as tx:
+            found = tx.rows(f"SELECT application_name, MAX(notification_id) AS position FROM {self.tracking_table} "
+                            f"WHERE application_name IN ({','.join('?' * len(keys))}) GROUP BY application_name", keys)
+        got = {r["application_name"][len(PREFIX):]: r["position"] or 0 for r in found}
+        return {n: got.get(n, 0) for n in names}
+
     def position(self, name: str) -> int:
         return self.recorder.max_tracking_id(PREFIX + name) or 0
 

@@ -21,6 +21,7 @@ from projections.projector import Projector
 
 SUFFIX = "__rebuild"
 PAGE = 2000
+FINISH_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,34 @@ def rebuild(
         events += len(changes)
         if on_progress is not None:
             on_progress(events, total)
-    with store.transaction(fresh) as tx:
-        context = projector.context(tx, rebuilding=True)
-        context.pending = pending
-        for model in models:
-            model.finish(tx, context)
+    _finish(projector, models, fresh, pending)
     position = _swap(projector, models, fresh, position)
     return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started)
+
+
+def _finish(projector: Projector, models: list[ReadModel], fresh: dict[str, str],
+            pending: dict[str, object], chunk: int = FINISH_CHUNK) -> None:
+    """Settle the models' deferred per-family work, a chunk of families at a time: each
+    chunk's streams are read in one query and decoded once for every model that deferred
+    work on them (deadlines and episodes both re-derive a family from its stream)."""
+    deferred = {name: set(families) for name, families in pending.items()  # type: ignore[call-overload]
+                if isinstance(families, (set, frozenset))}
+    everyone = sorted(set().union(*deferred.values()) if deferred else set(), key=str)
+    store = projector.store
+    for start in range(0, len(everyone), chunk):
+        part = everyone[start:start + chunk]
+        with store.transaction(fresh) as tx:
+            streams = projector.streams(tx, part)
+            context = projector.context(tx, rebuilding=True)
+            context.family_events = lambda family_id: streams[family_id]
+            context.pending = {name: families.intersection(part) for name, families in deferred.items()}
+            for model in models:
+                model.finish(tx, context)
+    with store.transaction(fresh) as tx:  # models with no per-family work still get their hook
+        context = projector.context(tx, rebuilding=True)
+        context.pending = {name: value for name, value in pending.items() if name not in deferred}
+        for model in models:
+            model.finish(tx, context)
 
 
 def _swap(projector: Projector, models: list[ReadModel], fresh: dict[str, str], position: int) -> int:

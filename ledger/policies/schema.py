@@ -13,6 +13,7 @@ and an extension may only be granted by roles the pack lets extend.
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Iterator, Mapping
 from datetime import date
@@ -437,8 +438,9 @@ class Pack(Strict):
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
-    @property
+    @functools.cached_property
     def timed_rules(self) -> list[Rule]:
+        """The rules with clocks (worked out once: the engine asks at every event)."""
         return [r for r in self.rules if r.timed]
 
     @property

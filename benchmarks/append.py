@@ -1,0 +1,192 @@
+"""Append: commands recorded through the application, and through HTTP by concurrent
+clients; the reference is the same number of single-row INSERT transactions of the
+same stored bytes, from one plain connection on the same database.
+
+Each family gets ``per_family`` commands: its registration, a referral, then case notes
+(the commonest entry in a real record). Through the application they are recorded one
+after another (sealing, hash chain, idempotency-free); over HTTP, ``clients`` clients
+each work their own families, every request carrying a fresh ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.dataset import SECRET
+from benchmarks.targets import Target
+
+POLICY, TEAM = "durham-one-point", "north"
+ACTOR = {"user_id": "bench-pat", "role": "practitioner", "team": TEAM}
+MEMBERS = [
+    {"given_name": "Ava", "family_name": "Stone", "date_of_birth": "2016-05-04", "kind": "child"},
+    {"given_name": "Cara", "family_name": "Stone", "date_of_birth": "1990-02-03", "kind": "adult"},
+]
+REFERRAL = {"route": "professional", "reason": "School worried about attendance",
+            "referrer_agency": "Hill Primary School"}
+
+
+def note(i: int) -> dict[str, Any]:
+    return {"text": f"Home visit {i}: Ava settled, attendance improving; plan reviewed with Cara"}
+
+
+def commands_of(per_family: int) -> list[tuple[str, dict[str, Any]]]:
+    """The commands after registration: a referral, then case notes."""
+    return [("ReferralReceived", REFERRAL)] + [("CaseNoteRecorded", note(i)) for i in range(per_family - 2)]
+
+
+def through_application(tgt: Target, families: int, per_family: int) -> dict[str, Any]:
+    """Commands/s recorded with ``Ledger.register_family`` and ``Ledger.record``."""
+    from ledger.application import Ledger
+
+    ledger = Ledger(tgt.settings("append"))
+    try:
+        steps = commands_of(per_family)
+        started = time.perf_counter()
+        members = [{**m, "date_of_birth": date.fromisoformat(m["date_of_birth"])} for m in MEMBERS]
+        for _ in range(families):
+            family = ledger.register_family(policy=POLICY, team=TEAM, members=members, actor=ACTOR)
+            for type_name, fields in steps:
+                ledger.record(family.family_id, type_name, _filled(type_name, fields), actor=ACTOR)
+        seconds = time.perf_counter() - started
+    finally:
+        ledger.close()
+    commands = families * per_family
+    return {"commands": commands, "seconds": seconds, "rate": commands / seconds}
+
+
+def _filled(type_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A command's event fields as the API's command model gives them (generated ids and
+    defaults filled in): the same fields an HTTP command would record."""
+    from api.models import COMMAND_MODELS
+
+    return COMMAND_MODELS[type_name].model_validate({"type": type_name, **fields}).split()[1]
+
+
+def reference_inserts(tgt: Target, phase: str) -> dict[str, Any]:
+    """Single-row INSERT transactions of the phase's stored event rows (the same bytes),
+    one plain autocommit connection, into a table shaped like the events table."""
+    table = tgt.events_table()
+    with tgt.plain(phase) as conn:
+        rows = conn.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                            f"ORDER BY {tgt.position_column()}").fetchall()
+        conn.execute("DROP TABLE IF EXISTS bench_reference")
+        kind = "uuid" if tgt.kind == "postgres" else "TEXT"
+        blob = "bytea" if tgt.kind == "postgres" else "BLOB"
+        conn.execute(f"CREATE TABLE bench_reference (originator_id {kind} NOT NULL, originator_version BIGINT "
+                     f"NOT NULL, topic TEXT, state {blob}, PRIMARY KEY (originator_id, originator_version))")
+        insert = tgt.mark("INSERT INTO bench_reference VALUES (?,?,?,?)")
+        started = time.perf_counter()
+        for row in rows:
+            conn.execute(insert, tuple(row))  # autocommit: one transaction per row
+        seconds = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_reference")
+    return {"inserts": len(rows), "seconds": seconds, "rate": len(rows) / seconds if seconds else 0.0}
+
+
+# --- over HTTP -----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _peak_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def through_http(tgt: Target, families: int, per_family: int, clients: int) -> dict[str, Any]:
+    """Commands/s, p50 and p99 latency with ``clients`` concurrent clients against one
+    ``uvicorn`` API process (inline projections, the default), and its peak memory."""
+    settings = tgt.settings("http")
+    env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": SECRET,
+           "LEDGER_MASTER_KEYS": settings.master_keys, "LEDGER_DATABASE_SCHEMA": settings.database_schema,
+           "LEDGER_DATABASE_URL": settings.database_url or ""}
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_up(base, server)
+        latencies, seconds = asyncio.run(_drive(base, families, per_family, clients))
+        peak = _peak_rss_kb(server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    latencies.sort()
+    return {"commands": len(latencies), "seconds": seconds, "rate": len(latencies) / seconds,
+            "p50_ms": _pct(latencies, 50) * 1000, "p99_ms": _pct(latencies, 99) * 1000,
+            "clients": clients, "api_peak_rss_mb": peak / 1024}
+
+
+def _wait_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the API process exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the API process did not answer /health within 60 s")
+
+
+async def _drive(base: str, families: int, per_family: int, clients: int) -> tuple[list[float], float]:
+    from api.auth import mint
+
+    headers = {"Authorization": f"Bearer {mint(SECRET, sub='bench-pat', role='practitioner', team=TEAM)}"}
+    steps = commands_of(per_family)
+    latencies: list[float] = []
+    shares = [families // clients + (1 if i < families % clients else 0) for i in range(clients)]
+
+    async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        r = await client.post(path, json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+        latencies.append(time.perf_counter() - started)
+        if r.status_code != 201:
+            raise RuntimeError(f"{path}: {r.status_code} {r.text}")
+        return r.json()
+
+    async def worker(client: httpx.AsyncClient, share: int) -> None:
+        for _ in range(share):
+            family = await post(client, "/families", {"policy": POLICY, "team": TEAM, "members": MEMBERS})
+            for type_name, fields in steps:
+                await post(client, f"/families/{family['family_id']}/commands", {"type": type_name, **fields})
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client, share) for share in shares if share))
+        seconds = time.perf_counter() - started
+    return latencies, seconds
+
+
+def _pct(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]

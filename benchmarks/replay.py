@@ -1,0 +1,71 @@
+"""Replay: events/s rebuilding every read model (``replay.rebuild``, as ``ledger replay``
+does), in a process of its own so its peak memory is its own; the reference reads every
+stored event row in pages by position and decodes it with orjson, nothing else.
+
+Run as ``python -m benchmarks.replay SETTINGS_JSON``: prints the rebuild's figures as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.targets import Target
+
+PAGE = 1000
+
+
+def rebuild_all(tgt: Target, phase: str) -> dict[str, Any]:
+    """Rebuild every read model in a fresh process; events, seconds, rate, peak RSS."""
+    s = tgt.settings(phase)
+    spec = {"data_dir": str(s.data_dir), "database_url": s.database_url, "schema": s.database_schema}
+    out = subprocess.run([sys.executable, "-m", "benchmarks.replay", json.dumps(spec)], check=True,
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def read_and_decode(tgt: Target, phase: str) -> dict[str, Any]:
+    """The reference: every event row read by position in pages of 1,000, orjson-decoded."""
+    table, position = tgt.events_table(), tgt.position_column()
+    select = tgt.mark(f"SELECT {position}, state FROM {table} WHERE {position} > ? ORDER BY {position} LIMIT {PAGE}")
+    events, last = 0, 0
+    with tgt.plain(phase) as conn:
+        started = time.perf_counter()
+        while True:
+            rows = conn.execute(select, (last,)).fetchall()
+            if not rows:
+                break
+            for row in rows:
+                orjson.loads(row[1])
+            events += len(rows)
+            last = rows[-1][0]
+        seconds = time.perf_counter() - started
+    return {"events": events, "seconds": seconds, "rate": events / seconds if seconds else 0.0}
+
+
+def _main(spec: dict[str, Any]) -> None:
+    from benchmarks.dataset import settings_for
+    from ledger.application import Ledger
+    from projections.projector import Projector
+    from replay.rebuild import rebuild
+
+    ledger = Ledger(settings_for(Path(spec["data_dir"]), spec["database_url"], spec["schema"]))  # type: ignore[arg-type]
+    try:
+        projector = Projector(ledger)
+        done = rebuild(projector)
+    finally:
+        ledger.close()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"events": done.events, "seconds": done.seconds, "rate": done.rate,
+                      "peak_rss_mb": peak_kb / 1024}))
+
+
+if __name__ == "__main__":
+    _main(json.loads(sys.argv[1]))

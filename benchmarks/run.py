@@ -1,0 +1,167 @@
+"""The benchmark run: every figure beside its reference, measured in the same run on the
+same database, so the ratio holds on a noisy machine; one table, and the same as JSON.
+
+Goals (the product's, from the issue):
+- replay at least 25% of the reference read-and-decode rate;
+- HTTP commands at least 30% of the reference single-row insert rate;
+- query p99 at the larger number of families within 1.5x of its p99 at the smaller;
+- replay time growing no faster than linearly (events/s at the larger size at least
+  90% of events/s at the smaller: 10% allowed for noise).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks import append, dataset, queries, replay
+from benchmarks.targets import DEFAULT_PG_ADMIN, Target, copy_events, target
+
+QUERY_NAMES = {"chronology": "a family's chronology", "deadlines": "a family's deadlines",
+               "overdue": "a team's overdue list", "caseload": "a team's caseload"}
+
+
+@dataclass(frozen=True)
+class Scale:
+    append_families: int  # x append_per_family commands, through the application
+    append_per_family: int
+    http_families: int
+    http_per_family: int
+    http_clients: int
+    dataset_families: int  # demo families recorded once (cached) for replay and queries
+    replay_small: int  # events in the first replay (growth)
+    query_families: tuple[int, int]
+    query_samples: int
+
+
+FULL = Scale(1000, 10, 1000, 10, 16, 22000, 100_000, (10_000, 100_000), 400)
+QUICK = Scale(8, 5, 16, 3, 16, 6, 0, (10, 100), 10)
+
+
+@dataclass
+class Figure:
+    database: str
+    measure: str
+    figure: float
+    unit: str
+    reference: float | None
+    reference_what: str
+    ratio: float | None
+    goal: str = ""
+    goal_met: bool | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def run(*, quick: bool, databases: list[str], output: Path, cache: Path, pg_admin: str = DEFAULT_PG_ADMIN,
+        scale: Scale | None = None, log: Any = print) -> dict[str, Any]:
+    scale = scale or (QUICK if quick else FULL)
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        source = dataset.source(Path(tmp) / "quick" if quick else cache, scale.dataset_families)
+        total = dataset.event_count(source)
+        for kind in databases:
+            with target(kind, Path(tmp), pg_admin) as tgt:
+                figures += _one_database(tgt, scale, source, total, log)
+    result = {
+        "quick": quick, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": _cpus(), "python": platform.python_version(), "platform": platform.platform()},
+        "scale": asdict(scale), "dataset": {"families": scale.dataset_families, "events": total},
+        "seconds": time.perf_counter() - started, "figures": [asdict(f) for f in figures],
+    }
+    output.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any) -> list[Figure]:
+    db, out = tgt.kind, []
+    log(f"[{db}] append through the application ...")
+    app = append.through_application(tgt, scale.append_families, scale.append_per_family)
+    ref = append.reference_inserts(tgt, "append")
+    out.append(Figure(db, "append: application", app["rate"], "commands/s", ref["rate"],
+                      "single-row INSERT transactions/s", app["rate"] / ref["rate"],
+                      detail={"commands": app["commands"], "families": scale.append_families}))
+
+    log(f"[{db}] append over HTTP ({scale.http_clients} clients) ...")
+    http = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients)
+    ref = append.reference_inserts(tgt, "http")
+    ratio = http["rate"] / ref["rate"]
+    out.append(Figure(db, f"append: HTTP, {http['clients']} clients", http["rate"], "commands/s", ref["rate"],
+                      "single-row INSERT transactions/s", ratio, ">= 30% of reference", ratio >= 0.30,
+                      detail={k: http[k] for k in ("commands", "p50_ms", "p99_ms")}))
+    out.append(Figure(db, "append: HTTP p50 latency", http["p50_ms"], "ms", None, "", None))
+    out.append(Figure(db, "append: HTTP p99 latency", http["p99_ms"], "ms", None, "", None))
+    out.append(Figure(db, "peak memory: API process", http["api_peak_rss_mb"], "MB", None, "", None))
+
+    small = scale.replay_small or max(1, total // 2)
+    log(f"[{db}] replay over {small:,} events ...")
+    tgt.settings("replay")
+    from ledger.application import Ledger
+
+    Ledger(tgt.settings("replay")).close()  # the ledger's tables, empty
+    copy_events(source, tgt, "replay", 1, small)
+    first, first_ref = replay.rebuild_all(tgt, "replay"), replay.read_and_decode(tgt, "replay")
+    log(f"[{db}] replay over {total:,} events ...")
+    copy_events(source, tgt, "replay", small + 1, total)
+    second, second_ref = replay.rebuild_all(tgt, "replay"), replay.read_and_decode(tgt, "replay")
+    for done, ref in ((first, first_ref), (second, second_ref)):
+        ratio = done["rate"] / ref["rate"]
+        out.append(Figure(db, f"replay: {done['events']:,} events", done["rate"], "events/s", ref["rate"],
+                          "rows read + orjson-decoded/s", ratio, ">= 25% of reference", ratio >= 0.25,
+                          detail={"seconds": done["seconds"], "events": done["events"]}))
+    growth = (second["seconds"] / first["seconds"]) / (second["events"] / first["events"])
+    out.append(Figure(db, f"growth: replay time x{second['events'] / first['events']:.1f} events",
+                      second["seconds"] / first["seconds"], "x time", second["events"] / first["events"],
+                      "x events", growth, "no faster than linear (<= 1.1)", growth <= 1.1))
+    out.append(Figure(db, "peak memory: replay process", second["peak_rss_mb"], "MB", None, "", None,
+                      detail={"events": second["events"]}))
+
+    measured = {}
+    for families in scale.query_families:
+        log(f"[{db}] queries at {families:,} families ...")
+        held = queries.resize(tgt, "replay", families)
+        measured[families] = (held, queries.measure(tgt, "replay", scale.query_samples))
+    low, high = scale.query_families
+    for name, what in QUERY_NAMES.items():
+        for families in scale.query_families:
+            held, found = measured[families]
+            m = found[name]
+            out.append(Figure(db, f"query p99: {what}, {held:,} families", m["p99_ms"], "ms", m["ref_p99_ms"],
+                              "p99 ms, same rows by primary key", m["p99_ms"] / max(m["ref_p99_ms"], 1e-9),
+                              detail={"p50_ms": m["p50_ms"], "ref_p50_ms": m["ref_p50_ms"], "samples": m["samples"]}))
+        growth = measured[high][1][name]["p99_ms"] / max(measured[low][1][name]["p99_ms"], 1e-9)
+        out.append(Figure(db, f"growth: {what} p99, {high // low}x families", growth, "x p99", None, "",
+                          None, "<= 1.5x", growth <= 1.5))
+    return out
+
+
+def table(result: dict[str, Any]) -> Any:
+    """The run as one rich table."""
+    from rich.table import Table
+
+    t = Table(title=f"Early Help case ledger benchmarks{' (quick)' if result['quick'] else ''}: "
+                    f"{result['dataset']['events']:,} events, {result['machine']['cpus']} CPUs")
+    for column in ("database", "measure", "figure", "reference", "ratio", "goal"):
+        t.add_column(column, justify="right" if column in ("figure", "reference", "ratio") else "left")
+    for f in result["figures"]:
+        goal = "" if f["goal_met"] is None else f"{'met' if f['goal_met'] else 'NOT met'} ({f['goal']})"
+        reference = "" if f["reference"] is None else f"{_num(f['reference'])} {f['reference_what']}"
+        ratio = "" if f["ratio"] is None else f"{f['ratio']:.3f}"
+        t.add_row(f["database"], f["measure"], f"{_num(f['figure'])} {f['unit']}", reference, ratio, goal)
+    return t
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"

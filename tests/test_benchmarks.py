@@ -1,0 +1,56 @@
+"""The benchmarks run at a tiny scale on both databases, so they cannot rot: every figure
+is there with its reference and ratio, in the table and in the JSON. Timings are never
+asserted (they belong to the machine, not to the code)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from rich.console import Console
+
+from benchmarks import run as bench
+from tests.conftest import PG_ADMIN_URL, _pg_available
+
+MEASURES = [
+    "append: application", "append: HTTP, 16 clients", "append: HTTP p50 latency", "append: HTTP p99 latency",
+    "peak memory: API process", "growth: replay time", "peak memory: replay process",
+]
+QUERIES = ["a family's chronology", "a family's deadlines", "a team's overdue list", "a team's caseload"]
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_report_every_figure_with_its_reference(tmp_path):
+    problem = _pg_available()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {problem}")
+    output = tmp_path / "results.json"
+    result = bench.run(quick=True, databases=["sqlite", "postgres"], output=output, cache=tmp_path / "cache",
+                       pg_admin=PG_ADMIN_URL, log=lambda line: None)
+    written = json.loads(output.read_text())
+    assert written["figures"] == json.loads(json.dumps(result["figures"]))
+    assert written["dataset"]["events"] > 0 and written["quick"] is True
+    for database in ("sqlite", "postgres"):
+        mine = [f for f in written["figures"] if f["database"] == database]
+        names = [f["measure"] for f in mine]
+        for measure in MEASURES:
+            assert any(n.startswith(measure) for n in names), (database, measure, names)
+        assert sum(n.startswith("replay: ") for n in names) == 2  # growth: two sizes
+        for query in QUERIES:
+            assert sum(n.startswith(f"query p99: {query}, ") for n in names) == 2
+            assert any(n.startswith(f"growth: {query} p99") for n in names)
+        for f in mine:
+            assert f["figure"] >= 0 and f["unit"]
+            if f["reference"] is not None:
+                assert f["reference"] > 0 and f["ratio"] is not None and f["reference_what"]
+            if f["goal"]:
+                assert isinstance(f["goal_met"], bool)
+        goals = {n.split(":")[0] for n, f in zip(names, mine) if f["goal"]}
+        assert {"append", "replay", "growth"} <= goals
+    console = Console(record=True, width=220)
+    console.print(bench.table(written))
+    text = console.export_text()
+    assert "sqlite" in text and "postgres" in text and "met" in text
