@@ -62,6 +62,28 @@ class ReadModel(ABC):
             tx.run(f"DELETE FROM {{{table}}} WHERE family_id = ?", (family_id.hex,))
 
 
+class PerFamilyModel(ReadModel):
+    """A read model whose rows for a family are derived again from the family's whole
+    stream on each of its events (a correction can move any of them); during a rebuild
+    the families are noted and derived once each at the end (``finish``)."""
+
+    @abstractmethod
+    def refresh(self, tx: Tx, family_id: UUID, context: Context) -> None:
+        """Replace the family's rows with those derived from its stream."""
+
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        families = {c.event.originator_id for c in changes}
+        if context.rebuilding:
+            context.pending.setdefault(self.name, set()).update(families)
+            return
+        for family_id in sorted(families, key=str):
+            self.refresh(tx, family_id, context)
+
+    def finish(self, tx: Tx, context: Context) -> None:
+        for family_id in sorted(context.pending.pop(self.name, set()), key=str):
+            self.refresh(tx, family_id, context)
+
+
 def iso(instant: datetime | None) -> str | None:
     """Instants are stored as UTC ISO text, whose string order is time order."""
     if instant is None:

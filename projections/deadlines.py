@@ -21,7 +21,7 @@ import orjson
 
 from ledger.calendar import LONDON
 from ledger.deadlines import evaluate
-from projections.base import Change, Context, ReadModel, hexid, iso
+from projections.base import Context, PerFamilyModel, hexid, iso
 from ledger.sql import Tx
 
 COLUMNS = (
@@ -66,7 +66,7 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context) -> list[t
     return rows
 
 
-class DeadlinesModel(ReadModel):
+class DeadlinesModel(PerFamilyModel):
     name = "deadlines"
     tables = ("deadline_clocks",)
 
@@ -82,18 +82,6 @@ class DeadlinesModel(ReadModel):
             "CREATE INDEX deadline_clocks_team{ix} ON {deadline_clocks} (team, due_at)",
             "CREATE INDEX deadline_clocks_worker{ix} ON {deadline_clocks} (worker, due_at)",
         ]
-
-    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
-        families = {c.event.originator_id for c in changes}
-        if context.rebuilding:
-            context.pending.setdefault(self.name, set()).update(families)
-            return
-        for family_id in sorted(families, key=str):
-            self.refresh(tx, family_id, context)
-
-    def finish(self, tx: Tx, context: Context) -> None:
-        for family_id in sorted(context.pending.pop(self.name, set()), key=str):
-            self.refresh(tx, family_id, context)
 
     def refresh(self, tx: Tx, family_id: UUID, context: Context) -> None:
         events = context.family_events(family_id)

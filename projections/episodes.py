@@ -34,7 +34,7 @@ from aggregates.events import FamilyEvent
 from ledger.calendar import london_date
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
-from projections.base import Change, Context, ReadModel, hexid
+from projections.base import Context, PerFamilyModel, hexid
 from projections.chronology import fold
 
 EPISODE_COLUMNS = (
@@ -209,7 +209,7 @@ def from_events(events: Sequence[FamilyEvent], packs: dict[str, Pack]) -> Family
 # --- the read model -------------------------------------------------------------------------
 
 
-class EpisodesModel(ReadModel):
+class EpisodesModel(PerFamilyModel):
     """Per child: early help episodes and early help assessments, for the period returns.
 
     Every event of a family re-derives that family's rows (a correction can move any of
@@ -235,21 +235,8 @@ class EpisodesModel(ReadModel):
             "ethnicity TEXT, PRIMARY KEY (family_id, person_id))",
         ]
 
-    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
-        families = {c.event.originator_id for c in changes}
-        if context.rebuilding:
-            context.pending.setdefault(self.name, set()).update(families)
-            return
-        for family_id in sorted(families, key=str):
-            self.refresh(tx, family_id, context)
-
-    def finish(self, tx: Tx, context: Context) -> None:
-        for family_id in sorted(context.pending.pop(self.name, set()), key=str):
-            self.refresh(tx, family_id, context)
-
     def refresh(self, tx: Tx, family_id: UUID, context: Context) -> None:
-        for table in self.tables:
-            tx.run(f"DELETE FROM {{{table}}} WHERE family_id = ?", (family_id.hex,))
+        self.forget(tx, family_id)
         events = context.family_events(family_id)
         if not events:
             return
