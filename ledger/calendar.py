@@ -141,7 +141,13 @@ class WorkingCalendar:
         """When a clock started at ``start`` falls due (see the module docstring)."""
         if unit == "hours":
             return Due.at(start.astimezone(timezone.utc) + timedelta(hours=duration))
-        return Due.on(self.due_date(london_date(start), duration, unit), unit)
+        return self._due_on(london_date(start), duration, unit)
+
+    @lru_cache(maxsize=65_536)  # noqa: B019 - a handful of calendars, each kept for the process
+    def _due_on(self, day: date, duration: int, unit: str) -> Due:
+        """A day-unit clock's due from its London start day: the same few thousand days
+        and durations recur across families, and working-day arithmetic walks day by day."""
+        return Due.on(self.due_date(day, duration, unit), unit)
 
     def pause_length(self, paused: datetime, resumed: datetime, unit: str) -> int | timedelta:
         """What a pause from ``paused`` to ``resumed`` adds to a clock, in its unit:

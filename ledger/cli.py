@@ -123,7 +123,7 @@ def replay(
     projection: Annotated[Optional[list[str]], typer.Option(
         "--projection", help="Read model to rebuild (repeat for several; default: all).")] = None,
     database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
-    page: Annotated[int, typer.Option(min=1, max=100_000, help="Events read per page.")] = 2000,
+    page: Annotated[int, typer.Option(min=1, max=100_000, help="About how many events each transaction applies (whole families).")] = 10_000,
 ) -> None:
     """Rebuild read models from position 0 into fresh tables and swap them in when complete.
 

@@ -19,7 +19,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,6 +138,27 @@ class KeyStore:
         with self._lock:
             self._cache[family_id] = (key, time.monotonic())
         return key
+
+    def preload(self, family_ids: Sequence[UUID]) -> None:
+        """Read many families' keys in one query into the cache (a rebuild reads its
+        events family by family; a key per query cost a round trip per family)."""
+        now = time.monotonic()
+        with self._lock:
+            wanted = [f for f in family_ids
+                      if f not in self._cache or now - self._cache[f][1] >= CACHE_SECONDS]
+        if not wanted:
+            return
+        found: dict[UUID, bytes | None] = {}
+        with self.db.transaction(self._tables(), commit=False) as tx:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start:start + 500]
+                for row in tx.rows(f"SELECT * FROM {{family_keys}} WHERE family_id IN ({','.join('?' * len(part))})",
+                                   [f.hex for f in part]):
+                    family_id = UUID(row["family_id"])
+                    found[family_id] = self._unwrap(family_id, row)
+        now = time.monotonic()
+        with self._lock:
+            self._cache.update({f: (key, now) for f, key in found.items()})
 
     def destroy(self, family_id: UUID, *, by: str, reason: str) -> None:
         """Crypto-shred a family: its key is gone for good (the row records who and why)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -35,9 +35,6 @@ class Context:
     packs: dict[str, Pack]
     family_events: Callable[[UUID], list[FamilyEvent]]
     """The family's whole stream, as recorded so far (for models that re-derive per family)."""
-    rebuilding: bool = False
-    pending: dict[str, Any] = field(default_factory=dict)
-    """Scratch space a model may use across the batches of one rebuild."""
 
 
 class ReadModel(ABC):
@@ -52,9 +49,6 @@ class ReadModel(ABC):
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
         """Apply events (in global order, none seen before) to this model's tables."""
 
-    def finish(self, tx: Tx, context: Context) -> None:  # noqa: B027 - optional hook
-        """At the end of a rebuild, before the swap: settle deferred work."""
-
     def forget(self, tx: Tx, family_id: UUID) -> None:
         """Delete every row of one family (before its events are applied again, after
         its personal data was erased). Every table of a read model has ``family_id``."""
@@ -64,23 +58,15 @@ class ReadModel(ABC):
 
 class PerFamilyModel(ReadModel):
     """A read model whose rows for a family are derived again from the family's whole
-    stream on each of its events (a correction can move any of them); during a rebuild
-    the families are noted and derived once each at the end (``finish``)."""
+    stream on each batch of its events (a correction can move any of them). A rebuild
+    hands a family's events over in one batch, so it is derived once there."""
 
     @abstractmethod
     def refresh(self, tx: Tx, family_id: UUID, context: Context) -> None:
         """Replace the family's rows with those derived from its stream."""
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
-        families = {c.event.originator_id for c in changes}
-        if context.rebuilding:
-            context.pending.setdefault(self.name, set()).update(families)
-            return
-        for family_id in sorted(families, key=str):
-            self.refresh(tx, family_id, context)
-
-    def finish(self, tx: Tx, context: Context) -> None:
-        for family_id in sorted(context.pending.pop(self.name, set()), key=str):
+        for family_id in sorted({c.event.originator_id for c in changes}, key=str):
             self.refresh(tx, family_id, context)
 
 

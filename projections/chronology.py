@@ -185,8 +185,9 @@ def event_data(event: FamilyEvent) -> dict[str, Any]:
     return to_json_value({name: getattr(event, name) for name in payload_fields(type(event))})
 
 
-def entry(event: FamilyEvent, position: int, pack: Pack) -> dict[str, Any]:
-    """The chronology row of one (non-correction) event."""
+def entry(event: FamilyEvent, position: int, pack: Pack, *, words: bool = True) -> dict[str, Any]:
+    """The chronology row of one (non-correction) event. ``words=False``: without the
+    summary and the late-entry check (the episodes model reads neither)."""
     data = event_data(event)
     context = dict(event.context)
     if event.type == "ReferralReceived" and not context.get("agency") and data.get("referrer_agency"):
@@ -194,17 +195,18 @@ def entry(event: FamilyEvent, position: int, pack: Pack) -> dict[str, Any]:
     return {
         "event_id": event.event_id.hex, "family_id": event.originator_id.hex, "position": position,
         "version": event.originator_version, "occurred_at": iso(event.occurred_at),
-        "recorded_at": iso(event.recorded_at), "type": event.type, "summary": summarise(event.type, data, pack),
+        "recorded_at": iso(event.recorded_at), "type": event.type,
+        "summary": summarise(event.type, data, pack) if words else "",
         "actor_id": event.actor.get("user_id"), "actor_role": event.actor.get("role"),
         "actor_team": event.actor.get("team"), **{k: context.get(k) for k in CONTEXT},
         "significant": event.type in pack.significant_events or context.get("significance") == "high",
         "about": [hexid(m) for m in event.about],
-        "late": [r.id for r, _ in late_rules(event.type, event.occurred_at, event.recorded_at, pack)],
+        "late": [r.id for r, _ in late_rules(event.type, event.occurred_at, event.recorded_at, pack)] if words else [],
         "data": data, "corrections": [],
     }
 
 
-def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack) -> dict[str, Any]:
+def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack, *, words: bool = True) -> dict[str, Any]:
     """A row with a correction applied; the original values and the reason kept beside it."""
     changes = to_json_value(dict(correction.changes))  # type: ignore[attr-defined]
     row = {**row, "data": dict(row["data"]), "corrections": list(row["corrections"])}
@@ -225,10 +227,11 @@ def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack) -> dict[st
         else:
             shown[name] = {"from": row["data"].get(name), "to": value}
             row["data"][name] = value
-    row["summary"] = summarise(row["type"], row["data"], pack)
     row["significant"] = row["type"] in pack.significant_events or row.get("significance") == "high"
-    row["late"] = [r.id for r, _ in late_rules(row["type"], datetime.fromisoformat(row["occurred_at"]),
-                                                datetime.fromisoformat(row["recorded_at"]), pack)]
+    if words:
+        row["summary"] = summarise(row["type"], row["data"], pack)
+        row["late"] = [r.id for r, _ in late_rules(row["type"], datetime.fromisoformat(row["occurred_at"]),
+                                                    datetime.fromisoformat(row["recorded_at"]), pack)]
     row["corrections"].append({
         "event_id": correction.event_id.hex, "recorded_at": iso(correction.recorded_at),
         "recorded_by": correction.actor.get("user_id"), "role": correction.actor.get("role"),
@@ -263,9 +266,11 @@ def _corrected_member(member: dict[str, Any], changes: dict[str, Any]) -> dict[s
     return member
 
 
-def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *,
+         words: bool = True) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """A family's chronology rows and members from its events (in version order): the
-    same rows the read model holds, for any prefix of the record (time travel)."""
+    same rows the read model holds, for any prefix of the record (time travel).
+    ``words=False``: without summaries and late-entry checks (see ``entry``)."""
     rows: dict[str, dict[str, Any]] = {}
     members: dict[str, dict[str, Any]] = {}
     for event in events:
@@ -273,14 +278,14 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack]) -> tuple[list[di
         if event.type == "EntryCorrected":
             target = event.corrects.hex  # type: ignore[attr-defined]
             if target in rows:
-                rows[target] = correct(rows[target], event, pack)
+                rows[target] = correct(rows[target], event, pack, words=words)
             for key, member in members.items():
                 if member["added_by"] == target:
                     members[key] = _corrected_member(member, dict(event.changes))  # type: ignore[attr-defined]
             continue
         for member in members_of(event):
             members[member["member_id"]] = member
-        rows[event.event_id.hex] = entry(event, event.originator_version, pack)
+        rows[event.event_id.hex] = entry(event, event.originator_version, pack, words=words)
     return ordered(rows.values()), members
 
 

@@ -202,7 +202,7 @@ def family_rows(rows: Sequence[dict[str, Any]], pack: Pack) -> FamilyRows:
 
 def from_events(events: Sequence[FamilyEvent], packs: dict[str, Pack]) -> FamilyRows:
     """One family's rows from its events (in version order), corrections applied."""
-    rows, _ = fold(events, packs)
+    rows, _ = fold(events, packs, words=False)  # summaries and late checks are not read here
     return family_rows(rows, packs[events[0].policy])
 
 

@@ -79,7 +79,7 @@ class Projector:
             raise KeyError(f"no read model {name!r}; there are {', '.join(m.name for m in self.models)}")
         return found
 
-    def context(self, tx: Tx, *, rebuilding: bool = False) -> Context:
+    def context(self, tx: Tx) -> Context:
         """What the models may consult in ``tx``. A family's stream is read and decoded
         once per transaction, however many models ask for it (deadlines and episodes
         both re-derive a family from its whole stream)."""
@@ -90,7 +90,7 @@ class Projector:
                 streams[family_id] = self.stream(tx, family_id)
             return streams[family_id]
 
-        return Context(packs=self.ledger.packs, family_events=family_events, rebuilding=rebuilding)
+        return Context(packs=self.ledger.packs, family_events=family_events)
 
     def stream(self, tx: Tx, family_id: UUID) -> list[Any]:
         """A family's events, read through the projector's own transaction: no second
@@ -104,23 +104,46 @@ class Projector:
         return [to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"])))
                 for r in rows]
 
-    def streams(self, tx: Tx, family_ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
-        """Several families' events in one query (a rebuild settling deferred families)."""
-        found: dict[UUID, list[Any]] = {fid: [] for fid in family_ids}
+    def families(self, upto: int) -> list[tuple[UUID, int]]:
+        """Every family with events at or below a position, with how many, in the order of
+        their first event (a rebuild walks the log family by family)."""
+        table = self.ledger.recorder.events_table_name
+        position = self._position_column()
+        with self.store.transaction({}, commit=False) as tx:
+            rows = tx.rows(f"SELECT originator_id, COUNT(*) AS n, MIN({position}) AS first "
+                           f"FROM {self.store.table(table)} WHERE {position} <= ? GROUP BY originator_id "
+                           "ORDER BY first", (upto,))
+        return [(r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"]), r["n"])
+                for r in rows]
+
+    def changes_of(self, tx: Tx, family_ids: Sequence[UUID], upto: int | None = None) -> dict[UUID, list[Change]]:
+        """Several families' events with their positions, each family's in version order,
+        read in one query through the projector's transaction (and their keys in another)."""
+        found: dict[UUID, list[Change]] = {fid: [] for fid in family_ids}
         if not family_ids:
             return found
+        keys_store = getattr(self.ledger, "keys", None)
+        if keys_store is not None:
+            keys_store.preload(family_ids)
         table = self.store.table(self.ledger.recorder.events_table_name)
+        position = self._position_column()
         keys: list[Any] = list(family_ids) if self.store.postgres else [fid.hex for fid in family_ids]
         by_key = dict(zip(keys, family_ids))
-        rows = tx.rows(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                       f"WHERE originator_id IN ({','.join('?' * len(keys))}) "
-                       "ORDER BY originator_id, originator_version", keys)
+        where, args = f"originator_id IN ({','.join('?' * len(keys))})", list(keys)
+        if upto is not None:
+            where += f" AND {position} <= ?"
+            args.append(upto)
+        rows = tx.rows(f"SELECT {position} AS notification_id, originator_id, originator_version, topic, state "
+                       f"FROM {table} WHERE {where} ORDER BY originator_id, originator_version", args)
         to_event = self.ledger.mapper.to_domain_event
         for r in rows:
             family_id = by_key[r["originator_id"]]
-            found[family_id].append(
-                to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"]))))
+            found[family_id].append(Change(r["notification_id"], to_event(
+                StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"])))))
         return found
+
+    def _position_column(self) -> str:
+        return "notification_id" if self.store.postgres else "rowid"  # the library's names
 
     # -- following the log ----------------------------------------------------------------
 
@@ -195,19 +218,12 @@ class Projector:
         model.forget(tx, family_id)
         # A fresh context: the page's may hold the family's stream as decoded before the
         # key was forgotten (streams are read once per page transaction).
-        fresh = self.context(tx, rebuilding=context.rebuilding)
+        fresh = self.context(tx)
         model.apply(tx, self.family_changes(tx, family_id), fresh)
 
     def family_changes(self, tx: Tx, family_id: UUID) -> list[Change]:
         """A family's events with their positions, read through the projector's transaction."""
-        table = self.store.table(self.ledger.recorder.events_table_name)
-        key: Any = family_id if self.store.postgres else family_id.hex
-        position = "notification_id" if self.store.postgres else "rowid"  # the library's names
-        rows = tx.rows(f"SELECT {position} AS notification_id, originator_version, topic, state FROM {table} "
-                       "WHERE originator_id = ? ORDER BY originator_version", (key,))
-        to_event = self.ledger.mapper.to_domain_event
-        return [Change(r["notification_id"], to_event(StoredEvent(family_id, r["originator_version"], r["topic"],
-                                                                    bytes(r["state"])))) for r in rows]
+        return self.changes_of(tx, [family_id])[family_id]
 
     def reading(self, *names: str) -> Any:
         """A read-only transaction over some read models' tables."""

@@ -1,8 +1,13 @@
 """Rebuild read models from position 0 into fresh tables, and swap them in when complete.
 
 1. Drop any ``<table>__rebuild`` left by an interrupted run and create them afresh.
-2. Read the whole notification log in large pages and apply it to the fresh tables (read
-   models may defer per-family work to the end: ``ReadModel.finish``).
+2. Walk the log up to its current end family by family, a page of whole families at a
+   time: each page's events are read in one query (their keys in another), decoded once,
+   and applied to the fresh tables in one transaction. Every read model's rows belong to
+   one family and depend only on that family's events in their order, so this gives the
+   rows a walk in global order gives; and a family's whole stream is at hand when the
+   models that derive a family afresh (deadlines, episodes) need it, so nothing is read
+   or decoded twice and only one page is held in memory (ADR 0014).
 3. Swap, in one transaction that locks the models' tracking rows: catch the fresh tables
    up to the live position (or beyond), drop the live tables, rename the fresh ones, and
    set the position. The live tables are never written before this step, so a rebuild
@@ -13,15 +18,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
-from projections.base import Context, ReadModel
+from projections.base import ReadModel
 from projections.projector import Projector
 
 SUFFIX = "__rebuild"
-PAGE = 2000
-FINISH_CHUNK = 500
+PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,8 @@ def rebuild(
     page: int = PAGE,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Rebuilt:
-    """Rebuild the named read models (all by default); ``on_progress(events, total)``."""
+    """Rebuild the named read models (all by default); ``on_progress(events, total)``.
+    ``page``: about how many events each transaction applies (whole families)."""
     models = [projector.model(n) for n in names] if names else list(projector.models)
     store = projector.store
     started = time.perf_counter()
@@ -57,51 +63,38 @@ def rebuild(
             for statement in model.ddl():
                 tx.run(statement)
 
-    total = projector.ledger.recorder.max_notification_id() or 0
-    position = events = 0
-    context: Context | None = None
-    pending: dict[str, object] = {}
-    while position < total:
-        changes = projector.read(position, page, stop=total)
-        if not changes:
-            break
+    position = projector.ledger.recorder.max_notification_id() or 0
+    families = projector.families(position)
+    total = sum(n for _, n in families)
+    events = 0
+    for part in _pages(families, page):
         with store.transaction(fresh) as tx:
-            context = projector.context(tx, rebuilding=True)
-            context.pending = pending
+            streams = projector.changes_of(tx, part, upto=position)
+            changes = sorted((c for stream in streams.values() for c in stream), key=lambda c: c.position)
+            decoded = {family_id: [c.event for c in stream] for family_id, stream in streams.items()}
+            context = projector.context(tx)
+            context.family_events = decoded.__getitem__
             for model in models:
                 model.apply(tx, changes, context)
-        position = changes[-1].position
         events += len(changes)
         if on_progress is not None:
             on_progress(events, total)
-    _finish(projector, models, fresh, pending)
     position = _swap(projector, models, fresh, position)
     return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started)
 
 
-def _finish(projector: Projector, models: list[ReadModel], fresh: dict[str, str],
-            pending: dict[str, object], chunk: int = FINISH_CHUNK) -> None:
-    """Settle the models' deferred per-family work, a chunk of families at a time: each
-    chunk's streams are read in one query and decoded once for every model that deferred
-    work on them (deadlines and episodes both re-derive a family from its stream)."""
-    deferred = {name: set(families) for name, families in pending.items()  # type: ignore[call-overload]
-                if isinstance(families, (set, frozenset))}
-    everyone = sorted(set().union(*deferred.values()) if deferred else set(), key=str)
-    store = projector.store
-    for start in range(0, len(everyone), chunk):
-        part = everyone[start:start + chunk]
-        with store.transaction(fresh) as tx:
-            streams = projector.streams(tx, part)
-            context = projector.context(tx, rebuilding=True)
-            context.family_events = lambda family_id: streams[family_id]
-            context.pending = {name: families.intersection(part) for name, families in deferred.items()}
-            for model in models:
-                model.finish(tx, context)
-    with store.transaction(fresh) as tx:  # models with no per-family work still get their hook
-        context = projector.context(tx, rebuilding=True)
-        context.pending = {name: value for name, value in pending.items() if name not in deferred}
-        for model in models:
-            model.finish(tx, context)
+def _pages(families: list[tuple[UUID, int]], page: int) -> Iterator[list[UUID]]:
+    """Whole families, about ``page`` events at a time (a bigger family alone)."""
+    part: list[UUID] = []
+    size = 0
+    for family_id, count in families:
+        if part and size + count > page:
+            yield part
+            part, size = [], 0
+        part.append(family_id)
+        size += count
+    if part:
+        yield part
 
 
 def _swap(projector: Projector, models: list[ReadModel], fresh: dict[str, str], position: int) -> int:
