@@ -343,13 +343,12 @@ class _Walk:
                     self.end(clock, fact.event_id, fact.occurred_at, f"pathway changed to {self.pathway}")
         for clock in [c for c in self.clocks if c.is_open]:
             self.advance(clock, fact, values)
-        for rule in self.pack.timed_rules:
+        for rule in self.pack.timed_rules_started_by.get(fact.type, ()):
             if rule.pathways and self.pathway not in rule.pathways:
                 continue
             if not (self.episode_open or rule.after_closure):
                 continue
-            if any(m.event == fact.type for m in rule.start):
-                self.start(rule, fact, values)
+            self.start(rule, fact, values)
         if fact.type == "MemberAdded":
             self.start_for_new_child(fact)
         self.episode_log.append((fact, values))
@@ -370,14 +369,15 @@ class _Walk:
                 clock.extended_by += fact.fields["extend_by"]
                 clock.extensions.append(fact.event_id)
                 return
-        if any(matches(m, fact.type, values, clock.member) for m in rule.stop):
+        stops, untils = self.pack.ending_events[rule.id]
+        if fact.type in stops and any(matches(m, fact.type, values, clock.member) for m in rule.stop):
             if clock.pause_since is not None:
                 clock.resume(fact.occurred_at, self.calendar)
             clock.stopped_by, clock.stopped_at = fact.event_id, fact.occurred_at
             if rule.kind == "recurring" and (self.episode_open or rule.after_closure) and current:
                 self.restart(clock, fact.event_id, fact.occurred_at)
             return
-        if any(matches(m, fact.type, values, clock.member) for m in rule.until):
+        if fact.type in untils and any(matches(m, fact.type, values, clock.member) for m in rule.until):
             self.end(clock, fact.event_id, fact.occurred_at, f"ended by {fact.type}")
         elif fact.type == "EpisodeClosed" and current and not rule.after_closure:
             self.end(clock, fact.event_id, fact.occurred_at, "episode closed")

@@ -443,6 +443,22 @@ class Pack(Strict):
         """The rules with clocks (worked out once: the engine asks at every event)."""
         return [r for r in self.rules if r.timed]
 
+    @functools.cached_property
+    def timed_rules_started_by(self) -> dict[str, list[Rule]]:
+        """Per event type, the timed rules one of whose starts names it (in the pack's order)."""
+        found: dict[str, list[Rule]] = {}
+        for rule in self.timed_rules:
+            for event in dict.fromkeys(m.event for m in rule.start):
+                found.setdefault(event, []).append(rule)
+        return found
+
+    @functools.cached_property
+    def ending_events(self) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+        """Per timed rule, the event types its ``stop`` and its ``until`` name: the engine
+        asks at every event for every open clock, and most events name neither."""
+        return {r.id: (frozenset(m.event for m in r.stop), frozenset(m.event for m in r.until))
+                for r in self.timed_rules}
+
     @property
     def oversight_interval(self) -> Rule | None:
         """The pack's standing cadence of supervision or management oversight for every
