@@ -87,7 +87,7 @@ def rule_for(method: str, path: str) -> Rule | None:
 
 def _family_team(request: Request, family_id: UUID) -> str:
     ledger = request.app.state.ledger
-    return ledger.family(family_id).team  # type: ignore[no-any-return]
+    return ledger.family(family_id, copy=False).team  # type: ignore[no-any-return]
 
 
 def _member_family(request: Request, member_id: UUID) -> UUID:
@@ -160,7 +160,7 @@ def own_team(request: Request, team: str | None) -> str | None:
 def _is_receiving_team(request: Request, family_id: UUID, team: str) -> bool:
     if request.method != "POST":
         return False
-    pending = request.app.state.ledger.family(family_id).pending_transfer
+    pending = request.app.state.ledger.family(family_id, copy=False).pending_transfer
     return pending is not None and pending["to_team"] == team
 
 

@@ -102,6 +102,8 @@ class Ledger(Application[UUID]):
         # Writers to one family in this process queue here instead of racing to a
         # conflict; conflicts with other processes are retried with jittered backoff.
         self._write_locks = [threading.Lock() for _ in range(64)]
+        self._read_erased: set[UUID] = set()
+        """Erased families decoded again after erasure by this process (``family``)."""
         self.listeners: list[Callable[[Recorded], None]] = []
         """Called after each command is stored, outside the family's write lock (the
         projector registers here to keep the read models current in this process)."""
@@ -206,6 +208,7 @@ class Ledger(Application[UUID]):
                 deadline_engine.evaluate(self.family_events(family_id), pack, envelope["occurred_at"]))
             self.keys.destroy(family_id, by=actor["user_id"], reason=reason)
             self._drop_snapshots(family_id)
+            self.forget_cached(family_id)
             family = self.family(family_id)  # read again: the names now read as erased
             family.erase(reason=reason, legal_basis=legal_basis, deadlines=frozen, envelope=envelope)
             recorded = self._save(family, actor, None)
@@ -271,11 +274,32 @@ class Ledger(Application[UUID]):
                 field="policy",
             ) from None
 
-    def family(self, family_id: UUID) -> Family:
+    def family(self, family_id: UUID, *, copy: bool = True) -> Family:
+        """The family as its events now say. From the aggregate cache where it is held
+        (brought up to date first); ``copy=False`` for a caller that only reads it.
+
+        A family erased since it was cached (here or by another process) holds names
+        decoded before its key was destroyed: it is decoded again from its events, with
+        the key read again from the store, so it reads erased as it does anywhere else."""
         try:
-            return self.repository.get(family_id)
+            family = self.repository.get(family_id, deepcopy_from_cache=copy)
+            if getattr(family, "erased", None) is not None and family_id not in self._read_erased:
+                self.forget_cached(family_id)
+                family = self.repository.get(family_id, deepcopy_from_cache=copy)
+                self._read_erased.add(family_id)
+            return family
         except AggregateNotFoundError:
             raise NotFound(f"no family {family_id}") from None
+
+    def forget_cached(self, family_id: UUID) -> None:
+        """Decode the family from its events next time, with its key read from the store."""
+        self.keys.forget_cached(family_id)
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                cache.get(family_id, evict=True)
+            except KeyError:
+                pass
 
     def family_events(self, family_id: UUID) -> list[FamilyEvent]:
         found = list(self.events.get(family_id))

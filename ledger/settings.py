@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=300, ge=0, description="How far in the future occurred_at may be (clock skew)."
     )
     snapshot_interval: int = Field(default=100, gt=0, description="Take a snapshot every N events.")
+    family_cache: int = Field(
+        default=1000, ge=0,
+        description="Families kept decoded in each process (the eventsourcing library's aggregate cache, "
+        "brought up to date from the store on every read); 0 turns it off.",
+    )
     pool_size: int = Field(default=10, gt=0, description="PostgreSQL connections per process.")
     database_timeout: int = Field(
         default=3, gt=0, le=60,

@@ -110,6 +110,24 @@ def test_erasure_shreds_names_and_free_text_everywhere_and_keeps_the_audit_struc
     assert integrity.verify(ledger).ok
 
 
+def test_a_family_erased_by_another_process_reads_erased_here_at_once(client, ledger, settings, stones):
+    """This process holds the family decoded (aggregate cache) and its key (key cache);
+    another process erases it. The next read here shows no name, without waiting."""
+    from ledger.application import Ledger
+
+    fid = stones["family_id"]
+    assert "Ava" in client.get(f"/families/{fid}", headers=AUDITOR).text  # decoded and cached here
+    other = Ledger(settings)
+    try:
+        other.erase(UUID(fid), actor={"user_id": "adam", "role": "admin", "team": None}, **ERASE)
+    finally:
+        other.close()
+    seen = client.get(f"/families/{fid}", headers=AUDITOR).json()
+    assert {m["given_name"] for m in seen["members"]} == {"[erased]"}
+    assert all(secret not in json.dumps(seen) for secret in SECRETS)
+    assert command(client, fid, {"type": "EpisodeReopened", "reason": "new worry"}).status_code == 409
+
+
 def test_nothing_more_is_recorded_for_an_erased_family_and_it_cannot_be_erased_twice(client, stones):
     fid = stones["family_id"]
     assert client.post(f"/families/{fid}/erasure", headers=ADMIN, json=ERASE).status_code == 201

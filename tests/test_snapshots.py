@@ -40,6 +40,7 @@ def test_a_family_with_5000_events_loads_from_a_snapshot(ledger):
         return rows
 
     ledger.recorder.select_events = counting  # type: ignore[method-assign]
+    ledger.forget_cached(fid)  # as a process that has not read the family yet
     loaded = ledger.family(fid)
     assert loaded.version == family.version
     assert len(read_events) < ledger.settings.snapshot_interval, "loaded the whole stream, not the snapshot"
@@ -47,3 +48,9 @@ def test_a_family_with_5000_events_loads_from_a_snapshot(ledger):
     replayed = project_aggregate(None, ledger.events.get(fid))
     assert isinstance(replayed, Family)
     assert replayed.state() == loaded.state()
+
+    # Read again after one more command, the cached family reads only the new event.
+    ledger.record(fid, "CaseNoteRecorded", {"text": "one more", "contact_type": None}, actor=ACTOR)
+    read_events.clear()
+    assert ledger.family(fid).version == family.version + 1
+    assert len(read_events) == 1
