@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.base import Change, Context, ReadModel
+from projections.base import Change, Context, FamilyRows, ReadModel
 from ledger.sql import Tx
 
 TEAM_EVENTS = frozenset({
     "FamilyRegistered", "MemberAdded", "ReferralReceived", "AllocatedToTeam", "AllocatedToWorker",
     "TransferredOut", "TransferredIn", "EpisodeClosed", "EpisodeReopened",
 })
+
+
+COLUMNS = ("family_id", "policy", "team", "worker", "open", "children", "pending_team")
 
 
 class CaseloadsModel(ReadModel):
@@ -36,35 +39,40 @@ class CaseloadsModel(ReadModel):
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
-        for change in changes:
-            e = change.event
-            if e.type not in TEAM_EVENTS:
-                continue
+        events = [c.event for c in changes if c.event.type in TEAM_EVENTS]
+        if not events:
+            return
+        found = FamilyRows(tx, "caseload_families", COLUMNS, [e.originator_id.hex for e in events])
+        for e in events:
             fid = e.originator_id.hex
             if e.type == "FamilyRegistered":
                 children = sum(1 for m in e.members if m["kind"] == "child")  # type: ignore[attr-defined]
-                tx.run("INSERT INTO {caseload_families} VALUES (?,?,?,NULL,0,?,NULL)",
-                       (fid, e.policy, e.team, children))  # type: ignore[attr-defined]
-            elif e.type == "MemberAdded":
+                found.new(fid, policy=e.policy, team=e.team, worker=None, open=0,  # type: ignore[attr-defined]
+                          children=children, pending_team=None)
+                continue
+            row = found.get(fid)
+            if row is None:
+                continue
+            if e.type == "MemberAdded":
                 if e.kind == "child":  # type: ignore[attr-defined]
-                    tx.run("UPDATE {caseload_families} SET children = children + 1 WHERE family_id = ?", (fid,))
+                    row["children"] += 1
             elif e.type == "ReferralReceived":
-                tx.run("UPDATE {caseload_families} SET worker = CASE WHEN open = 1 THEN worker END, open = 1 "
-                       "WHERE family_id = ?", (fid,))
+                row["worker"] = row["worker"] if row["open"] == 1 else None
+                row["open"] = 1
             elif e.type == "AllocatedToTeam":
-                tx.run("UPDATE {caseload_families} SET team = ? WHERE family_id = ?", (e.team, fid))  # type: ignore[attr-defined]
+                row["team"] = e.team  # type: ignore[attr-defined]
             elif e.type == "AllocatedToWorker":
                 if e.lead_professional:  # type: ignore[attr-defined]
-                    tx.run("UPDATE {caseload_families} SET worker = ? WHERE family_id = ?", (e.worker_id, fid))  # type: ignore[attr-defined]
+                    row["worker"] = e.worker_id  # type: ignore[attr-defined]
             elif e.type == "TransferredOut":
-                tx.run("UPDATE {caseload_families} SET pending_team = ? WHERE family_id = ?", (e.to_team, fid))  # type: ignore[attr-defined]
+                row["pending_team"] = e.to_team  # type: ignore[attr-defined]
             elif e.type == "TransferredIn":
-                tx.run("UPDATE {caseload_families} SET team = COALESCE(pending_team, team), pending_team = NULL, "
-                       "worker = NULL WHERE family_id = ?", (fid,))
+                row["team"], row["pending_team"], row["worker"] = row["pending_team"] or row["team"], None, None
             elif e.type == "EpisodeClosed":
-                tx.run("UPDATE {caseload_families} SET open = 0 WHERE family_id = ?", (fid,))
+                row["open"] = 0
             elif e.type == "EpisodeReopened":
-                tx.run("UPDATE {caseload_families} SET open = 1 WHERE family_id = ?", (fid,))
+                row["open"] = 1
+        found.write()
 
 
 def view(tx: Tx, packs: dict[str, Any], team: str | None = None) -> dict[str, Any]:

@@ -83,12 +83,9 @@ class DeadlinesModel(PerFamilyModel):
             "CREATE INDEX deadline_clocks_worker{ix} ON {deadline_clocks} (worker, due_at)",
         ]
 
-    def refresh(self, tx: Tx, family_id: UUID, context: Context) -> None:
+    def derive(self, family_id: UUID, context: Context) -> dict[str, list[tuple[Any, ...]]]:
         events = context.family_events(family_id)
-        tx.run("DELETE FROM {deadline_clocks} WHERE family_id = ?", (family_id.hex,))
-        if events:
-            tx.many(f"INSERT INTO {{deadline_clocks}} VALUES ({','.join('?' * len(COLUMNS))})",
-                    rows_for(family_id, events, context))
+        return {"deadline_clocks": rows_for(family_id, events, context) if events else []}
 
 
 def view(tx: Tx, *, now: datetime, team: str | None = None, worker: str | None = None,

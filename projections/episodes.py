@@ -235,17 +235,15 @@ class EpisodesModel(PerFamilyModel):
             "ethnicity TEXT, PRIMARY KEY (family_id, person_id))",
         ]
 
-    def refresh(self, tx: Tx, family_id: UUID, context: Context) -> None:
-        self.forget(tx, family_id)
+    def derive(self, family_id: UUID, context: Context) -> dict[str, list[tuple[Any, ...]]]:
         events = context.family_events(family_id)
         if not events:
-            return
+            return {}
         found = from_events(events, context.packs)
-        for table, columns, rows in (("early_help_episodes", EPISODE_COLUMNS, found.episodes),
-                                     ("early_help_assessments", ASSESSMENT_COLUMNS, found.assessments),
-                                     ("early_help_children", CHILD_COLUMNS, found.children)):
-            tx.many(f"INSERT INTO {{{table}}} VALUES ({','.join('?' * len(columns))})",
-                    [tuple(r[c] for c in columns) for r in rows])
+        return {table: [tuple(r[c] for c in columns) for r in rows]
+                for table, columns, rows in (("early_help_episodes", EPISODE_COLUMNS, found.episodes),
+                                             ("early_help_assessments", ASSESSMENT_COLUMNS, found.assessments),
+                                             ("early_help_children", CHILD_COLUMNS, found.children))}
 
 
 # --- queries ----------------------------------------------------------------------------------

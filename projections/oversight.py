@@ -25,7 +25,7 @@ from uuid import UUID
 
 from ledger.calendar import WorkingCalendar
 from ledger.policies.schema import Pack
-from projections.base import Change, Context, ReadModel, iso
+from projections.base import Change, Context, FamilyRows, ReadModel, iso
 from projections.chronology import TOKEN, event_data, summarise
 from ledger.sql import Tx
 
@@ -39,6 +39,9 @@ DECISION_KINDS = {
     "ClosureAuthorised": "closure", "EpisodeClosed": "closure", "EpisodeReopened": "reopening",
 }
 OVERSIGHT = frozenset({"ManagementOversightRecorded", "SupervisionRecorded"})
+FAMILY_EVENTS = frozenset({"ReferralReceived", "EpisodeReopened", "EpisodeClosed", "AllocatedToTeam",
+                           "TransferredOut", "TransferredIn"})
+FAMILY_COLUMNS = ("family_id", "policy", "team", "open", "opened_at", "last_oversight_at", "pending_team")
 
 
 class OversightModel(ReadModel):
@@ -66,6 +69,9 @@ class OversightModel(ReadModel):
         # person, role): the same rows as one upsert per event, with far fewer statements.
         prints: dict[tuple[str, str, str], list[Any]] = {}
         decisions: list[tuple[Any, ...]] = []
+        families = FamilyRows(tx, "oversight_families", FAMILY_COLUMNS,
+                              [c.event.originator_id.hex for c in changes
+                               if c.event.type in FAMILY_EVENTS or c.event.type in OVERSIGHT])
         for change in changes:
             e = change.event
             fid, user, role = e.originator_id.hex, e.actor.get("user_id", ""), e.actor.get("role", "")
@@ -75,7 +81,7 @@ class OversightModel(ReadModel):
                 prints[(fid, user, role)] = [when, when, 1]
             else:
                 found[0], found[1], found[2] = min(found[0], when), max(found[1], when), found[2] + 1
-            self._family(tx, e, fid, when)
+            self._family(families, e, fid, when)
             if e.type in DECISION_KINDS and role in MANAGEMENT:
                 pack = context.packs[e.policy]
                 decisions.append((e.event_id.hex, fid, change.position, when, iso(e.recorded_at), user, role,
@@ -87,30 +93,37 @@ class OversightModel(ReadModel):
                 "THEN excluded.last_at ELSE {footprints}.last_at END, entries = {footprints}.entries + excluded.entries",
                 [(*key, *value) for key, value in prints.items()])
         tx.many("INSERT INTO {oversight_decisions} VALUES (?,?,?,?,?,?,?,?,?,?,?)", decisions)
+        families.write()
 
     @staticmethod
-    def _family(tx: Tx, e: Any, fid: str, when: str | None) -> None:
+    def _family(found: FamilyRows, e: Any, fid: str, when: str | None) -> None:
         t = e.type
         if t == "FamilyRegistered":
-            tx.run("INSERT INTO {oversight_families} VALUES (?,?,?,0,NULL,NULL,NULL)", (fid, e.policy, e.team))
-        elif t == "ReferralReceived":
-            tx.run("UPDATE {oversight_families} SET opened_at = CASE WHEN open = 1 THEN opened_at ELSE ? END, "
-                   "last_oversight_at = CASE WHEN open = 1 THEN last_oversight_at END, open = 1 "
-                   "WHERE family_id = ?", (when, fid))
+            found.new(fid, policy=e.policy, team=e.team, open=0, opened_at=None, last_oversight_at=None,
+                      pending_team=None)
+            return
+        if t not in FAMILY_EVENTS and not (t in OVERSIGHT and e.actor.get("role") in MANAGEMENT):
+            return
+        row = found.get(fid)
+        if row is None:
+            return
+        if t == "ReferralReceived":
+            if row["open"] != 1:
+                row["opened_at"], row["last_oversight_at"] = when, None
+            row["open"] = 1
         elif t == "EpisodeReopened":
-            tx.run("UPDATE {oversight_families} SET open = 1 WHERE family_id = ?", (fid,))
+            row["open"] = 1
         elif t == "EpisodeClosed":
-            tx.run("UPDATE {oversight_families} SET open = 0 WHERE family_id = ?", (fid,))
+            row["open"] = 0
         elif t == "AllocatedToTeam":
-            tx.run("UPDATE {oversight_families} SET team = ? WHERE family_id = ?", (e.team, fid))
+            row["team"] = e.team
         elif t == "TransferredOut":
-            tx.run("UPDATE {oversight_families} SET pending_team = ? WHERE family_id = ?", (e.to_team, fid))
+            row["pending_team"] = e.to_team
         elif t == "TransferredIn":
-            tx.run("UPDATE {oversight_families} SET team = COALESCE(pending_team, team), pending_team = NULL "
-                   "WHERE family_id = ?", (fid,))
-        elif t in OVERSIGHT and e.actor.get("role") in MANAGEMENT:
-            tx.run("UPDATE {oversight_families} SET last_oversight_at = CASE WHEN last_oversight_at IS NULL "
-                   "OR last_oversight_at < ? THEN ? ELSE last_oversight_at END WHERE family_id = ?", (when, when, fid))
+            row["team"], row["pending_team"] = row["pending_team"] or row["team"], None
+        elif t in OVERSIGHT:
+            if row["last_oversight_at"] is None or row["last_oversight_at"] < when:
+                row["last_oversight_at"] = when
 
 
 # --- views ------------------------------------------------------------------------------------
