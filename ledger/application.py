@@ -302,9 +302,15 @@ class Ledger(Application[UUID]):
                 pass
 
     def family_events(self, family_id: UUID) -> list[FamilyEvent]:
+        """The family's events, decoded. Erased (by any process) since this process last
+        held its key: read again with the key read from the store, as ``family`` does."""
         found = list(self.events.get(family_id))
         if not found:
             raise NotFound(f"no family {family_id}")
+        if found[-1].type == "PersonalDataErased" and family_id not in self._read_erased:
+            self.forget_cached(family_id)
+            found = list(self.events.get(family_id))
+            self._read_erased.add(family_id)
         return found  # type: ignore[return-value]
 
     def deadlines(

@@ -7,7 +7,7 @@ its due moment, and whether it is open or overdue is decided when it is read
 (``state_sql``). The engine runs as of the family's latest recorded moment, a value fixed
 by the events, so a rebuild gives exactly the rows incremental processing gave.
 
-During a rebuild the families are only noted, then evaluated once each at the end.
+A rebuild hands each family's events over in one batch, so each family is evaluated once.
 """
 
 from __future__ import annotations

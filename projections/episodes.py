@@ -213,7 +213,7 @@ class EpisodesModel(PerFamilyModel):
     """Per child: early help episodes and early help assessments, for the period returns.
 
     Every event of a family re-derives that family's rows (a correction can move any of
-    them); during a rebuild the families are noted and derived once each at the end."""
+    them); a rebuild hands a family's events over in one batch, so it is derived once."""
 
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")

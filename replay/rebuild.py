@@ -27,6 +27,7 @@ from projections.projector import Projector
 
 SUFFIX = "__rebuild"
 PAGE = 10_000
+SQLITE_CACHE_KB = 262_144
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def rebuild(
     events = 0
     for part in _pages(families, page):
         with store.transaction(fresh) as tx:
+            if not store.postgres:
+                tx.run(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
             streams = projector.changes_of(tx, part, upto=position)
             changes = sorted((c for stream in streams.values() for c in stream), key=lambda c: c.position)
             decoded = {family_id: [c.event for c in stream] for family_id, stream in streams.items()}

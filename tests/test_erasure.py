@@ -117,6 +117,7 @@ def test_a_family_erased_by_another_process_reads_erased_here_at_once(client, le
 
     fid = stones["family_id"]
     assert "Ava" in client.get(f"/families/{fid}", headers=AUDITOR).text  # decoded and cached here
+    assert "Ava loves drawing" in client.get(f"/families/{fid}/events", headers=AUDITOR).text
     other = Ledger(settings)
     try:
         other.erase(UUID(fid), actor={"user_id": "adam", "role": "admin", "team": None}, **ERASE)
@@ -125,6 +126,8 @@ def test_a_family_erased_by_another_process_reads_erased_here_at_once(client, le
     seen = client.get(f"/families/{fid}", headers=AUDITOR).json()
     assert {m["given_name"] for m in seen["members"]} == {"[erased]"}
     assert all(secret not in json.dumps(seen) for secret in SECRETS)
+    events = client.get(f"/families/{fid}/events", headers=AUDITOR).text
+    assert "[erased]" in events and all(secret not in events for secret in SECRETS)
     assert command(client, fid, {"type": "EpisodeReopened", "reason": "new worry"}).status_code == 409
 
 
