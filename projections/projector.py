@@ -96,13 +96,7 @@ class Projector:
         """A family's events, read through the projector's own transaction: no second
         connection is taken while the read models are locked, and the stream is the one
         that transaction sees."""
-        table = self.store.table(self.ledger.recorder.events_table_name)
-        key: Any = family_id if self.store.postgres else family_id.hex
-        rows = tx.rows(f"SELECT originator_version, topic, state FROM {table} WHERE originator_id = ? "
-                       "ORDER BY originator_version", (key,))
-        to_event = self.ledger.mapper.to_domain_event
-        return [to_event(StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"])))
-                for r in rows]
+        return [c.event for c in self.family_changes(tx, family_id)]
 
     def families(self, upto: int) -> list[tuple[UUID, int]]:
         """Every family with events at or below a position, with how many, in the order of

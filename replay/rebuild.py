@@ -7,7 +7,7 @@
    one family and depend only on that family's events in their order, so this gives the
    rows a walk in global order gives; and a family's whole stream is at hand when the
    models that derive a family afresh (deadlines, episodes) need it, so nothing is read
-   or decoded twice and only one page is held in memory (ADR 0014).
+   or decoded twice and only one page is held in memory (ADR 0015).
 3. Swap, in one transaction that locks the models' tracking rows: catch the fresh tables
    up to the live position (or beyond), drop the live tables, rename the fresh ones, and
    set the position. The live tables are never written before this step, so a rebuild
