@@ -1,6 +1,9 @@
 """Rebuild read models from position 0 into fresh tables, and swap them in when complete.
 
-1. Drop any ``<table>__rebuild`` left by an interrupted run and create them afresh.
+1. Drop any ``<table>__rebuild`` left by an interrupted run and create them afresh,
+   without their secondary indexes (built once at the end of step 2, from sorted rows,
+   instead of row by row at random places: the rebuild's cost then grows with the events,
+   not faster). Loading looks rows up by primary key only.
 2. Walk the log up to its current end family by family, a page of whole families at a
    time: each page's events are read in one query (their keys in another), decoded once,
    and applied to the fresh tables in one transaction. Every read model's rows belong to
@@ -58,10 +61,13 @@ def rebuild(
     fresh: dict[str, str] = {}
     for model in models:
         fresh.update(store.tables(model.tables, SUFFIX))
-    with store.transaction({**fresh, "ix": f"_{token}"}) as tx:
+    names = {**fresh, "ix": f"_{token}"}
+    ddl = [statement for model in models for statement in model.ddl()]
+    indexes = [statement for statement in ddl if statement.lstrip().upper().startswith("CREATE INDEX")]
+    with store.transaction(names) as tx:
         store.drop(tx, [t + SUFFIX for m in models for t in m.tables])
-        for model in models:
-            for statement in model.ddl():
+        for statement in ddl:
+            if statement not in indexes:
                 tx.run(statement)
 
     position = projector.ledger.recorder.max_notification_id() or 0
@@ -82,6 +88,9 @@ def rebuild(
         events += len(changes)
         if on_progress is not None:
             on_progress(events, total)
+    with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
+        for statement in indexes:
+            tx.run(statement)
     position = _swap(projector, models, fresh, position)
     return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started)
 
