@@ -283,10 +283,8 @@ class Ledger(Application[UUID]):
         the key read again from the store, so it reads erased as it does anywhere else."""
         try:
             family = self.repository.get(family_id, deepcopy_from_cache=copy)
-            if getattr(family, "erased", None) is not None and family_id not in self._read_erased:
-                self.forget_cached(family_id)
+            if self._newly_erased(family_id, getattr(family, "erased", None) is not None):
                 family = self.repository.get(family_id, deepcopy_from_cache=copy)
-                self._read_erased.add(family_id)
             return family
         except AggregateNotFoundError:
             raise NotFound(f"no family {family_id}") from None
@@ -307,11 +305,18 @@ class Ledger(Application[UUID]):
         found = list(self.events.get(family_id))
         if not found:
             raise NotFound(f"no family {family_id}")
-        if found[-1].type == "PersonalDataErased" and family_id not in self._read_erased:
-            self.forget_cached(family_id)
+        if self._newly_erased(family_id, found[-1].type == "PersonalDataErased"):
             found = list(self.events.get(family_id))
-            self._read_erased.add(family_id)
         return found  # type: ignore[return-value]
+
+    def _newly_erased(self, family_id: UUID, erased: bool) -> bool:
+        """Whether this process meets the family's erasure for the first time: if so its
+        cached family and key are dropped, and the caller reads the family again."""
+        if not erased or family_id in self._read_erased:
+            return False
+        self.forget_cached(family_id)
+        self._read_erased.add(family_id)
+        return True
 
     def deadlines(
         self, family_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None
