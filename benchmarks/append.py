@@ -111,34 +111,78 @@ def _peak_rss_kb(pid: int) -> int:
     return 0
 
 
-def through_http(tgt: Target, families: int, per_family: int, clients: int) -> dict[str, Any]:
+def through_http(tgt: Target, families: int, per_family: int, clients: int, *, phase: str = "http",
+                 projections: str = "inline", app: str = "api.main:app") -> dict[str, Any]:
     """Commands/s, p50 and p99 latency with ``clients`` concurrent clients against one
-    ``uvicorn`` API process (inline projections, the default), and its peak memory."""
-    settings = tgt.settings("http")
+    ``uvicorn`` API process, and its peak memory.
+
+    ``projections="worker"``: the API process leaves the read models to a ``ledger project``
+    process running beside it (``LEDGER_PROJECTIONS=worker``, ADR 0011) on the same
+    cores; ``catch_up_s`` is how long the worker took, after the last command was
+    answered, to bring every read model to the log's end. ``app``: another ASGI app to
+    drive instead (``benchmarks.empty_api:app``, the ceiling)."""
+    settings = tgt.settings(phase)
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": SECRET,
            "LEDGER_MASTER_KEYS": settings.master_keys, "LEDGER_DATABASE_SCHEMA": settings.database_schema,
-           "LEDGER_DATABASE_URL": settings.database_url or ""}
+           "LEDGER_DATABASE_URL": settings.database_url or "", "LEDGER_PROJECTIONS": projections}
+    root = Path(__file__).resolve().parent.parent
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=Path(__file__).resolve().parent.parent)
+        env=env, cwd=root)
+    worker = None
+    caught_up = None
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_up(base, server)
+        if projections == "worker":
+            worker = subprocess.Popen([sys.executable, "-m", "ledger.cli", "project"], env=env, cwd=root,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         latencies, seconds = asyncio.run(_drive(base, families, per_family, clients))
+        if worker is not None:
+            caught_up = _caught_up(settings, time.perf_counter(), worker)
         peak = _peak_rss_kb(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for process in (worker, server):
+            if process is not None:
+                _stop(process)
     latencies.sort()
-    return {"commands": len(latencies), "seconds": seconds, "rate": len(latencies) / seconds,
-            "p50_ms": _pct(latencies, 50) * 1000, "p99_ms": _pct(latencies, 99) * 1000,
-            "clients": clients, "api_peak_rss_mb": peak / 1024}
+    found = {"commands": len(latencies), "seconds": seconds, "rate": len(latencies) / seconds,
+             "p50_ms": _pct(latencies, 50) * 1000, "p99_ms": _pct(latencies, 99) * 1000,
+             "clients": clients, "api_peak_rss_mb": peak / 1024}
+    if caught_up is not None:
+        found["catch_up_s"] = caught_up
+    return found
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _caught_up(settings: Any, since: float, worker: subprocess.Popen[bytes], timeout: float = 600) -> float:
+    """Seconds from ``since`` until every read model has reached the log's end."""
+    from ledger.application import Ledger
+    from projections.projector import Projector
+
+    ledger = Ledger(settings)
+    try:
+        projector = Projector(ledger)
+        end = ledger.recorder.max_notification_id() or 0
+        while min(projector.positions().values()) < end:
+            if worker.poll() is not None:
+                raise RuntimeError(f"the projection worker exited with {worker.returncode}")
+            if time.perf_counter() - since > timeout:
+                raise RuntimeError(f"the projection worker did not catch up within {timeout:.0f} s")
+            time.sleep(0.05)
+        return time.perf_counter() - since
+    finally:
+        ledger.close()
 
 
 def _wait_up(base: str, server: subprocess.Popen[bytes]) -> None:

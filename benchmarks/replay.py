@@ -50,6 +50,32 @@ def read_and_decode(tgt: Target, phase: str) -> dict[str, Any]:
     return {"events": events, "seconds": seconds, "rate": events / seconds if seconds else 0.0}
 
 
+def decode_only(tgt: Target, phase: str) -> dict[str, Any]:
+    """The ceiling for a rebuild: every event read by position in pages of 1,000 and
+    decoded by the ledger's own mapper (untagging, and unsealing the personal fields under
+    each family's key), with no read model. A rebuild decodes every event once, so it
+    cannot run faster than this."""
+    from ledger.application import Ledger
+
+    ledger = Ledger(tgt.settings(phase))
+    try:
+        select, to_event = ledger.recorder.select_notifications, ledger.mapper.to_domain_event
+        events, last = 0, 0
+        started = time.perf_counter()
+        while True:
+            notes = select(last + 1, PAGE)
+            if not notes:
+                break
+            for note in notes:
+                to_event(note)
+            events += len(notes)
+            last = notes[-1].id
+        seconds = time.perf_counter() - started
+    finally:
+        ledger.close()
+    return {"events": events, "seconds": seconds, "rate": events / seconds if seconds else 0.0}
+
+
 def _main(spec: dict[str, Any]) -> None:
     from benchmarks.dataset import settings_for
     from ledger.application import Ledger

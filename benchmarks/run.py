@@ -105,6 +105,23 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     out.append(Figure(db, "append: HTTP p99 latency", http["p99_ms"], "ms", None, "", None))
     out.append(Figure(db, "peak memory: API process", http["api_peak_rss_mb"], "MB", None, "", None))
 
+    log(f"[{db}] append over HTTP, read models by a worker process ...")
+    worker = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
+                                 phase="http_worker", projections="worker")
+    ref = append.reference_inserts(tgt, "http_worker")
+    out.append(Figure(db, f"append: HTTP, {worker['clients']} clients, projection worker", worker["rate"],
+                      "commands/s", ref["rate"], "single-row INSERT transactions/s", worker["rate"] / ref["rate"],
+                      detail={k: worker[k] for k in ("commands", "p50_ms", "p99_ms", "catch_up_s")}))
+
+    log(f"[{db}] ceiling: the same clients against an endpoint that does nothing ...")
+    empty = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
+                                phase="http_empty", app="benchmarks.empty_api:app")
+    ceiling = empty["rate"] / http["rate"]
+    out.append(Figure(db, "ceiling: HTTP endpoint that does nothing", empty["rate"], "requests/s",
+                      ref["rate"], "single-row INSERT transactions/s", empty["rate"] / ref["rate"],
+                      detail={"p50_ms": empty["p50_ms"], "p99_ms": empty["p99_ms"],
+                              "times_the_ledger": ceiling}))
+
     small = scale.replay_small or max(1, total // 2)
     log(f"[{db}] replay over {small:,} events ...")
     tgt.settings("replay")
@@ -116,11 +133,16 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     log(f"[{db}] replay over {total:,} events ...")
     copy_events(source, tgt, "replay", small + 1, total)
     second, second_ref = replay.rebuild_all(tgt, "replay"), replay.read_and_decode(tgt, "replay")
+    decoded = replay.decode_only(tgt, "replay")
     for done, ref in ((first, first_ref), (second, second_ref)):
         ratio = done["rate"] / ref["rate"]
         out.append(Figure(db, f"replay: {done['events']:,} events", done["rate"], "events/s", ref["rate"],
                           "rows read + orjson-decoded/s", ratio, ">= 25% of reference", ratio >= 0.25,
                           detail={"seconds": done["seconds"], "events": done["events"]}))
+    out.append(Figure(db, f"ceiling: the ledger's decode alone, {decoded['events']:,} events", decoded["rate"],
+                      "events/s", second_ref["rate"], "rows read + orjson-decoded/s",
+                      decoded["rate"] / second_ref["rate"],
+                      detail={"seconds": decoded["seconds"], "rebuild_share_of_ceiling": second["rate"] / decoded["rate"]}))
     growth = (second["seconds"] / first["seconds"]) / (second["events"] / first["events"])
     out.append(Figure(db, f"growth: replay time x{second['events'] / first['events']:.1f} events",
                       second["seconds"] / first["seconds"], "x time", second["events"] / first["events"],

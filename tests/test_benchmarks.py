@@ -16,6 +16,8 @@ from tests.conftest import PG_ADMIN_URL, _pg_available
 MEASURES = [
     "append: application", "append: HTTP, 16 clients", "append: HTTP p50 latency", "append: HTTP p99 latency",
     "peak memory: API process", "growth: replay time", "peak memory: replay process",
+    "append: HTTP, 16 clients, projection worker", "ceiling: HTTP endpoint that does nothing",
+    "ceiling: the ledger's decode alone",
 ]
 QUERIES = ["a family's chronology", "a family's deadlines", "a team's overdue list", "a team's caseload"]
 
@@ -48,6 +50,8 @@ def test_quick_benchmarks_report_every_figure_with_its_reference(tmp_path):
                 assert f["reference"] > 0 and f["ratio"] is not None and f["reference_what"]
             if f["goal"]:
                 assert isinstance(f["goal_met"], bool)
+        worker = next(f for f in mine if f["measure"].endswith("projection worker"))
+        assert worker["detail"]["catch_up_s"] >= 0  # the worker brought the read models to the end
         goals = {n.split(":")[0] for n, f in zip(names, mine) if f["goal"]}
         assert {"append", "replay", "growth"} <= goals
     console = Console(record=True, width=220)
