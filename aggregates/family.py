@@ -9,6 +9,7 @@ serialise with the same transcoder as events.
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -77,6 +78,26 @@ class Family(Aggregate):
         self.episodes: list[dict[str, Any]] = []
         self.pending_transfer: dict[str, Any] | None = None
         self.recorded: dict[str, str] = {event_id.hex: "FamilyRegistered"}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Family:
+        """A copy sharing nothing that is ever changed with this one, as ``copy.deepcopy``
+        makes (the ledger's family cache hands each command one), without walking what
+        grows with every event value by value: ``recorded`` maps event ids to type
+        names, all strings, and an episode's ``history`` only ever has entries appended
+        (``when``), each written once; the copy gets new containers for both."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        state = {}
+        for name, value in self.__dict__.items():
+            if name == "recorded":
+                state[name] = dict(value)
+            elif name == "episodes":
+                state[name] = [{k: list(v) if k == "history" else copy.deepcopy(v, memo) for k, v in episode.items()}
+                               for episode in value]
+            else:
+                state[name] = copy.deepcopy(value, memo)
+        clone.__dict__.update(state)
+        return clone
 
     # -- creating -------------------------------------------------------------------
 

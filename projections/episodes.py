@@ -108,6 +108,13 @@ def _child(family_id: str, person: dict[str, Any]) -> dict[str, Any]:
             "gender": person.get("gender"), "ethnicity": person.get("ethnicity")}
 
 
+# The only event types ``walk`` reads; the rows of any other are passed over.
+WALKED = frozenset({
+    "FamilyRegistered", "MemberAdded", "ReferralReceived", "AllocatedToWorker", "EpisodeClosed",
+    "EpisodeReopened", "AssessmentStarted", "AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised",
+})
+
+
 def walk(rows: Iterable[dict[str, Any]], pack: Pack) -> tuple[list[Episode], dict[str, dict[str, Any]]]:
     """A family's episodes (with their assessments) and its children, from its chronology
     rows in the order they were recorded."""
@@ -116,7 +123,10 @@ def walk(rows: Iterable[dict[str, Any]], pack: Pack) -> tuple[list[Episode], dic
     early_help = {k.id for k in pack.assessment_kinds if k.early_help_assessment}
     completing = completed_by(pack)
     for row in sorted(rows, key=lambda r: r["version"]):
-        kind, data, when = row["type"], row["data"], _instant(row["occurred_at"])
+        kind = row["type"]
+        if kind not in WALKED:
+            continue
+        data, when = row["data"], _instant(row["occurred_at"])
         family_id = row["family_id"]
         current = episodes[-1] if episodes else None
         if kind in ("FamilyRegistered", "MemberAdded"):
@@ -201,8 +211,11 @@ def family_rows(rows: Sequence[dict[str, Any]], pack: Pack) -> FamilyRows:
 
 
 def from_events(events: Sequence[FamilyEvent], packs: dict[str, Pack]) -> FamilyRows:
-    """One family's rows from its events (in version order), corrections applied."""
-    rows, _ = fold(events, packs, words=False)  # summaries and late checks are not read here
+    """One family's rows from its events (in version order), corrections applied. Only
+    the events ``walk`` reads are folded (with the corrections, which name what they
+    correct): a family's case notes and contacts, most of its record, change nothing here."""
+    wanted = [e for e in events if e.type in WALKED or e.type == "EntryCorrected"]
+    rows, _ = fold(wanted, packs, words=False)  # summaries and late checks are not read here
     return family_rows(rows, packs[events[0].policy])
 
 

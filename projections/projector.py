@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ledger.projections")
 PAGE = 500
 ERASURE = "PersonalDataErased"
+STREAM_CACHE_EVENTS = 20_000
 
 
 def default_models() -> list[ReadModel]:
@@ -48,6 +50,58 @@ class ProjectionsBehind(Exception):
         self.position, self.reached = position, reached
 
 
+class StreamCache:
+    """Families' decoded streams (their changes in version order), so that the models that
+    derive a family afresh on every event (deadlines, episodes) are given the stream
+    without reading and decoding it all again: a stream held here is extended with a
+    page's newer changes of that family when they continue it without a gap, and read
+    from the database otherwise. The most recently used streams are kept, up to
+    ``limit`` events in all. A family's stream is dropped when its personal data is
+    erased (the held events carry the names as they were decoded)."""
+
+    def __init__(self, limit: int = STREAM_CACHE_EVENTS) -> None:
+        self.limit, self.held = limit, 0
+        self._streams: OrderedDict[UUID, list[Change]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def extended(self, family_id: UUID, newer: Sequence[Change]) -> list[Change] | None:
+        """The family's held stream with ``newer`` (its changes in a page, in order) after
+        it, or None if it is not held or the versions would leave a gap."""
+        with self._lock:
+            held = self._streams.get(family_id)
+            if held is None:
+                return None
+            last = held[-1].event.originator_version
+            newer = [c for c in newer if c.event.originator_version > last]
+            if any(c.event.originator_version != last + i for i, c in enumerate(newer, start=1)):
+                return None
+            self._streams.move_to_end(family_id)
+            if not newer:
+                return held
+        stream = held + newer
+        self.put(family_id, stream)
+        return stream
+
+    def put(self, family_id: UUID, stream: list[Change]) -> None:
+        """Hold a family's whole stream (it must start at version 1 and have no gap)."""
+        if not stream or len(stream) > self.limit or stream[-1].event.originator_version != len(stream):
+            self.forget(family_id)
+            return
+        with self._lock:
+            old = self._streams.pop(family_id, None)
+            self.held += len(stream) - (len(old) if old is not None else 0)
+            self._streams[family_id] = stream
+            while self.held > self.limit:
+                _, dropped = self._streams.popitem(last=False)
+                self.held -= len(dropped)
+
+    def forget(self, family_id: UUID) -> None:
+        with self._lock:
+            old = self._streams.pop(family_id, None)
+            if old is not None:
+                self.held -= len(old)
+
+
 class Projector:
     """Keeps the read models of one ledger database current."""
 
@@ -57,6 +111,7 @@ class Projector:
         self.page = page
         self.store = ViewStore(ledger.recorder.datastore, postgres=ledger.settings.is_postgres)
         self._lock = threading.Lock()
+        self.streams = StreamCache()
         self.reached = 0
         """A position every read model is known to have reached (pages this projector
         committed); positions never go back, so a command at or below it needs no catch-up."""
@@ -79,24 +134,26 @@ class Projector:
             raise KeyError(f"no read model {name!r}; there are {', '.join(m.name for m in self.models)}")
         return found
 
-    def context(self, tx: Tx) -> Context:
+    def context(self, tx: Tx, page: Sequence[Change] = ()) -> Context:
         """What the models may consult in ``tx``. A family's stream is read and decoded
         once per transaction, however many models ask for it (deadlines and episodes
-        both re-derive a family from its whole stream)."""
+        both re-derive a family from its whole stream), and not at all when the stream
+        cache holds it: ``page``, the changes being applied, then extend the held one."""
         streams: dict[UUID, list[Any]] = {}
+        newer: dict[UUID, list[Change]] = {}
+        for change in page:
+            newer.setdefault(change.event.originator_id, []).append(change)
 
         def family_events(family_id: UUID) -> list[Any]:
             if family_id not in streams:
-                streams[family_id] = self.stream(tx, family_id)
+                stream = self.streams.extended(family_id, newer.get(family_id, ()))
+                if stream is None:
+                    stream = self.family_changes(tx, family_id)
+                    self.streams.put(family_id, stream)
+                streams[family_id] = [c.event for c in stream]
             return streams[family_id]
 
         return Context(packs=self.ledger.packs, family_events=family_events)
-
-    def stream(self, tx: Tx, family_id: UUID) -> list[Any]:
-        """A family's events, read through the projector's own transaction: no second
-        connection is taken while the read models are locked, and the stream is the one
-        that transaction sees."""
-        return [c.event for c in self.family_changes(tx, family_id)]
 
     def families(self, upto: int) -> list[tuple[UUID, int]]:
         """Every family with events at or below a position, with how many, in the order of
@@ -190,7 +247,7 @@ class Projector:
         applied = 0
         with self.store.transaction(tables) as tx:
             positions = self.store.lock_positions(tx, names)
-            context = self.context(tx)
+            context = self.context(tx, changes)
             for model in self.models:
                 mine = [c for c in changes if c.position > positions[model.name]]
                 if mine:
@@ -210,13 +267,16 @@ class Projector:
         if keys is not None:
             keys.forget_cached(family_id)  # the key may have been destroyed by another process
         model.forget(tx, family_id)
-        # A fresh context: the page's may hold the family's stream as decoded before the
-        # key was forgotten (streams are read once per page transaction).
+        # A fresh context, and the stream read again: the page's context and the stream
+        # cache may hold the family's events as decoded before the key was forgotten.
+        self.streams.forget(family_id)
         fresh = self.context(tx)
         model.apply(tx, self.family_changes(tx, family_id), fresh)
 
     def family_changes(self, tx: Tx, family_id: UUID) -> list[Change]:
-        """A family's events with their positions, read through the projector's transaction."""
+        """A family's events with their positions, read through the projector's own
+        transaction: no second connection is taken while the read models are locked, and
+        the stream is the one that transaction sees."""
         return self.changes_of(tx, [family_id])[family_id]
 
     def reading(self, *names: str) -> Any:

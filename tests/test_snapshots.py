@@ -54,3 +54,33 @@ def test_a_family_with_5000_events_loads_from_a_snapshot(ledger):
     read_events.clear()
     assert ledger.family(fid).version == family.version + 1
     assert len(read_events) == 1
+
+
+def test_a_command_works_on_a_copy_that_shares_nothing_it_changes_with_the_cached_family(ledger):
+    """The family cache hands each command its own copy (``Family.__deepcopy__``, which
+    copies the record of event ids flat and each episode's history list by list): a
+    command that changes its copy and is never saved leaves the cached family as it was."""
+    recorded = ledger.register_family(
+        policy="durham-one-point", team="north", actor=ACTOR,
+        members=[{"given_name": "Ava", "family_name": "Stone", "kind": "child", "date_of_birth": None}],
+    )
+    fid = recorded.family_id
+    ledger.record(fid, "ReferralReceived", {"episode_id": uuid.uuid4(), "route": "self", "reason": "help"}, actor=ACTOR)
+    ledger.record(fid, "CaseNoteRecorded", {"text": "first visit", "contact_type": None}, actor=ACTOR)
+    cached = ledger.family(fid, copy=False)
+    before = cached.state()
+    history = list(cached.current_episode["history"])
+
+    mine = ledger.family(fid)
+    assert mine is not cached and mine.state() == before
+    pack = ledger.pack(mine.policy)
+    envelope = ledger._envelope(pack, ACTOR, None, about=[], context={})
+    mine.record("CaseNoteRecorded", {"text": "never saved", "contact_type": None}, envelope, pack)
+    next(iter(mine.members.values()))["given_name"] = "Changed"
+    mine.current_episode["team"] = "south"
+
+    assert mine.version == cached.version + 1
+    assert cached.state() == before
+    assert cached.current_episode["history"] == history
+    assert len(cached.recorded) == len(mine.recorded) - 1
+    assert ledger.family(fid).state() == before  # the next command's copy, too
