@@ -64,6 +64,38 @@ def through_application(tgt: Target, families: int, per_family: int) -> dict[str
     return {"commands": commands, "seconds": seconds, "rate": commands / seconds}
 
 
+def by_family_length(tgt: Target, lengths: tuple[int, ...], samples: int) -> dict[int, float]:
+    """Milliseconds per command (a case note, recorded with the read models projected
+    inline, as the API does) on one family as its record grows to each of ``lengths``
+    events: the median of ``samples`` commands at each length."""
+    from statistics import median
+
+    from ledger.application import Ledger
+    from projections.projector import Projector
+
+    ledger = Ledger(tgt.settings("long_family"))
+    try:
+        projector = Projector(ledger)
+        ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
+        members = [{**m, "date_of_birth": date.fromisoformat(m["date_of_birth"])} for m in MEMBERS]
+        family_id = ledger.register_family(policy=POLICY, team=TEAM, members=members, actor=ACTOR).family_id
+        ledger.record(family_id, "ReferralReceived", _filled("ReferralReceived", REFERRAL), actor=ACTOR)
+        size, found = 2, {}
+        for length in sorted(lengths):
+            timings = []
+            while size < length + samples:
+                fields = _filled("CaseNoteRecorded", note(size))
+                started = time.perf_counter()
+                ledger.record(family_id, "CaseNoteRecorded", fields, actor=ACTOR)
+                if size >= length:
+                    timings.append(time.perf_counter() - started)
+                size += 1
+            found[length] = median(timings) * 1000
+        return found
+    finally:
+        ledger.close()
+
+
 def _filled(type_name: str, fields: dict[str, Any]) -> dict[str, Any]:
     """A command's event fields as the API's command model gives them (generated ids and
     defaults filled in): the same fields an HTTP command would record."""

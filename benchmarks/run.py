@@ -34,14 +34,15 @@ class Scale:
     http_families: int
     http_per_family: int
     http_clients: int
+    family_lengths: tuple[int, int]  # a command's cost on a short and on a long family
     dataset_families: int  # demo families recorded once (cached) for replay and queries
     replay_small: int  # events in the first replay (growth)
     query_families: tuple[int, int]
     query_samples: int
 
 
-FULL = Scale(1000, 10, 1000, 10, 16, 22000, 100_000, (10_000, 100_000), 400)
-QUICK = Scale(8, 5, 16, 3, 16, 6, 0, (10, 100), 10)
+FULL = Scale(1000, 10, 1000, 10, 16, (10, 1000), 22000, 100_000, (10_000, 100_000), 400)
+QUICK = Scale(8, 5, 16, 3, 16, (10, 40), 6, 0, (10, 100), 10)
 
 
 @dataclass
@@ -93,6 +94,13 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     out.append(Figure(db, "append: application", app["rate"], "commands/s", ref["rate"],
                       "single-row INSERT transactions/s", app["rate"] / ref["rate"],
                       detail={"commands": app["commands"], "families": scale.append_families}))
+
+    log(f"[{db}] a command's cost as a family's record grows ...")
+    short, long = scale.family_lengths
+    cost = append.by_family_length(tgt, scale.family_lengths, samples=20)
+    out.append(Figure(db, f"append: a command on a {short:,}-event family", cost[short], "ms", None, "", None))
+    out.append(Figure(db, f"append: a command on a {long:,}-event family", cost[long], "ms", cost[short],
+                      f"ms on a {short:,}-event family", cost[long] / cost[short]))
 
     log(f"[{db}] append over HTTP ({scale.http_clients} clients) ...")
     http = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients)
