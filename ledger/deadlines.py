@@ -177,6 +177,13 @@ class _Walk:
     episode_log: list[tuple[Fact, dict[str, Any]]] = field(default_factory=list)
     last_day: date | None = None
 
+    def fork(self) -> _Walk:
+        """A copy to walk on from, sharing nothing it would change with this one (the
+        pack, calendar and rules are shared; facts and their values are never changed)."""
+        return replace(self, clocks=[replace(c, extensions=list(c.extensions)) for c in self.clocks],
+                       members={k: dict(v) for k, v in self.members.items()}, assessments=dict(self.assessments),
+                       activated=set(self.activated), episode_log=list(self.episode_log))
+
     # -- tracking the family --------------------------------------------------------
 
     def values(self, fact: Fact) -> dict[str, Any]:
@@ -401,22 +408,92 @@ def evaluate(
 ) -> dict[str, Any]:
     """Every rule instance of the pack for one family, as of ``as_of``. Once the family's
     personal data is erased, the outcome frozen at erasure (``freeze``), whatever ``as_of``."""
+    return evaluate_from_start(list(events), pack, as_of, known_at=known_at, calendar=calendar)[0]
+
+
+@dataclass
+class Progress:
+    """How far ``evaluate`` walked one family's whole stream (every fact happened by
+    ``as_of``): the walk after its last step, before the birthdays up to ``as_of``, and
+    the late entries found. ``evaluate_on`` carries it on over newer events."""
+
+    pack: Pack
+    calendar: WorkingCalendar
+    version: int  # the last event's version
+    last: tuple[bool, datetime, int]  # the last fact's place in the walk's order
+    walk: _Walk
+    late: list[dict[str, Any]]
+
+
+# What ``evaluate_on`` cannot carry on over: a correction changes a fact already walked,
+# a registration is walked first whenever it was recorded, and an erasure freezes all.
+_RESTARTS = frozenset({"EntryCorrected", "FamilyRegistered", "PersonalDataErased"})
+
+
+def _order(fact: Fact) -> tuple[bool, datetime, int]:
+    # Registration says who the family is and which team holds it; it is walked first
+    # whenever it was recorded (a family registered today may have a history from 2025).
+    return (fact.type != "FamilyRegistered", fact.occurred_at, fact.version)
+
+
+def evaluate_from_start(
+    events: list[FamilyEvent],
+    pack: Pack,
+    as_of: datetime,
+    *,
+    known_at: datetime | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> tuple[dict[str, Any], Progress | None]:
+    """``evaluate``, with the walk's progress when every fact was walked (nothing
+    happened after ``as_of``, all known): ``evaluate_on`` can then carry it on."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     erased = next((e for e in events if e.type == "PersonalDataErased"), None)
     if erased is not None and (known_at is None or erased.recorded_at <= known_at):
-        return {**thaw(erased.deadlines), "erased_at": erased.recorded_at}  # type: ignore[attr-defined]
+        return {**thaw(erased.deadlines), "erased_at": erased.recorded_at}, None  # type: ignore[attr-defined]
     calendar = calendar or WorkingCalendar.with_closures(pack.closure_days)
     all_facts = facts(events, known_at)
-    # Registration says who the family is and which team holds it; it is walked first
-    # whenever it was recorded (a family registered today may have a history from 2025).
-    happened = sorted(
-        (f for f in all_facts if f.occurred_at <= as_of or f.type == "FamilyRegistered"),
-        key=lambda f: (f.type != "FamilyRegistered", f.occurred_at, f.version),
-    )
+    happened = sorted((f for f in all_facts if f.occurred_at <= as_of or f.type == "FamilyRegistered"), key=_order)
     walk = _Walk(pack, calendar)
     for fact in happened:
         walk.step(fact)
+    late = late_entries(all_facts, pack, calendar)
+    progress = None
+    if known_at is None and happened and len(happened) == len(all_facts) and events:
+        progress = Progress(pack, calendar, events[-1].originator_version, _order(happened[-1]), walk.fork(), late)
+    return _outcome(walk, pack, calendar, as_of, known_at, late), progress
+
+
+def evaluate_on(
+    progress: Progress, events: list[FamilyEvent], as_of: datetime,
+) -> tuple[dict[str, Any], Progress] | None:
+    """``evaluate(events, progress.pack, as_of)``, walking only the events after
+    ``progress`` (``events`` is the family's whole stream, versions 1 to n), with the
+    progress for the next call; or None where the newer events cannot simply be walked
+    on: a correction, an erasure, or a fact that happened before one already walked
+    (the caller then evaluates the whole stream). Nothing newer: None too."""
+    pack, calendar, last = progress.pack, progress.calendar, progress.last
+    newer = events[progress.version:]
+    if (not newer or len(events) < progress.version
+            or events[progress.version - 1].originator_version != progress.version
+            or any(e.type in _RESTARTS for e in newer)):
+        return None
+    new_facts = facts(newer)
+    for fact in new_facts:
+        place = _order(fact)
+        if place <= last or fact.occurred_at > as_of:
+            return None
+        last = place
+    walk = progress.walk.fork()
+    for fact in new_facts:
+        walk.step(fact)
+    late = progress.late + late_entries(new_facts, pack, calendar)
+    onward = Progress(pack, calendar, newer[-1].originator_version, last, walk.fork(), late)
+    return _outcome(walk, pack, calendar, as_of, None, late), onward
+
+
+def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime, known_at: datetime | None,
+             late: list[dict[str, Any]]) -> dict[str, Any]:
     walk.birthdays(london_date(as_of))
     rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
     rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or as_of, r["rule"]))
@@ -435,7 +512,7 @@ def evaluate(
         "episode_id": walk.episode_id,
         "episode_open": walk.episode_open,
         "deadlines": rows,
-        "late_entries": late_entries(all_facts, pack, calendar),
+        "late_entries": list(late),
     }
 
 

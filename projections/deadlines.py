@@ -1,8 +1,10 @@
 """The deadlines read model: every family's clocks, kept current, for team and worker views.
 
 For each family touched by a batch, the deadline engine (``ledger/deadlines.py``) is run
-over the family's whole stream and its rows replaced, so the table always says what the
-engine says. What changes with time alone is not stored: a clock still running stores
+over the family's stream and its rows replaced, so the table always says what the
+engine says. The engine walks on from where its last walk of the family got to when the
+new events simply follow it (``Progresses``); a correction, an erasure or a back-dated
+entry has it walk the whole stream again. What changes with time alone is not stored: a clock still running stores
 its due moment, and whether it is open or overdue is decided when it is read
 (``state_sql``). The engine runs as of the family's latest recorded moment, a value fixed
 by the events, so a rebuild gives exactly the rows incremental processing gave.
@@ -12,6 +14,8 @@ A rebuild hands each family's events over in one batch, so each family is evalua
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +24,7 @@ from uuid import UUID
 import orjson
 
 from ledger.calendar import LONDON
-from ledger.deadlines import evaluate
+from ledger.deadlines import Progress, evaluate_from_start, evaluate_on
 from projections.base import Context, PerFamilyModel, hexid, iso
 from ledger.sql import Tx
 
@@ -31,6 +35,7 @@ COLUMNS = (
     "extended_by", "extensions", "duration", "source",
 )
 SETTLED = ("met", "met_late", "not_applicable")
+PROGRESS_FAMILIES = 2_000
 
 
 def state_sql(now: str) -> tuple[str, list[Any]]:
@@ -40,11 +45,21 @@ def state_sql(now: str) -> tuple[str, list[Any]]:
             "WHEN extended_by > 0 THEN 'extended' ELSE 'open' END", [now, now])
 
 
-def rows_for(family_id: UUID, events: Sequence[Any], context: Context) -> list[tuple[Any, ...]]:
-    """The stored rows of one family's clocks."""
+def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
+             progress: Progresses | None = None) -> list[tuple[Any, ...]]:
+    """The stored rows of one family's clocks. ``progress``: where the engine's walk of
+    each family got to, so that newer events are walked on from there (``evaluate_on``)."""
     pack = context.packs[events[0].policy]
     as_of = max(max(e.occurred_at, e.recorded_at) for e in events)
-    result = evaluate(events, pack, as_of)
+    walked = None
+    held = progress.get(family_id) if progress is not None else None
+    if held is not None and held.pack is pack:
+        walked = evaluate_on(held, list(events), as_of)
+    if walked is None:
+        walked = evaluate_from_start(list(events), pack, as_of)
+    result, onward = walked
+    if progress is not None:
+        progress.put(family_id, onward)
     rows = []
     clocks = [c for c in result["deadlines"] if c["started_at"] is not None]  # rules never started are not clocks
     for seq, clock in enumerate(clocks):
@@ -83,9 +98,42 @@ class DeadlinesModel(PerFamilyModel):
             "CREATE INDEX deadline_clocks_worker{ix} ON {deadline_clocks} (worker, due_at)",
         ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.progress = Progresses()
+
     def derive(self, family_id: UUID, context: Context) -> dict[str, list[tuple[Any, ...]]]:
         events = context.family_events(family_id)
-        return {"deadline_clocks": rows_for(family_id, events, context) if events else []}
+        return {"deadline_clocks": rows_for(family_id, events, context, self.progress) if events else []}
+
+    def forget(self, tx: Tx, family_id: UUID) -> None:
+        self.progress.put(family_id, None)
+        super().forget(tx, family_id)
+
+
+class Progresses:
+    """Where the engine's walk of each recently derived family got to (``Progress``), for
+    up to ``limit`` families, the least recently used dropped first. Each command then
+    walks only its own new events, not the family's whole record again; a correction,
+    an erasure or a back-dated entry makes the engine walk the whole record (and a
+    rebuild, which hands over nothing newer than what was walked, always does)."""
+
+    def __init__(self, limit: int = PROGRESS_FAMILIES) -> None:
+        self.limit = limit
+        self._held: OrderedDict[UUID, Progress] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, family_id: UUID) -> Progress | None:
+        with self._lock:
+            return self._held.get(family_id)
+
+    def put(self, family_id: UUID, progress: Progress | None) -> None:
+        with self._lock:
+            self._held.pop(family_id, None)
+            if progress is not None:
+                self._held[family_id] = progress
+                while len(self._held) > self.limit:
+                    self._held.popitem(last=False)
 
 
 def view(tx: Tx, *, now: datetime, team: str | None = None, worker: str | None = None,

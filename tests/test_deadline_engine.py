@@ -517,3 +517,61 @@ after = {{ event = "DocumentRecorded", where = {{ document = "closure-letter" }}
     letter = walk.family.record("DocumentRecorded", {"document": "closure-letter"},
                                 walk.envelope(when(2026, 1, 12), PAT), pack)
     assert letter.type == "DocumentRecorded"
+
+
+def test_walking_on_from_a_familys_progress_gives_what_walking_its_whole_record_gives():
+    """The deadlines read model has the engine walk on from where its last walk of a
+    family got to (``evaluate_on``) instead of walking the whole record for every event.
+    At every step of a busy year (a baby turning one, a four-year-old turning five, a
+    pause, an extension, visits, a newborn, a closure and a re-referral) the outcome is
+    the whole walk's; a correction and a back-dated entry make it decline, and the
+    caller walks the whole record. Walking on twice from one progress (a page applied
+    again after its transaction failed) gives the same: the progress is not changed."""
+    from ledger.deadlines import evaluate_from_start, evaluate_on
+
+    walk = Walk({"Baby": date(2025, 2, 10), "Four": date(2021, 2, 20)})
+    steps: list[tuple[str, Any]] = []
+
+    def step(*args: Any, **kwargs: Any) -> uuid.UUID:
+        found = walk(*args, **kwargs)
+        steps.append((args[0], len(walk.events)))
+        return found
+
+    step("ReferralReceived", when(2026, 1, 2), episode_id=uuid.uuid4(), route="self", reason="worried")
+    step("TriageDecided", when(2026, 1, 2, 11), MEG, outcome="early_help", pathway="main")
+    step("AllocatedToWorker", when(2026, 1, 5), MEG, worker_id="pat")
+    step("ConsentGiven", when(2026, 1, 8), given_by=walk.ids["Carer"], scope=["support"])
+    step("ContactMade", when(2026, 1, 14), method="visit", party="family", members_present=[walk.ids["Baby"]],
+         children_seen=[walk.ids["Baby"]], children_seen_alone=[])
+    step("WorkPaused", when(2026, 1, 19), reason="section_47", note="strategy discussion")
+    step("WorkResumed", when(2026, 1, 26), reason="no further action")
+    step("DeadlineExtended", when(2026, 2, 3), MEG, rule="assessment", extend_by=5, reason="needs more")
+    step("MemberAdded", when(2026, 3, 2), member_id=uuid.uuid4(), given_name="New", family_name="Test",
+         kind="child", date_of_birth=date(2026, 2, 27))
+    consent = next(e.event_id for e in walk.events if e.type == "ConsentGiven")
+    step("EntryCorrected", when(2026, 3, 3), corrects=consent, changes={"occurred_at": when(2026, 1, 6)},
+         reason="date mistyped")
+    step("CaseNoteRecorded", when(2026, 3, 4), text="review")
+    step("CaseNoteRecorded", when(2026, 2, 20), text="a visit in February, written up late")
+    step("ContactMade", when(2026, 3, 9), method="visit", party="family", members_present=[walk.ids["Four"]],
+         children_seen=[walk.ids["Four"]], children_seen_alone=[walk.ids["Four"]])
+    step("ClosureProposed", when(2026, 3, 31), reason="outcomes_met")
+    step("ClosureAuthorised", when(2026, 4, 1), MEG)
+    step("EpisodeClosed", when(2026, 4, 1, 12), MEG, reason="outcomes_met")
+    step("ReferralReceived", when(2026, 6, 1), episode_id=uuid.uuid4(), route="self", reason="again")
+
+    progress = None
+    declined = []
+    for type_name, upto in steps:
+        events = walk.events[:upto]
+        as_of = max(e.occurred_at for e in events) + timedelta(hours=1)
+        if progress is not None:
+            evaluate_on(progress, events, as_of)  # a page that failed and is applied again
+        walked = evaluate_on(progress, events, as_of) if progress is not None else None
+        if walked is None:
+            declined.append(type_name)
+            walked = evaluate_from_start(events, PACK, as_of)
+        result, progress = walked
+        assert result == evaluate(events, PACK, as_of), type_name
+    # The first step has no progress yet; the correction and the back-dated note decline.
+    assert declined == ["ReferralReceived", "EntryCorrected", "CaseNoteRecorded"]

@@ -329,3 +329,34 @@ def test_a_projector_that_missed_a_familys_events_reads_its_stream_again(ledger)
     assert any("w9" in row for row in incremental["deadline_clocks"])
     rebuild(first)
     assert dump(first) == incremental
+
+
+def test_deadlines_walked_on_command_by_command_equal_a_walk_of_the_whole_record(ledger, monkeypatch):
+    """The deadline engine walks a family on from where its last walk got to (``Progress``)
+    when the new events simply follow; corrections, back-dated entries and erasures make
+    it walk the whole record. Over the demo's families (every pack; late, overdue,
+    extended, paused, stepped up and down, transferred, closed and re-referred, corrected),
+    projected command by command as recorded, the rows equal those of a rebuild, which
+    walks every family's whole record once."""
+    from datetime import datetime, timezone
+
+    from ledger import deadlines as engine
+    from ledger.demo import generate
+
+    walked_on, restarted = [], []
+    original = engine.evaluate_on
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        (walked_on if found is not None else restarted).append(1)
+        return found
+
+    monkeypatch.setattr("projections.deadlines.evaluate_on", counting)
+    projector = Projector(ledger)
+    ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
+    generate(ledger, families=10, seed=11, until=datetime(2026, 11, 24, tzinfo=timezone.utc))
+    assert len(walked_on) > 5 * len(restarted) > 0, (len(walked_on), len(restarted))
+    incremental = dump(projector)
+    assert len(incremental["deadline_clocks"]) > 50
+    rebuild(projector)
+    assert dump(projector) == incremental
