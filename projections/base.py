@@ -35,6 +35,9 @@ class Context:
     packs: dict[str, Pack]
     family_events: Callable[[UUID], list[FamilyEvent]]
     """The family's whole stream, as recorded so far (for models that re-derive per family)."""
+    rebuilding: bool = False
+    """A rebuild: each family is derived once, whole, so nothing is kept for the next
+    batch (the deadlines model's progress, ADR 0016)."""
 
 
 class ReadModel(ABC):

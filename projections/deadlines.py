@@ -3,13 +3,15 @@
 For each family touched by a batch, the deadline engine (``ledger/deadlines.py``) is run
 over the family's stream and its rows replaced, so the table always says what the
 engine says. The engine walks on from where its last walk of the family got to when the
-new events simply follow it (``Progresses``); a correction, an erasure or a back-dated
-entry has it walk the whole stream again. What changes with time alone is not stored: a clock still running stores
-its due moment, and whether it is open or overdue is decided when it is read
-(``state_sql``). The engine runs as of the family's latest recorded moment, a value fixed
-by the events, so a rebuild gives exactly the rows incremental processing gave.
+new events simply follow it (``Progresses``, ADR 0016); a correction, an erasure or a
+back-dated entry has it walk the whole stream again. What changes with time alone is
+not stored: a clock still running stores its due moment, and whether it is open or
+overdue is decided when it is read (``state_sql``). The engine runs as of the family's
+latest recorded moment, a value fixed by the events, so a rebuild gives exactly the rows
+incremental processing gave.
 
-A rebuild hands each family's events over in one batch, so each family is evaluated once.
+A rebuild hands each family's events over in one batch, so each family is evaluated once
+(and walked whole).
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ class DeadlinesModel(PerFamilyModel):
 
     def derive(self, family_id: UUID, context: Context) -> dict[str, list[tuple[Any, ...]]]:
         events = context.family_events(family_id)
-        return {"deadline_clocks": rows_for(family_id, events, context, self.progress) if events else []}
+        progress = None if context.rebuilding else self.progress
+        return {"deadline_clocks": rows_for(family_id, events, context, progress) if events else []}
 
     def forget(self, tx: Tx, family_id: UUID) -> None:
         self.progress.put(family_id, None)
@@ -122,6 +125,9 @@ class Progresses:
         self.limit = limit
         self._held: OrderedDict[UUID, Progress] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._held)
 
     def get(self, family_id: UUID) -> Progress | None:
         with self._lock:

@@ -83,7 +83,7 @@ def rebuild(
             changes = sorted((c for stream in streams.values() for c in stream), key=lambda c: c.position)
             decoded = {family_id: [c.event for c in stream] for family_id, stream in streams.items()}
             context = projector.context(tx)
-            context.family_events = decoded.__getitem__
+            context.family_events, context.rebuilding = decoded.__getitem__, True
             for model in models:
                 model.apply(tx, changes, context)
         events += len(changes)

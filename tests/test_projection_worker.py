@@ -358,5 +358,11 @@ def test_deadlines_walked_on_command_by_command_equal_a_walk_of_the_whole_record
     assert len(walked_on) > 5 * len(restarted) > 0, (len(walked_on), len(restarted))
     incremental = dump(projector)
     assert len(incremental["deadline_clocks"]) > 50
+    held = projector.model("deadlines").progress  # type: ignore[attr-defined]
+    assert len(held) == 10
+    held.put(next(iter(projector.families(ledger.recorder.max_notification_id())))[0], None)
     rebuild(projector)
     assert dump(projector) == incremental
+    # A rebuild walks each family whole, once, and keeps no walk for later (it would only
+    # hold memory: at 200,000 events it took 35% more time and 176 MB more).
+    assert len(held) == 9
