@@ -302,15 +302,12 @@ class ChronologyModel(ReadModel):
 
     def ddl(self) -> list[str]:
         return [
-            # event_id is unique by an index, not a PRIMARY KEY: a rebuild loads the rows in
-            # the table's own order and builds the index once at the end (ADR 0015).
-            "CREATE TABLE {chronology} (event_id TEXT NOT NULL, family_id TEXT NOT NULL, "
+            "CREATE TABLE {chronology} (event_id TEXT PRIMARY KEY, family_id TEXT NOT NULL, "
             "position BIGINT NOT NULL, version BIGINT NOT NULL, occurred_at TEXT NOT NULL, "
             "recorded_at TEXT NOT NULL, type TEXT NOT NULL, summary TEXT NOT NULL, actor_id TEXT, "
             "actor_role TEXT, actor_team TEXT, agency TEXT, significance TEXT, impact_on_child TEXT, "
             "action_taken TEXT, note TEXT, reference TEXT, significant INTEGER NOT NULL, about TEXT NOT NULL, "
             "late TEXT NOT NULL, data TEXT NOT NULL, corrections TEXT NOT NULL)",
-            "CREATE UNIQUE INDEX chronology_event{ix} ON {chronology} (event_id)",
             "CREATE INDEX chronology_family{ix} ON {chronology} (family_id, occurred_at, version)",
             "CREATE TABLE {chronology_members} (family_id TEXT NOT NULL, member_id TEXT NOT NULL, "
             "given_name TEXT NOT NULL, family_name TEXT NOT NULL, kind TEXT NOT NULL, date_of_birth TEXT, "
@@ -318,54 +315,36 @@ class ChronologyModel(ReadModel):
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
-        # Entries and members are held until the batch's end and written with one
-        # statement each; a correction of an entry or member still held is applied to it
-        # in memory (in a rebuild, where a batch holds whole families, always), and
-        # otherwise to the stored row.
-        entries: dict[str, dict[str, Any]] = {}
-        members: dict[tuple[str, str], dict[str, Any]] = {}
+        inserts: list[tuple[Any, ...]] = []
         for change in changes:
             event = change.event
             pack = context.packs[event.policy]
-            family = event.originator_id.hex
             if event.type == "EntryCorrected":
-                target = event.corrects.hex  # type: ignore[attr-defined]
-                held = [k for k, m in members.items() if k[0] == family and m["added_by"] == target]
-                for key in held:
-                    members[key] = _corrected_member(members[key], dict(event.changes))  # type: ignore[attr-defined]
-                if target in entries:
-                    entries[target] = correct(entries[target], event, pack)
-                    continue
-                self._write(tx, entries, members)
-                self._correct(tx, event, pack, members=not held)
+                self._flush(tx, inserts)
+                self._correct(tx, event, pack)
                 continue
             for member in members_of(event):
-                key = (family, member["member_id"])
-                members[key] = {**member, "added_by": members[key]["added_by"]} if key in members else member
-            entries[event.event_id.hex] = entry(event, change.position, pack)
-        self._write(tx, entries, members)
+                self._flush(tx, inserts)
+                tx.run("INSERT INTO {chronology_members} VALUES (?,?,?,?,?,?,?) "
+                       "ON CONFLICT (family_id, member_id) DO UPDATE SET given_name=excluded.given_name, "
+                       "family_name=excluded.family_name, kind=excluded.kind, date_of_birth=excluded.date_of_birth",
+                       (event.originator_id.hex, member["member_id"], member["given_name"], member["family_name"],
+                        member["kind"], member["date_of_birth"], member["added_by"]))
+            inserts.append(_values(entry(event, change.position, pack)))
+        self._flush(tx, inserts)
 
     @staticmethod
-    def _write(tx: Tx, entries: dict[str, dict[str, Any]], members: dict[tuple[str, str], dict[str, Any]]) -> None:
-        tx.many(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})",
-                [_values(row) for row in entries.values()])
-        tx.many("INSERT INTO {chronology_members} VALUES (?,?,?,?,?,?,?) "
-                "ON CONFLICT (family_id, member_id) DO UPDATE SET given_name=excluded.given_name, "
-                "family_name=excluded.family_name, kind=excluded.kind, date_of_birth=excluded.date_of_birth",
-                [(family, member_id, m["given_name"], m["family_name"], m["kind"], m["date_of_birth"], m["added_by"])
-                 for (family, member_id), m in members.items()])
-        entries.clear()
-        members.clear()
+    def _flush(tx: Tx, inserts: list[tuple[Any, ...]]) -> None:
+        tx.many(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", inserts)
+        inserts.clear()
 
-    def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack, *, members: bool = True) -> None:
+    def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack) -> None:
         target = correction.corrects.hex  # type: ignore[attr-defined]
         found = tx.one("SELECT * FROM {chronology} WHERE event_id = ?", (target,))
         if found is not None:
             row = correct(_decoded(found), correction, pack)
             tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
             tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", _values(row))
-        if not members:
-            return
         member = tx.one("SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
                         (correction.originator_id.hex, target))
         if member is not None:

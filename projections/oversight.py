@@ -50,10 +50,9 @@ class OversightModel(ReadModel):
 
     def ddl(self) -> list[str]:
         return [
-            "CREATE TABLE {oversight_decisions} (event_id TEXT NOT NULL, family_id TEXT NOT NULL, "
+            "CREATE TABLE {oversight_decisions} (event_id TEXT PRIMARY KEY, family_id TEXT NOT NULL, "
             "position BIGINT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, user_id TEXT NOT NULL, "
             "role TEXT NOT NULL, team TEXT, type TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL)",
-            "CREATE UNIQUE INDEX oversight_decisions_event{ix} ON {oversight_decisions} (event_id)",
             "CREATE INDEX oversight_decisions_family{ix} ON {oversight_decisions} (family_id, occurred_at)",
             "CREATE INDEX oversight_decisions_user{ix} ON {oversight_decisions} (user_id, occurred_at)",
             "CREATE TABLE {oversight_families} (family_id TEXT PRIMARY KEY, policy TEXT NOT NULL, team TEXT NOT NULL, "

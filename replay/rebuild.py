@@ -63,8 +63,7 @@ def rebuild(
         fresh.update(store.tables(model.tables, SUFFIX))
     names = {**fresh, "ix": f"_{token}"}
     ddl = [statement for model in models for statement in model.ddl()]
-    indexes = [statement for statement in ddl if statement.lstrip().upper().startswith(("CREATE INDEX",
-                                                                                        "CREATE UNIQUE INDEX"))]
+    indexes = [statement for statement in ddl if statement.lstrip().upper().startswith("CREATE INDEX")]
     with store.transaction(names) as tx:
         store.drop(tx, [t + SUFFIX for m in models for t in m.tables])
         for statement in ddl:
