@@ -474,8 +474,7 @@ def evaluate_on(
     (the caller then evaluates the whole stream). Nothing newer: None too."""
     pack, calendar, last = progress.pack, progress.calendar, progress.last
     newer = events[progress.version:]
-    if (not newer or len(events) < progress.version
-            or events[progress.version - 1].originator_version != progress.version
+    if (not newer or events[progress.version - 1].originator_version != progress.version
             or any(e.type in _RESTARTS for e in newer)):
         return None
     new_facts = facts(newer)

@@ -118,8 +118,8 @@ class Progresses:
     """Where the engine's walk of each recently derived family got to (``Progress``), for
     up to ``limit`` families, the least recently used dropped first. Each command then
     walks only its own new events, not the family's whole record again; a correction,
-    an erasure or a back-dated entry makes the engine walk the whole record (and a
-    rebuild, which hands over nothing newer than what was walked, always does)."""
+    an erasure or a back-dated entry makes the engine walk the whole record. A rebuild
+    walks every family whole and keeps nothing here (``Context.rebuilding``)."""
 
     def __init__(self, limit: int = PROGRESS_FAMILIES) -> None:
         self.limit = limit
