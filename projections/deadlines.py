@@ -53,12 +53,12 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
     each family got to, so that newer events are walked on from there (``evaluate_on``)."""
     pack = context.packs[events[0].policy]
     as_of = max(max(e.occurred_at, e.recorded_at) for e in events)
-    walked = None
+    stream, walked = list(events), None
     held = progress.get(family_id) if progress is not None else None
     if held is not None and held.pack is pack:
-        walked = evaluate_on(held, list(events), as_of)
+        walked = evaluate_on(held, stream, as_of)
     if walked is None:
-        walked = evaluate_from_start(list(events), pack, as_of)
+        walked = evaluate_from_start(stream, pack, as_of)
     result, onward = walked
     if progress is not None:
         progress.put(family_id, onward)
