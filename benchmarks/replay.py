@@ -1,5 +1,6 @@
 """Replay: events/s rebuilding every read model (``replay.rebuild``, as ``ledger replay``
-does), in a process of its own so its peak memory is its own; the reference reads every
+does, with its worker processes), in a process of its own so its peak memory is its own
+(plus its workers'); the reference reads every
 stored event row in pages by position and decodes it with orjson, nothing else.
 
 Run as ``python -m benchmarks.replay SETTINGS_JSON``: prints the rebuild's figures as JSON.
@@ -22,10 +23,12 @@ from benchmarks.targets import Target
 PAGE = 1000
 
 
-def rebuild_all(tgt: Target, phase: str) -> dict[str, Any]:
-    """Rebuild every read model in a fresh process; events, seconds, rate, peak RSS."""
+def rebuild_all(tgt: Target, phase: str, workers: int | None = None) -> dict[str, Any]:
+    """Rebuild every read model in a fresh process (with ``workers`` worker processes, by
+    default as ``ledger replay`` chooses); events, seconds, rate, workers, peak RSS."""
     s = tgt.settings(phase)
-    spec = {"data_dir": str(s.data_dir), "database_url": s.database_url, "schema": s.database_schema}
+    spec = {"data_dir": str(s.data_dir), "database_url": s.database_url, "schema": s.database_schema,
+            "workers": workers}
     out = subprocess.run([sys.executable, "-m", "benchmarks.replay", json.dumps(spec)], check=True,
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -85,11 +88,15 @@ def _main(spec: dict[str, Any]) -> None:
     ledger = Ledger(settings_for(Path(spec["data_dir"]), spec["database_url"], spec["schema"]))  # type: ignore[arg-type]
     try:
         projector = Projector(ledger)
-        done = rebuild(projector)
+        done = rebuild(projector, workers=spec.get("workers"))
     finally:
         ledger.close()
-    print(json.dumps({"events": done.events, "seconds": done.seconds, "rate": done.rate,
-                      "peak_rss_mb": _peak_kb() / 1024}))
+    # Worker processes have exited (and been waited for): the largest one's peak, counted
+    # once per worker, is an upper bound on what they held together.
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if done.workers > 1 else 0.0
+    print(json.dumps({"events": done.events, "seconds": done.seconds, "rate": done.rate, "workers": done.workers,
+                      "parent_peak_rss_mb": _peak_kb() / 1024, "worker_peak_rss_mb": worker_mb,
+                      "peak_rss_mb": _peak_kb() / 1024 + worker_mb * done.workers}))
 
 
 def _peak_kb() -> int:

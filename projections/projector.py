@@ -105,7 +105,10 @@ class StreamCache:
 class Projector:
     """Keeps the read models of one ledger database current."""
 
-    def __init__(self, ledger: Ledger, models: Sequence[ReadModel] | None = None, page: int = PAGE) -> None:
+    def __init__(self, ledger: Ledger, models: Sequence[ReadModel] | None = None, page: int = PAGE, *,
+                 create: bool = True) -> None:
+        """``create``: make any missing read model tables and tracking rows (a rebuild's
+        worker processes, which write only fresh tables, do not)."""
         self.ledger = ledger
         self.models = list(models) if models is not None else default_models()
         self.page = page
@@ -115,7 +118,8 @@ class Projector:
         self.reached = 0
         """A position every read model is known to have reached (pages this projector
         committed); positions never go back, so a command at or below it needs no catch-up."""
-        self.ensure_tables()
+        if create:
+            self.ensure_tables()
 
     # -- set-up ---------------------------------------------------------------------------
 

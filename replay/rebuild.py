@@ -10,7 +10,9 @@
    one family and depend only on that family's events in their order, so this gives the
    rows a walk in global order gives; and a family's whole stream is at hand when the
    models that derive a family afresh (deadlines, episodes) need it, so nothing is read
-   or decoded twice and only one page is held in memory (ADR 0015).
+   or decoded twice and only one page is held in memory (ADR 0015). Pages are
+   independent, so from ``PARALLEL_FROM`` events worker processes apply them side by
+   side, one per CPU (``replay.workers``, ADR 0017).
 3. Swap, in one transaction that locks the models' tracking rows: catch the fresh tables
    up to the live position (or beyond), drop the live tables, rename the fresh ones, and
    set the position. The live tables are never written before this step, so a rebuild
@@ -19,6 +21,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -27,10 +30,15 @@ from uuid import UUID
 
 from projections.base import ReadModel
 from projections.projector import Projector
+from projections.store import Tx
 
 SUFFIX = "__rebuild"
 PAGE = 10_000
 SQLITE_CACHE_KB = 262_144
+PARALLEL_FROM = 50_000
+"""Events from which a rebuild starts worker processes by default (each costs about a
+second to start and to load the packs)."""
+MAX_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class Rebuilt:
     events: int
     position: int
     seconds: float
+    workers: int = 1
+    """Processes that applied the pages (1: this one)."""
 
     @property
     def rate(self) -> float:
@@ -50,10 +60,12 @@ def rebuild(
     names: Sequence[str] | None = None,
     *,
     page: int = PAGE,
+    workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Rebuilt:
     """Rebuild the named read models (all by default); ``on_progress(events, total)``.
-    ``page``: about how many events each transaction applies (whole families)."""
+    ``page``: about how many events each transaction applies (whole families);
+    ``workers``: how many processes apply pages side by side (default: ``worker_count``)."""
     models = [projector.model(n) for n in names] if names else list(projector.models)
     store = projector.store
     started = time.perf_counter()
@@ -73,26 +85,48 @@ def rebuild(
     position = projector.ledger.recorder.max_notification_id() or 0
     families = projector.families(position)
     total = sum(n for _, n in families)
-    events = 0
-    for part in _pages(families, page):
-        with store.transaction(fresh) as tx:
-            if not store.postgres:
-                tx.run(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
-            streams = projector.changes_of(tx, part, upto=position)
-            changes = sorted((c for stream in streams.values() for c in stream), key=lambda c: c.position)
-            decoded = {family_id: [c.event for c in stream] for family_id, stream in streams.items()}
-            context = projector.context(tx)
-            context.family_events, context.rebuilding = decoded.__getitem__, True
-            for model in models:
-                model.apply(tx, changes, context)
-        events += len(changes)
-        if on_progress is not None:
-            on_progress(events, total)
+    pages = list(_pages(families, page))
+    count = worker_count(workers, total, len(pages))
+    if count > 1:
+        from replay.workers import apply_in_workers
+
+        events = apply_in_workers(projector, models, fresh, position, pages, count,
+                                  lambda events: on_progress(events, total) if on_progress else None)
+    else:
+        events = 0
+        for part in pages:
+            with store.transaction(fresh) as tx:
+                if not store.postgres:
+                    tx.run(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+                events += apply_page(projector, models, tx, part, position)
+            if on_progress is not None:
+                on_progress(events, total)
     with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
         for statement in indexes:
             tx.run(statement)
     position = _swap(projector, models, fresh, position)
-    return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started)
+    return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started, count)
+
+
+def worker_count(asked: int | None, events: int, pages: int) -> int:
+    """How many processes apply the pages: as asked, else one per CPU (at most
+    ``MAX_WORKERS``) once the log is big enough to repay starting them."""
+    if asked is None:
+        asked = min(os.cpu_count() or 1, MAX_WORKERS) if events >= PARALLEL_FROM else 1
+    return max(1, min(asked, pages))
+
+
+def apply_page(projector: Projector, models: Sequence[ReadModel], tx: Tx, family_ids: list[UUID], upto: int) -> int:
+    """Read and decode a page of whole families once and apply it to every model in
+    ``tx`` (which names the fresh tables); how many events it held."""
+    streams = projector.changes_of(tx, family_ids, upto=upto)
+    changes = sorted((c for stream in streams.values() for c in stream), key=lambda c: c.position)
+    decoded = {family_id: [c.event for c in stream] for family_id, stream in streams.items()}
+    context = projector.context(tx)
+    context.family_events, context.rebuilding = decoded.__getitem__, True
+    for model in models:
+        model.apply(tx, changes, context)
+    return len(changes)
 
 
 def _pages(families: list[tuple[UUID, int]], page: int) -> Iterator[list[UUID]]:

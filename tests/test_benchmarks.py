@@ -18,7 +18,7 @@ MEASURES = [
     "peak memory: API process", "growth: replay time", "peak memory: replay process",
     "append: HTTP, 16 clients, projection worker", "ceiling: HTTP endpoint that does nothing",
     "ceiling: the ledger's decode alone", "append: a command on a 10-event family",
-    "append: a command on a 40-event family",
+    "append: a command on a 40-event family", "replay in one process",
 ]
 QUERIES = ["a family's chronology", "a family's deadlines", "a team's overdue list", "a team's caseload"]
 

@@ -1,0 +1,152 @@
+"""A rebuild's pages applied by several processes side by side (ADR 0017).
+
+Decoding events and deriving a family's rows is Python work that holds one CPU, and a
+page's rows depend only on its own families' events (ADR 0015), so pages can be applied
+in any order by any process. Each worker process opens the ledger on its own, reads and
+decodes the pages it is handed, and writes their rows:
+
+- on PostgreSQL, straight into the fresh ``__rebuild`` tables, in a transaction per page
+  (different families' rows never touch one another);
+- on SQLite, where one writer at a time holds the database, into a scratch SQLite file of
+  the page's own (in a folder beside the ledger's file), attached to a connection that
+  reads the events from the ledger's file. When every page is done, the parent copies
+  each scratch file's tables into the fresh tables (``INSERT ... SELECT``, inside SQLite).
+
+The parent hands out pages, counts what comes back, and then swaps as a one-process
+rebuild does. A worker that fails stops the rebuild with its error; the live tables are
+untouched and scratch files are removed with their folder.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
+from multiprocessing.util import Finalize
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from ledger.sql import Database, Tx
+
+if TYPE_CHECKING:
+    from projections.base import ReadModel
+    from projections.projector import Projector
+
+SCRATCH = "scratch"  # the schema name of a worker's scratch file on its SQLite connection
+
+
+def apply_in_workers(
+    projector: Projector,
+    models: Sequence[ReadModel],
+    fresh: dict[str, str],
+    upto: int,
+    pages: list[list[UUID]],
+    workers: int,
+    on_progress: Callable[[int], None],
+) -> int:
+    """Apply ``pages`` (lists of family ids) to the fresh tables in ``workers`` processes;
+    how many events they held. ``on_progress(events so far)`` as each page is done. A
+    worker process that dies (killed, out of memory) stops the rebuild with an error
+    (``BrokenProcessPool``) rather than leaving it waiting for the page it held."""
+    ledger = projector.ledger
+    postgres = projector.store.postgres
+    names = [m.name for m in models]
+    folder = None if postgres else ledger.settings.sqlite_path().resolve().parent
+    events = 0
+    with tempfile.TemporaryDirectory(prefix=".ledger-rebuild-", dir=folder) if folder else nullcontext(None) as scratch:
+        args = (ledger.settings, ledger.packs, names, fresh, upto, scratch)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_start, initargs=args) as pool:
+            pending = [pool.submit(_apply, index, part) for index, part in enumerate(pages)]
+            try:
+                for done in as_completed(pending):
+                    events += done.result()
+                    on_progress(events)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+        if scratch is not None:
+            _gather(projector, models, fresh, sorted(Path(scratch).glob("*.sqlite")))
+    return events
+
+
+def _gather(projector: Projector, models: Sequence[ReadModel], fresh: dict[str, str], files: list[Path]) -> None:
+    """Copy every page's scratch tables into the ledger's fresh tables (a file at a time;
+    the fresh tables are not live, so a failure here only means the next run starts over)."""
+    tables = [t for m in models for t in m.tables]
+    connection = sqlite3.connect(projector.ledger.settings.sqlite_path(), isolation_level=None, timeout=60)
+    try:
+        for path in files:
+            connection.execute(f"ATTACH DATABASE ? AS {SCRATCH}", (str(path),))
+            connection.execute("BEGIN IMMEDIATE")
+            for table in tables:
+                connection.execute(f"INSERT INTO {fresh[table]} SELECT * FROM {SCRATCH}.{fresh[table]}")
+            connection.execute("COMMIT")
+            connection.execute(f"DETACH DATABASE {SCRATCH}")
+    finally:
+        connection.close()
+
+
+# -- in a worker process --------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _start(settings: Any, packs: Any, names: list[str], fresh: dict[str, str], upto: int, scratch: str | None) -> None:
+    from ledger.application import Ledger
+    from projections.projector import Projector
+
+    ledger = Ledger(settings, packs=packs)
+    projector = Projector(ledger, create=False)
+    models = [projector.model(n) for n in names]
+    _worker.update(projector=projector, models=models, upto=upto, fresh=fresh, scratch=scratch, connection=None)
+    if scratch is not None:  # SQLite: the events are read from the ledger's file on a connection of our own
+        connection = sqlite3.connect(settings.sqlite_path(), isolation_level=None, timeout=60)
+        connection.row_factory = sqlite3.Row
+        _worker["connection"] = connection
+    Finalize(None, _stop, exitpriority=10)
+
+
+def _apply(index: int, family_ids: list[UUID]) -> int:
+    """Apply one page; how many events it held."""
+    from replay.rebuild import apply_page
+
+    projector, models, upto, fresh = _worker["projector"], _worker["models"], _worker["upto"], _worker["fresh"]
+    connection = _worker["connection"]
+    if connection is None:  # PostgreSQL: straight into the fresh tables
+        with projector.store.transaction(fresh) as tx:
+            return apply_page(projector, models, tx, family_ids, upto)
+    # SQLite: into a scratch file of this page's own, gathered by the parent at the end.
+    path = Path(_worker["scratch"]) / f"page-{index:06d}.sqlite"
+    connection.execute(f"ATTACH DATABASE ? AS {SCRATCH}", (str(path),))
+    try:
+        connection.execute(f"PRAGMA {SCRATCH}.journal_mode = OFF")  # scratch: a crash restarts the rebuild
+        connection.execute(f"PRAGMA {SCRATCH}.synchronous = OFF")
+        tables = {name: f"{SCRATCH}.{quoted}" for name, quoted in fresh.items()}
+        tx = Tx(Database(None, postgres=False), connection.cursor(), {**tables, "ix": ""})
+        connection.execute("BEGIN")
+        try:
+            for model in models:
+                for statement in model.ddl():
+                    if not statement.lstrip().upper().startswith("CREATE INDEX"):
+                        tx.run(statement)
+            events = apply_page(projector, models, tx, family_ids, upto)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    finally:
+        connection.execute(f"DETACH DATABASE {SCRATCH}")
+    return events
+
+
+def _stop() -> None:
+    if _worker.get("connection") is not None:
+        _worker["connection"].close()
+    if "projector" in _worker:
+        _worker["projector"].ledger.close()
