@@ -144,9 +144,10 @@ def _peak_rss_kb(pid: int) -> int:
 
 
 def through_http(tgt: Target, families: int, per_family: int, clients: int, *, phase: str = "http",
-                 projections: str = "inline", app: str = "api.main:app") -> dict[str, Any]:
+                 projections: str = "inline", app: str = "api.main:app", api_processes: int = 1) -> dict[str, Any]:
     """Commands/s, p50 and p99 latency with ``clients`` concurrent clients against one
-    ``uvicorn`` API process, and its peak memory.
+    ``uvicorn`` API process (or ``api_processes``, as ``ledger serve --workers`` runs them on
+    PostgreSQL; the peak memory is then the supervisor's only), and its peak memory.
 
     ``projections="worker"``: the API process leaves the read models to a ``ledger project``
     process running beside it (``LEDGER_PROJECTIONS=worker``, ADR 0011) on the same
@@ -161,7 +162,7 @@ def through_http(tgt: Target, families: int, per_family: int, clients: int, *, p
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
+         "--log-level", "warning", "--no-access-log", *(["--workers", str(api_processes)] if api_processes > 1 else [])],
         env=env, cwd=root)
     worker = None
     caught_up = None

@@ -117,6 +117,16 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     out.append(Figure(db, "append: HTTP p99 latency", http["p99_ms"], "ms", None, "", None))
     out.append(Figure(db, "peak memory: API process", http["api_peak_rss_mb"], "MB", None, "", None))
 
+    if db == "postgres":
+        log(f"[{db}] append over HTTP, two API processes ...")
+        two = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
+                                  phase="http_two", api_processes=2)
+        ref = append.reference_inserts(tgt, "http_two")
+        out.append(Figure(db, f"append: HTTP, {two['clients']} clients, 2 API processes", two["rate"],
+                          "commands/s", ref["rate"], "single-row INSERT transactions/s", two["rate"] / ref["rate"],
+                          detail={"p50_ms": two["p50_ms"], "p99_ms": two["p99_ms"],
+                                  "times_one_process": two["rate"] / http["rate"]}))
+
     log(f"[{db}] append over HTTP, read models by a worker process ...")
     worker = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
                                  phase="http_worker", projections="worker")
