@@ -348,7 +348,7 @@ class _Walk:
             for clock in self.clocks:
                 if clock.is_open and clock.rule.pathways and self.pathway not in clock.rule.pathways:
                     self.end(clock, fact.event_id, fact.occurred_at, f"pathway changed to {self.pathway}")
-        for clock in [c for c in self.clocks if c.is_open]:
+        for clock in [c for c in self.clocks if c.stopped_at is None and c.ended_at is None]:  # open ones
             self.advance(clock, fact, values)
         for rule in self.pack.timed_rules_started_by.get(fact.type, ()):
             if rule.pathways and self.pathway not in rule.pathways:
@@ -408,7 +408,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Every rule instance of the pack for one family, as of ``as_of``. Once the family's
     personal data is erased, the outcome frozen at erasure (``freeze``), whatever ``as_of``."""
-    return evaluate_from_start(list(events), pack, as_of, known_at=known_at, calendar=calendar)[0]
+    return evaluate_from_start(list(events), pack, as_of, known_at=known_at, calendar=calendar, progress=False)[0]
 
 
 @dataclass
@@ -443,9 +443,11 @@ def evaluate_from_start(
     *,
     known_at: datetime | None = None,
     calendar: WorkingCalendar | None = None,
+    progress: bool = True,
 ) -> tuple[dict[str, Any], Progress | None]:
     """``evaluate``, with the walk's progress when every fact was walked (nothing
-    happened after ``as_of``, all known): ``evaluate_on`` can then carry it on."""
+    happened after ``as_of``, all known): ``evaluate_on`` can then carry it on.
+    ``progress=False``: the caller keeps none (a rebuild), so none is copied out."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     erased = next((e for e in events if e.type == "PersonalDataErased"), None)
@@ -458,10 +460,10 @@ def evaluate_from_start(
     for fact in happened:
         walk.step(fact)
     late = late_entries(all_facts, pack, calendar)
-    progress = None
-    if known_at is None and happened and len(happened) == len(all_facts) and events:
-        progress = Progress(pack, calendar, events[-1].originator_version, _order(happened[-1]), walk.fork(), late)
-    return _outcome(walk, pack, calendar, as_of, known_at, late), progress
+    onward = None
+    if progress and known_at is None and happened and len(happened) == len(all_facts) and events:
+        onward = Progress(pack, calendar, events[-1].originator_version, _order(happened[-1]), walk.fork(), late)
+    return _outcome(walk, pack, calendar, as_of, known_at, late), onward
 
 
 def evaluate_on(
