@@ -564,11 +564,13 @@ def late_rules(
     calendar: WorkingCalendar | None = None,
 ) -> list[tuple[Rule, Due]]:
     """The recording-timeliness rules an event broke, each with the due moment it missed."""
+    by_type = pack.recording_rules_for
+    rules = by_type.get(event_type, by_type[""])
+    if not rules:
+        return []
     calendar = calendar or WorkingCalendar.with_closures(pack.closure_days)
     broken = []
-    for rule in pack.rules:
-        if rule.kind != "recording" or (rule.applies_to and event_type not in rule.applies_to):
-            continue
+    for rule in rules:
         assert rule.duration is not None and rule.unit is not None
         due = calendar.due(occurred_at, rule.duration, rule.unit)
         if not due.met_by(recorded_at):

@@ -453,6 +453,16 @@ class Pack(Strict):
         return found
 
     @functools.cached_property
+    def recording_rules_for(self) -> dict[str, list[Rule]]:
+        """Per event type, the recording-timeliness rules that apply to it (in the pack's
+        order; a rule naming no types applies to every type: under ``""``, and in each)."""
+        recording = [r for r in self.rules if r.kind == "recording"]
+        types = {t for r in recording for t in r.applies_to}
+        found = {t: [r for r in recording if not r.applies_to or t in r.applies_to] for t in types}
+        found[""] = [r for r in recording if not r.applies_to]
+        return found
+
+    @functools.cached_property
     def ending_events(self) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
         """Per timed rule, the event types its ``stop`` and its ``until`` name: the engine
         asks at every event for every open clock, and most events name neither."""
