@@ -70,6 +70,22 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     return app
 
 
+def prepare_database(settings: Settings) -> None:
+    """Create the ledger's, the read models' and the access log's tables once, in this
+    process, and bring the read models up to date. ``ledger serve --workers N`` calls it
+    before starting N API processes: on a new PostgreSQL database they would otherwise
+    all create the same tables at once, and one of them would fail to start on the
+    catalogue's unique index."""
+    ledger = Ledger(settings)
+    try:
+        projector = Projector(ledger)
+        AccessLog(Database.of(ledger))
+        if settings.projections == "inline":
+            projector.catch_up()
+    finally:
+        ledger.close()
+
+
 def _attach_projector(app: FastAPI) -> None:
     """The read models of this ledger's database: caught up now, and (inline mode) after
     every command this process records, so a caller reads its own writes."""

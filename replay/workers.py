@@ -9,8 +9,9 @@ decodes the pages it is handed, and writes their rows:
   (different families' rows never touch one another);
 - on SQLite, where one writer at a time holds the database, into a scratch SQLite file of
   the page's own (in a folder beside the ledger's file), attached to a connection that
-  reads the events from the ledger's file. When every page is done, the parent copies
-  each scratch file's tables into the fresh tables (``INSERT ... SELECT``, inside SQLite).
+  reads the events from the ledger's file. As each page comes back, the parent copies
+  its scratch file's tables into the fresh tables (``INSERT ... SELECT``, inside SQLite)
+  while the workers go on with the next pages.
 
 The parent hands out pages, counts what comes back, and then swaps as a one-process
 rebuild does. A worker that fails stops the rebuild with its error; the live tables are
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.sql import Database, Tx
+from replay.rebuild import SQLITE_CACHE_KB, apply_page
 
 if TYPE_CHECKING:
     from projections.base import ReadModel
@@ -55,41 +57,62 @@ def apply_in_workers(
     ledger = projector.ledger
     postgres = projector.store.postgres
     names = [m.name for m in models]
+    tables = [t for m in models for t in m.tables]
     folder = None if postgres else ledger.settings.sqlite_path().resolve().parent
     events = 0
-    with tempfile.TemporaryDirectory(prefix=".ledger-rebuild-", dir=folder) if folder else nullcontext(None) as scratch:
+    with tempfile.TemporaryDirectory(prefix=".ledger-rebuild-", dir=folder) if folder else nullcontext(None) as scratch, \
+            _Gatherer(ledger.settings.sqlite_path(), tables, fresh) if scratch else nullcontext(None) as gather:
         args = (ledger.settings, ledger.packs, names, fresh, upto, scratch)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start, initargs=args) as pool:
-            pending = [pool.submit(_apply, index, part) for index, part in enumerate(pages)]
+            pending = {pool.submit(_apply, index, part): index for index, part in enumerate(pages)}
             try:
                 for done in as_completed(pending):
                     events += done.result()
+                    if gather is not None:  # while the workers go on with the next pages
+                        gather.copy(_scratch_file(scratch, pending[done]))
                     on_progress(events)
             except BaseException:
                 for future in pending:
                     future.cancel()
                 raise
-        if scratch is not None:
-            _gather(projector, models, fresh, sorted(Path(scratch).glob("*.sqlite")))
     return events
 
 
-def _gather(projector: Projector, models: Sequence[ReadModel], fresh: dict[str, str], files: list[Path]) -> None:
-    """Copy every page's scratch tables into the ledger's fresh tables (a file at a time;
-    the fresh tables are not live, so a failure here only means the next run starts over)."""
-    tables = [t for m in models for t in m.tables]
-    connection = sqlite3.connect(projector.ledger.settings.sqlite_path(), isolation_level=None, timeout=60)
-    try:
-        for path in files:
-            connection.execute(f"ATTACH DATABASE ? AS {SCRATCH}", (str(path),))
-            connection.execute("BEGIN IMMEDIATE")
-            for table in tables:
-                connection.execute(f"INSERT INTO {fresh[table]} SELECT * FROM {SCRATCH}.{fresh[table]}")
-            connection.execute("COMMIT")
-            connection.execute(f"DETACH DATABASE {SCRATCH}")
-    finally:
-        connection.close()
+def _scratch_file(folder: str | Path, index: int) -> Path:
+    return Path(folder) / f"page-{index:06d}.sqlite"
+
+
+class _Gatherer:
+    """Copies each finished page's scratch tables into the ledger's fresh tables, a page
+    at a time in its own transaction, as the page comes back (the parent is otherwise
+    idle while the workers work; the fresh tables are not live, so a failure only means
+    the next run starts over), and removes the page's file."""
+
+    def __init__(self, path: Path, tables: list[str], fresh: dict[str, str]) -> None:
+        self.tables, self.fresh = tables, fresh
+        self.connection = sqlite3.connect(path, isolation_level=None, timeout=60)
+        self.connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")  # rows land at random places in the keys
+
+    def copy(self, path: Path) -> None:
+        run = self.connection.execute
+        run(f"ATTACH DATABASE ? AS {SCRATCH}", (str(path),))
+        try:
+            run("BEGIN IMMEDIATE")
+            for table in self.tables:
+                run(f"INSERT INTO {self.fresh[table]} SELECT * FROM {SCRATCH}.{self.fresh[table]}")
+            run("COMMIT")
+        finally:
+            if self.connection.in_transaction:
+                run("ROLLBACK")
+            run(f"DETACH DATABASE {SCRATCH}")
+        path.unlink()
+
+    def __enter__(self) -> _Gatherer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.close()
 
 
 # -- in a worker process --------------------------------------------------------------
@@ -114,15 +137,13 @@ def _start(settings: Any, packs: Any, names: list[str], fresh: dict[str, str], u
 
 def _apply(index: int, family_ids: list[UUID]) -> int:
     """Apply one page; how many events it held."""
-    from replay.rebuild import apply_page
-
     projector, models, upto, fresh = _worker["projector"], _worker["models"], _worker["upto"], _worker["fresh"]
     connection = _worker["connection"]
     if connection is None:  # PostgreSQL: straight into the fresh tables
         with projector.store.transaction(fresh) as tx:
             return apply_page(projector, models, tx, family_ids, upto)
-    # SQLite: into a scratch file of this page's own, gathered by the parent at the end.
-    path = Path(_worker["scratch"]) / f"page-{index:06d}.sqlite"
+    # SQLite: into a scratch file of this page's own, which the parent copies in when it comes back.
+    path = _scratch_file(_worker["scratch"], index)
     connection.execute(f"ATTACH DATABASE ? AS {SCRATCH}", (str(path),))
     try:
         connection.execute(f"PRAGMA {SCRATCH}.journal_mode = OFF")  # scratch: a crash restarts the rebuild
