@@ -78,23 +78,28 @@ def prepare_database(settings: Settings) -> None:
     catalogue's unique index."""
     ledger = Ledger(settings)
     try:
-        projector = Projector(ledger)
-        AccessLog(Database.of(ledger))
-        if settings.projections == "inline":
-            projector.catch_up()
+        _read_side(ledger)
     finally:
         ledger.close()
+
+
+def _read_side(ledger: Ledger) -> tuple[Projector, AccessLog]:
+    """The read models (their tables made if missing, caught up in inline mode) and the
+    access log of this ledger's database."""
+    projector = Projector(ledger)
+    access_log = AccessLog(Database.of(ledger))
+    if ledger.settings.projections == "inline":
+        projector.catch_up()
+    return projector, access_log
 
 
 def _attach_projector(app: FastAPI) -> None:
     """The read models of this ledger's database: caught up now, and (inline mode) after
     every command this process records, so a caller reads its own writes."""
     ledger: Ledger = app.state.ledger
-    projector = Projector(ledger)
+    projector, app.state.access_log = _read_side(ledger)
     app.state.projector = projector
-    app.state.access_log = AccessLog(Database.of(ledger))
     if ledger.settings.projections == "inline":
-        projector.catch_up()
         ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
 
 
