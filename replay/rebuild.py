@@ -76,11 +76,11 @@ def rebuild(
     names = {**fresh, "ix": f"_{token}"}
     ddl = [statement for model in models for statement in model.ddl()]
     indexes = [statement for statement in ddl if statement.lstrip().upper().startswith("CREATE INDEX")]
+    create = [statement for statement in ddl if statement not in indexes]
     with store.transaction(names) as tx:
         store.drop(tx, [t + SUFFIX for m in models for t in m.tables])
-        for statement in ddl:
-            if statement not in indexes:
-                tx.run(statement)
+        for statement in create:
+            tx.run(statement)
 
     position = projector.ledger.recorder.max_notification_id() or 0
     families = projector.families(position)
@@ -90,7 +90,7 @@ def rebuild(
     if count > 1:
         from replay.workers import apply_in_workers
 
-        events = apply_in_workers(projector, models, fresh, position, pages, count,
+        events = apply_in_workers(projector, models, fresh, create, position, pages, count,
                                   lambda events: on_progress(events, total) if on_progress else None)
     else:
         events = 0

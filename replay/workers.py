@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.sql import Database, Tx
-from replay.rebuild import SQLITE_CACHE_KB, apply_page
+from replay.rebuild import apply_page
 
 if TYPE_CHECKING:
     from projections.base import ReadModel
@@ -45,13 +45,15 @@ def apply_in_workers(
     projector: Projector,
     models: Sequence[ReadModel],
     fresh: dict[str, str],
+    create: list[str],
     upto: int,
     pages: list[list[UUID]],
     workers: int,
     on_progress: Callable[[int], None],
 ) -> int:
     """Apply ``pages`` (lists of family ids) to the fresh tables in ``workers`` processes;
-    how many events they held. ``on_progress(events so far)`` as each page is done. A
+    how many events they held. ``create``: the fresh tables' statements without their
+    secondary indexes (a SQLite worker makes each page's scratch tables with them). ``on_progress(events so far)`` as each page is done. A
     worker process that dies (killed, out of memory) stops the rebuild with an error
     (``BrokenProcessPool``) rather than leaving it waiting for the page it held."""
     ledger = projector.ledger
@@ -62,7 +64,7 @@ def apply_in_workers(
     events = 0
     with tempfile.TemporaryDirectory(prefix=".ledger-rebuild-", dir=folder) if folder else nullcontext(None) as scratch, \
             _Gatherer(ledger.settings.sqlite_path(), tables, fresh) if scratch else nullcontext(None) as gather:
-        args = (ledger.settings, ledger.packs, names, fresh, upto, scratch)
+        args = (ledger.settings, ledger.packs, names, fresh, create, upto, scratch)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start, initargs=args) as pool:
             pending = {pool.submit(_apply, index, part): index for index, part in enumerate(pages)}
@@ -92,7 +94,6 @@ class _Gatherer:
     def __init__(self, path: Path, tables: list[str], fresh: dict[str, str]) -> None:
         self.tables, self.fresh = tables, fresh
         self.connection = sqlite3.connect(path, isolation_level=None, timeout=60)
-        self.connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")  # rows land at random places in the keys
 
     def copy(self, path: Path) -> None:
         run = self.connection.execute
@@ -120,14 +121,16 @@ class _Gatherer:
 _worker: dict[str, Any] = {}
 
 
-def _start(settings: Any, packs: Any, names: list[str], fresh: dict[str, str], upto: int, scratch: str | None) -> None:
+def _start(settings: Any, packs: Any, names: list[str], fresh: dict[str, str], create: list[str], upto: int,
+           scratch: str | None) -> None:
     from ledger.application import Ledger
     from projections.projector import Projector
 
     ledger = Ledger(settings, packs=packs)
     projector = Projector(ledger, create=False)
     models = [projector.model(n) for n in names]
-    _worker.update(projector=projector, models=models, upto=upto, fresh=fresh, scratch=scratch, connection=None)
+    _worker.update(projector=projector, models=models, upto=upto, fresh=fresh, create=create, scratch=scratch,
+                   connection=None)
     if scratch is not None:  # SQLite: the events are read from the ledger's file on a connection of our own
         connection = sqlite3.connect(settings.sqlite_path(), isolation_level=None, timeout=60)
         connection.row_factory = sqlite3.Row
@@ -152,10 +155,8 @@ def _apply(index: int, family_ids: list[UUID]) -> int:
         tx = Tx(Database(None, postgres=False), connection.cursor(), {**tables, "ix": ""})
         connection.execute("BEGIN")
         try:
-            for model in models:
-                for statement in model.ddl():
-                    if not statement.lstrip().upper().startswith("CREATE INDEX"):
-                        tx.run(statement)
+            for statement in _worker["create"]:
+                tx.run(statement)
             events = apply_page(projector, models, tx, family_ids, upto)
         except BaseException:
             connection.execute("ROLLBACK")
