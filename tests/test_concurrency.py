@@ -141,54 +141,25 @@ def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_databa
     same tables at once, and the catalogue's unique index would stop one (and uvicorn
     with it); ``ledger serve --workers`` creates them once before it starts them."""
     import os
-    import subprocess
-    import sys
     import time
-    from pathlib import Path
 
     import httpx
     import psycopg
 
     from tests.conftest import SECRET
-    from tests.test_faults import _free_port
+    from tests.test_faults import ledger_service
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    root = Path(__file__).resolve().parents[1]
-    port = _free_port()
     env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path / "data"), "LEDGER_JWT_SECRET": SECRET,
-           "LEDGER_DATABASE_SCHEMA": schema, "LEDGER_POOL_SIZE": "3", "PYTHONPATH": str(root)}
-    log = open(tmp_path / "serve.log", "w+")
-    process = subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve", "--port", str(port),
-                                "--database-url", pg_database, "--workers", "3"],
-                               env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            log.flush()
-            log.seek(0)
-            assert process.poll() is None, log.read()[-4000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
+           "LEDGER_DATABASE_SCHEMA": schema, "LEDGER_POOL_SIZE": "3"}
+    with ledger_service(["--database-url", pg_database, "--workers", "3"], env, tmp_path / "serve.log",
+                        start_timeout=90) as (base, process, log):
         time.sleep(1)  # every worker process has finished starting (or failed to)
         assert process.poll() is None
-        manager = PRACTITIONER
         body = {"policy": "durham-one-point", "team": "north",
                 "members": [{"given_name": "Kid", "family_name": "Test", "kind": "child"}]}
         with httpx.Client(base_url=base, timeout=30) as client:
             for _ in range(6):
-                assert client.post("/families", json=body, headers=manager).status_code == 201
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+                assert client.post("/families", json=body, headers=PRACTITIONER).status_code == 201

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,19 +124,18 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         cluster.remove()
 
 
-@pytest.fixture
-def service(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """``ledger serve`` against the private cluster, in its own process."""
+@contextmanager
+def ledger_service(args: list[str], env: dict[str, str], log_path: Path,
+                   start_timeout: float = 60) -> Iterator[tuple[str, subprocess.Popen[bytes], Any]]:
+    """``ledger serve --port <free> ARGS`` in its own process, once it answers /health:
+    its base URL, the process and its log (stopped at the end)."""
     port = _free_port()
-    env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path / "data"), "LEDGER_JWT_SECRET": SECRET,
-           "LEDGER_POOL_SIZE": "4", "LEDGER_DATABASE_TIMEOUT": str(DATABASE_TIMEOUT), "PYTHONPATH": str(ROOT)}
-    log = open(tmp_path / "service.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), "--database-url", private_postgres.url],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    log = open(log_path, "w+")
+    process = subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), *args],
+                               env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             assert process.poll() is None, _tail(log)
             try:
@@ -145,7 +145,7 @@ def service(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[dict[
                 pass
             assert time.monotonic() < deadline, "the service did not start:\n" + _tail(log)
             time.sleep(0.2)
-        yield {"base": base, "process": process, "log": log, "postgres": private_postgres}
+        yield base, process, log
     finally:
         process.terminate()
         try:
@@ -153,6 +153,15 @@ def service(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[dict[
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def service(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """``ledger serve`` against the private cluster, in its own process."""
+    env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path / "data"), "LEDGER_JWT_SECRET": SECRET,
+           "LEDGER_POOL_SIZE": "4", "LEDGER_DATABASE_TIMEOUT": str(DATABASE_TIMEOUT)}
+    with ledger_service(["--database-url", private_postgres.url], env, tmp_path / "service.log") as (base, process, log):
+        yield {"base": base, "process": process, "log": log, "postgres": private_postgres}
 
 
 def _tail(log: Any, chars: int = 4000) -> str:

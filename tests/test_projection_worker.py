@@ -58,6 +58,15 @@ def many_families(ledger: Ledger, families: int, notes: int) -> int:
     return ledger.recorder.max_notification_id()
 
 
+class Killed(Exception):
+    pass
+
+
+def die(events: int, total: int) -> None:
+    """An ``on_progress`` that stops a rebuild after its first page."""
+    raise Killed
+
+
 def worker_env(settings: Settings) -> dict[str, str]:
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": "x" * 40,
            "PYTHONPATH": str(ROOT)}
@@ -174,12 +183,6 @@ def test_an_interrupted_rebuild_leaves_the_live_read_models_untouched_and_the_ne
         assert command(client, fam["family_id"], body, headers).status_code == 201
     projector: Projector = client.app.state.projector
     before, positions = dump(projector), projector.positions()
-
-    class Killed(Exception):
-        pass
-
-    def die(events: int, total: int) -> None:
-        raise Killed
 
     with pytest.raises(Killed):
         rebuild(projector, page=4, on_progress=die)
@@ -405,12 +408,6 @@ def test_an_interrupted_rebuild_in_several_processes_leaves_the_live_read_models
         projector = Projector(ledger)
         projector.catch_up()
         before, positions = dump(projector), projector.positions()
-
-        class Killed(Exception):
-            pass
-
-        def die(events: int, total: int) -> None:
-            raise Killed
 
         with pytest.raises(Killed):
             rebuild(projector, page=10, workers=2, on_progress=die)
