@@ -29,6 +29,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from aggregates.errors import RuleBroken
+from ledger.settings import create_once
 from ledger.sql import Database
 
 TABLE = "family_keys"
@@ -79,13 +80,9 @@ def load_keyring(configured: str | None, data_dir: Path) -> list[MasterKey]:
     """The configured keyring, else one kept in the data folder (made on first use)."""
     if configured:
         return parse_keyring(configured)
-    path = data_dir / "master-keys"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        first = MasterKey(new_key_id(), secrets.token_bytes(32))
-        path.write_text(keyring_text([first]), encoding="utf-8")
-        path.chmod(0o600)
-    return parse_keyring(path.read_text(encoding="utf-8").strip())
+    text = create_once(data_dir / "master-keys",
+                       lambda: keyring_text([MasterKey(new_key_id(), secrets.token_bytes(32))]))
+    return parse_keyring(text)
 
 
 class KeyStore:

@@ -5,7 +5,10 @@ Each setting is documented in the README's settings table.
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -76,12 +79,27 @@ class Settings(BaseSettings):
         """The JWT key: the setting, else a key kept in ``data_dir/jwt-secret``."""
         if self.jwt_secret:
             return self.jwt_secret
-        path = self.data_dir / "jwt-secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            path.chmod(0o600)
-        return path.read_text(encoding="utf-8").strip()
+        return create_once(self.data_dir / "jwt-secret", lambda: secrets.token_urlsafe(48))
+
+
+def create_once(path: Path, make: Callable[[], str]) -> str:
+    """The text of a private file (mode 600), made with ``make()`` if there is none yet.
+    Processes starting together may all find it missing: each writes its own to a file of
+    its own and links it into place, which only the first does; the others read that
+    one. No process reads a half-written file or keeps a text another has replaced."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}-",
+                                         delete=False) as mine:
+            mine.write(make())
+        try:
+            os.chmod(mine.name, 0o600)
+            os.link(mine.name, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(mine.name)
+    return path.read_text(encoding="utf-8").strip()
 
 
 @lru_cache(maxsize=1)

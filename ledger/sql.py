@@ -14,6 +14,23 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def creation_race(error: BaseException) -> bool:
+    """Whether ``error`` is another process creating the same table, type or function at
+    the same moment: PostgreSQL refuses the loser with a unique violation in its
+    catalogue, a duplicate object, or "tuple concurrently updated"; SQLite with "already
+    exists"."""
+    import sqlite3
+
+    import psycopg
+
+    cause = error.__cause__ or error
+    if isinstance(cause, (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject,
+                          psycopg.errors.DuplicateTable, psycopg.errors.DuplicateFunction)):
+        return True
+    text = str(cause)
+    return "tuple concurrently updated" in text or (isinstance(cause, sqlite3.OperationalError) and "already exists" in text)
+
+
 class Tx:
     """One transaction: SQL in, rows (as dicts) out, whatever the database."""
 
@@ -69,12 +86,20 @@ class Database:
                 return bool(row and row["found"])
             return tx.one("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
 
-    def create(self, name: str, statements: Sequence[str]) -> None:
-        """Create a table (and its indexes) once: ``statements`` use ``{<name>}``."""
-        if not self.existing(name):
-            with self.transaction({name: self.table(name)}) as tx:
+    def create(self, name: str, statements: Sequence[str], tables: dict[str, str] | None = None) -> None:
+        """Create a table (and its indexes, and any tables beside it that ``tables`` names
+        for the statements; by default ``{<name>}`` only) once, in one transaction. Another
+        process creating them at the same moment is not an error: its transaction made
+        them all."""
+        if self.existing(name):
+            return
+        try:
+            with self.transaction(tables or {name: self.table(name)}) as tx:
                 for statement in statements:
                     tx.run(statement)
+        except Exception as e:
+            if not (creation_race(e) and self.existing(name)):
+                raise
 
     @staticmethod
     def of(ledger: Any) -> Database:

@@ -12,6 +12,8 @@ lock on PostgreSQL), so the global chain follows the notification order exactly.
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Sequence
@@ -19,13 +21,15 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.postgres import (PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory,
+                                   PostgresTrackingRecorder)
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg_pool import PoolTimeout
 from psycopg.sql import SQL, Identifier
 
 from ledger.integrity import GENESIS, chain
 from ledger.settings import Settings
+from ledger.sql import creation_race
 
 HASHES_DDL = (
     "CREATE TABLE IF NOT EXISTS {0} (notification_id BIGINT PRIMARY KEY, originator_id TEXT NOT NULL, "
@@ -137,7 +141,32 @@ def _retried_once(method: Any) -> Any:
     return call
 
 
+CREATE_ATTEMPTS = 8
+
+
+def _created_despite_races(create_table: Any) -> Any:
+    """A recorder's ``create_table`` that tries again, after a short random wait, when
+    another process starting at the same moment was creating the same objects (several
+    API processes, or an API and ``ledger project`` started together): the library's
+    ``create_table`` runs on every start (``CREATE TYPE``, ``CREATE ... IF NOT EXISTS``,
+    ``CREATE OR REPLACE FUNCTION``), every statement is idempotent, and the next try
+    finds them made."""
+
+    @wraps(create_table)
+    def call(self: Any) -> None:
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return create_table(self)
+            except Exception as e:
+                if attempt == CREATE_ATTEMPTS or not creation_race(e):
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * attempt)
+
+    return call
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    create_table = _created_despite_races(PostgresApplicationRecorder.create_table)
     insert_events = _retried_once(PostgresApplicationRecorder.insert_events)
     select_events = _retried_once(PostgresApplicationRecorder.select_events)
     select_notifications = _retried_once(PostgresApplicationRecorder.select_notifications)
@@ -230,8 +259,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 class PostgresLedgerSnapshotRecorder(PostgresAggregateRecorder):
     """The snapshots' recorder (the library's, with its calls retried once only)."""
 
+    create_table = _created_despite_races(PostgresAggregateRecorder.create_table)
     insert_events = _retried_once(PostgresAggregateRecorder.insert_events)
     select_events = _retried_once(PostgresAggregateRecorder.select_events)
+
+
+class PostgresLedgerTrackingRecorder(PostgresTrackingRecorder):
+    """The read models' tracking recorder (the library's, its tables made despite races)."""
+
+    create_table = _created_despite_races(PostgresTrackingRecorder.create_table)
 
 
 class PostgresLedgerFactory(PostgresFactory):

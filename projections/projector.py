@@ -126,10 +126,7 @@ class Projector:
     def ensure_tables(self) -> None:
         """Create each read model's tables (if it has none yet) and its tracking row."""
         for model in self.models:
-            if not self.store.existing(model.tables[0]):
-                with self.store.transaction({**self.store.tables(model.tables), "ix": ""}) as tx:
-                    for statement in model.ddl():
-                        tx.run(statement)
+            self.store.create(model.tables[0], model.ddl(), {**self.store.tables(model.tables), "ix": ""})
         self.store.ensure_positions(m.name for m in self.models)
 
     def model(self, name: str) -> ReadModel:

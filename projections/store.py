@@ -31,9 +31,9 @@ class ViewStore(Database):
     def __init__(self, datastore: Any, *, postgres: bool) -> None:
         super().__init__(datastore, postgres=postgres)
         if postgres:
-            from eventsourcing.postgres import PostgresTrackingRecorder
+            from ledger.storage import PostgresLedgerTrackingRecorder
 
-            self.recorder: Any = PostgresTrackingRecorder(datastore, tracking_table_name="projection_tracking")
+            self.recorder: Any = PostgresLedgerTrackingRecorder(datastore, tracking_table_name="projection_tracking")
             self.tracking_table = self.table("projection_tracking")
         else:
             from eventsourcing.sqlite import SQLiteTrackingRecorder

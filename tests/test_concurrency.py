@@ -163,3 +163,43 @@ def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_databa
         with httpx.Client(base_url=base, timeout=30) as client:
             for _ in range(6):
                 assert client.post("/families", json=body, headers=PRACTITIONER).status_code == 201
+
+
+def test_processes_opening_a_new_postgres_schema_at_the_same_moment_all_open_it(pg_database, tmp_path):
+    """API processes, ``ledger project`` and ``ledger replay`` each create the tables they
+    need when they open the ledger (the library's recorders re-run their idempotent
+    statements on every start). Opened at the same moment on an empty schema, every one
+    opens it, with its read models: none is refused by a catalogue race."""
+    import psycopg
+
+    from ledger.settings import Settings
+    from projections.projector import Projector
+    from tests.conftest import SECRET
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    settings = Settings(data_dir=tmp_path / "data", jwt_secret=SECRET, database_url=pg_database,
+                        database_schema=schema, pool_size=2)
+    start = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def open_it() -> None:
+        from ledger.application import Ledger
+
+        start.wait()
+        try:
+            ledger = Ledger(settings)
+            try:
+                Projector(ledger)
+            finally:
+                ledger.close()
+        except BaseException as e:  # noqa: BLE001 - every failure is the finding
+            failures.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, [f"{type(e).__name__}: {e}" for e in failures]
