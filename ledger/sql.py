@@ -9,9 +9,12 @@ database (``%s`` and schema-qualified names on PostgreSQL). Connections come fro
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+import psycopg
 
 
 def creation_race(error: BaseException) -> bool:
@@ -19,10 +22,6 @@ def creation_race(error: BaseException) -> bool:
     the same moment: PostgreSQL refuses the loser with a unique violation in its
     catalogue, a duplicate object, or "tuple concurrently updated"; SQLite with "already
     exists"."""
-    import sqlite3
-
-    import psycopg
-
     cause = error.__cause__ or error
     if isinstance(cause, (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject,
                           psycopg.errors.DuplicateTable, psycopg.errors.DuplicateFunction)):
