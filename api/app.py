@@ -70,36 +70,15 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     return app
 
 
-def prepare_database(settings: Settings) -> None:
-    """Create the ledger's, the read models' and the access log's tables once, in this
-    process, and bring the read models up to date. ``ledger serve --workers N`` calls it
-    before starting N API processes: on a new PostgreSQL database they would otherwise
-    all create the same tables at once, and one of them would fail to start on the
-    catalogue's unique index."""
-    ledger = Ledger(settings)
-    try:
-        _read_side(ledger)
-    finally:
-        ledger.close()
-
-
-def _read_side(ledger: Ledger) -> tuple[Projector, AccessLog]:
-    """The read models (their tables made if missing, caught up in inline mode) and the
-    access log of this ledger's database."""
-    projector = Projector(ledger)
-    access_log = AccessLog(Database.of(ledger))
-    if ledger.settings.projections == "inline":
-        projector.catch_up()
-    return projector, access_log
-
-
 def _attach_projector(app: FastAPI) -> None:
     """The read models of this ledger's database: caught up now, and (inline mode) after
     every command this process records, so a caller reads its own writes."""
     ledger: Ledger = app.state.ledger
-    projector, app.state.access_log = _read_side(ledger)
+    projector = Projector(ledger)
     app.state.projector = projector
+    app.state.access_log = AccessLog(Database.of(ledger))
     if ledger.settings.projections == "inline":
+        projector.catch_up()
         ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
 
 

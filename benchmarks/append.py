@@ -160,10 +160,6 @@ def through_http(tgt: Target, families: int, per_family: int, clients: int, *, p
            "LEDGER_DATABASE_URL": settings.database_url or "", "LEDGER_PROJECTIONS": projections}
     root = Path(__file__).resolve().parent.parent
     port = _free_port()
-    if api_processes > 1:  # as `ledger serve --workers` does before it starts them
-        from api.app import prepare_database
-
-        prepare_database(settings)
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning", "--no-access-log", *(["--workers", str(api_processes)] if api_processes > 1 else [])],

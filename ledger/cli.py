@@ -43,10 +43,6 @@ def serve(
     if demo:
         _load_demo(demo_families, seed=1, only_if_empty=True)
     processes = workers if settings.is_postgres else 1
-    if processes > 1:
-        from api.app import prepare_database
-
-        prepare_database(settings)  # once, before the API processes would race to create the tables
     typer.echo(f"Early Help case ledger on http://{host}:{port} (database: {where})")
     uvicorn.run("api.main:app", host=host, port=port, workers=processes)
 

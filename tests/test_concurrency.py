@@ -137,9 +137,9 @@ def test_two_processes_racing_one_idempotency_key_record_once(settings):
 
 
 def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_database(pg_database, tmp_path):
-    """Three API processes started together on an empty schema: they would all create the
-    same tables at once, and the catalogue's unique index would stop one (and uvicorn
-    with it); ``ledger serve --workers`` creates them once before it starts them."""
+    """Three API processes started together on an empty schema all create the same tables
+    at once; before ADR 0018 the catalogue's unique index stopped one (and uvicorn with
+    it). Now the losers of the race find the tables made and every process starts."""
     import os
     import time
 
