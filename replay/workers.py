@@ -53,9 +53,10 @@ def apply_in_workers(
 ) -> int:
     """Apply ``pages`` (lists of family ids) to the fresh tables in ``workers`` processes;
     how many events they held. ``create``: the fresh tables' statements without their
-    secondary indexes (a SQLite worker makes each page's scratch tables with them). ``on_progress(events so far)`` as each page is done. A
-    worker process that dies (killed, out of memory) stops the rebuild with an error
-    (``BrokenProcessPool``) rather than leaving it waiting for the page it held."""
+    secondary indexes (a SQLite worker makes each page's scratch tables with them).
+    ``on_progress(events so far)`` as each page is done. A worker process that dies
+    (killed, out of memory) stops the rebuild with an error (``BrokenProcessPool``)
+    rather than leaving it waiting for the page it held."""
     ledger = projector.ledger
     postgres = projector.store.postgres
     names = [m.name for m in models]
