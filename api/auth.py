@@ -81,6 +81,9 @@ def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> dict[str, str]:
+    checked = getattr(request.state, "actor", None)
+    if checked is not None:
+        return checked  # type: ignore[no-any-return]  # access.enforce decoded this request's token
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorised("send Authorization: Bearer <token> (make one with `ledger token`)")
     return decode(request.app.state.signing_key, credentials.credentials)
