@@ -236,7 +236,8 @@ def _wait_up(base: str, server: subprocess.Popen[bytes]) -> None:
 async def _drive(base: str, families: int, per_family: int, clients: int) -> tuple[list[float], float]:
     """Drive the commands with ``clients`` concurrent clients, each on its own kept-alive
     connection (aiohttp: about 0.13 ms of the client's CPU a request here, against 1.5 ms
-    for httpx, so the load generator leaves the API process its core; ADR 0014)."""
+    for httpx, so the load generator leaves the API process its core; ADR 0008,
+    docs/benchmarks.md)."""
     import aiohttp
 
     from api.auth import mint
