@@ -1,10 +1,13 @@
 """The projector: follows the ledger's notification log and keeps every read model current.
 
-``catch_up`` reads new notifications in pages (the library's ``select_notifications``),
-decodes them with the application's mapper, and applies each page to every read model in
-one transaction that also advances each model's tracking position. If the transaction
-fails, nothing of the page is applied and the positions stay put; if another projector
-got there first, the positions read under the lock say so and nothing is applied twice.
+``catch_up`` works through the log in pages. Each page is one transaction: it locks the
+read models' tracking rows (the library's tracking table) and reads their positions,
+reads the events that follow them by position (the rows the library's notification log
+serves, through the same connection), decodes them with the application's mapper,
+applies them to every read model, and advances the positions in one statement. If the
+transaction fails, nothing of the page is applied and the positions stay put; if another
+projector got there first, the positions it locked say so and nothing is applied twice.
+When nothing is new, a read-only check says so without taking the write lock.
 
 Modes (``LEDGER_PROJECTIONS``): ``inline`` (the default) catches up in the process that
 recorded a command, right after it commits, so the caller's next read sees its own
@@ -187,23 +190,37 @@ class Projector:
             args.append(upto)
         rows = tx.rows(f"SELECT {position} AS notification_id, originator_id, originator_version, topic, state "
                        f"FROM {table} WHERE {where} ORDER BY originator_id, originator_version", args)
-        to_event = self.ledger.mapper.to_domain_event
-        for r in rows:
-            family_id = by_key[r["originator_id"]]
-            found[family_id].append(Change(r["notification_id"], to_event(
-                StoredEvent(family_id, r["originator_version"], r["topic"], bytes(r["state"])))))
+        for change in self._decoded(rows):
+            found[change.event.originator_id].append(change)
         return found
+
+    def _decoded(self, rows: list[dict[str, Any]]) -> list[Change]:
+        """Stored event rows (with their positions) decoded by the application's mapper."""
+        to_event = self.ledger.mapper.to_domain_event
+        return [Change(r["notification_id"], to_event(StoredEvent(
+            r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"]),
+            r["originator_version"], r["topic"], bytes(r["state"])))) for r in rows]
 
     def _position_column(self) -> str:
         return "notification_id" if self.store.postgres else "rowid"  # the library's names
 
     # -- following the log ----------------------------------------------------------------
 
-    def read(self, after: int, limit: int, stop: int | None = None) -> list[Change]:
-        """The events after a position, in global order, decoded."""
-        notes = self.ledger.recorder.select_notifications(after + 1, limit, stop=stop)
-        to_event = self.ledger.mapper.to_domain_event
-        return [Change(n.id, to_event(n)) for n in notes]  # type: ignore[arg-type]
+    def read(self, tx: Tx, after: int, limit: int, stop: int | None = None) -> list[Change]:
+        """Up to ``limit`` events after a position (and at or before ``stop``), in the
+        log's order, decoded, read through the page's own transaction: the log's rows as
+        the library's ``select_notifications`` selects them, without a connection and a
+        transaction of their own (which, with a separate read of the positions, cost a
+        command's inline catch-up two more transactions: PostgreSQL 3.6 → 3.0 ms of CPU)."""
+        table = self.store.table(self.ledger.recorder.events_table_name)
+        position = self._position_column()
+        where, args = f"{position} > ?", [after]
+        if stop is not None:
+            where += f" AND {position} <= ?"
+            args.append(stop)
+        return self._decoded(tx.rows(
+            f"SELECT {position} AS notification_id, originator_id, originator_version, topic, state "
+            f"FROM {table} WHERE {where} ORDER BY {position} LIMIT {int(limit)}", args))
 
     def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None,
                  covering: int | None = None) -> int:
@@ -216,6 +233,8 @@ class Projector:
         with self._lock:
             while True:
                 if covering is not None and covering <= self.reached:
+                    return total
+                if covering is None and self._nothing_new(until):
                     return total
                 try:
                     applied, last = self._one_page(until)
@@ -231,34 +250,47 @@ class Projector:
                 if on_page is not None:
                     on_page(applied, last)
 
+    def _nothing_new(self, until: int | None) -> bool:
+        """Whether every read model has already reached the log's end (or ``until``): two
+        reads, no write lock, so a worker polling an idle ledger writes nothing."""
+        start = min(self.store.positions([m.name for m in self.models]).values())
+        end = until if until is not None else (self.ledger.recorder.max_notification_id() or 0)
+        if start < end:
+            return False
+        if until is None:
+            self.reached = max(self.reached, start)  # every model is at the log's end
+        return True
+
     def _one_page(self, until: int | None) -> tuple[int, int]:
-        # The page is read before the lock is taken (no reader connection is wanted while
-        # the writer is held); under the lock the positions are read again, and only
-        # what is still new for each model is applied.
+        """One page in one transaction: the positions locked, the events after the
+        lowest read, each model given what is still new to it, the positions advanced."""
         names = [m.name for m in self.models]
-        start = min(self.store.positions(names).values())
-        changes = self.read(start, self.page, stop=until)
-        if not changes:
-            if until is None:
-                self.reached = max(self.reached, start)  # every model is at the log's end
-            return 0, start
         tables: dict[str, str] = {}
         for model in self.models:
             tables.update(self.store.tables(model.tables))
         applied = 0
         with self.store.transaction(tables) as tx:
             positions = self.store.lock_positions(tx, names)
-            context = self.context(tx, changes)
-            for model in self.models:
-                mine = [c for c in changes if c.position > positions[model.name]]
-                if mine:
-                    model.apply(tx, mine, context)
-                    for erased in {c.event.originator_id for c in mine if c.event.type == ERASURE}:
-                        self.reproject(tx, model, erased, context)
-                    self.store.advance(tx, model.name, changes[-1].position)
-                    applied = max(applied, len(mine))
-        self.reached = max(self.reached, changes[-1].position)  # committed: every model is there
-        return applied, changes[-1].position
+            start = min(positions.values())
+            changes = self.read(tx, start, self.page, stop=until)
+            if not changes:
+                last = start
+            else:
+                last = changes[-1].position
+                context = self.context(tx, changes)
+                advanced = []
+                for model in self.models:
+                    mine = [c for c in changes if c.position > positions[model.name]]
+                    if mine:
+                        model.apply(tx, mine, context)
+                        for erased in {c.event.originator_id for c in mine if c.event.type == ERASURE}:
+                            self.reproject(tx, model, erased, context)
+                        advanced.append(model.name)
+                        applied = max(applied, len(mine))
+                self.store.advance(tx, advanced, last)
+        if changes or until is None:
+            self.reached = max(self.reached, last)  # committed: every model is there
+        return applied, last
 
     def reproject(self, tx: Tx, model: ReadModel, family_id: UUID, context: Context) -> None:
         """Derive one family's rows again from its events, as they read now: after an

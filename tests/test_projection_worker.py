@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 from fastapi.testclient import TestClient
 
 from api import read_routes
@@ -337,6 +338,45 @@ def test_a_projector_that_missed_a_familys_events_reads_its_stream_again(ledger)
     assert any("w9" in row for row in incremental["deadline_clocks"])
     rebuild(first)
     assert dump(first) == incremental
+
+
+def test_read_model_positions_only_move_forward(ledger):
+    """A page advances every read model's tracking position in one statement; like the
+    library's tracking insert, it refuses to move a position back or leave it standing,
+    and the refused transaction leaves every position as it was."""
+    projector = Projector(ledger)
+    many_families(ledger, 2, 1)
+    projector.catch_up()
+    names = [m.name for m in projector.models]
+    at = projector.positions()
+    end = ledger.recorder.max_notification_id()
+    assert set(at.values()) == {end}
+    for position in (end, end - 1):
+        with pytest.raises(IntegrityError):
+            with projector.store.transaction() as tx:
+                projector.store.lock_positions(tx, names)
+                projector.store.advance(tx, names, position)
+    assert projector.positions() == at
+    ledger.record(projector.families(end)[0][0], "CaseNoteRecorded", {"text": "one more"}, actor=PAT)
+    assert projector.catch_up() == 1
+    assert set(projector.positions().values()) == {end + 1}
+
+
+def test_a_projector_with_nothing_new_takes_no_write_lock(ledger, monkeypatch):
+    """A worker polling an idle ledger (``run_forever``) asks whether anything is new with
+    reads alone: no page transaction, so no write lock on SQLite and nothing committed."""
+    projector = Projector(ledger)
+    many_families(ledger, 1, 1)
+    assert projector.catch_up() > 0
+    pages = []
+    original = projector.store.lock_positions
+    monkeypatch.setattr(projector.store, "lock_positions", lambda *a: pages.append(a) or original(*a))
+    for _ in range(3):
+        assert projector.catch_up() == 0
+    assert pages == []
+    family_id = projector.families(ledger.recorder.max_notification_id())[0][0]
+    ledger.record(family_id, "CaseNoteRecorded", {"text": "new"}, actor=PAT)
+    assert projector.catch_up() == 1 and len(pages) == 1
 
 
 def test_deadlines_walked_on_command_by_command_equal_a_walk_of_the_whole_record(ledger, monkeypatch):
