@@ -183,7 +183,6 @@ class Projector:
         table = self.store.table(self.ledger.recorder.events_table_name)
         position = self._position_column()
         keys: list[Any] = list(family_ids) if self.store.postgres else [fid.hex for fid in family_ids]
-        by_key = dict(zip(keys, family_ids))
         where, args = f"originator_id IN ({','.join('?' * len(keys))})", list(keys)
         if upto is not None:
             where += f" AND {position} <= ?"
