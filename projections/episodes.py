@@ -34,7 +34,7 @@ from aggregates.events import FamilyEvent
 from ledger.calendar import london_date
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
-from projections.base import Context, PerFamilyModel, hexid
+from projections.base import Change, Context, PerFamilyModel, hexid
 from projections.chronology import fold
 
 EPISODE_COLUMNS = (
@@ -113,6 +113,12 @@ WALKED = frozenset({
     "FamilyRegistered", "MemberAdded", "ReferralReceived", "AllocatedToWorker", "EpisodeClosed",
     "EpisodeReopened", "AssessmentStarted", "AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised",
 })
+
+
+def read_here(event: FamilyEvent) -> bool:
+    """Whether the episodes' rows can depend on this event: one ``walk`` reads, or a
+    correction (which names what it corrects)."""
+    return event.type in WALKED or event.type == "EntryCorrected"
 
 
 def walk(rows: Iterable[dict[str, Any]], pack: Pack) -> tuple[list[Episode], dict[str, dict[str, Any]]]:
@@ -214,7 +220,7 @@ def from_events(events: Sequence[FamilyEvent], packs: dict[str, Pack]) -> Family
     """One family's rows from its events (in version order), corrections applied. Only
     the events ``walk`` reads are folded (with the corrections, which name what they
     correct): a family's case notes and contacts, most of its record, change nothing here."""
-    wanted = [e for e in events if e.type in WALKED or e.type == "EntryCorrected"]
+    wanted = [e for e in events if read_here(e)]
     rows, _ = fold(wanted, packs, words=False)  # summaries and late checks are not read here
     return family_rows(rows, packs[events[0].policy])
 
@@ -225,8 +231,11 @@ def from_events(events: Sequence[FamilyEvent], packs: dict[str, Pack]) -> Family
 class EpisodesModel(PerFamilyModel):
     """Per child: early help episodes and early help assessments, for the period returns.
 
-    Every event of a family re-derives that family's rows (a correction can move any of
-    them); a rebuild hands a family's events over in one batch, so it is derived once."""
+    An event ``walk`` reads, or a correction, re-derives its family's rows (a correction
+    can move any of them); a family whose new events are none of those (case notes,
+    contacts: most of a record) keeps its rows, which no such event can change. A rebuild
+    hands a family's events over in one batch, so it is derived once. An erasure is
+    re-derived by the projector (``Projector.reproject``), names and all."""
 
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")
@@ -247,6 +256,9 @@ class EpisodesModel(PerFamilyModel):
             "given_name TEXT NOT NULL, family_name TEXT NOT NULL, date_of_birth TEXT, gender TEXT, "
             "ethnicity TEXT, PRIMARY KEY (family_id, person_id))",
         ]
+
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        super().apply(tx, [c for c in changes if read_here(c.event)], context)
 
     def derive(self, family_id: UUID, context: Context) -> dict[str, list[tuple[Any, ...]]]:
         events = context.family_events(family_id)
