@@ -180,21 +180,22 @@ class Projector:
         keys_store = getattr(self.ledger, "keys", None)
         if keys_store is not None:
             keys_store.preload(family_ids)
-        table = self.store.table(self.ledger.recorder.events_table_name)
-        position = self._position_column()
         keys: list[Any] = list(family_ids) if self.store.postgres else [fid.hex for fid in family_ids]
         where, args = f"originator_id IN ({','.join('?' * len(keys))})", list(keys)
-        if upto is not None:
-            where += f" AND {position} <= ?"
-            args.append(upto)
-        rows = tx.rows(f"SELECT {position} AS notification_id, originator_id, originator_version, topic, state "
-                       f"FROM {table} WHERE {where} ORDER BY originator_id, originator_version", args)
-        for change in self._decoded(rows):
+        for change in self._events(tx, where, args, upto, order="originator_id, originator_version"):
             found[change.event.originator_id].append(change)
         return found
 
-    def _decoded(self, rows: list[dict[str, Any]]) -> list[Change]:
-        """Stored event rows (with their positions) decoded by the application's mapper."""
+    def _events(self, tx: Tx, where: str, args: list[Any], upto: int | None, *, order: str,
+                limit: int | None = None) -> list[Change]:
+        """The stored events matching ``where`` (and at or before position ``upto``), with
+        their positions, decoded by the application's mapper."""
+        position = self._position_column()
+        if upto is not None:
+            where, args = f"{where} AND {position} <= ?", [*args, upto]
+        rows = tx.rows(f"SELECT {position} AS notification_id, originator_id, originator_version, topic, state "
+                       f"FROM {self.store.table(self.ledger.recorder.events_table_name)} WHERE {where} "
+                       f"ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit is not None else ""), args)
         to_event = self.ledger.mapper.to_domain_event
         return [Change(r["notification_id"], to_event(StoredEvent(
             r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"]),
@@ -211,15 +212,8 @@ class Projector:
         the library's ``select_notifications`` selects them, without a connection and a
         transaction of their own (which, with a separate read of the positions, cost a
         command's inline catch-up two more transactions: PostgreSQL 3.6 → 3.0 ms of CPU)."""
-        table = self.store.table(self.ledger.recorder.events_table_name)
         position = self._position_column()
-        where, args = f"{position} > ?", [after]
-        if stop is not None:
-            where += f" AND {position} <= ?"
-            args.append(stop)
-        return self._decoded(tx.rows(
-            f"SELECT {position} AS notification_id, originator_id, originator_version, topic, state "
-            f"FROM {table} WHERE {where} ORDER BY {position} LIMIT {int(limit)}", args))
+        return self._events(tx, f"{position} > ?", [after], stop, order=position, limit=limit)
 
     def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None,
                  covering: int | None = None) -> int:
