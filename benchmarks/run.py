@@ -144,6 +144,14 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
                       detail={"p50_ms": empty["p50_ms"], "p99_ms": empty["p99_ms"],
                               "times_the_ledger": ceiling}))
 
+    log(f"[{db}] ceiling: the same clients against the library's own command, nothing of the ledger's ...")
+    library = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
+                                  phase="http_library", app="benchmarks.library_api:app")
+    out.append(Figure(db, "ceiling: the library's own command over HTTP", library["rate"], "commands/s",
+                      ref["rate"], "single-row INSERT transactions/s", library["rate"] / ref["rate"],
+                      detail={"p50_ms": library["p50_ms"], "p99_ms": library["p99_ms"],
+                              "times_the_ledger": library["rate"] / http["rate"]}))
+
     small = scale.replay_small or max(1, total // 2)
     log(f"[{db}] replay over {small:,} events ...")
     tgt.settings("replay")

@@ -17,7 +17,8 @@ MEASURES = [
     "append: application", "append: HTTP, 16 clients", "append: HTTP p50 latency", "append: HTTP p99 latency",
     "peak memory: API process", "growth: replay time", "peak memory: replay process",
     "append: HTTP, 16 clients, projection worker", "ceiling: HTTP endpoint that does nothing",
-    "ceiling: the ledger's decode alone", "append: a command on a 10-event family",
+    "ceiling: the ledger's decode alone", "ceiling: the library's own command over HTTP",
+    "append: a command on a 10-event family",
     "append: a command on a 40-event family", "replay in one process",
 ]
 QUERIES = ["a family's chronology", "a family's deadlines", "a team's overdue list", "a team's caseload"]
