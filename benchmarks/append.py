@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 
 from benchmarks.dataset import SECRET
@@ -225,9 +225,9 @@ def _wait_up(base: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise RuntimeError(f"the API process exited with {server.returncode}")
         try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+            if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
                 return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.2)
     raise RuntimeError("the API process did not answer /health within 60 s")

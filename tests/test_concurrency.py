@@ -143,7 +143,7 @@ def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_databa
     import os
     import time
 
-    import httpx
+    import httpx2
     import psycopg
 
     from tests.conftest import SECRET
@@ -160,7 +160,7 @@ def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_databa
         assert process.poll() is None
         body = {"policy": "durham-one-point", "team": "north",
                 "members": [{"given_name": "Kid", "family_name": "Test", "kind": "child"}]}
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx2.Client(base_url=base, timeout=30) as client:
             for _ in range(6):
                 assert client.post("/families", json=body, headers=PRACTITIONER).status_code == 201
 

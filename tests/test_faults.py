@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.conftest import SECRET, auth
@@ -139,9 +139,9 @@ def ledger_service(args: list[str], env: dict[str, str], log_path: Path,
         while True:
             assert process.poll() is None, _tail(log)
             try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                if httpx2.get(f"{base}/health", timeout=2).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             assert time.monotonic() < deadline, "the service did not start:\n" + _tail(log)
             time.sleep(0.2)
@@ -189,7 +189,7 @@ class Outcome:
 def _post_commands(base: str, client: int, family_id: str, began: float, stop: threading.Event,
                    outcomes: list[Outcome], lock: threading.Lock) -> None:
     headers = auth("practitioner", f"worker-{client}")
-    with httpx.Client(base_url=base, headers=headers, timeout=CLIENT_TIMEOUT) as http:
+    with httpx2.Client(base_url=base, headers=headers, timeout=CLIENT_TIMEOUT) as http:
         n = 0
         while not stop.is_set():
             n += 1
@@ -201,7 +201,7 @@ def _post_commands(base: str, client: int, family_id: str, began: float, stop: t
                 body = r.json() if r.content else {}
                 outcome = Outcome(client, family_id, key, started - began, time.monotonic() - started, r.status_code,
                                   body, r.headers.get("content-type", ""), r.headers.get("retry-after"))
-            except (httpx.HTTPError, ValueError) as e:
+            except (httpx2.HTTPError, ValueError) as e:
                 outcome = Outcome(client, family_id, key, started - began, time.monotonic() - started, None, {},
                                   error=f"{type(e).__name__}: {e}")
                 time.sleep(0.1)
@@ -215,7 +215,7 @@ def _post_commands(base: str, client: int, family_id: str, began: float, stop: t
 def test_postgres_stopped_under_load_gives_503s_loses_nothing_acknowledged_and_recovers(service):
     base, postgres, process = service["base"], service["postgres"], service["process"]
     families = []
-    with httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT) as http:
+    with httpx2.Client(base_url=base, timeout=CLIENT_TIMEOUT) as http:
         for client in range(CLIENTS):
             headers = auth("practitioner", f"worker-{client}")
             r = http.post("/families", headers=headers, json={
@@ -285,7 +285,7 @@ def test_postgres_stopped_under_load_gives_503s_loses_nothing_acknowledged_and_r
     acknowledged = [o for o in outcomes if o.status == 201]
     assert len(acknowledged) > 20, f"too little load to mean anything: {len(acknowledged)} commands"
     auditor = auth("auditor", "ada", None)
-    with httpx.Client(base_url=base, headers=auditor, timeout=CLIENT_TIMEOUT) as http:
+    with httpx2.Client(base_url=base, headers=auditor, timeout=CLIENT_TIMEOUT) as http:
         for fid in families:
             r = http.get(f"/families/{fid}/events")
             assert r.status_code == 200, r.text
