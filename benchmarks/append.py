@@ -154,7 +154,8 @@ def through_http(tgt: Target, families: int, per_family: int, clients: int, *, p
     process running beside it (``LEDGER_PROJECTIONS=worker``, ADR 0011) on the same
     cores; ``catch_up_s`` is how long the worker took, after the last command was
     answered, to bring every read model to the log's end. ``app``: another ASGI app to
-    drive instead (``benchmarks.empty_api:app``, the ceiling)."""
+    drive instead: the ceilings ``benchmarks.empty_api:app`` (an endpoint that does nothing)
+    and ``benchmarks.library_api:app`` (the library's own command, nothing of the ledger's)."""
     settings = tgt.settings(phase)
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": SECRET,
            "LEDGER_MASTER_KEYS": settings.master_keys, "LEDGER_DATABASE_SCHEMA": settings.database_schema,
