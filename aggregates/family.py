@@ -10,7 +10,8 @@ serialise with the same transcoder as events.
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -19,6 +20,8 @@ from eventsourcing.domain import Aggregate
 from aggregates import events as ev
 from aggregates.errors import InvalidCommand, NotAuthorised, RuleBroken
 from aggregates.vocabulary import MANAGEMENT_ROLES
+
+LONDON = ZoneInfo("Europe/London")
 
 # Events that may be recorded while the family has no open episode: a new referral
 # (re-referral) opens one; reopening reopens the last; follow-up after closure and
@@ -115,7 +118,7 @@ class Family(Aggregate):
         actor_team = envelope["actor"].get("team")
         if actor_team != team:
             raise NotAuthorised(f"a member of team {actor_team} registers families for team {actor_team}, not {team}")
-        _check_members(members)
+        _check_members(members, _today(envelope))
         return cls._create(
             ev.FamilyRegistered, id=family_id, team=team, members=members, **envelope
         )
@@ -130,6 +133,14 @@ class Family(Aggregate):
         if event_class is None or type_name in ev.SYSTEM_TYPES:
             raise InvalidCommand(f"unknown command type {type_name!r}", field="type")
         self._check_not_erased()
+        try:
+            self._recording = envelope  # what the checks judge "today" by
+            return self._checked_record(type_name, event_class, fields, envelope, pack)
+        finally:
+            del self._recording
+
+    def _checked_record(self, type_name: str, event_class: type[ev.FamilyEvent], fields: dict[str, Any],
+                        envelope: dict[str, Any], pack: PackView) -> ev.FamilyEvent:
         actor = envelope["actor"]
         self._check_team(type_name, actor)
         self._check_members_known(envelope.get("about", []), "about")
@@ -221,7 +232,7 @@ class Family(Aggregate):
     def _check_MemberAdded(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
         if f["member_id"].hex in self.members:
             raise InvalidCommand(f"member {f['member_id']} already exists", field="member_id")
-        _check_members([f])
+        _check_members([f], _today(self._recording))
 
     def _check_ReferralReceived(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
         if any(e["episode_id"] == f["episode_id"] for e in self.episodes):
@@ -409,7 +420,7 @@ class Family(Aggregate):
             raise InvalidCommand("a correction must say why", field="reason")
         dob = f["changes"].get("date_of_birth")
         if corrected_type == "MemberAdded" and isinstance(dob, date):
-            _check_birth(dob, "changes.date_of_birth")
+            _check_birth(dob, _today(self._recording), "changes.date_of_birth")
 
     # -- applying events -------------------------------------------------------------
 
@@ -616,18 +627,32 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 mistyped year (0001, 1800), refused like one in the future."""
 
 
-def _check_birth(dob: date, field: str = "date_of_birth") -> None:
-    if dob > date.today():
+def _today(envelope: dict[str, Any]) -> date:
+    """The London date the command is recorded on (its ``timestamp``, the ledger's clock)."""
+    return envelope["timestamp"].astimezone(LONDON).date()
+
+
+EXPECTED_WITHIN = timedelta(weeks=42)
+"""How far ahead a child's date of birth may be: an expected baby is put on the record
+with its expected date of delivery (and is covered by no per-child rule until born, ADR
+0010); a pregnancy lasts at most about 42 weeks."""
+
+
+def _check_birth(dob: date, today: date, field: str = "date_of_birth", kind: str = "child") -> None:
+    if kind != "child" and dob > today:
         raise InvalidCommand(f"{field} {dob.isoformat()} is in the future", field=field)
+    if dob > today + EXPECTED_WITHIN:
+        raise InvalidCommand(f"{field} {dob.isoformat()} is more than 42 weeks ahead: an expected baby is "
+                             "recorded with its expected date of delivery", field=field)
     if dob < EARLIEST_BIRTH:
         raise InvalidCommand(f"{field} {dob.isoformat()} is before {EARLIEST_BIRTH.year}", field=field)
 
 
-def _check_members(members: list[dict[str, Any]]) -> None:
+def _check_members(members: list[dict[str, Any]], today: date) -> None:
     for member in members:
         dob = member.get("date_of_birth")
         if dob is not None:
-            _check_birth(dob)
+            _check_birth(dob, today, kind=member.get("kind", "child"))
         for name in ("given_name", "family_name"):
             if not str(member.get(name, "")).strip():
                 raise InvalidCommand(f"{name} must not be empty", field=name)

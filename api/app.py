@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Annotated, Any, AsyncIterator
 from uuid import UUID
 
@@ -76,7 +76,7 @@ def _attach_projector(app: FastAPI) -> None:
     ledger: Ledger = app.state.ledger
     projector = Projector(ledger)
     app.state.projector = projector
-    app.state.access_log = AccessLog(Database.of(ledger))
+    app.state.access_log = AccessLog(Database.of(ledger), clock=ledger.now)
     if ledger.settings.projections == "inline":
         projector.catch_up()
         ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
@@ -249,7 +249,7 @@ def _policy_routes(app: FastAPI) -> None:
         team = access.own_team(request, team)
         if as_of is None:
             with read_routes.projector_of(request, min_position).reading("deadlines") as tx:
-                rows = deadline_model.view(tx, now=datetime.now(timezone.utc), team=team, worker=worker,
+                rows = deadline_model.view(tx, now=_ledger(request).clock(), team=team, worker=worker,
                                            states=states, due_before=due_before)
         else:
             rows = _ledger(request).deadline_view(team=team, worker=worker, states=states,

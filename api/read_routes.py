@@ -8,7 +8,7 @@ embedded default they are already there.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -59,8 +59,9 @@ def projector_of(request: Request, min_position: int | None = None) -> Projector
     return projector
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+def now(request: Request) -> datetime:
+    """The ledger's "now" (its clock: real time in service, fixed in tests)."""
+    return ledger_of(request).clock()
 
 
 def install(app: FastAPI) -> None:
@@ -129,7 +130,7 @@ def install(app: FastAPI) -> None:
         ledger.family(family_id)  # 404 if there is no such family
         who = auditor or (actor["user_id"] if actor["role"] == "auditor" else None)
         with projector_of(request, min_position).reading("oversight", "chronology") as tx:
-            return JSONResponse(oversight.family_view(tx, family_id, ledger.packs, _now(), auditor=who))
+            return JSONResponse(oversight.family_view(tx, family_id, ledger.packs, now(request), auditor=who))
 
     @app.get("/oversight", tags=["oversight"])
     def get_oversight(
@@ -150,7 +151,7 @@ def install(app: FastAPI) -> None:
             if auditor is not None:
                 return JSONResponse({"auditor": auditor, "footprint": oversight.auditor_view(tx, auditor, held)})
             team = access.own_team(request, team)
-            found = oversight.gaps_view(tx, ledger_of(request).packs, _now(), team)
+            found = oversight.gaps_view(tx, ledger_of(request).packs, now(request), team)
             return JSONResponse({"team": team, "count": len(found), "gaps": found})
 
     @app.get("/feed", tags=["feed"])

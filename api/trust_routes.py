@@ -5,7 +5,7 @@ holds) and crypto-shredding (erasure). ``subject_access_export`` is shared with
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -136,7 +136,7 @@ def install(app: FastAPI) -> None:
         the years after closure and the youngest child's birthday the pack states), held
         or not, and not yet erased."""
         ledger = ledger_of(request)
-        today = as_of or london_date(datetime.now(timezone.utc))
+        today = as_of or london_date(ledger.clock())
         with projector_of(request).reading("caseloads", "episodes") as tx:
             candidates = retention.families(tx)
         due: list[dict[str, Any]] = []

@@ -9,12 +9,12 @@ the database shows (``ledger verify``).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
 import orjson
 
+from ledger.clock import Clock, stamp, utc_now
 from ledger.sql import Database
 
 TABLE = "access_log"
@@ -35,8 +35,8 @@ def _digest(prev: str, row: dict[str, Any]) -> str:
 
 
 class AccessLog:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self.db, self.clock = db, clock
         db.create(TABLE, DDL)
 
     def record(self, *, actor: dict[str, str], action: str, path: str, query: str,
@@ -47,7 +47,7 @@ class AccessLog:
                 tx.run("LOCK TABLE {access_log} IN EXCLUSIVE MODE")
             last = tx.one("SELECT seq, hash FROM {access_log} ORDER BY seq DESC LIMIT 1")
             row = {"seq": (last["seq"] + 1) if last else 1,
-                   "at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                   "at": stamp(self.clock),
                    "user_id": actor["user_id"], "role": actor["role"], "team": actor.get("team") or None,
                    "family_id": family_id.hex if family_id else None, "member_id": member_id.hex if member_id else None,
                    "action": action, "path": path, "query": query}

@@ -37,6 +37,7 @@ from aggregates.family import Family
 from aggregates.vocabulary import WRITING_ROLES
 from ledger import deadlines as deadline_engine
 from ledger.calendar import london_date
+from ledger.clock import utc_now
 from ledger.context import ChronologyContext
 from ledger.keys import KeyStore, MasterKey, load_keyring
 from ledger.legal_holds import LegalHolds
@@ -90,9 +91,10 @@ class Ledger(Application[UUID]):
         new_id: Callable[[], UUID] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
-        self.clock = clock or _utc_now
-        """The recording clock: every event's ``recorded_at``. Real time, except where the
-        demo loader (or a test) replays a simulated history; callers never set it."""
+        self.clock = clock or utc_now
+        """The application's one clock (``ledger/clock.py``): every event's ``recorded_at``,
+        "now" for the deadlines, the access log and the holds, "today" for a date of
+        birth. Real time, except where the demo loader or a test gives it a fixed one."""
         self.new_id = new_id or uuid4
         """Where family, member and event ids come from (seeded by the demo loader)."""
         if packs is None:
@@ -108,7 +110,11 @@ class Ledger(Application[UUID]):
         """Called after each command is stored, outside the family's write lock (the
         projector registers here to keep the read models current in this process)."""
         super().__init__(env=environment(self.settings))
-        self.holds = LegalHolds(Database.of(self))
+        self.holds = LegalHolds(Database.of(self), clock=self.now)
+
+    def now(self) -> datetime:
+        """The application's "now": its clock, read late (the demo loader swaps the clock)."""
+        return self.clock()
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -119,7 +125,7 @@ class Ledger(Application[UUID]):
             return load_keyring(self.settings.master_keys, self.settings.data_dir)
 
         self.keys = KeyStore(Database(self.factory.datastore, postgres=self.settings.is_postgres), keyring(),
-                             reload=keyring)
+                             reload=keyring, clock=self.now)
         return SealingMapper(self.construct_transcoder(), self.keys)
 
     # -- commands ---------------------------------------------------------------------
@@ -325,7 +331,7 @@ class Ledger(Application[UUID]):
         from what had been recorded by ``known_at`` (everything by default)."""
         events = self.family_events(family_id)
         pack = self.pack(events[0].policy)
-        as_of = _aware(as_of or datetime.now(timezone.utc), "as_of")
+        as_of = _aware(as_of or self.clock(), "as_of")
         if known_at is not None:
             _aware(known_at, "known_at")
             events = [e for e in events if e.recorded_at <= known_at]
@@ -357,7 +363,7 @@ class Ledger(Application[UUID]):
         """The clocks of every family with an open episode, for team and worker views,
         soonest due first. (Evaluated family by family; the deadlines read model of
         ``projections/`` replaces this scan where it is built.)"""
-        as_of = _aware(as_of or datetime.now(timezone.utc), "as_of")
+        as_of = _aware(as_of or self.clock(), "as_of")
         rows = []
         for family_id in self.family_ids():
             result = self.deadlines(family_id, as_of=as_of)
@@ -471,10 +477,6 @@ class Ledger(Application[UUID]):
             event_id=UUID(found.event_id), family_id=family_id, version=found.version,
             position=position, replayed=True,
         )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _day(value: date | datetime) -> date:

@@ -41,7 +41,7 @@ def verify() -> None:
     ledger = _open()
     try:
         result = verify_events(ledger)
-        access = AccessLog(Database.of(ledger))
+        access = AccessLog(Database.of(ledger), clock=ledger.now)
         problems = result.problems + access.verify()
     finally:
         ledger.close()
@@ -142,7 +142,7 @@ def subject_access(
         found = subject_access_export(ledger, projector, member_id, format.value)
         with projector.reading("chronology") as tx:
             family_id = chronology.member_family(tx, member_id)
-        AccessLog(Database.of(ledger)).record(actor=_operator(), action="subject-access",
+        AccessLog(Database.of(ledger), clock=ledger.now).record(actor=_operator(), action="subject-access",
                                               path=f"ledger export --member {member_id}",
                                               query=f"format={format.value}", family_id=family_id,
                                               member_id=member_id)

@@ -272,7 +272,7 @@ class Story:
         self.horizon = horizon
         self.horizon_day = london_date(horizon)
         self.until = horizon + timedelta(days=1)
-        self.latest_birth = min(self.horizon_day, date.today() - timedelta(days=1))
+        self.latest_birth = self.horizon_day
         self.f = features
         self.p_late = 0.35 if "late_work" in features else 0.05
         self.p_skip = 0.3 if "neglect" in features else 0.02
@@ -2255,7 +2255,7 @@ def generate(ledger: Ledger, *, families: int, seed: int,
     if not packs:
         raise ValueError(f"none of the demo's packs ({', '.join(PACK_ORDER)}) is loaded")
     if until is None:
-        until = at(datetime.now(LONDON).date(), 0)
+        until = at(london_date(ledger.now()), 0)
     if until.tzinfo is None:
         raise ValueError("until must be timezone-aware")
     horizon = until - timedelta(days=1)

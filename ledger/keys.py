@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,6 +28,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from aggregates.errors import RuleBroken
+from ledger.clock import Clock, stamp, utc_now
 from ledger.settings import create_once
 from ledger.sql import Database
 
@@ -87,8 +87,8 @@ def load_keyring(configured: str | None, data_dir: Path) -> list[MasterKey]:
 
 class KeyStore:
     def __init__(self, db: Database, keyring: list[MasterKey],
-                 reload: Callable[[], list[MasterKey]] | None = None) -> None:
-        self.db, self.keyring, self._reload = db, keyring, reload
+                 reload: Callable[[], list[MasterKey]] | None = None, clock: Clock = utc_now) -> None:
+        self.db, self.keyring, self._reload, self.clock = db, keyring, reload, clock
         self._cache: dict[UUID, tuple[bytes | None, float]] = {}
         self._lock = threading.Lock()
         db.create(TABLE, DDL)
@@ -128,7 +128,7 @@ class KeyStore:
             master_id, wrapped = self._wrap(family_id, key)
             with self.db.transaction(self._tables()) as tx:
                 tx.run("INSERT INTO {family_keys} (family_id, master_key_id, wrapped, created_at) VALUES (?,?,?,?) "
-                       "ON CONFLICT (family_id) DO NOTHING", (family_id.hex, master_id, wrapped, _now()))
+                       "ON CONFLICT (family_id) DO NOTHING", (family_id.hex, master_id, wrapped, stamp(self.clock)))
                 row = tx.one("SELECT * FROM {family_keys} WHERE family_id = ?", (family_id.hex,))
             assert row is not None
         key = self._unwrap(family_id, row)
@@ -161,9 +161,9 @@ class KeyStore:
         """Crypto-shred a family: its key is gone for good (the row records who and why)."""
         with self.db.transaction(self._tables()) as tx:
             tx.run("INSERT INTO {family_keys} (family_id, created_at) VALUES (?, ?) ON CONFLICT (family_id) DO NOTHING",
-                   (family_id.hex, _now()))
+                   (family_id.hex, stamp(self.clock)))
             tx.run("UPDATE {family_keys} SET wrapped = NULL, master_key_id = NULL, destroyed_at = ?, "
-                   "destroyed_by = ?, reason = ? WHERE family_id = ?", (_now(), by, reason, family_id.hex))
+                   "destroyed_by = ?, reason = ? WHERE family_id = ?", (stamp(self.clock), by, reason, family_id.hex))
         with self._lock:
             self._cache[family_id] = (None, time.monotonic())
 
@@ -192,6 +192,3 @@ class KeyStore:
                        (master_id, wrapped, row["family_id"]))
         return len(rows)
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

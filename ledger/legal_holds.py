@@ -8,10 +8,10 @@ hold is in force ``Ledger.erase`` refuses and ``GET /retention/due`` marks the f
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
+from ledger.clock import Clock, stamp, utc_now
 from ledger.sql import Database
 
 TABLE = "legal_holds"
@@ -34,8 +34,8 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class LegalHolds:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self.db, self.clock = db, clock
         db.create(TABLE, DDL)
 
     def _tx(self, commit: bool = True) -> Any:
@@ -49,7 +49,7 @@ class LegalHolds:
             if found is not None:
                 return _shown(found)
             row = {"hold_id": uuid4().hex, "scope": scope, "reason": reason, "placed_by": by,
-                   "placed_at": _now(), "lifted_by": None, "lifted_at": None}
+                   "placed_at": stamp(self.clock), "lifted_by": None, "lifted_at": None}
             tx.run("INSERT INTO {legal_holds} VALUES (?,?,?,?,?,?,?)", tuple(row.values()))
         return _shown(row)
 
@@ -61,8 +61,8 @@ class LegalHolds:
             if found is None:
                 return None
             tx.run("UPDATE {legal_holds} SET lifted_by = ?, lifted_at = ? WHERE hold_id = ?",
-                   (by, _now(), found["hold_id"]))
-            found.update(lifted_by=by, lifted_at=_now())
+                   (by, stamp(self.clock), found["hold_id"]))
+            found.update(lifted_by=by, lifted_at=stamp(self.clock))
         return _shown(found)
 
     def holding(self, family_id: UUID) -> dict[str, Any] | None:
@@ -82,6 +82,3 @@ class LegalHolds:
         with self._tx(commit=False) as tx:
             return tx.rows(f"SELECT * FROM {{legal_holds}} {where} ORDER BY placed_at, hold_id")
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

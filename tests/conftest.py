@@ -9,9 +9,10 @@ skips the PostgreSQL half with the reason; in CI it fails.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -25,6 +26,24 @@ from ledger.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "test-signing-key-not-for-production-use-0123456789"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+"""The moment every test's ledger starts at (Tuesday 24 November 2026, noon): no test
+depends on the day it runs."""
+
+
+class FixedClock:
+    """The application's clock in tests: it starts at a fixed moment and moves on with the
+    time the test takes (so events recorded one after another are stamped in order, as
+    they are in service); ``set`` moves it to another moment."""
+
+    def __init__(self, start: datetime = NOW) -> None:
+        self.set(start)
+
+    def set(self, moment: datetime) -> None:
+        self.start, self.t0 = moment, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
 
 
 def _pg_available() -> str | None:
@@ -64,8 +83,13 @@ def settings(request: pytest.FixtureRequest, tmp_path: Any) -> Settings:
 
 
 @pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    app = Ledger(settings)
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def ledger(settings: Settings, clock: FixedClock) -> Iterator[Ledger]:
+    app = Ledger(settings, clock=clock)
     yield app
     app.close()
 

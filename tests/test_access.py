@@ -43,7 +43,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
-from tests.conftest import SECRET, auth
+from tests.conftest import FixedClock, SECRET, auth
 
 # --- the actors (the matrix's columns) ------------------------------------------------------
 
@@ -314,7 +314,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         settings = Settings(**common, database_url=url, database_schema=schema, pool_size=12)
-    ledger = Ledger(settings)
+    ledger = Ledger(settings, clock=FixedClock())
     try:
         with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
             yield _build(client, ledger)

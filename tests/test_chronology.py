@@ -7,7 +7,6 @@ import csv
 import io
 import time
 import uuid
-from datetime import datetime, timezone
 
 from tests.conftest import MANAGER, PRACTITIONER, auth, ok, register
 
@@ -97,10 +96,10 @@ def test_a_correction_shows_the_corrected_value_with_the_original_and_the_reason
     assert correction["changes"]["occurred_at"]["from"].startswith("2026-01-07T11:00:00")
 
 
-def test_the_chronology_as_at_a_moment_of_recording_leaves_out_later_entries_and_later_corrections(client):
+def test_the_chronology_as_at_a_moment_of_recording_leaves_out_later_entries_and_later_corrections(client, clock):
     fid, ava, ben, cara, visit, _ = _family(client)
     time.sleep(0.01)
-    before = datetime.now(timezone.utc).isoformat()
+    before = clock().isoformat()
     time.sleep(0.01)
     ok(client, fid, {"type": "EntryCorrected", "corrects": visit["event_id"], "changes": {"location": "school"},
                      "reason": "wrong place"})
@@ -119,10 +118,10 @@ def test_the_chronology_as_at_a_moment_of_recording_leaves_out_later_entries_and
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
 
 
-def test_the_family_as_at_a_moment_is_its_state_then(client):
+def test_the_family_as_at_a_moment_is_its_state_then(client, clock):
     fid, *_ = _family(client)
     time.sleep(0.01)
-    before = datetime.now(timezone.utc).isoformat()
+    before = clock().isoformat()
     time.sleep(0.01)
     ok(client, fid, {"type": "AllocatedToTeam", "team": "south", "occurred_at": "2026-01-12T09:00:00+00:00"}, MANAGER)
     auditor = auth("auditor", "ada", None)  # north may no longer read it; an auditor reads every family

@@ -67,10 +67,10 @@ def test_every_command_type_round_trips_with_its_envelope(client):
         "Ava disclosed worry about dad"
 
 
-def test_occurred_at_defaults_to_now_and_state_reflects_the_record(client):
+def test_occurred_at_defaults_to_now_and_state_reflects_the_record(client, clock):
     family = register(client)
     fid = family["family_id"]
-    before = datetime.now().astimezone()
+    before = clock()
     r = command(client, fid, {"type": "ReferralReceived", "route": "self", "reason": "asked for help"})
     assert r.status_code == 201
     event = client.get(f"/families/{fid}/events", headers=PRACTITIONER).json()["events"][-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from tests.conftest import PRACTITIONER, command, register, version
+from tests.conftest import FixedClock, PRACTITIONER, command, register, version
 
 THREADS = 8
 PER_THREAD = 6
@@ -110,7 +110,7 @@ def test_two_processes_racing_one_idempotency_key_record_once(settings):
     """Two Ledger applications on one database stand in for two API processes."""
     from ledger.application import Idempotency, Ledger
 
-    apps = [Ledger(settings) for _ in range(3)]
+    apps = [Ledger(settings, clock=FixedClock()) for _ in range(3)]
     actor = {"user_id": "pat", "role": "practitioner", "team": "north"}
     try:
         fid = apps[0].register_family(policy="durham-one-point", team="north", actor=actor, members=[
@@ -189,7 +189,7 @@ def test_processes_opening_a_new_postgres_schema_at_the_same_moment_all_open_it(
 
         start.wait()
         try:
-            ledger = Ledger(settings)
+            ledger = Ledger(settings, clock=FixedClock())
             try:
                 Projector(ledger)
             finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from aggregates.family import Family
 from ledger.calendar import LONDON
 from ledger.deadlines import evaluate
 from ledger.policies.schema import Pack
+from tests.conftest import NOW, FixedClock
 
 SEED = "000_5f8893c51560d94f.txt"
 SRC = f'{{ seed = "{SEED}", lines = [1] }}'
@@ -58,6 +59,18 @@ source = {SRC}
 roles = ["manager"]
 source = {SRC}
 [authority.close]
+roles = ["manager"]
+source = {SRC}
+[authority.triage]
+roles = ["practitioner", "supervisor", "manager"]
+source = {SRC}
+[authority.step]
+roles = ["manager"]
+source = {SRC}
+[authority.transfer]
+roles = ["manager"]
+source = {SRC}
+[authority.accept_transfer]
 roles = ["manager"]
 source = {SRC}
 
@@ -196,6 +209,7 @@ unit = "working_days"
 id = "extension-before-agreement"
 title = "The manager extends before it is agreed with the family"
 kind = "ordering"
+on_breach = "refuse"
 category = "assessment"
 source = {SRC}
 before = {{ event = "DeadlineExtended" }}
@@ -221,13 +235,14 @@ class Walk:
         members.append({"member_id": uuid.uuid4(), "given_name": "Carer", "family_name": "Test",
                         "kind": "adult", "date_of_birth": date(1990, 1, 1)})
         self.ids = {m["given_name"]: m["member_id"] for m in members}
+        self.recording = FixedClock()  # every event is recorded on 24 November 2026 (recorded_at)
         self.family = Family.register(family_id=uuid.uuid4(), envelope=self.envelope(registered, PAT),
                                       team="north", members=members)
         self.events = list(self.family.collect_events())
 
     def envelope(self, at: datetime, actor: dict[str, str], about: list[uuid.UUID] | None = None) -> dict[str, Any]:
         return {"event_id": uuid.uuid4(), "occurred_at": at, "actor": actor, "policy": PACK.id,
-                "policy_version": PACK.version, "about": about or [], "context": {}}
+                "policy_version": PACK.version, "about": about or [], "context": {}, "timestamp": self.recording()}
 
     def __call__(self, type_name: str, at: datetime, actor: dict[str, str] = PAT,
                  about: list[uuid.UUID] | None = None, **fields: Any) -> uuid.UUID:
@@ -452,8 +467,8 @@ def test_events_recorded_later_than_the_recording_rule_allows_are_late_entries()
     ava = walk.ids["Ava"]
     late = walk("ContactMade", when(2026, 1, 5), method="visit", party="family", members_present=[ava],
                 children_seen=[ava], children_seen_alone=[])
-    on_time = walk("CaseNoteRecorded", datetime.now(timezone.utc) - timedelta(minutes=5), text="just now")
-    entries = evaluate(walk.events, PACK, datetime.now(timezone.utc))["late_entries"]
+    on_time = walk("CaseNoteRecorded", NOW - timedelta(minutes=5), text="just now")
+    entries = evaluate(walk.events, PACK, NOW + timedelta(minutes=1))["late_entries"]
     assert [(e["event_id"], e["rule"], e["due"]) for e in entries] == [(late, "notes-on-time", date(2026, 1, 8))]
     assert on_time not in {e["event_id"] for e in entries}
 
@@ -502,6 +517,7 @@ source = {SRC}
 id = "letter-after-authorisation"
 title = "The closure letter follows the manager's authorisation"
 kind = "ordering"
+on_breach = "refuse"
 category = "closure"
 source = {SRC}
 before = {{ event = "ClosureAuthorised" }}

@@ -26,7 +26,7 @@ from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
 from ledger.demo import PACK_ORDER, DemoAlreadyLoaded, generate
 from ledger.settings import Settings
-from tests.conftest import SECRET
+from tests.conftest import FixedClock, SECRET
 
 UNTIL = datetime(2026, 11, 24, tzinfo=timezone.utc)
 """Histories end here (midnight starting 24 November 2026), so every assertion is stable
@@ -65,7 +65,7 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         settings = Settings(**common, database_url=url, database_schema=schema, pool_size=4)
-    ledger = Ledger(settings)
+    ledger = Ledger(settings, clock=FixedClock())
     clock, new_id = ledger.clock, ledger.new_id
     summary = generate(ledger, families=20, seed=7, until=UNTIL)
     assert (ledger.clock, ledger.new_id) == (clock, new_id), "the recording clock and id source are restored"
@@ -207,7 +207,7 @@ def fresh(settings: Settings, tmp_path: Path, name: str) -> Settings:
 
 
 def stream_of(settings: Settings, families: int, seed: int) -> list[dict[str, Any]]:
-    ledger = Ledger(settings)
+    ledger = Ledger(settings, clock=FixedClock())
     try:
         generate(ledger, families=families, seed=seed, until=UNTIL)
         return [event_view(e) for e in events_in_order(ledger)]
@@ -225,7 +225,7 @@ def test_a_seed_gives_the_same_history_ids_included(settings, tmp_path):
 
 
 def test_a_seed_is_loaded_once_and_other_seeds_add_families(tmp_path):
-    ledger = Ledger(Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40))
+    ledger = Ledger(Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40), clock=FixedClock())
     try:
         generate(ledger, families=2, seed=5, until=UNTIL)
         before = ledger.recorder.max_notification_id()
@@ -258,7 +258,7 @@ def test_ledger_demo_loads_the_families_and_the_read_models(tmp_path):
 @pytest.mark.parametrize("seed", [11, 12])
 def test_a_few_hundred_families_are_all_accepted(tmp_path, seed):
     """Every story of a larger run is accepted by the packs (a refusal raises), on SQLite."""
-    ledger = Ledger(Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40))
+    ledger = Ledger(Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40), clock=FixedClock())
     try:
         summary = generate(ledger, families=150, seed=seed, until=UNTIL)
         assert ledger.recorder.max_notification_id() == summary["events"]

@@ -19,7 +19,7 @@ import pytest
 from ledger import integrity
 from projections.projector import Projector
 from replay.rebuild import rebuild
-from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, command, register, version
+from tests.conftest import FixedClock, AUDITOR, MANAGER, PRACTITIONER, auth, command, register, version
 
 ADMIN = auth("admin", "adam", None)
 ERASE = {"reason": "retention-period-passed", "legal_basis": "UK GDPR Art. 5(1)(e) and Art. 17(1)(a)"}
@@ -134,7 +134,7 @@ def test_a_family_erased_by_another_process_reads_erased_here_at_once(client, le
     fid = stones["family_id"]
     assert "Ava" in client.get(f"/families/{fid}", headers=AUDITOR).text  # decoded and cached here
     assert "Ava loves drawing" in client.get(f"/families/{fid}/events", headers=AUDITOR).text
-    other = Ledger(settings)
+    other = Ledger(settings, clock=FixedClock())
     try:
         other.erase(UUID(fid), actor={"user_id": "adam", "role": "admin", "team": None}, **ERASE)
     finally:

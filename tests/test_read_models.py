@@ -4,7 +4,6 @@ and the reconstruction of what a decision-maker could see."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok
 
@@ -33,12 +32,12 @@ def open_and_allocate(client, fid: str, worker: str, pathway: str, when: str = "
 # --- deadlines ---------------------------------------------------------------------------
 
 
-def test_the_team_view_reads_the_deadlines_table_and_agrees_with_the_engine(client):
+def test_the_team_view_reads_the_deadlines_table_and_agrees_with_the_engine(client, clock):
     fids = [family(client, NCC) for _ in range(3)]
     for i, fid in enumerate(fids):
         open_and_allocate(client, fid, f"worker{i % 2}", "parenting", when=f"2026-0{i + 3}-02")
     from_table = client.get("/deadlines", params={"team": "north"}, headers=MANAGER).json()["deadlines"]
-    now = datetime.now(timezone.utc).isoformat()
+    now = clock().isoformat()
     from_engine = client.get("/deadlines", params={"team": "north", "as_of": now}, headers=MANAGER).json()["deadlines"]
     assert from_table and from_table == from_engine
     worker0 = client.get("/deadlines", params={"worker": "worker0", "status": "overdue"}, headers=MANAGER).json()
@@ -98,14 +97,14 @@ def test_a_familys_oversight_footprint_lists_management_decisions_with_who_and_w
     assert by_manager["decisions"] == 1 and by_manager["families"][0]["family_id"] == fid
 
 
-def test_families_without_supervision_within_the_packs_interval_are_gaps(client):
+def test_families_without_supervision_within_the_packs_interval_are_gaps(client, clock):
     # Southampton: each case supervised at least every 8 weeks (seed 004 L353).
     supervised, neglected = family(client, SOUTHAMPTON), family(client, SOUTHAMPTON)
     for fid in (supervised, neglected):
         ok(client, fid, {"type": "ReferralReceived", "route": "professional", "reason": "concern",
                          "occurred_at": "2026-05-01T09:00:00+00:00"}, MANAGER)
     ok(client, supervised, {"type": "SupervisionRecorded", "worker_id": "pat", "kind": "formal",
-                            "occurred_at": datetime.now(timezone.utc).isoformat()}, SUPERVISOR)
+                            "occurred_at": clock().isoformat()}, SUPERVISOR)
     gaps = client.get("/oversight", params={"gaps": "true", "team": "north"}, headers=MANAGER).json()
     assert [g["family_id"] for g in gaps["gaps"]] == [neglected]
     # No supervision since the episode opened on 1 May 2026: due 8 weeks later, 26 June.

@@ -148,10 +148,32 @@ class Power(Strict):
     reading: str = ""
 
 
+MANAGEMENT: tuple[Role, ...] = ("supervisor", "manager")
+
+
 class Authority(Strict):
+    """Who may do what under the pack. ``authorise``, ``extend`` and ``close`` are the
+    sign-offs; ``triage`` records threshold decisions and allocations to a team's tray
+    (TriageDecided, AllocatedToTeam), ``step`` steps a family up or down (SteppedUp,
+    SteppedDown); ``transfer`` moves a family out of its team (TransferredOut) and
+    ``accept_transfer`` takes it in (TransferredIn), both supervisors or managers only."""
+
     authorise: Power
     extend: Power
     close: Power
+    triage: Power
+    step: Power
+    transfer: Power
+    accept_transfer: Power
+
+    @model_validator(mode="after")
+    def _moves_by_management(self) -> Authority:
+        for name in ("transfer", "accept_transfer"):
+            outside = [r for r in getattr(self, name).roles if r not in MANAGEMENT]
+            if outside:
+                raise ValueError(f"{name}.roles {outside}: only a supervisor or manager moves a family "
+                                 "between teams")
+        return self
 
 
 class Caseload(Strict):
@@ -253,6 +275,7 @@ class Rule(Strict):
     before: EventMatch | None = None
     after: EventMatch | None = None
     correlate: list[str] = []
+    on_breach: Literal["flag", "refuse"] | None = None
     applies_to: list[str] = []
     reading: str = ""
     note: str = ""
@@ -278,8 +301,11 @@ class Rule(Strict):
                 for match in (self.before, self.after):
                     if name not in _allowed_keys(match.event):
                         raise ValueError(f"correlate: {match.event} has no field {name!r}")
-        elif self.before or self.after or self.correlate:
-            raise ValueError(f"before, after and correlate belong to ordering rules, not {self.kind}")
+            if self.on_breach is None:
+                raise ValueError("an ordering rule says what a breach does: on_breach = \"flag\" (record it and "
+                                 "show the breach) or \"refuse\" (a sign-off that must come first)")
+        elif self.before or self.after or self.correlate or self.on_breach:
+            raise ValueError(f"before, after, correlate and on_breach belong to ordering rules, not {self.kind}")
         if self.kind == "recording":
             unknown = [t for t in self.applies_to if t not in VOCABULARY]
             if unknown:
