@@ -422,12 +422,17 @@ class AgreementRecorded(FamilyEvent):
 
 
 class EntryCorrected(FamilyEvent):
-    """Corrects an earlier event without editing it: names it, the new values, why."""
+    """Corrects an earlier event without editing it: names it, the new values, why.
+
+    With ``member``, the correction is of one member's details (name, date of birth,
+    gender, ethnicity, kind) as the event that put them on the record gave them: the
+    registration (which lists every first member) or their MemberAdded."""
     personal = ('changes', 'reason')
 
     corrects: UUID
     changes: dict[str, Any]
     reason: str
+    member: UUID | None = None
 
 
 class PersonalDataErased(FamilyEvent):

@@ -3,25 +3,39 @@
 Commands arrive as ``Family.record(type, fields, envelope, pack)``. Each is checked
 against the family's state and the policy pack's authority and ordering rules; a
 refused command raises a ``LedgerError`` and triggers nothing, so nothing is recorded.
-State is kept in plain dicts and lists of JSON-friendly values so that snapshots
+
+The state is a fold of the family's *facts*: every event's type, when it happened, who
+recorded it, whom it is about and its values (``log``, in version order). A correction
+(``EntryCorrected``) changes the fact it names and the state is folded again from the
+facts, so what the family is now (its pathway, worker, extensions, consent...) always
+reflects the corrected record. A correction is held to every rule the original was: it
+is replayed, with the corrected fact in place, through the same checks as the commands
+(``_correction_problems``), and refused if it would make any entry break a rule.
+
+State is kept in plain dicts, lists and tuples of JSON-friendly values so that snapshots
 serialise with the same transcoder as events.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 from typing import Any, Protocol
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
 
 from aggregates import events as ev
-from aggregates.errors import InvalidCommand, NotAuthorised, RuleBroken
+from aggregates.corrections import MEMBER_DETAILS, corrected
+from aggregates.errors import InvalidCommand, LedgerError, NotAuthorised, RuleBroken
 from aggregates.vocabulary import MANAGEMENT_ROLES
 
 LONDON = ZoneInfo("Europe/London")
+STATE_FORMAT = 2
+"""The shape of the state below; a snapshot of another shape is not used (the family is
+folded from its events instead, ``ledger.storage.LedgerRepository``)."""
 
 # Events that may be recorded while the family has no open episode: a new referral
 # (re-referral) opens one; reopening reopens the last; follow-up after closure and
@@ -33,9 +47,60 @@ OUTSIDE_EPISODE = frozenset(
      "DocumentRecorded"}
 )
 
-
 PATHWAY_SETTERS = frozenset({"TriageDecided", "AllocatedToTeam", "SteppedDown"})
 ASSESSMENT_EVENTS = frozenset({"AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised"})
+
+POWERS: dict[str, tuple[str, str]] = {
+    "TriageDecided": ("triage", "record a triage decision"),
+    "AllocatedToTeam": ("triage", "allocate a family to a team"),
+    "AssessmentAuthorised": ("authorise", "authorise assessments"),
+    "AssessmentReturned": ("authorise", "return assessments"),
+    "PlanAuthorised": ("authorise", "authorise plans"),
+    "DeadlineExtended": ("extend", "extend a deadline"),
+    "ClosureAuthorised": ("close", "authorise closure"),
+    "SteppedUp": ("step", "step a family up"),
+    "SteppedDown": ("step", "step a family down"),
+    "TransferredOut": ("transfer", "transfer a family to another team"),
+    "TransferredIn": ("accept_transfer", "accept a family from another team"),
+}
+"""The event types only the roles a pack names may record, with the pack's power."""
+MANAGEMENT_ONLY = frozenset({"SupervisionRecorded", "ManagementOversightRecorded", "ClosureAuthorised",
+                             "TransferredOut", "TransferredIn"})
+"""Types only a supervisor or manager records, whatever the pack says."""
+DECISIONS = frozenset(POWERS) | MANAGEMENT_ONLY
+"""Entries that record someone's decision under authority: corrected only by the person
+who made it or by a manager of the family's team."""
+
+IDENTIFYING = frozenset({"episode_id", "assessment_id", "plan_id", "member_id", "corrects"})
+"""Fields that say which thing an entry is about: a correction cannot point it elsewhere."""
+ROUTING: dict[tuple[str, str], str] = {
+    ("FamilyRegistered", "team"): "a family moves to another team by TransferredOut and the receiving "
+                                  "team's TransferredIn",
+    ("AllocatedToTeam", "team"): "a family moves to another team by TransferredOut and the receiving "
+                                 "team's TransferredIn",
+    ("TransferredOut", "to_team"): "a transfer goes to the team it was sent to; record another "
+                                   "TransferredOut once this one is settled",
+    ("TransferredIn", "from_team"): "the team a transfer came from is the team that held the family",
+    ("FamilyRegistered", "members"): "members join by MemberAdded; correct one member's details with "
+                                     "EntryCorrected naming the member (member: <member_id>)",
+}
+"""Fields that route the family (which team holds it, who is in it): not correctable."""
+NOT_CORRECTABLE_TYPES = frozenset({"EntryCorrected", "PersonalDataErased"})
+
+STATE_PERSONAL: dict[str, tuple[str, ...]] = {
+    "MemberAdded": ev.MemberAdded.personal,
+    "PlanShared": ev.PlanShared.personal,
+}
+"""Personal fields the state itself shows (members' names, who a plan went to); the
+other personal fields (free text) are not kept in the facts."""
+
+EXPECTED_WITHIN = timedelta(weeks=42)
+"""How far ahead a child's date of birth may be: an expected baby is put on the record
+with its expected date of delivery (and is covered by no per-child rule until born, ADR
+0010); a pregnancy lasts at most about 42 weeks."""
+EARLIEST_BIRTH = date(1900, 1, 1)
+"""No one on an early help record was born before 1900: an earlier date of birth is a
+mistyped year (0001, 1800), refused like one in the future."""
 
 
 class PackView(Protocol):
@@ -46,17 +111,55 @@ class PackView(Protocol):
 
     def may(self, power: str, role: str) -> bool: ...
 
+    def roles_for(self, power: str) -> list[str]: ...
+
     def rule(self, rule_id: str) -> Any: ...
 
-    def term_problem(self, event_type: str, fields: dict[str, Any]) -> tuple[str, str] | None: ...
+    def term_problem(self, event_type: str, fields: Mapping[str, Any]) -> tuple[str, str] | None: ...
 
     def ordering_problem(
-        self, event_type: str, values: dict[str, Any], history: list[tuple[str, dict[str, Any]]]
+        self, event_type: str, values: Mapping[str, Any], history: list[tuple[str, Mapping[str, Any]]],
+        *, on_breach: str | None = None,
     ) -> str | None: ...
+
+
+class Fact:
+    """One entry of the log as the state's handlers read it: ``fact.<field>`` for its
+    values (None for a field it does not keep), and its envelope."""
+
+    __slots__ = ("event_id", "type", "occurred_at", "actor", "about", "values")
+
+    def __init__(self, event_id: UUID, entry: tuple[Any, ...] | list[Any]) -> None:
+        self.event_id = event_id
+        self.type, self.occurred_at, self.actor, self.about, self.values = entry
+
+    def __getattr__(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+def _entry(event: ev.FamilyEvent) -> tuple[Any, ...]:
+    """What the state keeps of an event: (type, occurred_at, actor, about, values)."""
+    kind = event.type
+    keep = STATE_PERSONAL.get(kind, ())
+    dropped = set(type(event).personal) - set(keep)
+    if kind == "EntryCorrected":
+        dropped = {"changes", "reason"}
+    values = {name: getattr(event, name) for name in ev.payload_fields(type(event)) if name not in dropped}
+    return (kind, event.occurred_at, dict(event.actor), tuple(event.about), values)
+
+
+def corrected_entry(entry: tuple[Any, ...] | list[Any], changes: Mapping[str, Any],
+                    member: UUID | None) -> tuple[Any, ...]:
+    """An entry with a correction applied (only the values the entry keeps)."""
+    kind, occurred_at, actor, about, values = entry
+    occurred_at, about, values = corrected(kind, occurred_at, tuple(about), values, changes, member)
+    return (kind, occurred_at, actor, about, values)
 
 
 class Family(Aggregate):
     """A family worked under one policy pack, with its members and episodes."""
+
+    STATE_FORMAT = STATE_FORMAT
 
     def __init__(
         self,
@@ -71,28 +174,35 @@ class Family(Aggregate):
         team: str,
         members: list[dict[str, Any]],
     ) -> None:
+        self.state_format = STATE_FORMAT
         self.policy = policy
         self.policy_version = policy_version
-        self.team = team
         self.registered_at = occurred_at
-        self.members: dict[str, dict[str, Any]] = {}
-        for member in members:
-            self.members[member["member_id"].hex] = dict(member)
+        self.log: dict[str, tuple[Any, ...]] = {event_id.hex: (
+            "FamilyRegistered", occurred_at, dict(actor), tuple(about),
+            {"team": team, "members": [dict(m) for m in members]})}
+        """Every event's fact, by event id, in version order (corrections applied)."""
+        self._reset()
+
+    def _reset(self) -> None:
+        """The state just after registration, from the registration's fact."""
+        registration = next(iter(self.log.values()))[4]
+        self.team: str = registration["team"]
+        self.members: dict[str, dict[str, Any]] = {m["member_id"].hex: dict(m) for m in registration["members"]}
         self.episodes: list[dict[str, Any]] = []
         self.pending_transfer: dict[str, Any] | None = None
-        self.recorded: dict[str, str] = {event_id.hex: "FamilyRegistered"}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Family:
         """A copy sharing nothing that is ever changed with this one, as ``copy.deepcopy``
         makes (the ledger's family cache hands each command one), without walking what
-        grows with every event value by value: ``recorded`` maps event ids to type
-        names, all strings, and an episode's ``history`` only ever has entries appended
-        (``when``), each written once; the copy gets new containers for both."""
+        grows with every event value by value: ``log`` maps event ids to facts, each a
+        tuple replaced whole (never changed in place), and an episode's ``history`` only
+        ever has entries appended, each written once; the copy gets new containers."""
         clone = object.__new__(type(self))
         memo[id(self)] = clone
         state = {}
         for name, value in self.__dict__.items():
-            if name == "recorded":
+            if name == "log":
                 state[name] = dict(value)
             elif name == "episodes":
                 state[name] = [{k: list(v) if k == "history" else copy.deepcopy(v, memo) for k, v in episode.items()}
@@ -133,41 +243,13 @@ class Family(Aggregate):
         if event_class is None or type_name in ev.SYSTEM_TYPES:
             raise InvalidCommand(f"unknown command type {type_name!r}", field="type")
         self._check_not_erased()
-        try:
-            self._recording = envelope  # what the checks judge "today" by
-            return self._checked_record(type_name, event_class, fields, envelope, pack)
-        finally:
-            del self._recording
-
-    def _checked_record(self, type_name: str, event_class: type[ev.FamilyEvent], fields: dict[str, Any],
-                        envelope: dict[str, Any], pack: PackView) -> ev.FamilyEvent:
         actor = envelope["actor"]
         self._check_team(type_name, actor)
-        self._check_members_known(envelope.get("about", []), "about")
-        episode = self.current_episode
-        if type_name not in OUTSIDE_EPISODE and (episode is None or episode["status"] != "open"):
-            if episode is None:
-                raise RuleBroken(
-                    f"{type_name} needs an open episode: record ReferralReceived first"
-                )
-            raise RuleBroken(
-                f"the episode was closed on {episode['closed_at']:%d %B %Y}: nothing but "
-                "EpisodeReopened (or a new ReferralReceived) may follow"
-            )
-        term = pack.term_problem(type_name, fields)
-        if term is not None:
-            raise InvalidCommand(term[1], field=term[0])
-        check = getattr(self, f"_check_{type_name}", None)
-        if check is not None:
-            check(fields, actor, pack)
-        # The latest episode's history, closed or not: a closure letter recorded after
-        # closure is still ordered after the closure's authorisation.
-        history = [(t, v) for t, v in episode["history"]] if episode else []
-        problem = pack.ordering_problem(
-            type_name, self._match_values(type_name, fields, actor["role"], envelope.get("about", [])), history
-        )
-        if problem is not None:
-            raise RuleBroken(problem)
+        self._check_authority(type_name, fields, actor, pack)
+        if type_name == "EntryCorrected":
+            self._check_correction(fields, envelope, pack)
+        else:
+            self._check_fact(type_name, fields, envelope, pack)
         before = len(self.pending_events)
         self.trigger_event(event_class, **fields, **envelope)
         return self.pending_events[before]
@@ -190,15 +272,26 @@ class Family(Aggregate):
             raise RuleBroken(f"the family's personal data was erased on {erased['at']:%d %B %Y} "
                              f"({erased['reason']}): nothing more can be recorded for it")
 
-    def _when_PersonalDataErased(self, e: ev.PersonalDataErased) -> None:
-        self.erased = {"at": e.recorded_at, "reason": e.reason, "by": e.actor.get("user_id")}
-
     @property
     def current_episode(self) -> dict[str, Any] | None:
         return self.episodes[-1] if self.episodes else None
 
     def children(self) -> dict[str, dict[str, Any]]:
         return {k: m for k, m in self.members.items() if m["kind"] == "child"}
+
+    def type_of(self, event_id: UUID) -> str | None:
+        """The type of one of this family's events (None if it has no such event)."""
+        entry = self.log.get(event_id.hex)
+        return None if entry is None else str(entry[0])
+
+    def member_added_by(self, member_id: UUID) -> UUID | None:
+        """The event that put a member on the record (registration or MemberAdded)."""
+        for event_id, entry in self.log.items():
+            if entry[0] == "FamilyRegistered" and any(m["member_id"] == member_id for m in entry[4]["members"]):
+                return UUID(event_id)
+            if entry[0] == "MemberAdded" and entry[4]["member_id"] == member_id:
+                return UUID(event_id)
+        return None
 
     # -- invariants -----------------------------------------------------------------
 
@@ -215,7 +308,63 @@ class Family(Aggregate):
         if team != self.team:
             raise NotAuthorised(f"the family is held by team {self.team}; a member of team {team} may not record on it")
 
-    def _check_members_known(self, ids: list[UUID], field: str) -> None:
+    def _check_authority(self, type_name: str, fields: Mapping[str, Any], actor: Mapping[str, str],
+                         pack: PackView) -> None:
+        """Whether the actor's role may record this type at all (under the family's pack)."""
+        role = actor["role"]
+        if type_name in MANAGEMENT_ONLY and role not in MANAGEMENT_ROLES:
+            what = POWERS[type_name][1] if type_name in POWERS else f"record {type_name}"
+            raise NotAuthorised(f"only a supervisor or manager may {what}, not a {role}")
+        if type_name in POWERS:
+            power, what = POWERS[type_name]
+            if not pack.may(power, role):
+                raise NotAuthorised(f"the {pack.id} pack lets a {' or '.join(pack.roles_for(power))} "
+                                    f"{what}, not a {role}")
+        if type_name == "DeadlineExtended":
+            rule = pack.rule(fields.get("rule") or "")
+            if rule is not None and rule.extension is not None and role not in rule.extension.roles:
+                raise NotAuthorised(f"a {role} may not extend rule {rule.id!r} under the {pack.id} pack "
+                                    f"(it is extended by a {' or '.join(rule.extension.roles)})")
+
+    def _check_fact(self, type_name: str, fields: Mapping[str, Any], envelope: Mapping[str, Any],
+                    pack: PackView, *, replaying: bool = False) -> None:
+        """The record's rules for one entry, against the state before it: the rules a
+        command is held to and, replayed over the whole log, a correction too."""
+        self._check_members_known(envelope.get("about", []), "about")
+        episode = self.current_episode
+        if type_name not in OUTSIDE_EPISODE and (episode is None or episode["status"] != "open"):
+            if episode is None:
+                raise RuleBroken(
+                    f"{type_name} needs an open episode: record ReferralReceived first"
+                )
+            raise RuleBroken(
+                f"the episode was closed on {episode['closed_at']:%d %B %Y}: nothing but "
+                "EpisodeReopened (or a new ReferralReceived) may follow"
+            )
+        term = pack.term_problem(type_name, fields)
+        if term is not None:
+            raise InvalidCommand(term[1], field=term[0])
+        check = getattr(self, f"_check_{type_name}", None)
+        if check is not None:
+            check(fields, envelope, pack, replaying)
+        # The latest episode's history, closed or not: a closure letter recorded after
+        # closure is still ordered after the closure's authorisation. Only the sign-offs
+        # that must come first refuse; good practice is recorded and flagged (ADR 0019).
+        # A sign-off counts only if it is stated to have happened by then (ADR 0019).
+        history = [(t, v) for t, v in episode["history"]] if episode else []
+        values = self._match_values(type_name, fields, envelope["actor"]["role"], envelope.get("about", []))
+        problem = pack.ordering_problem(type_name, values, history, on_breach="refuse")
+        if problem is not None:
+            raise RuleBroken(problem)
+        occurred = envelope["occurred_at"]
+        happened = [(t, v) for t, v in history if v.get("occurred_at") is None or v["occurred_at"] <= occurred]
+        if len(happened) < len(history):
+            problem = pack.ordering_problem(type_name, values, happened, on_breach="refuse")
+            if problem is not None:
+                raise RuleBroken(f"this is stated to have happened on {_when(occurred)}, before what must come "
+                                 f"first was done: {problem}")
+
+    def _check_members_known(self, ids: Any, field: str) -> None:
         unknown = [str(i) for i in ids if i.hex not in self.members]
         if unknown:
             raise InvalidCommand(
@@ -223,26 +372,43 @@ class Family(Aggregate):
                 field=field,
             )
 
-    def _check_children(self, ids: list[UUID], field: str) -> None:
+    def _check_children(self, ids: Any, field: str) -> None:
         self._check_members_known(ids, field)
         adults = [str(i) for i in ids if self.members[i.hex]["kind"] != "child"]
         if adults:
             raise InvalidCommand(f"{field} must list children only: {', '.join(adults)}", field=field)
 
-    def _check_MemberAdded(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _not_before(self, envelope: Mapping[str, Any], earlier: datetime | None, what: str) -> None:
+        """An act cannot have happened before what it acts on (an authorisation before the
+        submission it authorises): refused, so no one back-dates a decision past its basis."""
+        occurred = envelope["occurred_at"]
+        if earlier is not None and occurred < earlier:
+            raise RuleBroken(f"this is stated to have happened on {_when(occurred)}, before {what} "
+                             f"on {_when(earlier)}: it cannot have")
+
+    def _check_MemberAdded(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                           replaying: bool) -> None:
         if f["member_id"].hex in self.members:
             raise InvalidCommand(f"member {f['member_id']} already exists", field="member_id")
-        _check_members([f], _today(self._recording))
+        if not replaying:
+            _check_members([dict(f)], _today(envelope))
 
-    def _check_ReferralReceived(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_ReferralReceived(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                replaying: bool) -> None:
         if any(e["episode_id"] == f["episode_id"] for e in self.episodes):
             raise InvalidCommand("episode_id already used on this family", field="episode_id")
 
-    def _check_AllocatedToTeam(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_AllocatedToTeam(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                               replaying: bool) -> None:
         if not f["team"].strip():
             raise InvalidCommand("team must not be empty", field="team")
+        if f["team"] != self.team and not replaying:
+            raise RuleBroken(f"the family is held by team {self.team}: allocating it to team {f['team']} would "
+                             "move it; a family moves to another team by TransferredOut (a supervisor or "
+                             "manager of its team) and the receiving team's TransferredIn")
 
-    def _check_ContactMade(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_ContactMade(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                           replaying: bool) -> None:
         self._check_members_known(f["members_present"], "members_present")
         self._check_children(f["children_seen"], "children_seen")
         self._check_children(f["children_seen_alone"], "children_seen_alone")
@@ -254,94 +420,114 @@ class Family(Aggregate):
                 field="children_seen_alone",
             )
 
-    def _check_consent(self, f: dict[str, Any]) -> None:
+    def _check_consent(self, f: Mapping[str, Any]) -> None:
         self._check_members_known([f["given_by"]], "given_by")
         if not f["scope"]:
             raise InvalidCommand("scope must name at least one of support, information_sharing", field="scope")
 
-    def _check_ConsentGiven(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_ConsentGiven(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                            replaying: bool) -> None:
         self._check_consent(f)
 
-    def _check_ConsentRefused(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_ConsentRefused(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                              replaying: bool) -> None:
         self._check_consent(f)
 
-    def _check_ConsentWithdrawn(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_ConsentWithdrawn(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                replaying: bool) -> None:
         self._check_consent(f)
-        consent = self.current_episode["consent"]  # type: ignore[index]
+        consent = self._episode()["consent"]
         not_given = [s for s in f["scope"] if consent.get(s) != "given"]
         if not_given:
             raise RuleBroken(f"consent for {', '.join(not_given)} was not given, so cannot be withdrawn")
 
-    def _assessment(self, f: dict[str, Any]) -> dict[str, Any]:
-        found = self.current_episode["assessments"].get(f["assessment_id"].hex)  # type: ignore[index]
+    def _episode(self) -> dict[str, Any]:
+        episode = self.current_episode
+        assert episode is not None  # the open-episode rule has been checked
+        return episode
+
+    def _assessment(self, f: Mapping[str, Any]) -> dict[str, Any]:
+        found = self._episode()["assessments"].get(f["assessment_id"].hex)
         if found is None:
             raise InvalidCommand(
                 f"no assessment {f['assessment_id']} has been started in this episode",
                 field="assessment_id",
             )
-        return found
+        return found  # type: ignore[no-any-return]
 
-    def _check_AssessmentStarted(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        if f["assessment_id"].hex in self.current_episode["assessments"]:  # type: ignore[index]
+    def _check_AssessmentStarted(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                 replaying: bool) -> None:
+        if f["assessment_id"].hex in self._episode()["assessments"]:
             raise InvalidCommand("assessment_id already used in this episode", field="assessment_id")
 
-    def _check_AssessmentSubmitted(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_AssessmentSubmitted(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                   replaying: bool) -> None:
         assessment = self._assessment(f)
         if assessment["status"] not in ("started", "returned"):
             raise RuleBroken(f"the assessment is {assessment['status']}; only a started or returned assessment can be submitted")
+        self._not_before(envelope, assessment["started_at"], "the assessment was started")
 
-    def _check_AssessmentReturned(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_AssessmentReturned(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                  replaying: bool) -> None:
         assessment = self._assessment(f)
         if assessment["status"] != "submitted":
             raise RuleBroken(f"the assessment is {assessment['status']}; only a submitted assessment can be returned")
+        self._not_before(envelope, assessment.get("submitted_at"), "the assessment was submitted")
 
-    def _check_AssessmentAuthorised(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_AssessmentAuthorised(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                    replaying: bool) -> None:
         assessment = self._assessment(f)
         if assessment["status"] != "submitted":
             raise RuleBroken(
                 f"the assessment is {assessment['status']}; it must be submitted before it is authorised"
             )
-        if assessment["submitted_by"] == actor["user_id"]:
+        if assessment["submitted_by"] == envelope["actor"]["user_id"]:
             raise RuleBroken("an assessment may not be authorised by the person who submitted it")
-        if not pack.may("authorise", actor["role"]):
-            raise NotAuthorised(f"the {pack.id} pack does not let a {actor['role']} authorise assessments")
+        self._not_before(envelope, assessment.get("submitted_at"), "the assessment was submitted")
 
-    def _plan(self, f: dict[str, Any]) -> dict[str, Any]:
-        found = self.current_episode["plans"].get(f["plan_id"].hex)  # type: ignore[index]
+    def _plan(self, f: Mapping[str, Any]) -> dict[str, Any]:
+        found = self._episode()["plans"].get(f["plan_id"].hex)
         if found is None:
             raise InvalidCommand(f"no plan {f['plan_id']} has been agreed in this episode", field="plan_id")
-        return found
+        return found  # type: ignore[no-any-return]
 
-    def _check_PlanAgreed(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        if f["plan_id"].hex in self.current_episode["plans"]:  # type: ignore[index]
+    def _check_PlanAgreed(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                          replaying: bool) -> None:
+        if f["plan_id"].hex in self._episode()["plans"]:
             raise InvalidCommand("plan_id already used in this episode", field="plan_id")
 
-    def _check_PlanAuthorised(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_PlanAuthorised(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                              replaying: bool) -> None:
         plan = self._plan(f)
         if plan["status"] == "authorised":
             raise RuleBroken("the plan is already authorised")
-        if not pack.may("authorise", actor["role"]):
-            raise NotAuthorised(f"the {pack.id} pack does not let a {actor['role']} authorise plans")
+        self._not_before(envelope, plan["agreed_at"], "the plan was agreed")
 
-    def _check_PlanShared(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        self._plan(f)
-        if not f["shared_with"]:
+    def _check_PlanShared(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                          replaying: bool) -> None:
+        plan = self._plan(f)
+        if not replaying and not f["shared_with"]:
             raise InvalidCommand("shared_with must name who the plan was shared with", field="shared_with")
+        self._not_before(envelope, plan["agreed_at"], "the plan was agreed")
 
-    def _check_MeetingHeld(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_MeetingHeld(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                           replaying: bool) -> None:
         self._check_members_known(f["members_present"], "members_present")
 
-    def _check_DeadlineExtended(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_DeadlineExtended(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                replaying: bool) -> None:
         rule = pack.rule(f["rule"])
         if rule is None:
             raise InvalidCommand(f"the {pack.id} pack has no rule {f['rule']!r}", field="rule")
         if rule.extension is None:
             raise RuleBroken(f"rule {rule.id!r} ({rule.title}) cannot be extended under the {pack.id} pack")
-        if not pack.may("extend", actor["role"]) or actor["role"] not in rule.extension.roles:
-            raise NotAuthorised(f"a {actor['role']} may not extend rule {rule.id!r} under the {pack.id} pack")
         if f["extend_by"] <= 0:
             raise InvalidCommand("extend_by must be a positive number of the rule's units", field="extend_by")
-        already = self.current_episode["extensions"].get(rule.id, 0)  # type: ignore[index]
+        most = rule.extension.max_total - rule.duration
+        if f["extend_by"] > most:
+            raise InvalidCommand(f"rule {rule.id!r} may be extended by at most {most} {rule.unit} in all "
+                                 f"(to {rule.extension.max_total}); extend_by is {f['extend_by']}", field="extend_by")
+        already = self._episode()["extensions"].get(rule.id, 0)
         total = rule.duration + already + f["extend_by"]
         if total > rule.extension.max_total:
             raise RuleBroken(
@@ -349,83 +535,176 @@ class Family(Aggregate):
                 f"this would make it {total}"
             )
 
-    def _check_SupervisionRecorded(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        if actor["role"] not in MANAGEMENT_ROLES:
-            raise NotAuthorised("supervision is recorded by a supervisor or manager")
-
-    def _check_ManagementOversightRecorded(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        if actor["role"] not in MANAGEMENT_ROLES:
-            raise NotAuthorised("management oversight is recorded by a supervisor or manager")
-
-    def _check_WorkPaused(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        if self.current_episode["paused"]:  # type: ignore[index]
+    def _check_WorkPaused(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                          replaying: bool) -> None:
+        if self._episode()["paused"]:
             raise RuleBroken("work is already paused")
 
-    def _check_WorkResumed(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        if not self.current_episode["paused"]:  # type: ignore[index]
+    def _check_WorkResumed(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                           replaying: bool) -> None:
+        episode = self._episode()
+        if not episode["paused"]:
             raise RuleBroken("work is not paused")
+        self._not_before(envelope, episode.get("paused_at"), "work was paused")
 
-    def _check_TransferredOut(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_TransferredOut(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                              replaying: bool) -> None:
         if self.pending_transfer is not None:
             raise RuleBroken(f"a transfer to {self.pending_transfer['to_team']} is already pending")
         if f["to_team"] == self.team:
             raise InvalidCommand("to_team is already this family's team", field="to_team")
 
-    def _check_TransferredIn(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_TransferredIn(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                             replaying: bool) -> None:
         if self.pending_transfer is None:
             raise RuleBroken("there is no pending transfer to accept: record TransferredOut first")
         if f["from_team"] != self.pending_transfer["from_team"]:
             raise InvalidCommand(
                 f"the pending transfer is from {self.pending_transfer['from_team']}", field="from_team"
             )
+        self._not_before(envelope, self.pending_transfer.get("at"), "the family was transferred out")
 
-    def _check_ClosureAuthorised(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        closure = self.current_episode["closure"]  # type: ignore[index]
+    def _check_ClosureAuthorised(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                 replaying: bool) -> None:
+        closure = self._episode()["closure"]
         if closure is None:
             raise RuleBroken("closure must be proposed (ClosureProposed) before it is authorised")
         if closure["authorised"]:
             raise RuleBroken("the proposed closure is already authorised")
-        if actor["role"] not in MANAGEMENT_ROLES or not pack.may("close", actor["role"]):
-            raise NotAuthorised(f"the {pack.id} pack does not let a {actor['role']} authorise closure")
+        self._not_before(envelope, closure.get("proposed_at"), "closure was proposed")
 
-    def _check_EpisodeClosed(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        closure = self.current_episode["closure"]  # type: ignore[index]
+    def _check_EpisodeClosed(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                             replaying: bool) -> None:
+        closure = self._episode()["closure"]
         if closure is None or not closure["authorised"]:
             raise RuleBroken("an episode is closed only after its closure is proposed and authorised")
+        self._not_before(envelope, closure.get("authorised_at"), "its closure was authorised")
 
-    def _check_EpisodeReopened(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_EpisodeReopened(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                               replaying: bool) -> None:
         episode = self.current_episode
         if episode is None or episode["status"] != "closed":
             raise RuleBroken("only a closed episode can be reopened")
+        self._not_before(envelope, episode["closed_at"], "the episode was closed")
 
-    def _check_FollowUpCompleted(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
+    def _check_FollowUpCompleted(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                 replaying: bool) -> None:
         if self.current_episode is None:
             raise RuleBroken("there is no episode to follow up")
 
-    def _check_EntryCorrected(self, f: dict[str, Any], actor: dict[str, str], pack: PackView) -> None:
-        corrected_type = self.recorded.get(f["corrects"].hex)
-        if corrected_type is None:
+    # -- corrections -------------------------------------------------------------------
+
+    def _check_correction(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView) -> None:
+        """A correction names an entry of this family, says why, changes only what may be
+        corrected, is made by someone who could record that entry now, and leaves every
+        entry of the record within the rules (the corrected one and every one after it)."""
+        target = self.log.get(f["corrects"].hex)
+        if target is None:
             raise InvalidCommand(f"no event {f['corrects']} exists on this family", field="corrects")
-        if not f["changes"]:
+        kind = target[0]
+        if kind in NOT_CORRECTABLE_TYPES:
+            raise InvalidCommand(f"a {kind} cannot be corrected"
+                                 + (": correct the entry it corrects again" if kind == "EntryCorrected" else ""),
+                                 field="corrects")
+        changes: Mapping[str, Any] = f["changes"]
+        if not changes:
             raise InvalidCommand("changes must name at least one field and its new value", field="changes")
-        allowed = set(ev.payload_fields(ev.VOCABULARY[corrected_type])) | {"occurred_at", "about", "context"}
-        unknown = sorted(set(f["changes"]) - allowed)
-        if unknown:
-            raise InvalidCommand(
-                f"{corrected_type} has no field {', '.join(unknown)} to correct "
-                f"(correctable: {', '.join(sorted(allowed))})",
-                field="changes",
-            )
         if not f["reason"].strip():
             raise InvalidCommand("a correction must say why", field="reason")
-        dob = f["changes"].get("date_of_birth")
-        if corrected_type == "MemberAdded" and isinstance(dob, date):
-            _check_birth(dob, _today(self._recording), "changes.date_of_birth")
+        member = f.get("member")
+        if member is not None:
+            self._check_member_correction(kind, target, member, changes, envelope)
+        else:
+            allowed = set(ev.payload_fields(ev.VOCABULARY[kind])) | {"occurred_at", "about", "context"}
+            unknown = sorted(set(changes) - allowed)
+            if unknown:
+                raise InvalidCommand(
+                    f"{kind} has no field {', '.join(unknown)} to correct "
+                    f"(correctable: {', '.join(sorted(allowed - IDENTIFYING - _routing(kind)))})",
+                    field="changes",
+                )
+            for name in changes:
+                if name in IDENTIFYING:
+                    raise InvalidCommand(f"{name} says which thing the entry is about and cannot be corrected",
+                                         field=f"changes.{name}")
+                if (kind, name) in ROUTING:
+                    raise InvalidCommand(f"{kind}.{name} cannot be corrected: {ROUTING[kind, name]}",
+                                         field=f"changes.{name}")
+            if "about" in changes:
+                self._check_members_known(changes["about"], "changes.about")
+            if kind == "MemberAdded" and isinstance(changes.get("date_of_birth"), date):
+                _check_birth(changes["date_of_birth"], _today(envelope), "changes.date_of_birth",
+                             kind=changes.get("kind", target[4]["kind"]))
+        corrected = corrected_entry(target, changes, member)
+        corrector = envelope["actor"]
+        self._check_authority(kind, corrected[4], corrector, pack)
+        original = target[2]
+        if kind in DECISIONS and corrector["user_id"] != original.get("user_id") and corrector["role"] != "manager":
+            raise NotAuthorised(f"{kind} records a decision by {original.get('user_id')} "
+                                f"({original.get('role')}): only they or a manager of team {self.team} may correct it")
+        problems = self._correction_problems(f["corrects"].hex, corrected, pack)
+        own = problems.pop(f["corrects"].hex, None)
+        if own is not None:  # the corrected entry itself breaks a rule: as if recorded so now
+            error, _ = own
+            field = f"changes.{error.field}" if error.field and error.field != "about" else error.field
+            raise type(error)(f"the corrected {kind}: {error.detail}", field=field)
+        if problems:
+            raise RuleBroken("the correction would make later entries break the record's rules: " + "; ".join(
+                f"{error.detail} ({_described(entry)})" for error, entry in problems.values()))
+
+    def _check_member_correction(self, kind: str, target: Any, member: UUID, changes: Mapping[str, Any],
+                                 envelope: Mapping[str, Any]) -> None:
+        if kind not in ("FamilyRegistered", "MemberAdded"):
+            raise InvalidCommand("member names whose details are corrected: it goes with a correction of the "
+                                 "registration or the MemberAdded that put them on the record", field="member")
+        people = target[4]["members"] if kind == "FamilyRegistered" else [target[4]]
+        found = next((m for m in people if m["member_id"] == member), None)
+        if found is None:
+            raise InvalidCommand(f"{member} was not put on the record by this {kind}", field="member")
+        unknown = sorted(set(changes) - set(MEMBER_DETAILS))
+        if unknown:
+            raise InvalidCommand(f"a member's correctable details are {', '.join(MEMBER_DETAILS)}, not "
+                                 f"{', '.join(unknown)}", field="changes")
+        dob = changes.get("date_of_birth")
+        if isinstance(dob, date):
+            _check_birth(dob, _today(envelope), "changes.date_of_birth", kind=changes.get("kind", found["kind"]))
+        for name in ("given_name", "family_name"):
+            if name in changes and not str(changes[name] or "").strip():
+                raise InvalidCommand(f"changes.{name} must not be empty", field=f"changes.{name}")
+
+    def _correction_problems(self, target: str, corrected: tuple[Any, ...],
+                             pack: PackView) -> dict[str, tuple[LedgerError, Any]]:
+        """The rules the record would break with the correction in place that it does not
+        break now, by entry: the whole log replayed through the checks, once as it is and
+        once corrected (entries recorded before today's rules may break them already, and
+        a correction is not blamed for that)."""
+        before = self._replay_problems(self.log, pack)
+        after = self._replay_problems({**self.log, target: corrected}, pack)
+        return {key: (error, entry) for key, (error, entry) in after.items()
+                if key not in before or before[key][0].detail != error.detail}
+
+    def _replay_problems(self, log: Mapping[str, Any], pack: PackView) -> dict[str, tuple[LedgerError, Any]]:
+        probe = object.__new__(type(self))
+        probe.__dict__.update(policy=self.policy, policy_version=self.policy_version, registered_at=self.registered_at,
+                              log=dict(log), state_format=STATE_FORMAT)
+        probe._reset()
+        problems: dict[str, tuple[LedgerError, Any]] = {}
+        for event_id, entry in log.items():
+            kind = entry[0]
+            if kind in ("FamilyRegistered", "EntryCorrected", "PersonalDataErased"):
+                continue
+            envelope = {"occurred_at": entry[1], "actor": entry[2], "about": entry[3]}
+            try:
+                probe._check_fact(kind, entry[4], envelope, pack, replaying=True)
+            except LedgerError as e:
+                problems[event_id] = (e, entry)
+            probe._apply(UUID(event_id), entry)
+        return problems
 
     # -- applying events -------------------------------------------------------------
 
     def _match_values(
-        self, type_name: str, fields: dict[str, Any], role: str, about: list[UUID]
+        self, type_name: str, fields: Mapping[str, Any], role: str, about: Any
     ) -> dict[str, Any]:
         """The values a pack's event match sees (``ledger/policies/matching.py``)."""
         values = _compact(fields, ev.VOCABULARY[type_name].personal)
@@ -441,27 +720,53 @@ class Family(Aggregate):
 
     def when(self, event: ev.FamilyEvent) -> None:
         """Apply a recorded event to the state (also used when replaying the stream)."""
-        self.recorded[event.event_id.hex] = event.type
-        fields = {name: getattr(event, name) for name in ev.payload_fields(type(event))}
-        values = self._match_values(event.type, fields, event.actor.get("role", ""), event.about)
-        handler = getattr(self, f"_when_{event.type}", None)
-        if handler is not None:
-            handler(event)
-        episode = self.current_episode
-        if episode is None or (episode["status"] != "open" and event.type != "EpisodeClosed"):
+        kind = event.type
+        if kind == "PersonalDataErased":
+            self.log[event.event_id.hex] = _entry(event)
+            self.erased = {"at": event.recorded_at, "reason": event.reason,  # type: ignore[attr-defined]
+                           "by": event.actor.get("user_id")}
             return
-        if event.type == "ReferralReceived" and not episode["history"]:
-            values["pathway"] = None  # a new episode starts without a pathway
-        episode["history"].append([event.type, values])
+        if kind == "EntryCorrected":
+            self.log[event.event_id.hex] = _entry(event)
+            target = event.corrects.hex  # type: ignore[attr-defined]
+            if target in self.log and self.log[target][0] not in NOT_CORRECTABLE_TYPES:
+                self.log[target] = corrected_entry(self.log[target], event.changes,  # type: ignore[attr-defined]
+                                                   getattr(event, "member", None))
+                self._refold()
+            return
+        entry = _entry(event)
+        self.log[event.event_id.hex] = entry
+        self._apply(event.event_id, entry)
 
-    def _when_MemberAdded(self, e: ev.MemberAdded) -> None:
+    def _refold(self) -> None:
+        """The state folded again from the facts (after a correction changed one)."""
+        self._reset()
+        for event_id, entry in self.log.items():
+            if entry[0] not in ("FamilyRegistered", "EntryCorrected", "PersonalDataErased"):
+                self._apply(UUID(event_id), entry)
+
+    def _apply(self, event_id: UUID, entry: tuple[Any, ...] | list[Any]) -> None:
+        fact = Fact(event_id, entry)
+        values = self._match_values(fact.type, fact.values, fact.actor.get("role", ""), fact.about)
+        handler = getattr(self, f"_when_{fact.type}", None)
+        if handler is not None:
+            handler(fact)
+        episode = self.current_episode
+        if episode is None or (episode["status"] != "open" and fact.type != "EpisodeClosed"):
+            return
+        if fact.type == "ReferralReceived" and not episode["history"]:
+            values["pathway"] = None  # a new episode starts without a pathway
+        values["occurred_at"] = fact.occurred_at
+        episode["history"].append([fact.type, values])
+
+    def _when_MemberAdded(self, e: Fact) -> None:
         self.members[e.member_id.hex] = {
             "member_id": e.member_id, "given_name": e.given_name, "family_name": e.family_name,
             "kind": e.kind, "date_of_birth": e.date_of_birth, "gender": e.gender,
             "ethnicity": e.ethnicity, "added_by": e.event_id,
         }
 
-    def _when_ReferralReceived(self, e: ev.ReferralReceived) -> None:
+    def _when_ReferralReceived(self, e: Fact) -> None:
         episode = self.current_episode
         if episode is not None and episode["status"] == "open":
             episode["referrals"].append(e.event_id)
@@ -470,130 +775,113 @@ class Family(Aggregate):
             "episode_id": e.episode_id, "status": "open", "opened_at": e.occurred_at,
             "closed_at": None, "close_reason": None, "referrals": [e.event_id],
             "pathway": None, "team": self.team, "worker": None, "consent": {},
-            "assessments": {}, "plans": {}, "paused": False, "pause_reason": None,
+            "assessments": {}, "plans": {}, "paused": False, "pause_reason": None, "paused_at": None,
             "closure": None, "stepped_up": False, "extensions": {}, "history": [],
         })
 
-    def _when_TriageDecided(self, e: ev.TriageDecided) -> None:
+    def _when_TriageDecided(self, e: Fact) -> None:
         if e.pathway:
-            self.current_episode["pathway"] = e.pathway  # type: ignore[index]
+            self._episode()["pathway"] = e.pathway
 
-    def _when_AllocatedToTeam(self, e: ev.AllocatedToTeam) -> None:
+    def _when_AllocatedToTeam(self, e: Fact) -> None:
         self.team = e.team
-        self.current_episode["team"] = e.team  # type: ignore[index]
+        self._episode()["team"] = e.team
         if e.pathway:
-            self.current_episode["pathway"] = e.pathway  # type: ignore[index]
+            self._episode()["pathway"] = e.pathway
 
-    def _when_AllocatedToWorker(self, e: ev.AllocatedToWorker) -> None:
-        self.current_episode["worker"] = e.worker_id  # type: ignore[index]
+    def _when_AllocatedToWorker(self, e: Fact) -> None:
+        self._episode()["worker"] = e.worker_id
 
     def _set_consent(self, scope: list[str], state: str) -> None:
         for s in scope:
-            self.current_episode["consent"][s] = state  # type: ignore[index]
+            self._episode()["consent"][s] = state
 
-    def _when_ConsentGiven(self, e: ev.ConsentGiven) -> None:
+    def _when_ConsentGiven(self, e: Fact) -> None:
         self._set_consent(e.scope, "given")
 
-    def _when_ConsentRefused(self, e: ev.ConsentRefused) -> None:
+    def _when_ConsentRefused(self, e: Fact) -> None:
         self._set_consent(e.scope, "refused")
 
-    def _when_ConsentWithdrawn(self, e: ev.ConsentWithdrawn) -> None:
+    def _when_ConsentWithdrawn(self, e: Fact) -> None:
         self._set_consent(e.scope, "withdrawn")
 
-    def _when_AssessmentStarted(self, e: ev.AssessmentStarted) -> None:
-        self.current_episode["assessments"][e.assessment_id.hex] = {  # type: ignore[index]
+    def _when_AssessmentStarted(self, e: Fact) -> None:
+        self._episode()["assessments"][e.assessment_id.hex] = {
             "assessment_id": e.assessment_id, "kind": e.assessment_kind, "status": "started",
-            "started_at": e.occurred_at, "submitted_by": None, "authorised_by": None,
+            "started_at": e.occurred_at, "submitted_at": None, "submitted_by": None, "authorised_by": None,
         }
 
-    def _assessment_status(self, e: Any, status: str) -> dict[str, Any]:
-        assessment = self.current_episode["assessments"][e.assessment_id.hex]  # type: ignore[index]
+    def _assessment_status(self, e: Fact, status: str) -> dict[str, Any]:
+        assessment: dict[str, Any] = self._episode()["assessments"][e.assessment_id.hex]
         assessment["status"] = status
         return assessment
 
-    def _when_AssessmentSubmitted(self, e: ev.AssessmentSubmitted) -> None:
-        self._assessment_status(e, "submitted")["submitted_by"] = e.actor["user_id"]
+    def _when_AssessmentSubmitted(self, e: Fact) -> None:
+        self._assessment_status(e, "submitted").update(submitted_by=e.actor["user_id"], submitted_at=e.occurred_at)
 
-    def _when_AssessmentReturned(self, e: ev.AssessmentReturned) -> None:
+    def _when_AssessmentReturned(self, e: Fact) -> None:
         self._assessment_status(e, "returned")
 
-    def _when_AssessmentAuthorised(self, e: ev.AssessmentAuthorised) -> None:
+    def _when_AssessmentAuthorised(self, e: Fact) -> None:
         self._assessment_status(e, "authorised")["authorised_by"] = e.actor["user_id"]
 
-    def _when_DeadlineExtended(self, e: ev.DeadlineExtended) -> None:
-        extensions = self.current_episode["extensions"]  # type: ignore[index]
+    def _when_DeadlineExtended(self, e: Fact) -> None:
+        extensions = self._episode()["extensions"]
         extensions[e.rule] = extensions.get(e.rule, 0) + e.extend_by
 
-    def _when_PlanAgreed(self, e: ev.PlanAgreed) -> None:
-        self.current_episode["plans"][e.plan_id.hex] = {  # type: ignore[index]
+    def _when_PlanAgreed(self, e: Fact) -> None:
+        self._episode()["plans"][e.plan_id.hex] = {
             "plan_id": e.plan_id, "status": "agreed", "agreed_at": e.occurred_at, "shared_with": [],
         }
 
-    def _when_PlanAuthorised(self, e: ev.PlanAuthorised) -> None:
-        self.current_episode["plans"][e.plan_id.hex]["status"] = "authorised"  # type: ignore[index]
+    def _when_PlanAuthorised(self, e: Fact) -> None:
+        self._episode()["plans"][e.plan_id.hex]["status"] = "authorised"
 
-    def _when_PlanShared(self, e: ev.PlanShared) -> None:
-        plan = self.current_episode["plans"][e.plan_id.hex]  # type: ignore[index]
-        plan["shared_with"] = sorted(set(plan["shared_with"]) | set(e.shared_with))
+    def _when_PlanShared(self, e: Fact) -> None:
+        plan = self._episode()["plans"][e.plan_id.hex]
+        plan["shared_with"] = sorted(set(plan["shared_with"]) | set(e.shared_with or ()))
 
-    def _when_SteppedUp(self, e: ev.SteppedUp) -> None:
-        self.current_episode["stepped_up"] = True  # type: ignore[index]
+    def _when_SteppedUp(self, e: Fact) -> None:
+        self._episode()["stepped_up"] = True
 
-    def _when_SteppedDown(self, e: ev.SteppedDown) -> None:
+    def _when_SteppedDown(self, e: Fact) -> None:
         if e.pathway:
-            self.current_episode["pathway"] = e.pathway  # type: ignore[index]
+            self._episode()["pathway"] = e.pathway
 
-    def _when_WorkPaused(self, e: ev.WorkPaused) -> None:
-        self.current_episode["paused"] = True  # type: ignore[index]
-        self.current_episode["pause_reason"] = e.reason  # type: ignore[index]
+    def _when_WorkPaused(self, e: Fact) -> None:
+        self._episode().update(paused=True, pause_reason=e.reason, paused_at=e.occurred_at)
 
-    def _when_WorkResumed(self, e: ev.WorkResumed) -> None:
-        self.current_episode["paused"] = False  # type: ignore[index]
-        self.current_episode["pause_reason"] = None  # type: ignore[index]
+    def _when_WorkResumed(self, e: Fact) -> None:
+        self._episode().update(paused=False, pause_reason=None, paused_at=None)
 
-    def _when_TransferredOut(self, e: ev.TransferredOut) -> None:
-        self.pending_transfer = {"from_team": self.team, "to_team": e.to_team, "event_id": e.event_id}
+    def _when_TransferredOut(self, e: Fact) -> None:
+        self.pending_transfer = {"from_team": self.team, "to_team": e.to_team, "event_id": e.event_id,
+                                 "at": e.occurred_at}
 
-    def _when_TransferredIn(self, e: ev.TransferredIn) -> None:
-        assert self.pending_transfer is not None
+    def _when_TransferredIn(self, e: Fact) -> None:
+        if self.pending_transfer is None:  # pragma: no cover - refused when recorded
+            return
         self.team = self.pending_transfer["to_team"]
         if self.current_episode is not None:
             self.current_episode["team"] = self.team
             self.current_episode["worker"] = None
         self.pending_transfer = None
 
-    def _when_ClosureProposed(self, e: ev.ClosureProposed) -> None:
-        self.current_episode["closure"] = {  # type: ignore[index]
-            "reason": e.reason, "proposed_by": e.actor["user_id"], "authorised": False,
-            "authorised_by": None,
+    def _when_ClosureProposed(self, e: Fact) -> None:
+        self._episode()["closure"] = {
+            "reason": e.reason, "proposed_by": e.actor["user_id"], "proposed_at": e.occurred_at,
+            "authorised": False, "authorised_by": None, "authorised_at": None,
         }
 
-    def _when_ClosureAuthorised(self, e: ev.ClosureAuthorised) -> None:
-        closure = self.current_episode["closure"]  # type: ignore[index]
-        closure["authorised"] = True
-        closure["authorised_by"] = e.actor["user_id"]
+    def _when_ClosureAuthorised(self, e: Fact) -> None:
+        closure = self._episode()["closure"]
+        closure.update(authorised=True, authorised_by=e.actor["user_id"], authorised_at=e.occurred_at)
 
-    def _when_EpisodeClosed(self, e: ev.EpisodeClosed) -> None:
-        episode = self.current_episode
-        assert episode is not None
-        episode.update(status="closed", closed_at=e.occurred_at, close_reason=e.reason, paused=False)
+    def _when_EpisodeClosed(self, e: Fact) -> None:
+        self._episode().update(status="closed", closed_at=e.occurred_at, close_reason=e.reason, paused=False)
 
-    def _when_EpisodeReopened(self, e: ev.EpisodeReopened) -> None:
-        episode = self.current_episode
-        assert episode is not None
-        episode.update(status="open", closed_at=None, close_reason=None, closure=None)
-
-    def _when_EntryCorrected(self, e: ev.EntryCorrected) -> None:
-        # The state shows corrected member details; other corrections change what the
-        # record says about the past, which the projections show beside the original.
-        if self.recorded.get(e.corrects.hex) in ("MemberAdded",):
-            member_id = next(
-                (k for k, m in self.members.items() if m.get("added_by") == e.corrects), None
-            )
-            if member_id is not None:
-                self.members[member_id].update(
-                    {k: v for k, v in e.changes.items() if k in self.members[member_id]}
-                )
+    def _when_EpisodeReopened(self, e: Fact) -> None:
+        self._episode().update(status="open", closed_at=None, close_reason=None, closure=None)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -611,31 +899,36 @@ class Family(Aggregate):
             "status": "no_episode" if episode is None else episode["status"],
             "current_episode": None if episode is None else _episode_view(episode),
             "episodes": [_episode_view(e) for e in self.episodes],
-            "pending_transfer": self.pending_transfer,
+            "pending_transfer": None if self.pending_transfer is None else {
+                k: v for k, v in self.pending_transfer.items() if k != "at"},
         }
 
 
 def _episode_view(episode: dict[str, Any]) -> dict[str, Any]:
-    view = {k: v for k, v in episode.items() if k != "history"}
-    view["assessments"] = list(episode["assessments"].values())
+    view = {k: v for k, v in episode.items() if k not in ("history", "paused_at")}
+    view["assessments"] = [{k: v for k, v in a.items() if k != "submitted_at"}
+                           for a in episode["assessments"].values()]
     view["plans"] = list(episode["plans"].values())
+    if view.get("closure") is not None:
+        view["closure"] = {k: v for k, v in view["closure"].items() if k not in ("proposed_at", "authorised_at")}
     return view
 
 
-EARLIEST_BIRTH = date(1900, 1, 1)
-"""No one on an early help record was born before 1900: an earlier date of birth is a
-mistyped year (0001, 1800), refused like one in the future."""
+def _routing(kind: str) -> set[str]:
+    return {name for (k, name) in ROUTING if k == kind}
 
 
-def _today(envelope: dict[str, Any]) -> date:
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(LONDON):%d %B %Y %H:%M}"
+
+
+def _described(entry: Any) -> str:
+    return f"{entry[0]} of {_when(entry[1])}"
+
+
+def _today(envelope: Mapping[str, Any]) -> date:
     """The London date the command is recorded on (its ``timestamp``, the ledger's clock)."""
-    return envelope["timestamp"].astimezone(LONDON).date()
-
-
-EXPECTED_WITHIN = timedelta(weeks=42)
-"""How far ahead a child's date of birth may be: an expected baby is put on the record
-with its expected date of delivery (and is covered by no per-child rule until born, ADR
-0010); a pregnancy lasts at most about 42 weeks."""
+    return envelope["timestamp"].astimezone(LONDON).date()  # type: ignore[no-any-return]
 
 
 def _check_birth(dob: date, today: date, field: str = "date_of_birth", kind: str = "child") -> None:
@@ -658,7 +951,7 @@ def _check_members(members: list[dict[str, Any]], today: date) -> None:
                 raise InvalidCommand(f"{name} must not be empty", field=name)
 
 
-def _compact(fields: dict[str, Any], personal: tuple[str, ...] = ()) -> dict[str, Any]:
+def _compact(fields: Mapping[str, Any], personal: tuple[str, ...] = ()) -> dict[str, Any]:
     """The short, filterable values of an event's fields (no personal data, no free
     text, no nested data), kept per episode so ordering rules can look back."""
     kept: dict[str, Any] = {}
@@ -669,7 +962,7 @@ def _compact(fields: dict[str, Any], personal: tuple[str, ...] = ()) -> dict[str
             kept[name] = value
         elif isinstance(value, str) and len(value) <= 120:
             kept[name] = value
-        elif isinstance(value, list) and len(value) <= 50 and all(
+        elif isinstance(value, (list, tuple)) and len(value) <= 50 and all(
             isinstance(v, UUID) or (isinstance(v, str) and len(v) <= 120) for v in value
         ):
             kept[name] = list(value)

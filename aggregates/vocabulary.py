@@ -76,6 +76,12 @@ AgreementSubject = Literal[
     "plan", "extension", "closure", "step_up", "step_down", "transfer", "lead_professional", "other",
 ]
 
+ErasureReason = Literal["retention-period-passed", "erasure-request", "recorded-in-error"]
+"""Why a family's personal data is erased (PersonalDataErased.reason): its pack's retention
+period has passed (listed by GET /retention/due), the person asked (UK GDPR Art. 17), or
+the family was recorded in error."""
+ERASURE_REASONS: tuple[str, ...] = ErasureReason.__args__  # type: ignore[attr-defined]
+
 ClosureReason = Literal[
     "outcomes_met", "step_up", "step_down", "transferred", "no_further_action",
     "disengaged", "consent_withdrawn", "moved_away", "other",

@@ -51,6 +51,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): Rule(ALL, public=True),
     ("GET", "/policies"): Rule(PACK_READERS),
     ("GET", "/policies/{policy_id}"): Rule(PACK_READERS),
+    ("GET", "/teams"): Rule(PACK_READERS),
     ("POST", "/families"): Rule(TEAM),
     ("POST", "/families/{family_id}/commands"): Rule(TEAM, scope="family"),
     ("GET", "/families/{family_id}"): Rule(READERS, scope="family", log="family"),
@@ -101,6 +102,10 @@ def _member_family(request: Request, member_id: UUID) -> UUID:
 
 def enforce(request: Request) -> None:
     """Refuse what the actor's role may not do; log reads of a family's record."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise Problem(422, "Invalid request", f"query.{name.replace(chr(0), '')}: contains a NUL character "
+                          "(%00), which no parameter may hold", field=f"query.{name.replace(chr(0), '')}")
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     rule = rule_for(request.method, path)

@@ -118,8 +118,16 @@ def _idempotency(key: str | None, request_body: bytes, path: str) -> Idempotency
 def _routes(app: FastAPI) -> None:
     @app.get("/health", tags=["service"])
     def health(request: Request) -> dict[str, Any]:
+        """``ok``, or ``degraded`` while a read model holds a family back (an event of it
+        could not be applied: ``ledger project --retry-quarantined`` after the fix); the
+        latest position and how far each read model has got."""
         ledger = _ledger(request)
-        return {"status": "ok", "position": ledger.recorder.max_notification_id() or 0}
+        projector: Projector = request.app.state.projector
+        held = projector.store.quarantine_rows()
+        return {"status": "degraded" if held else "ok", "position": ledger.recorder.max_notification_id() or 0,
+                "read_models": projector.positions(),
+                "quarantined": {"families": len({r["family_id"] for r in held}), "entries": len(held),
+                                "read_models": sorted({r["model"] for r in held})}}
 
     @app.post("/families", status_code=201, response_model=Registered, tags=["families"], responses=ERRORS)
     async def register_family(
@@ -137,8 +145,10 @@ def _routes(app: FastAPI) -> None:
             actor=actor, occurred_at=body.occurred_at, idempotency=idem,
         )
         members = list(recorded.members)
-        if recorded.replayed:
-            members = list(ledger.family(recorded.family_id).members.values())
+        if recorded.replayed:  # what the first answer carried: the members as registered, read again
+            request.app.state.access_log.record(
+                actor=actor, action="register-replay", path=request.url.path, query="",
+                family_id=recorded.family_id)
         content = {
             "family_id": recorded.family_id, "version": recorded.version, "position": recorded.position,
             "members": [{k: v for k, v in m.items() if k != "added_by"} for m in members],
@@ -211,6 +221,12 @@ def _policy_routes(app: FastAPI) -> None:
             for p in _ledger(request).packs.values()
         ]}
 
+    @app.get("/teams", tags=["policies"], responses=ERRORS)
+    def list_teams(request: Request, actor: Actor) -> dict[str, Any]:
+        """The team directory: the teams families are registered for and transferred to
+        (an admin adds one with ``ledger teams add``)."""
+        return {"teams": [{"team_id": t["team_id"], "name": t["name"]} for t in _ledger(request).teams.all()]}
+
     @app.get("/policies/{policy_id}", tags=["policies"], responses=ERRORS)
     def get_policy(request: Request, policy_id: str, actor: Actor) -> Response:
         """One pack whole: its vocabularies, authority, and every rule with its source."""
@@ -251,6 +267,10 @@ def _policy_routes(app: FastAPI) -> None:
             with read_routes.projector_of(request, min_position).reading("deadlines") as tx:
                 rows = deadline_model.view(tx, now=_ledger(request).clock(), team=team, worker=worker,
                                            states=states, due_before=due_before)
+            held = {h["family_id"] for h in read_routes.quarantined(request, ("deadlines",))}
+            for row in rows:
+                if row["family_id"] in held:
+                    row["quarantined"] = True
         else:
             rows = _ledger(request).deadline_view(team=team, worker=worker, states=states,
                                                   due_before=due_before, as_of=as_of)

@@ -20,6 +20,7 @@ from api import read_routes
 from api.auth import Actor
 from ledger.application import Ledger
 from projections import chronology, episodes, exports
+from projections.deadlines import breaches as deadline_breaches
 from projections.projector import Projector
 from replay import time_travel
 
@@ -46,8 +47,9 @@ def chronology_export(ledger: Ledger, projector: Projector, family_id: UUID, *, 
     if as_at is not None:
         rows, members = time_travel.chronology(ledger, family_id, as_at)
     else:
-        with projector.reading("chronology") as tx:
+        with projector.reading("chronology", "deadlines") as tx:
             rows, members = chronology.stored(tx, family_id)
+            rows = chronology.with_breaches(rows, deadline_breaches(tx, family_id))
     if member is not None and member.hex not in members:
         raise InvalidCommand(f"{member} is not a member of family {family_id}"
                              + (f" as at {as_at.isoformat()}" if as_at else ""), field="member")

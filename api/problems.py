@@ -41,8 +41,20 @@ class Problem(Exception):
 
 
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    body = _printable({"type": "about:blank", "title": title, "status": status, "detail": detail, **extra})
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def _printable(value: Any) -> Any:
+    """A problem body that can always be written as JSON: a refused request may quote text
+    that cannot be encoded (a lone surrogate), which is shown escaped instead."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:

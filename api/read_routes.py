@@ -23,6 +23,7 @@ from api.problems import Problem
 from api.responses import JSONResponse
 from ledger.application import Ledger
 from projections import caseloads, chronology, feed, oversight
+from projections import deadlines as deadline_model
 from projections.projector import Projector, ProjectionsBehind
 from replay import time_travel
 
@@ -59,6 +60,23 @@ def projector_of(request: Request, min_position: int | None = None) -> Projector
     return projector
 
 
+def quarantined(request: Request, models: tuple[str, ...], family_id: UUID | None = None) -> list[dict[str, Any]]:
+    """The read models that hold a family's rows back (an event of it could not be
+    applied, ADR 0021): its rows there stop before that event. For a family, or all."""
+    rows = request.app.state.projector.store.quarantine_rows(family_id.hex if family_id else None)
+    return [{"family_id": UUID(r["family_id"]), "read_model": r["model"], "position": r["position"],
+             "event_id": r["event_id"] and UUID(r["event_id"]), "event_type": r["event_type"], "since": r["at"],
+             "error": r["error"]} for r in rows if r["model"] in models]
+
+
+def marked(response: Response, held: list[dict[str, Any]]) -> Response:
+    """A read's answer with the read models that hold its family back named in a header."""
+    if held:
+        response.headers["Ledger-Quarantined"] = ", ".join(
+            f"{h['read_model']} (from position {h['position']})" for h in held)
+    return response
+
+
 def now(request: Request) -> datetime:
     """The ledger's "now" (its clock: real time in service, fixed in tests)."""
     return ledger_of(request).clock()
@@ -81,20 +99,22 @@ def install(app: FastAPI) -> None:
         """The family's chronology in the order things happened, or one member's; with
         ``profile``, an export for a court bundle, a partnership or a case review."""
         ledger = ledger_of(request)
+        held = quarantined(request, ("chronology", "deadlines", "episodes"), family_id)
         if profile is not None:
             if significant:
                 raise InvalidCommand(f"the {profile} profile decides which entries it shows: leave out significant",
                                      field="significant")
-            return export_routes.response(export_routes.chronology_export(
+            return marked(export_routes.response(export_routes.chronology_export(
                 ledger, projector_of(request, min_position), family_id, profile=profile, fmt=format,
-                member=member, as_at=as_at))
+                member=member, as_at=as_at)), held)
         if format == "docx":
             raise InvalidCommand("a Word chronology needs a profile: court, practice or review", field="format")
         if as_at is not None:
             rows, members = time_travel.chronology(ledger, family_id, as_at)
         else:
-            with projector_of(request, min_position).reading("chronology") as tx:
+            with projector_of(request, min_position).reading("chronology", "deadlines") as tx:
                 rows, members = chronology.stored(tx, family_id)
+                rows = chronology.with_breaches(rows, deadline_model.breaches(tx, family_id))
             if not rows:
                 ledger.family(family_id)  # 404 if there is no such family
         if member is not None and member.hex not in members:
@@ -102,10 +122,10 @@ def install(app: FastAPI) -> None:
         entries = chronology.view(rows, members, member=member, significant_only=significant)
         if format == "csv":
             name = f"chronology-{family_id}" + (f"-{member}" if member else "") + ".csv"
-            return Response(chronology.to_csv(entries), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
-        return JSONResponse({"family_id": family_id, "member": member, "as_at": as_at,
-                             "significant_only": significant, "entries": entries})
+            return marked(Response(chronology.to_csv(entries), media_type="text/csv; charset=utf-8",
+                                   headers={"Content-Disposition": f'attachment; filename="{name}"'}), held)
+        return marked(JSONResponse({"family_id": family_id, "member": member, "as_at": as_at,
+                                    "significant_only": significant, "entries": entries, "quarantined": held}), held)
 
     @app.get("/caseloads", tags=["caseloads"])
     def get_caseloads(
@@ -129,8 +149,12 @@ def install(app: FastAPI) -> None:
         ledger = ledger_of(request)
         ledger.family(family_id)  # 404 if there is no such family
         who = auditor or (actor["user_id"] if actor["role"] == "auditor" else None)
-        with projector_of(request, min_position).reading("oversight", "chronology") as tx:
-            return JSONResponse(oversight.family_view(tx, family_id, ledger.packs, now(request), auditor=who))
+        held = quarantined(request, ("oversight", "chronology", "deadlines"), family_id)
+        with projector_of(request, min_position).reading("oversight", "chronology", "deadlines") as tx:
+            found = oversight.family_view(tx, family_id, ledger.packs, now(request), auditor=who)
+            breaches = [{"event_id": UUID(event), **b} for event, listed in
+                        deadline_model.breaches(tx, family_id).items() for b in listed]
+        return marked(JSONResponse({**found, "breaches": breaches, "quarantined": held}), held)
 
     @app.get("/oversight", tags=["oversight"])
     def get_oversight(

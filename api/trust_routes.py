@@ -11,32 +11,33 @@ from uuid import UUID
 
 import orjson
 from fastapi import Body, FastAPI, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from aggregates.errors import InvalidCommand, NotFound
+from aggregates.vocabulary import ERASURE_REASONS, ErasureReason  # noqa: F401
 from api.auth import Actor
 from api.read_routes import ledger_of, projector_of
 from api.responses import JSONResponse
 from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
+from ledger.commands import Checked
 from ledger.retention import retain_until
 from projections import chronology, retention, subject_access
 from projections.exports import Export
 from projections.projector import Projector
 
-ERASURE_REASONS = ("retention-period-passed", "erasure-request", "recorded-in-error")
 
 
-class ErasureRequest(BaseModel):
+class ErasureRequest(Checked):
     """Why a family's personal data is being erased. Categories and a legal basis only:
     this request is itself kept in the record, so it must not carry personal data."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: Literal["retention-period-passed", "erasure-request", "recorded-in-error"]
+    reason: ErasureReason
     legal_basis: str = Field(min_length=3, max_length=200, description="e.g. 'UK GDPR Art. 17(1)(a)'.")
 
 
-class HoldRequest(BaseModel):
+class HoldRequest(Checked):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=3, max_length=500, description="e.g. the litigation or inquiry it is for.")
 

@@ -45,11 +45,20 @@ def commands_of(per_family: int) -> list[tuple[str, dict[str, Any]]]:
     return [("ReferralReceived", REFERRAL)] + [("CaseNoteRecorded", note(i)) for i in range(per_family - 2)]
 
 
-def through_application(tgt: Target, families: int, per_family: int) -> dict[str, Any]:
-    """Commands/s recorded with ``Ledger.register_family`` and ``Ledger.record``."""
+def open_ledger(settings: Any) -> Any:
+    """The phase's Ledger, with the benchmark's team in the team directory."""
     from ledger.application import Ledger
 
-    ledger = Ledger(tgt.settings("append"))
+    ledger = Ledger(settings)
+    if ledger.teams.get(TEAM) is None:
+        ledger.teams.add(TEAM, name="North locality", by="benchmark")
+    return ledger
+
+
+def through_application(tgt: Target, families: int, per_family: int) -> dict[str, Any]:
+    """Commands/s recorded with ``Ledger.register_family`` and ``Ledger.record``."""
+
+    ledger = open_ledger(tgt.settings("append"))
     try:
         steps = commands_of(per_family)
         started = time.perf_counter()
@@ -71,10 +80,9 @@ def by_family_length(tgt: Target, lengths: tuple[int, ...], samples: int) -> dic
     events: the median of ``samples`` commands at each length."""
     from statistics import median
 
-    from ledger.application import Ledger
     from projections.projector import Projector
 
-    ledger = Ledger(tgt.settings("long_family"))
+    ledger = open_ledger(tgt.settings("long_family"))
     try:
         projector = Projector(ledger)
         ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
@@ -157,6 +165,7 @@ def through_http(tgt: Target, families: int, per_family: int, clients: int, *, p
     drive instead: the ceilings ``benchmarks.empty_api:app`` (an endpoint that does nothing)
     and ``benchmarks.library_api:app`` (the library's own command, nothing of the ledger's)."""
     settings = tgt.settings(phase)
+    open_ledger(settings).close()  # the tables made, the team known, before the API starts
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": SECRET,
            "LEDGER_MASTER_KEYS": settings.master_keys, "LEDGER_DATABASE_SCHEMA": settings.database_schema,
            "LEDGER_DATABASE_URL": settings.database_url or "", "LEDGER_PROJECTIONS": projections}

@@ -12,17 +12,15 @@ import logging
 import random
 import threading
 import time
-import typing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.persistence import IntegrityError, InterfaceError, Mapper, OperationalError, Transcoder
 from eventsourcing.utils import get_topic
-from pydantic import TypeAdapter, ValidationError
 
 from aggregates.errors import (
     IdempotencyMismatch,
@@ -32,13 +30,14 @@ from aggregates.errors import (
     RuleBroken,
     VersionConflict,
 )
-from aggregates.events import FamilyEvent, FamilyRegistered, payload_fields
+from aggregates.events import FamilyEvent, FamilyRegistered, MemberAdded, payload_fields
 from aggregates.family import Family
-from aggregates.vocabulary import WRITING_ROLES
+from aggregates.vocabulary import ERASURE_REASONS, WRITING_ROLES
 from ledger import deadlines as deadline_engine
 from ledger.calendar import london_date
 from ledger.clock import utc_now
-from ledger.context import ChronologyContext
+from ledger.retention import retain_until
+from ledger.commands import EARLIEST_MOMENT, LATEST_MOMENT, corrected_command  # noqa: F401
 from ledger.keys import KeyStore, MasterKey, load_keyring
 from ledger.legal_holds import LegalHolds
 from ledger.sealing import SealingMapper
@@ -47,14 +46,11 @@ from ledger.policies.schema import Pack
 from ledger.serialisation import OrjsonTranscoder
 from ledger.settings import Settings, get_settings
 from ledger.sql import Database
-from ledger.storage import IdempotencyRecord, environment
+from ledger.storage import IdempotencyRecord, LedgerRepository, environment
+from ledger.teams import Teams
 
 log = logging.getLogger("ledger")
-EARLIEST_OCCURRENCE = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST_MOMENT = datetime(2100, 1, 1, tzinfo=timezone.utc)
-"""Queries ask about moments from EARLIEST_OCCURRENCE up to (not including) this one
-(``as_of``, ``as_at``): nothing was recorded before the one or after the other, and the
-deadline engine adds working days and months to them, which overflow near year 9999."""
+EARLIEST_OCCURRENCE = EARLIEST_MOMENT
 MAX_CONFLICT_RETRIES = 8
 
 
@@ -111,6 +107,8 @@ class Ledger(Application[UUID]):
         projector registers here to keep the read models current in this process)."""
         super().__init__(env=environment(self.settings))
         self.holds = LegalHolds(Database.of(self), clock=self.now)
+        self.teams = Teams(Database.of(self), clock=self.now)
+        self._index_members()
 
     def now(self) -> datetime:
         """The application's "now": its clock, read late (the demo loader swaps the clock)."""
@@ -118,6 +116,14 @@ class Ledger(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, with snapshots it cannot use passed over (ADR 0015)."""
+        base = super().construct_repository()
+        return LedgerRepository(event_store=base.event_store, snapshot_store=base.snapshot_store,
+                                cache_maxsize=base.cache.maxsize if base.cache is not None else None,
+                                fastforward=base.fastforward, fastforward_skipping=base.fastforward_skipping,
+                                deepcopy_from_cache=base.deepcopy_from_cache)
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, sealing personal fields with each family's key (ADR 0013)."""
@@ -140,11 +146,13 @@ class Ledger(Application[UUID]):
         occurred_at: datetime | None = None,
         idempotency: Idempotency | None = None,
     ) -> Recorded:
+        self._check_writer(actor)
         replay = self._replay(actor, idempotency)
         if replay is not None:
             return replay
-        self._check_writer(actor)
         pack = self.pack(policy)
+        if actor.get("team") == team:
+            self.teams.require(team, "team")
         members = [{**m, "member_id": m.get("member_id") or self.new_id()} for m in members]
         family = Family.register(
             family_id=self.new_id(),
@@ -154,7 +162,7 @@ class Ledger(Application[UUID]):
         )
         recorded = self._save(family, actor, idempotency)
         self._announce(recorded)
-        return Recorded(**{**recorded.__dict__, "members": tuple(family.members.values())})
+        return Recorded(**{**recorded.__dict__, "members": tuple(members)})
 
     def record(
         self,
@@ -169,10 +177,10 @@ class Ledger(Application[UUID]):
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
     ) -> Recorded:
+        self._check_writer(actor)
         replay = self._replay(actor, idempotency)
         if replay is not None:
             return replay
-        self._check_writer(actor)
         attempts = 1 if expected_version is not None else MAX_CONFLICT_RETRIES
         for attempt in range(attempts):
             if attempt:
@@ -197,6 +205,8 @@ class Ledger(Application[UUID]):
         finished by asking again (the family then reads erased and has no erasure event)."""
         if actor.get("role") != "admin":
             raise NotAuthorised(f"only an admin erases a family's personal data, not a {actor.get('role')}")
+        if reason not in ERASURE_REASONS:
+            raise InvalidCommand(f"reason must be one of {', '.join(ERASURE_REASONS)}", field="reason")
         with self._write_locks[family_id.int % len(self._write_locks)]:
             hold = self.holds.holding(family_id)
             if hold is not None:
@@ -209,6 +219,8 @@ class Ledger(Application[UUID]):
             if episode is not None and episode["status"] == "open":
                 raise RuleBroken("the family has an open episode: close it before its personal data is erased")
             pack = self.pack(family.policy)
+            if reason == "retention-period-passed":
+                self._check_retention_passed(family, pack)
             envelope = self._envelope(pack, actor, None, about=[], context={})
             frozen = deadline_engine.freeze(
                 deadline_engine.evaluate(self.family_events(family_id), pack, envelope["occurred_at"]))
@@ -220,6 +232,23 @@ class Ledger(Application[UUID]):
             recorded = self._save(family, actor, None)
         self._announce(recorded)
         return recorded
+
+    def _check_retention_passed(self, family: Family, pack: Pack) -> None:
+        """An erasure said to be for retention is refused unless the family's retention
+        period under its pack has passed (as ``GET /retention/due`` lists it)."""
+        closed = [e["closed_at"] for e in family.episodes if e["closed_at"] is not None]
+        born = [m["date_of_birth"] for m in family.children().values() if m.get("date_of_birth")]
+        episode = family.current_episode
+        until = retain_until(pack.retention, open_episode=episode is not None and episode["status"] == "open",
+                             closed_on=london_date(max(closed)) if closed else None,
+                             youngest_born=max(born) if born else None)
+        today = london_date(self.now())
+        if until is None:
+            raise RuleBroken(f"the {pack.id} pack gives no retention period this family has reached: erase it "
+                             "as an erasure-request or recorded-in-error, with its legal basis, if it must go")
+        if until > today:
+            raise RuleBroken(f"the family's retention period under the {pack.id} pack runs until "
+                             f"{until:%d %B %Y}: it is not due for erasure (GET /retention/due lists those that are)")
 
     def _drop_snapshots(self, family_id: UUID) -> None:
         """Snapshots hold names sealed whole: once the key is gone they are dropped."""
@@ -256,7 +285,11 @@ class Ledger(Application[UUID]):
             )
         pack = self.pack(family.policy)
         if type_name == "EntryCorrected":
-            fields = {**fields, "changes": self._checked_changes(family_id, fields)}
+            fields = {**fields, "changes": self._checked_changes(family, fields)}
+        elif type_name == "TransferredOut" and isinstance(fields.get("to_team"), str):
+            self.teams.require(fields["to_team"], "to_team")
+        elif type_name == "MemberAdded" and isinstance(fields.get("member_id"), UUID):
+            self._check_member_new(fields["member_id"], "member_id", family)
         envelope = self._envelope(pack, actor, occurred_at, about=about or [], context=context or {})
         family.record(type_name, fields, envelope, pack)
         try:
@@ -388,16 +421,50 @@ class Ledger(Application[UUID]):
 
     # -- internals --------------------------------------------------------------------
 
-    def _checked_changes(self, family_id: UUID, fields: dict[str, Any]) -> dict[str, Any]:
-        """Validate a correction's new values against the corrected event's field types."""
+    def _checked_changes(self, family: Family, fields: dict[str, Any]) -> dict[str, Any]:
+        """A correction's changes, typed, once the corrected entry (the original with the
+        changes applied) has passed the command model of its type (``corrected_command``)."""
         corrects, changes = fields.get("corrects"), fields.get("changes") or {}
-        original = next((e for e in self.events.get(family_id) if e.event_id == corrects), None)  # type: ignore[attr-defined]
-        if original is None or not isinstance(changes, dict):
+        if not isinstance(corrects, UUID) or corrects.hex not in family.log or not isinstance(changes, dict):
             return changes  # the aggregate refuses it with the right message
-        coerced = coerce_changes(type(original), changes)
-        if isinstance(coerced.get("occurred_at"), datetime):
-            self._check_occurred_at(coerced["occurred_at"], "changes.occurred_at")
-        return coerced
+        version = list(family.log).index(corrects.hex) + 1
+        original = next(iter(self.events.get(family.id, gt=version - 1, lte=version)))
+        typed = corrected_command(original, changes, fields.get("member"))  # type: ignore[arg-type]
+        if isinstance(typed.get("occurred_at"), datetime):
+            self._check_occurred_at(typed["occurred_at"], "changes.occurred_at")
+        return typed
+
+    def _check_member_new(self, member_id: UUID, field: str, family: Family | None = None) -> None:
+        """A member id is one person's, on one family's record: a new member may not take
+        the id of someone already on any family's record."""
+        if family is not None and member_id.hex in family.members:
+            raise InvalidCommand(f"member {member_id} already exists", field=field)
+        if self.recorder.member_family(member_id) is not None:  # type: ignore[attr-defined]
+            raise InvalidCommand(f"member id {member_id} is already someone's on another family's record: "
+                                 "leave member_id out and the ledger gives the new member one", field=field)
+
+    def _index_members(self) -> None:
+        """Index the members of a ledger recorded before the member index existed."""
+        recorder: Any = self.recorder
+        if recorder.members_indexed() or not recorder.max_notification_id():
+            return
+        topics = [get_topic(FamilyRegistered), get_topic(MemberAdded)]
+        found: list[tuple[str, str]] = []
+        start = 1
+        while True:
+            page = recorder.select_notifications(start, 1000, topics=topics)
+            for note in page:
+                family = UUID(str(note.originator_id)).hex
+                try:
+                    state = self.mapper.transcoder.decode(note.state)
+                    people = state.get("members") or [state]
+                    found += [(UUID(str(p["member_id"])).hex, family) for p in people if "member_id" in p]
+                except Exception:  # noqa: BLE001 - an unreadable event stops no start-up
+                    log.exception("event at position %s does not decode: its members are not indexed", note.id)
+            if len(page) < 1000:
+                break
+            start = page[-1].id + 1
+        recorder.index_members(found)
 
     def _check_writer(self, actor: dict[str, str]) -> None:
         if actor.get("role") not in WRITING_ROLES:
@@ -446,12 +513,22 @@ class Ledger(Application[UUID]):
                 key=idempotency.key, user_id=actor["user_id"], request_hash=idempotency.request_hash,
                 family_id=family.id.hex, event_id=pending.event_id.hex, version=pending.originator_version,  # type: ignore[attr-defined]
             )
+        members = [(m["member_id"].hex, family.id.hex) for e in family.pending_events
+                   for m in (getattr(e, "members", None) or ([{"member_id": e.member_id}]  # type: ignore[attr-defined]
+                                                             if e.type == "MemberAdded" else []))]  # type: ignore[attr-defined]
         try:
-            recordings = self.save(family, idempotency=record)
+            recordings = self.save(family, idempotency=record, members=members)
         except IntegrityError:
             raise VersionConflict(
                 "the family changed while this command was being recorded: read it again and retry"
             ) from None
+        except (OperationalError, InterfaceError):
+            # The connection failed: the transaction may have committed before it did (the
+            # acknowledgement lost). Answer what happened, not a guess (ADR 0020).
+            found = self._committed(family.id, pending.originator_version, pending.event_id)  # type: ignore[attr-defined]
+            if found is None:
+                raise
+            return found
         last = recordings[-1]
         return Recorded(
             event_id=pending.event_id,  # type: ignore[attr-defined]
@@ -460,8 +537,32 @@ class Ledger(Application[UUID]):
             position=last.notification.id,
         )
 
+    def _committed(self, family_id: UUID, version: int, event_id: UUID) -> Recorded | None:
+        """Whether an event whose save lost its connection was stored after all: asked of
+        the database again, for up to LEDGER_DATABASE_TIMEOUT seconds while it is still
+        unreachable. The Recorded it answers if it was; None if it was not or if that
+        cannot yet be known (the caller answers 503, and a retry with the same
+        Idempotency-Key finds the event if it was stored)."""
+        deadline = time.monotonic() + self.settings.database_timeout
+        while True:
+            try:
+                stored = list(self.events.get(family_id, gt=version - 1, lte=version))
+                if not stored or stored[0].event_id != event_id:  # type: ignore[attr-defined]
+                    return None
+                position = self.recorder.position_of(family_id, version)  # type: ignore[attr-defined]
+                log.warning("the connection failed after family %s version %s was stored: answered as recorded",
+                            family_id, version)
+                return Recorded(event_id=event_id, family_id=family_id, version=version, position=position)
+            except (OperationalError, InterfaceError):
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.2)
+
     def _replay(self, actor: dict[str, str], idempotency: Idempotency | None) -> Recorded | None:
-        """The first result of a retried command, or None if the key is new."""
+        """The first result of a retried command, or None if the key is new. The caller
+        must still hold the family the key recorded on: a replay answers what the first
+        answer carried (ids, version and, for a registration, the members as registered),
+        never the family as it is now, and only to someone who may still write on it."""
         if idempotency is None:
             return None
         found = self.recorder.find_idempotency(actor["user_id"], idempotency.key)  # type: ignore[attr-defined]
@@ -472,10 +573,18 @@ class Ledger(Application[UUID]):
                 "this Idempotency-Key was already used with a different request body"
             )
         family_id = UUID(found.family_id)
+        family = self.family(family_id, copy=False)
+        if actor.get("team") != family.team:
+            raise NotAuthorised(f"this Idempotency-Key recorded on a family now held by team {family.team}; "
+                                f"a member of team {actor.get('team')} may not read or write it")
         position = self.recorder.position_of(family_id, found.version)  # type: ignore[attr-defined]
+        members: tuple[dict[str, Any], ...] = ()
+        if found.version == 1:
+            registration = next(iter(self.events.get(family_id, lte=1)))
+            members = tuple(dict(m) for m in registration.members)  # type: ignore[attr-defined]
         return Recorded(
             event_id=UUID(found.event_id), family_id=family_id, version=found.version,
-            position=position, replayed=True,
+            position=position, replayed=True, members=members,
         )
 
 
@@ -487,50 +596,6 @@ def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidCommand(f"{name} must include a timezone offset", field=name)
     return value
-
-
-MAX_CORRECTION_DEPTH = 8
-"""How deeply a correction's value may nest lists and objects: the deepest field a
-command has (a registration's members) is three levels; far deeper values could not
-be stored (orjson stops at 255 levels, and Python's own parser sooner)."""
-
-
-def coerce_changes(event_class: type, changes: dict[str, Any]) -> dict[str, Any]:
-    """Parse a correction's values as the corrected field's own type (422 if they do not fit)."""
-    hints = {**typing.get_type_hints(event_class), "context": ChronologyContext}
-    coerced = {}
-    for name, value in changes.items():
-        if _depth(value) > MAX_CORRECTION_DEPTH:
-            raise InvalidCommand(f"changes.{name} is nested more than {MAX_CORRECTION_DEPTH} levels deep",
-                                 field=f"changes.{name}")
-        if name not in hints or name in ("actor", "policy", "policy_version", "event_id"):
-            coerced[name] = value  # unknown names are refused by the aggregate
-            continue
-        try:
-            coerced[name] = TypeAdapter(hints[name]).validate_python(value)
-        except ValidationError as e:
-            error = e.errors()[0]
-            where = ".".join(str(p) for p in (name, *error["loc"]))
-            raise InvalidCommand(f"changes.{where}: {error['msg']}", field=f"changes.{where}") from None
-        if name == "context":  # only the keys it names: None clears one, as in the chronology
-            coerced[name] = coerced[name].model_dump(include=set(value))
-    if "occurred_at" in coerced and coerced["occurred_at"].tzinfo is None:
-        raise InvalidCommand("changes.occurred_at must include a timezone offset", field="changes.occurred_at")
-    return coerced
-
-
-def _depth(value: Any) -> int:
-    """How many levels of lists and objects a JSON value nests (stops counting past the limit)."""
-    deepest, level, stack = 0, 0, [(value, 0)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, (list, dict)):
-            level += 1
-            deepest = max(deepest, level)
-            if deepest > MAX_CORRECTION_DEPTH:
-                break
-            stack.extend((v, level) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def event_view(event: FamilyEvent) -> dict[str, Any]:

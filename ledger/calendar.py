@@ -93,6 +93,11 @@ class Due:
         return self.day if self.day is not None else self.instant.astimezone(LONDON)
 
 
+MOST_WORKING_DAYS = 200 * 366
+"""More working days than any clock counts (commands are bounded far below it): a stored
+value past it is refused at once rather than walked day by day to the end of the calendar."""
+
+
 @dataclass(frozen=True)
 class WorkingCalendar:
     """Working days for one pack: weekdays that are not bank holidays or closure days."""
@@ -110,6 +115,8 @@ class WorkingCalendar:
         """The N-th working day after ``start`` (``start`` itself is day 0)."""
         if n < 0:
             raise ValueError("n must not be negative")
+        if n > MOST_WORKING_DAYS:
+            raise OverflowError(f"{n:,} working days after {start} is past any date the ledger counts to")
         day = start
         while n:
             day += timedelta(days=1)

@@ -39,7 +39,8 @@ def serve(
     settings = get_settings()
     _load_packs(None)  # a malformed pack stops start-up here, with the file and rule named
     settings.signing_key()  # create the local key before workers start
-    where = settings.database_url if settings.is_postgres else settings.sqlite_path()
+    where = masked(settings.database_url) if settings.is_postgres else settings.sqlite_path()
+    _open_ledger(None).close()  # the database answers (or start-up stops here, saying why)
     if demo:
         _load_demo(demo_families, seed=1, only_if_empty=True)
     processes = workers if settings.is_postgres else 1
@@ -52,7 +53,8 @@ def token(
     sub: Annotated[str, typer.Option(help="User id the token speaks for.")],
     role: Annotated[str, typer.Option(help="practitioner, supervisor, manager, auditor, service, admin or inspector.")],
     team: Annotated[Optional[str], typer.Option(help="Team (required for practitioner, supervisor, manager).")] = None,
-    hours: Annotated[float, typer.Option(help="Lifetime in hours (an inspector's at most 336: 14 days).")] = 8.0,
+    hours: Annotated[float, typer.Option(min=0.01, help="Lifetime in hours, more than 0 (an inspector's at most 336: "
+                                                         "14 days).")] = 8.0,
 ) -> None:
     """Print a bearer token signed with the local key (LEDGER_JWT_SECRET or the data folder's)."""
     from api.auth import TEAM_ROLES, TokenTooLong, mint
@@ -85,6 +87,8 @@ def project(
     database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
     page: Annotated[int, typer.Option(min=1, max=10_000, help="Events per transaction.")] = 500,
     until_caught_up: Annotated[bool, typer.Option("--until-caught-up", help="Exit once every read model is current.")] = False,
+    retry_quarantined: Annotated[bool, typer.Option("--retry-quarantined", help=(
+        "Apply the families a read model held back again (after a fix), report, and exit."))] = False,
 ) -> None:
     """Keep the read models current: follow new events until stopped (Ctrl-C or SIGTERM).
 
@@ -96,6 +100,21 @@ def project(
 
     projector = _projector(database_url)
     projector.page = page
+    if retry_quarantined:
+        try:
+            released, still = projector.retry_quarantined()
+        finally:
+            projector.ledger.close()
+        from uuid import UUID
+
+        for row in released:
+            typer.echo(f"released: family {UUID(row['family_id'])} in {row['model']} "
+                       f"(held since position {row['position']})")
+        for row in still:
+            typer.secho(f"still held: family {UUID(row['family_id'])} in {row['model']} at position {row['position']} "
+                        f"({row['event_type']}): {row['error']}", fg=typer.colors.YELLOW)
+        typer.echo(f"{len(released)} released, {len(still)} still held back")
+        raise typer.Exit(code=1 if still else 0)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started, done = time.perf_counter(), 0
@@ -161,6 +180,12 @@ def replay(
     processes = f" by {done.workers} processes" if done.workers > 1 else ""
     typer.echo(f"rebuilt {', '.join(done.models)}: {done.events} events in {done.seconds:.1f} s{processes} "
                f"({done.rate:,.0f} events/s), now at position {done.position}")
+    for item in done.quarantined:
+        typer.secho(f"held back: family {item.family_id} in {item.model} at position {item.position} "
+                    f"({item.event_type}): {item.error}", fg=typer.colors.YELLOW)
+    if done.quarantined:
+        typer.echo(f"{len({i.family_id for i in done.quarantined})} family(ies) held back; every other family is "
+                   "current (`ledger project --retry-quarantined` after a fix)")
 
 
 def _load_demo(families: int, seed: int, *, only_if_empty: bool = False, as_json: bool = False) -> None:
@@ -226,6 +251,57 @@ def demo(
     _load_demo(families, seed, as_json=as_json)
 
 
+teams = typer.Typer(help="The team directory: the teams families are held by.", no_args_is_help=True)
+app.add_typer(teams, name="teams")
+
+
+@teams.command("add")
+def teams_add(
+    team_id: Annotated[str, typer.Argument(help="The team's id, as tokens carry it (e.g. north).")],
+    name: Annotated[str, typer.Option(help="The team's name as staff say it.")],
+    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+) -> None:
+    """Add a team to the directory (or rename one): families are registered for, and
+    transferred to, teams of the directory only."""
+    from aggregates.errors import LedgerError
+    from ledger.cli_trust import _operator
+
+    ledger = _open_ledger(database_url)
+    try:
+        team = ledger.teams.add(team_id, name=name, by=_operator()["user_id"])
+    except LedgerError as e:
+        typer.secho(f"team refused: {e.detail}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from None
+    finally:
+        ledger.close()
+    typer.echo(f"team {team['team_id']}: {team['name']}")
+
+
+@teams.command("list")
+def teams_list(
+    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+) -> None:
+    """List the team directory."""
+    ledger = _open_ledger(database_url)
+    try:
+        found = ledger.teams.all()
+    finally:
+        ledger.close()
+    if not found:
+        typer.echo("the team directory is empty: add a team with `ledger teams add <id> --name <name>`")
+    for team in found:
+        typer.echo(f"{team['team_id']:<32} {team['name']}  (added {team['added_at'][:10]} by {team['added_by']})")
+
+
+def _open_ledger(database_url: Optional[str]) -> Any:
+    if database_url:
+        os.environ["LEDGER_DATABASE_URL"] = database_url
+    from ledger.application import Ledger
+    from ledger.settings import get_settings
+
+    return Ledger(get_settings())
+
+
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)
 app.add_typer(policies, name="policies")
 app.add_typer(export, name="export")
@@ -286,8 +362,63 @@ def policies_render(
     typer.echo(f"wrote {output} ({text.count(chr(10))} lines)")
 
 
+def masked(url: str | None) -> str:
+    """A database URL as it may be printed: any password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def unreachable(error: BaseException) -> str | None:
+    """What to tell the operator when the database cannot be opened, or None if ``error``
+    is something else: one line, without a traceback or the password."""
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    from ledger.settings import get_settings
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (OperationalError, InterfaceError)) or type(seen).__module__.startswith("psycopg"):
+            settings = get_settings()
+            where = masked(settings.database_url) if settings.is_postgres else str(settings.sqlite_path())
+            first = _connect_error(settings.database_url) if settings.is_postgres else None
+            if first is None:
+                first = str(seen).strip().splitlines()[0] if str(seen).strip() else type(seen).__name__
+            hint = (" (create it first, e.g. `createdb`, or point LEDGER_DATABASE_URL at one that exists)"
+                    if "does not exist" in first else "")
+            return f"cannot open the ledger's database {where}: {first}{hint}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _connect_error(url: str | None) -> str | None:
+    """Why a plain connection to ``url`` fails (the pool only says it timed out), or None."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url or "", connect_timeout=3):
+            return None
+    except psycopg.Error as e:
+        lines = [line for line in str(e).strip().splitlines() if line.strip()]
+        return lines[-1].strip() if lines else type(e).__name__
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as e:
+        why = unreachable(e)
+        if why is None:
+            raise
+        typer.secho(why, err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

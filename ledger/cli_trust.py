@@ -66,7 +66,7 @@ def erase(
     """Crypto-shred a family's personal data: destroy its key (for good), then record
     PersonalDataErased. Refused under a legal hold or with an open episode."""
     from aggregates.errors import LedgerError
-    from api.trust_routes import ERASURE_REASONS
+    from aggregates.vocabulary import ERASURE_REASONS
     from projections.projector import Projector
 
     family_id = _uuid(family, "--family")

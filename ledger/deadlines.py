@@ -16,7 +16,10 @@ child for per-child rules), each in one state:
   ageing out, or one of its ``until`` events.
 
 Recording-timeliness rules flag events recorded later than the pack allows
-(``late_entries``). Counting is ``ledger.calendar`` (ADR 0007); matching is
+(``late_entries``). Ordering rules whose breach is flagged rather than refused (good
+practice: "a risk assessment before the first home visit") give a ``breach`` row for each
+entry that happened before what should have preceded it, in the order things happened,
+and the list ``breaches`` (ADR 0019). Counting is ``ledger.calendar`` (ADR 0007); matching is
 ``ledger.policies.matching``; the rules are the pack's (ADR 0009).
 """
 
@@ -30,12 +33,13 @@ from uuid import UUID
 
 import orjson
 
+from aggregates.corrections import corrected
 from aggregates.events import FamilyEvent, payload_fields
 from ledger.calendar import Due, WorkingCalendar, add_years, london_date, start_of_day
 from ledger.policies.matching import ANY_MEMBER, matches
 from ledger.policies.schema import ASSESSMENT_EVENTS, Pack, Rule
 
-State = Literal["open", "met", "met_late", "overdue", "paused", "extended", "not_applicable"]
+State = Literal["open", "met", "met_late", "overdue", "paused", "extended", "not_applicable", "breach"]
 STATES: tuple[str, ...] = get_args(State)
 PATHWAY_SETTERS = ("TriageDecided", "AllocatedToTeam", "SteppedDown")
 
@@ -67,15 +71,11 @@ def facts(events: Iterable[FamilyEvent], known_at: datetime | None = None) -> li
             target = found.get(event.corrects)  # type: ignore[attr-defined]
             if target is None:
                 continue
-            changes = dict(event.changes)  # type: ignore[attr-defined]
-            changes.pop("context", None)
-            found[target.event_id] = replace(
-                target,
-                occurred_at=changes.pop("occurred_at", target.occurred_at),
-                about=tuple(changes.pop("about", target.about)),
-                fields={**target.fields, **changes},
-                corrected_by=(*target.corrected_by, event.event_id),
-            )
+            occurred_at, about, fields = corrected(
+                target.type, target.occurred_at, target.about, target.fields, event.changes,  # type: ignore[attr-defined]
+                getattr(event, "member", None))
+            found[target.event_id] = replace(target, occurred_at=occurred_at, about=about, fields=fields,
+                                             corrected_by=(*target.corrected_by, event.event_id))
             continue
         fact = Fact(
             event_id=event.event_id, type=event.type, version=event.originator_version,
@@ -176,13 +176,16 @@ class _Walk:
     activated: set[tuple[str, UUID | None]] = field(default_factory=set)
     episode_log: list[tuple[Fact, dict[str, Any]]] = field(default_factory=list)
     last_day: date | None = None
+    breaches: list[tuple[Rule, Fact, str, UUID | None, str | None]] = field(default_factory=list)
+    """Ordering rules broken: (rule, the entry that broke it, why, its episode, pathway)."""
 
     def fork(self) -> _Walk:
         """A copy to walk on from, sharing nothing it would change with this one (the
         pack, calendar and rules are shared; facts and their values are never changed)."""
         return replace(self, clocks=[replace(c, extensions=list(c.extensions)) for c in self.clocks],
                        members={k: dict(v) for k, v in self.members.items()}, assessments=dict(self.assessments),
-                       activated=set(self.activated), episode_log=list(self.episode_log))
+                       activated=set(self.activated), episode_log=list(self.episode_log),
+                       breaches=list(self.breaches))
 
     # -- tracking the family --------------------------------------------------------
 
@@ -358,6 +361,10 @@ class _Walk:
             self.start(rule, fact, values)
         if fact.type == "MemberAdded":
             self.start_for_new_child(fact)
+        if fact.type in self.pack.ordering_after:
+            for rule, why in self.pack.ordering_breaches(fact.type, values,
+                                                         ((f.type, v) for f, v in self.episode_log)):
+                self.breaches.append((rule, fact, why, self.episode_id, self.pathway))
         self.episode_log.append((fact, values))
 
     def advance(self, clock: Clock, fact: Fact, values: dict[str, Any]) -> None:
@@ -498,6 +505,7 @@ def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime
     walk.birthdays(london_date(as_of))
     rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
     rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or as_of, r["rule"]))
+    rows += [_breach_row(*breach) for breach in walk.breaches]
     started = {c.rule.id for c in walk.clocks}
     for rule in pack.timed_rules:
         if rule.id not in started:
@@ -514,6 +522,10 @@ def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime
         "episode_open": walk.episode_open,
         "deadlines": rows,
         "late_entries": list(late),
+        "breaches": [{"event_id": fact.event_id, "type": fact.type, "rule": rule.id, "title": rule.title,
+                      "on_breach": rule.on_breach, "reason": why, "occurred_at": fact.occurred_at,
+                      "recorded_at": fact.recorded_at, "source": source(rule)}
+                     for rule, fact, why, _, _ in walk.breaches],
     }
 
 
@@ -540,6 +552,19 @@ def _unstarted(rule: Rule, walk: _Walk) -> dict[str, Any]:
         "started_by": None, "started_at": None, "stopped_by": None, "stopped_at": None,
         "ended_by": None, "extended_by": 0, "extensions": [], "duration": rule.duration,
         "unit": rule.unit, "source": source(rule),
+    }
+
+
+def _breach_row(rule: Rule, fact: Fact, why: str, episode_id: UUID | None, pathway: str | None) -> dict[str, Any]:
+    """An ordering rule broken by an entry, as a row beside the clocks: started by the
+    entry that came too soon, settled in state ``breach``."""
+    return {
+        "rule": rule.id, "title": rule.title, "kind": rule.kind, "category": rule.category,
+        "state": "breach", "reason": why, "due": None, "due_at": None,
+        "member": None, "member_name": None, "episode_id": episode_id, "pathway": pathway,
+        "started_by": fact.event_id, "started_at": fact.occurred_at, "stopped_by": None, "stopped_at": None,
+        "ended_by": None, "extended_by": 0, "extensions": [], "duration": None, "unit": None,
+        "source": source(rule),
     }
 
 
@@ -629,4 +654,5 @@ def thaw(frozen: dict[str, Any]) -> dict[str, Any]:
     result = typed({k: v for k, v in frozen.items() if k not in ("deadlines", "late_entries")})
     result["deadlines"] = [typed(r) for r in frozen["deadlines"]]
     result["late_entries"] = [typed(r) for r in frozen.get("late_entries", [])]
+    result["breaches"] = [typed(r) for r in frozen.get("breaches", [])]
     return result

@@ -189,6 +189,12 @@ def staff_teams(pack_id: str, families: int) -> list[Team]:
     return teams
 
 
+def team_name(team_id: str, council: str) -> str:
+    """A demo team's name as its staff would say it: "Durham City 2 (Durham County Council)"."""
+    words = team_id.split("-", 1)[1].replace("-", " ").title()
+    return f"{words} ({council})"
+
+
 # --- what a story yields ------------------------------------------------------------------------
 
 
@@ -2265,6 +2271,10 @@ def generate(ledger: Ledger, *, families: int, seed: int,
                                 "use another seed or an empty database")
     per_pack = Counter(packs[i % len(packs)] for i in range(families))
     teams = {p: staff_teams(p, per_pack[p]) for p in packs}
+    for p in packs:  # the teams the families are registered for and transferred to
+        for team in teams[p]:
+            if ledger.teams.get(team.id) is None:
+                ledger.teams.add(team.id, name=team_name(team.id, ledger.packs[p].council), by="demo")
 
     # Who each family is and when its story starts (cheap; the stories are built on demand).
     plans: list[tuple[datetime, int, str, int, frozenset[str]]] = []

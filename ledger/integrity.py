@@ -87,6 +87,12 @@ def verify(ledger: Ledger, page: int = 5000) -> Verified:
         version, prev = streams.get(family.hex, (0, GENESIS))
         if event.originator_version != version + 1:
             result.problems.append(f"{name}: follows version {version} of its family (removed or reordered)")
+        if not isinstance(event.state, (bytes, bytearray, memoryview)):
+            result.problems.append(f"{name}: its stored bytes were turned into {type(event.state).__name__} "
+                                   "(altered in the database)")
+            streams[family.hex] = (event.originator_version, hashes[position]["stream_hash"]
+                                   if position in hashes else prev)
+            continue
         expected = stream_hash(prev, family, event.originator_version, event.topic, event.state)
         row = hashes.get(position)
         if row is None:

@@ -56,6 +56,19 @@ class Tx:
         found = self.rows(text, params)
         return found[0] if found else None
 
+    @contextmanager
+    def savepoint(self, name: str = "ledger_step") -> Iterator[Tx]:
+        """A part of the transaction that an error undoes on its own, leaving the rest
+        (the transaction goes on; on PostgreSQL it is usable again after the rollback)."""
+        self.cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            self.cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.cursor.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.cursor.execute(f"RELEASE SAVEPOINT {name}")
+
 
 class Database:
     """The ledger's database, as the application's ``eventsourcing`` datastore sees it."""

@@ -12,6 +12,7 @@ lock on PostgreSQL), so the global chain follows the notification order exactly.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, Sequence
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory,
                                    PostgresTrackingRecorder)
@@ -31,12 +33,17 @@ from ledger.integrity import GENESIS, chain
 from ledger.settings import Settings
 from ledger.sql import creation_race
 
+log = logging.getLogger("ledger.storage")
 HASHES_DDL = (
     "CREATE TABLE IF NOT EXISTS {0} (notification_id BIGINT PRIMARY KEY, originator_id TEXT NOT NULL, "
     "originator_version BIGINT NOT NULL, stream_hash TEXT NOT NULL, global_hash TEXT NOT NULL, "
     "UNIQUE (originator_id, originator_version))"
 )
 HASH_COLUMNS = "notification_id, originator_id, originator_version, stream_hash, global_hash"
+MEMBERS_DDL = "CREATE TABLE IF NOT EXISTS {0} (member_id TEXT PRIMARY KEY, family_id TEXT NOT NULL)"
+"""Which family each member belongs to: a member id is the ledger's for one person, so it
+is written with the event that puts the member on the record, in its transaction, and
+a second family can never take it (the primary key refuses it)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             "family_id TEXT NOT NULL, event_id TEXT NOT NULL, version INTEGER NOT NULL, "
             "PRIMARY KEY (user_id, key))",
             HASHES_DDL.format("event_hashes"),
+            MEMBERS_DDL.format("member_ids"),
         ]
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
@@ -74,6 +82,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
             rows = chain(stored_events, ids, last_stream, last[0] if last else GENESIS)
             c.executemany("INSERT INTO event_hashes VALUES (?,?,?,?,?)", rows)
+        members: Sequence[tuple[str, str]] = kwargs.get("members") or ()
+        if members:
+            c.executemany("INSERT INTO member_ids VALUES (?,?)", members)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             c.execute(
@@ -92,6 +103,23 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             )
             row = c.fetchone()
         return None if row is None else IdempotencyRecord(*tuple(row))
+
+    def member_family(self, member_id: UUID) -> str | None:
+        """The family (hex id) a member belongs to, or None."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT family_id FROM member_ids WHERE member_id=?", (member_id.hex,))
+            row = c.fetchone()
+        return None if row is None else str(row[0])
+
+    def index_members(self, members: Sequence[tuple[str, str]]) -> None:
+        """Index members recorded before the index existed (``Ledger`` on start)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany("INSERT INTO member_ids VALUES (?,?) ON CONFLICT (member_id) DO NOTHING", members)
+
+    def members_indexed(self) -> bool:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT 1 FROM member_ids LIMIT 1")
+            return c.fetchone() is not None
 
     def select_hashes(self) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
@@ -113,6 +141,36 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             )
             row = c.fetchone()
         return None if row is None else row[0]
+
+
+class LedgerRepository(Repository):  # type: ignore[type-arg]
+    """The library's repository, passing over a snapshot it cannot use: one that does not
+    decode (altered or truncated in the database, or sealed under a key no longer held)
+    or one of an older shape of the family's state. The family is then folded from its
+    events, as it would be with no snapshot, and the problem logged, never a 500."""
+
+    def _reconstruct_aggregate(self, aggregate_id: Any, version: int | None, projector_func: Any) -> Any:
+        try:
+            aggregate = super()._reconstruct_aggregate(aggregate_id, version, projector_func)
+        except AggregateNotFoundError:
+            raise
+        except Exception:
+            if self.snapshot_store is None:
+                raise
+            log.warning("the snapshot of %s could not be read: folded from its events instead", aggregate_id,
+                        exc_info=True)
+            return self._from_events(aggregate_id, version, projector_func)
+        expected = getattr(type(aggregate), "STATE_FORMAT", None)
+        if self.snapshot_store is not None and expected is not None and vars(aggregate).get("state_format") != expected:
+            return self._from_events(aggregate_id, version, projector_func)
+        return aggregate
+
+    def _from_events(self, aggregate_id: Any, version: int | None, projector_func: Any) -> Any:
+        events = self.event_store.get(originator_id=aggregate_id, lte=version)
+        aggregate = projector_func(None, events)
+        if aggregate is None:
+            raise AggregateNotFoundError(f"Aggregate {aggregate_id!r} version {version!r} not found.")
+        return aggregate
 
 
 def _retried_once(method: Any) -> Any:
@@ -178,7 +236,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             Identifier(self.datastore.schema), Identifier("idempotency_keys")
         )
         self.hashes_table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier("event_hashes"))
+        self.members_table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier("member_ids"))
         self.sql_create_statements.append(SQL(HASHES_DDL).format(self.hashes_table))
+        self.sql_create_statements.append(SQL(MEMBERS_DDL).format(self.members_table))
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("
@@ -195,6 +255,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
             self._insert_hashes(curs, stored_events, ids)
+        members: Sequence[tuple[str, str]] = kwargs.get("members") or ()
+        if members:
+            with curs.connection.pipeline():
+                curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s)").format(self.members_table), members)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             with curs.connection.pipeline():
@@ -219,6 +283,25 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         rows = chain(stored_events, ids, last_stream, last["global_hash"] if last else GENESIS)
         with curs.connection.pipeline():
             curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s)").format(self.hashes_table), rows)
+
+    def member_family(self, member_id: UUID) -> str | None:
+        """The family (hex id) a member belongs to, or None."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT family_id FROM {0} WHERE member_id=%s").format(self.members_table),
+                         (member_id.hex,))
+            row = curs.fetchone()
+        return None if row is None else str(row["family_id"])
+
+    def index_members(self, members: Sequence[tuple[str, str]]) -> None:
+        """Index members recorded before the index existed (``Ledger`` on start)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s) ON CONFLICT (member_id) DO NOTHING").format(
+                self.members_table), members)
+
+    def members_indexed(self) -> bool:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT 1 FROM {0} LIMIT 1").format(self.members_table))
+            return curs.fetchone() is not None
 
     def select_hashes(self) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as curs:

@@ -52,6 +52,10 @@ class ReadModel(ABC):
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
         """Apply events (in global order, none seen before) to this model's tables."""
 
+    def discard(self, family_id: UUID) -> None:
+        """Drop anything held in memory about one family (an attempt to apply its events
+        was undone); its rows are as they were."""
+
     def forget(self, tx: Tx, family_id: UUID) -> None:
         """Delete every row of one family (before its events are applied again, after
         its personal data was erased). Every table of a read model has ``family_id``."""

@@ -20,7 +20,6 @@ members as ``{m:<id>}`` tokens, rendered with the member's name when read.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -30,12 +29,14 @@ from uuid import UUID
 
 import orjson
 
+from aggregates.corrections import MEMBER_DETAILS
 from aggregates.events import FamilyEvent, payload_fields
 from ledger.calendar import LONDON, start_of_day
 from ledger.deadlines import late_rules
 from ledger.policies.schema import Pack
 from ledger.serialisation import to_json_value
 from projections.base import Change, Context, ReadModel, hexid, iso
+from projections import spreadsheet
 from ledger.sql import Tx
 
 TOKEN = re.compile(r"\{m:([0-9a-f]{32})\}")
@@ -49,6 +50,7 @@ JSON_COLUMNS = ("about", "late", "data", "corrections")
 CSV_HEADER = (
     "date", "time", "event", "summary", "source", "role", "team", "agency", "significance",
     "impact on child", "action taken", "recorded at", "recorded by", "late entry", "corrections",
+    "practice breaches",
 )
 
 
@@ -71,7 +73,17 @@ def _words(value: str | None) -> str:
 
 
 def _join(*parts: str, sep: str = "; ") -> str:
-    return sep.join(p for p in parts if p)
+    """The parts that say something, once: a part already said by an earlier one (a
+    closure's outcome "outcomes met" after its reason "outcomes met") is left out."""
+    kept: list[str] = []
+    for part in parts:
+        if part and not any(_plain(part) in _plain(k) for k in kept):
+            kept.append(part)
+    return sep.join(kept)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("_", " ").replace("-", " ").lower().split())
 
 
 def summarise(event_type: str, d: dict[str, Any], pack: Pack) -> str:
@@ -165,7 +177,9 @@ def summarise(event_type: str, d: dict[str, Any], pack: Pack) -> str:
         return _join(f"Follow-up by {_words(d['method'])}", d.get("outcome", ""),
                      "further support needed" if d.get("further_support_needed") else "")
     if t == "DocumentRecorded":
-        return _join(_term(pack, "documents", d["document"]) + (f" ({d['title']})" if d.get("title") else ""),
+        name = _term(pack, "documents", d["document"])
+        title = d.get("title") or ""
+        return _join(name + (f" ({title})" if title and _plain(title) not in _plain(name) else ""),
                      "sent to " + ", ".join(d["sent_to"]) if d.get("sent_to") else "", sep=", ")
     if t == "AgreementRecorded":
         rule = pack.rule(d["rule"]) if d.get("rule") else None
@@ -211,6 +225,19 @@ def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack, *, words: 
     changes = to_json_value(dict(correction.changes))  # type: ignore[attr-defined]
     row = {**row, "data": dict(row["data"]), "corrections": list(row["corrections"])}
     shown: dict[str, Any] = {}
+    member = getattr(correction, "member", None)
+    if member is not None:  # one member's details, as this entry put them on the record
+        key = member.hex
+        if row["type"] == "FamilyRegistered":
+            row["data"]["members"] = people = [dict(p) for p in row["data"].get("members", [])]
+        else:
+            people = [row["data"]]
+        for person in people:
+            if hexid(person.get("member_id")) == key:
+                for name, value in changes.items():
+                    shown[name] = {"from": person.get(name), "to": value}
+                    person[name] = value
+        changes = {}
     for name, value in changes.items():
         if name == "occurred_at":
             before = row["occurred_at"]
@@ -255,6 +282,19 @@ def members_of(event: FamilyEvent) -> list[dict[str, Any]]:
     } for p in people]
 
 
+def _corrected_members(correction: FamilyEvent, added: Sequence[dict[str, Any]]) -> list[str]:
+    """Which of the members an entry added (``added``) a correction of it changes: the one
+    it names, or, for a MemberAdded, its member; none for a registration naming no one."""
+    member = getattr(correction, "member", None)
+    if member is not None:
+        return [m["member_id"] for m in added if m["member_id"] == member.hex]
+    return [m["member_id"] for m in added if len(added) == 1 and _details(correction)]
+
+
+def _details(correction: FamilyEvent) -> dict[str, Any]:
+    return {k: v for k, v in dict(correction.changes).items() if k in MEMBER_DETAILS}  # type: ignore[attr-defined]
+
+
 def _corrected_member(member: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     member = dict(member)
     for name in ("given_name", "family_name", "kind"):
@@ -279,9 +319,8 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *,
             target = event.corrects.hex  # type: ignore[attr-defined]
             if target in rows:
                 rows[target] = correct(rows[target], event, pack, words=words)
-            for key, member in members.items():
-                if member["added_by"] == target:
-                    members[key] = _corrected_member(member, dict(event.changes))  # type: ignore[attr-defined]
+            for key in _corrected_members(event, [m for m in members.values() if m["added_by"] == target]):
+                members[key] = _corrected_member(members[key], _details(event))
             continue
         for member in members_of(event):
             members[member["member_id"]] = member
@@ -345,10 +384,11 @@ class ChronologyModel(ReadModel):
             row = correct(_decoded(found), correction, pack)
             tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
             tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", _values(row))
-        member = tx.one("SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
+        added = tx.rows("SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
                         (correction.originator_id.hex, target))
-        if member is not None:
-            fixed = _corrected_member(member, dict(correction.changes))  # type: ignore[attr-defined]
+        for key in _corrected_members(correction, added):
+            member = next(m for m in added if m["member_id"] == key)
+            fixed = _corrected_member(member, _details(correction))
             tx.run("UPDATE {chronology_members} SET given_name=?, family_name=?, kind=?, date_of_birth=? "
                    "WHERE family_id=? AND member_id=?",
                    (fixed["given_name"], fixed["family_name"], fixed["kind"], fixed["date_of_birth"],
@@ -380,6 +420,21 @@ def member_family(tx: Tx, member_id: UUID) -> UUID | None:
     """The family a member belongs to (None if no family has them)."""
     row = tx.one("SELECT family_id FROM {chronology_members} WHERE member_id = ?", (member_id.hex,))
     return None if row is None else UUID(row["family_id"])
+
+
+def with_breaches(rows: Sequence[dict[str, Any]], found: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Rows with the good-practice ordering rules each entry broke (``breaches``: by the
+    entry's hex id, from the deadline engine), shown beside the entry (ADR 0019)."""
+    return [{**r, "breaches": found.get(r["event_id"] or "", [])} for r in rows]
+
+
+def engine_breaches(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The deadline engine's ``breaches`` as ``with_breaches`` takes them."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for b in result.get("breaches", []):
+        found.setdefault(b["event_id"].hex, []).append(
+            {"rule": b["rule"], "title": b["title"], "reason": b["reason"], "source": b["source"]})
+    return found
 
 
 def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
@@ -420,6 +475,7 @@ def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
         "impact_on_child": r["impact_on_child"], "action_taken": r["action_taken"], "note": r["note"],
         "reference": r.get("reference"),
         "late_entry": bool(r["late"]), "late_rules": r["late"],
+        "breaches": r.get("breaches", []),
         "about": [str(UUID(m)) for m in r["about"]],
         "corrections": [{**c, "event_id": str(UUID(c["event_id"]))} for c in r["corrections"]],
     } for r in chosen]
@@ -433,7 +489,7 @@ def _london(stored: str | None) -> str | None:
 def to_csv(entries: Sequence[dict[str, Any]]) -> str:
     """The chronology as CSV: one line per entry, a header first."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = spreadsheet.writer(out)
     writer.writerow(CSV_HEADER)
     for e in entries:
         when = e["occurred_at"]
@@ -447,5 +503,6 @@ def to_csv(entries: Sequence[dict[str, Any]]) -> str:
             e["source"]["team"] or "", e["source"]["agency"] or "", e["significance"] or "",
             e["impact_on_child"] or "", e["action_taken"] or "", e["recorded_at"] or "",
             e["source"]["recorded_by"] or "", "yes" if e["late_entry"] else "", corrections,
+            "; ".join(f"{b['title']} ({b['rule']})" for b in e.get("breaches", [])),
         ])
     return out.getvalue()

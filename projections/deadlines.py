@@ -65,7 +65,7 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
     rows = []
     clocks = [c for c in result["deadlines"] if c["started_at"] is not None]  # rules never started are not clocks
     for seq, clock in enumerate(clocks):
-        running = clock["stopped_by"] is None and clock["ended_by"] is None
+        running = clock["stopped_by"] is None and clock["ended_by"] is None and clock["state"] != "breach"
         settled = None if running else clock["state"]
         due = clock["due"]
         rows.append((
@@ -108,6 +108,9 @@ class DeadlinesModel(PerFamilyModel):
         events = context.family_events(family_id)
         progress = None if context.rebuilding else self.progress
         return {"deadline_clocks": rows_for(family_id, events, context, progress) if events else []}
+
+    def discard(self, family_id: UUID) -> None:
+        self.progress.put(family_id, None)
 
     def forget(self, tx: Tx, family_id: UUID) -> None:
         self.progress.put(family_id, None)
@@ -163,6 +166,16 @@ def view(tx: Tx, *, now: datetime, team: str | None = None, worker: str | None =
     rows = tx.rows(f"SELECT *, {state} AS state FROM {{deadline_clocks}} WHERE {' AND '.join(where)} "
                    "ORDER BY due_at IS NULL, due_at, family_id, seq", params + args)
     return [_shown(r) for r in rows]
+
+
+def breaches(tx: Tx, family_id: UUID) -> dict[str, list[dict[str, Any]]]:
+    """A family's flagged ordering breaches, by the entry (hex id) that came too soon."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in tx.rows("SELECT rule, title, reason, started_by, source FROM {deadline_clocks} "
+                     "WHERE family_id = ? AND settled = 'breach' ORDER BY seq", (family_id.hex,)):
+        found.setdefault(r["started_by"], []).append(
+            {"rule": r["rule"], "title": r["title"], "reason": r["reason"], "source": orjson.loads(r["source"])})
+    return found
 
 
 def _instant(value: str | None) -> datetime | None:

@@ -10,7 +10,6 @@ clock: the same inputs give the same bytes, whoever asks (HTTP or ``ledger expor
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ import orjson
 from ledger.calendar import LONDON
 from ledger.policies.schema import Pack
 from projections import chronology as chronology_model
+from projections import spreadsheet
 from projections import episodes as episode_model
 from projections.oversight import DECISION_KINDS, MANAGEMENT
 
@@ -71,7 +71,7 @@ def _clock(stored: str | None) -> str:
 
 def _csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = spreadsheet.writer(out)
     writer.writerow(columns)
     writer.writerows(["" if v is None else v for v in row] for row in rows)
     return out.getvalue().encode("utf-8")
@@ -165,6 +165,7 @@ def _review(entries: list[dict[str, Any]], pack: Pack) -> Table:
             "significant": e["significant"], "impact_on_child": e["impact_on_child"],
             "action_taken": e["action_taken"], "note": e["note"], "reference": e["reference"],
             "late_entry": e["late_entry"], "late_rules": e["late_rules"], "management_decision": kind,
+            "breaches": e.get("breaches", []),
             "corrections": e["corrections"], "about": e["about"],
         })
         who = f"{s['recorded_by']} ({s['role']}, team {s['team']})" if s["recorded_by"] else ""
@@ -174,10 +175,11 @@ def _review(entries: list[dict[str, Any]], pack: Pack) -> Table:
             ("yes: " + ", ".join(e["late_rules"])) if e["late_entry"] else "",
             " | ".join(_correction_text(c) for c in e["corrections"]),
             f"{kind} by {s['role']} {s['recorded_by']}" if kind else "",
+            "; ".join(f"{b['title']} ({b['rule']})" for b in e.get("breaches", [])),
         ])
     return Table(("occurred", "recorded", "recorded by", "event", "summary", "agency", "significance",
                   "impact on child", "action taken", "reference", "late entry", "corrections",
-                  "management decision"), rows, cells)
+                  "management decision", "practice breach"), rows, cells)
 
 
 TABLES: dict[str, Callable[[list[dict[str, Any]], Pack], Table]] = {

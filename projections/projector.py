@@ -9,6 +9,12 @@ transaction fails, nothing of the page is applied and the positions stay put; if
 projector got there first, the positions it locked say so and nothing is applied twice.
 When nothing is new, a read-only check says so without taking the write lock.
 
+One family's events never stop the others (ADR 0021): an event that cannot be decoded,
+or that a read model cannot apply, quarantines that family for that read model (its rows
+stay as they were before the event, marked on its reads; ``/health`` says degraded)
+while every other family goes on, and the positions advance. ``retry_quarantined``
+applies a quarantined family again (after a fix), ``ledger project --retry-quarantined``.
+
 Modes (``LEDGER_PROJECTIONS``): ``inline`` (the default) catches up in the process that
 recorded a command, right after it commits, so the caller's next read sees its own
 write; ``worker`` leaves it to ``ledger project`` (PostgreSQL deployments with several
@@ -22,13 +28,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from projections.base import Change, Context, ReadModel
-from projections.store import Tx, ViewStore
+from projections.store import QUARANTINE, QUARANTINE_DDL, Tx, ViewStore
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -43,6 +50,19 @@ def default_models() -> list[ReadModel]:
     from projections.registry import READ_MODELS
 
     return [cls() for cls in READ_MODELS]
+
+
+@dataclass(frozen=True)
+class Unprocessable:
+    """An event (or a family's part of a page) a read model could not take: which model
+    (``*``: none could, the event does not decode), family, where, what and why."""
+
+    model: str
+    family_id: UUID
+    position: int | None
+    event_id: str | None
+    event_type: str | None
+    error: str
 
 
 class ProjectionsBehind(Exception):
@@ -121,6 +141,7 @@ class Projector:
         self.reached = 0
         """A position every read model is known to have reached (pages this projector
         committed); positions never go back, so a command at or below it needs no catch-up."""
+
         if create:
             self.ensure_tables()
 
@@ -130,6 +151,7 @@ class Projector:
         """Create each read model's tables (if it has none yet) and its tracking row."""
         for model in self.models:
             self.store.create(model.tables[0], model.ddl(), {**self.store.tables(model.tables), "ix": ""})
+        self.store.create(QUARANTINE, QUARANTINE_DDL)
         self.store.ensure_positions(m.name for m in self.models)
 
     def model(self, name: str) -> ReadModel:
@@ -171,9 +193,11 @@ class Projector:
         return [(r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"]), r["n"])
                 for r in rows]
 
-    def changes_of(self, tx: Tx, family_ids: Sequence[UUID], upto: int | None = None) -> dict[UUID, list[Change]]:
+    def changes_of(self, tx: Tx, family_ids: Sequence[UUID], upto: int | None = None,
+                   failed: list[Unprocessable] | None = None) -> dict[UUID, list[Change]]:
         """Several families' events with their positions, each family's in version order,
-        read in one query through the projector's transaction (and their keys in another)."""
+        read in one query through the projector's transaction (and their keys in another).
+        ``failed``: events that do not decode are listed there and left out (else raised)."""
         found: dict[UUID, list[Change]] = {fid: [] for fid in family_ids}
         if not family_ids:
             return found
@@ -182,14 +206,15 @@ class Projector:
             keys_store.preload(family_ids)
         keys: list[Any] = list(family_ids) if self.store.postgres else [fid.hex for fid in family_ids]
         where, args = f"originator_id IN ({','.join('?' * len(keys))})", list(keys)
-        for change in self._events(tx, where, args, upto, order="originator_id, originator_version"):
+        for change in self._events(tx, where, args, upto, order="originator_id, originator_version", failed=failed):
             found[change.event.originator_id].append(change)
         return found
 
     def _events(self, tx: Tx, where: str, args: list[Any], upto: int | None, *, order: str,
-                limit: int | None = None) -> list[Change]:
+                limit: int | None = None, failed: list[Unprocessable] | None = None) -> list[Change]:
         """The stored events matching ``where`` (and at or before position ``upto``), with
-        their positions, decoded by the application's mapper."""
+        their positions, decoded by the application's mapper. An event that does not
+        decode is raised, or (with ``failed``) listed there and left out."""
         position = self._position_column()
         if upto is not None:
             where, args = f"{where} AND {position} <= ?", [*args, upto]
@@ -197,23 +222,35 @@ class Projector:
                        f"FROM {self.store.table(self.ledger.recorder.events_table_name)} WHERE {where} "
                        f"ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit is not None else ""), args)
         to_event = self.ledger.mapper.to_domain_event
-        return [Change(r["notification_id"], to_event(StoredEvent(
-            r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"]),
-            r["originator_version"], r["topic"], bytes(r["state"])))) for r in rows]
+        found = []
+        for r in rows:
+            family = r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"])
+            try:
+                state = r["state"] if isinstance(r["state"], bytes) else bytes(r["state"])
+                found.append(Change(r["notification_id"], to_event(StoredEvent(
+                    family, r["originator_version"], r["topic"], state))))
+            except Exception as e:  # noqa: BLE001 - whatever is wrong with the stored row
+                if failed is None:
+                    raise
+                failed.append(Unprocessable("*", family, r["notification_id"], None, r["topic"].rsplit(":", 1)[-1],
+                                            f"the stored event (version {r['originator_version']}) does not decode: "
+                                            f"{type(e).__name__}: {e}"))
+        return found
 
     def _position_column(self) -> str:
         return "notification_id" if self.store.postgres else "rowid"  # the library's names
 
     # -- following the log ----------------------------------------------------------------
 
-    def read(self, tx: Tx, after: int, limit: int, stop: int | None = None) -> list[Change]:
+    def read(self, tx: Tx, after: int, limit: int, stop: int | None = None,
+             failed: list[Unprocessable] | None = None) -> list[Change]:
         """Up to ``limit`` events after a position (and at or before ``stop``), in the
         log's order, decoded, read through the page's own transaction: the log's rows as
         the library's ``select_notifications`` selects them, without a connection and a
         transaction of their own (which, with a separate read of the positions, cost a
         command's inline catch-up two more transactions: PostgreSQL 3.6 → 3.0 ms of CPU)."""
         position = self._position_column()
-        return self._events(tx, f"{position} > ?", [after], stop, order=position, limit=limit)
+        return self._events(tx, f"{position} > ?", [after], stop, order=position, limit=limit, failed=failed)
 
     def catch_up(self, *, until: int | None = None, on_page: Callable[[int, int], None] | None = None,
                  covering: int | None = None) -> int:
@@ -262,28 +299,112 @@ class Projector:
         for model in self.models:
             tables.update(self.store.tables(model.tables))
         applied = 0
+        tables.update(self.store.quarantine_table())
         with self.store.transaction(tables) as tx:
             positions = self.store.lock_positions(tx, names)
             start = min(positions.values())
-            changes = self.read(tx, start, self.page, stop=until)
-            if not changes:
-                last = start
-            else:
-                last = changes[-1].position
+            failed: list[Unprocessable] = []
+            changes = self.read(tx, start, self.page, stop=until, failed=failed)
+            last = max([start, *(c.position for c in changes), *(f.position or 0 for f in failed)])
+            if changes or failed:
+                self._quarantine(tx, [f for f in failed if f.position is not None and f.position > start])
                 context = self.context(tx, changes)
+                held = self.store.quarantined(tx)
                 advanced = []
                 for model in self.models:
+                    ahead = positions[model.name] < last
                     mine = [c for c in changes if c.position > positions[model.name]]
                     if mine:
-                        model.apply(tx, mine, context)
-                        for erased in {c.event.originator_id for c in mine if c.event.type == ERASURE}:
-                            self.reproject(tx, model, erased, context)
-                        advanced.append(model.name)
+                        self.apply_isolated(tx, model, mine, context, held.get(model.name, set()) | held.get("*", set()))
                         applied = max(applied, len(mine))
+                    if ahead:
+                        advanced.append(model.name)
                 self.store.advance(tx, advanced, last)
         if changes or until is None:
             self.reached = max(self.reached, last)  # committed: every model is there
         return applied, last
+
+    def apply_isolated(self, tx: Tx, model: ReadModel, changes: Sequence[Change], context: Context,
+                       held: set[str] | frozenset[str] = frozenset(), *, record: bool = True) -> list[Unprocessable]:
+        """Apply ``changes`` to ``model`` in ``tx`` so that one family's failure stops no
+        other: the families ``held`` (quarantined) are passed over; if the batch fails, it
+        is undone and applied family by family, and a family that fails again is
+        quarantined for this model (``record``: in the quarantine table now; a rebuild
+        records its own at the swap), its rows as they were before. What was quarantined."""
+        todo = [c for c in changes if c.event.originator_id.hex not in held]
+        if not todo:
+            return []
+        try:
+            with tx.savepoint():
+                self._apply(tx, model, todo, context)
+            return []
+        except Exception:  # noqa: BLE001 - which family, and why, is worked out below
+            log.warning("read model %s could not apply a batch of %d events: applying family by family",
+                        model.name, len(todo), exc_info=True)
+        families: dict[UUID, list[Change]] = {}
+        for change in todo:
+            families.setdefault(change.event.originator_id, []).append(change)
+        for family_id in families:  # the failed attempt may have carried some of them forward
+            model.discard(family_id)
+            self.streams.forget(family_id)
+        found = []
+        for family_id, part in families.items():
+            try:
+                with tx.savepoint():
+                    self._apply(tx, model, part, context)
+            except Exception as e:  # noqa: BLE001
+                model.discard(family_id)
+                self.streams.forget(family_id)
+                first = part[0]
+                found.append(Unprocessable(model.name, family_id, first.position, first.event.event_id.hex,
+                                           first.event.type, f"{type(e).__name__}: {e}"))
+        if record:
+            self._quarantine(tx, found)
+        return found
+
+    def _apply(self, tx: Tx, model: ReadModel, changes: Sequence[Change], context: Context) -> None:
+        model.apply(tx, changes, context)
+        for erased in {c.event.originator_id for c in changes if c.event.type == ERASURE}:
+            self.reproject(tx, model, erased, context)
+
+    def _quarantine(self, tx: Tx, found: Sequence[Unprocessable], models: Sequence[str] | None = None) -> None:
+        from ledger.clock import stamp
+
+        for item in found:
+            log.error("family %s quarantined for %s at position %s (%s): %s", item.family_id, item.model,
+                      item.position, item.event_type, item.error)
+            names = (models or [m.name for m in self.models]) if item.model == "*" else [item.model]
+            for name in names:
+                self.store.quarantine(tx, name, item.family_id.hex, position=item.position, event_id=item.event_id,
+                                      event_type=item.event_type, error=item.error, at=stamp(self.ledger.now))
+
+    def retry_quarantined(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Apply every quarantined family again to its read model, up to the model's
+        position (after the code, a pack or the data has been put right): the families
+        that now apply are released; (released, still quarantined)."""
+        released, still = [], []
+        for row in self.store.quarantine_rows():
+            if row["model"] not in {m.name for m in self.models}:
+                continue
+            model = self.model(row["model"])
+            family_id = UUID(row["family_id"])
+            tables = {**self.store.tables(model.tables), **self.store.quarantine_table()}
+            with self._lock, self.store.transaction(tables) as tx:
+                position = self.store.lock_positions(tx, [model.name])[model.name]
+                try:
+                    with tx.savepoint():
+                        model.forget(tx, family_id)
+                        self.streams.forget(family_id)
+                        stream = self.changes_of(tx, [family_id], upto=position)[family_id]
+                        if stream:
+                            model.apply(tx, stream, self.context(tx))
+                except Exception as e:  # noqa: BLE001
+                    model.discard(family_id)
+                    still.append({**row, "error": f"{type(e).__name__}: {e}"})
+                    continue
+                self.store.release(tx, model.name, family_id.hex)
+                released.append(row)
+        return released, still
 
     def reproject(self, tx: Tx, model: ReadModel, family_id: UUID, context: Context) -> None:
         """Derive one family's rows again from its events, as they read now: after an

@@ -23,6 +23,11 @@ from eventsourcing.persistence import IntegrityError
 from ledger.sql import Database, Tx
 
 PREFIX = "projection:"
+QUARANTINE = "projection_quarantine"
+QUARANTINE_DDL = [
+    "CREATE TABLE {projection_quarantine} (model TEXT NOT NULL, family_id TEXT NOT NULL, position BIGINT, "
+    "event_id TEXT, event_type TEXT, error TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (model, family_id))",
+]
 
 
 class ViewStore(Database):
@@ -110,6 +115,33 @@ class ViewStore(Database):
     def wait(self, name: str, position: int, timeout: float) -> None:
         """Block until a read model has processed ``position`` (library ``wait``)."""
         self.recorder.wait(PREFIX + name, position, timeout=timeout)
+
+    # -- quarantine -----------------------------------------------------------------------
+
+    def quarantine_table(self) -> dict[str, str]:
+        return {QUARANTINE: self.table(QUARANTINE)}
+
+    def quarantined(self, tx: Tx, models: Sequence[str] | None = None) -> dict[str, set[str]]:
+        """Per read model, the families (hex ids) whose rows are held back."""
+        rows = tx.rows(f"SELECT model, family_id FROM {self.table(QUARANTINE)}")
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            if models is None or row["model"] in models:
+                found.setdefault(row["model"], set()).add(row["family_id"])
+        return found
+
+    def quarantine(self, tx: Tx, model: str, family_id: str, *, position: int | None, event_id: str | None,
+                   event_type: str | None, error: str, at: str) -> None:
+        tx.run(f"INSERT INTO {self.table(QUARANTINE)} VALUES (?,?,?,?,?,?,?) ON CONFLICT (model, family_id) "
+               "DO NOTHING", (model, family_id, position, event_id, event_type, error[:2000], at))
+
+    def release(self, tx: Tx, model: str, family_id: str) -> None:
+        tx.run(f"DELETE FROM {self.table(QUARANTINE)} WHERE model = ? AND family_id = ?", (model, family_id))
+
+    def quarantine_rows(self, family_id: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE family_id = ?", [family_id]) if family_id else ("", [])
+        with self.transaction(commit=False) as tx:
+            return tx.rows(f"SELECT * FROM {self.table(QUARANTINE)} {where} ORDER BY model, family_id", args)
 
     # -- tables ---------------------------------------------------------------------------
 

@@ -9,13 +9,14 @@ other members' names replaced), and the clocks that concern them or the family.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import orjson
+
+from projections import spreadsheet
 
 OTHERS = "[another household member]"
 CSV_HEADER = ("section", "id", "type", "occurred_at", "recorded_at", "recorded_by", "summary", "detail")
@@ -61,7 +62,7 @@ def report(subject: UUID, member: dict[str, Any], family_id: UUID, event_views: 
 def to_csv(found: dict[str, Any]) -> str:
     """One table: every event, chronology entry and clock, one per line."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = spreadsheet.writer(out)
     writer.writerow(CSV_HEADER)
     dump = lambda v: orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()  # noqa: E731
     writer.writerow(("person", found["member_id"], "", "", "", "", "", dump(found["person"])))

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from projections.base import ReadModel
-from projections.projector import Projector
-from projections.store import Tx
+from projections.projector import Projector, Unprocessable
+from projections.store import QUARANTINE, Tx
 
 SUFFIX = "__rebuild"
 PAGE = 10_000
@@ -49,6 +49,8 @@ class Rebuilt:
     seconds: float
     workers: int = 1
     """Processes that applied the pages (1: this one)."""
+    quarantined: tuple[Unprocessable, ...] = ()
+    """Families a read model could not apply, held back (``Projector.apply_isolated``)."""
 
     @property
     def rate(self) -> float:
@@ -87,25 +89,29 @@ def rebuild(
     total = sum(n for _, n in families)
     pages = list(_pages(families, page))
     count = worker_count(workers, total, len(pages))
+    quarantined: list[Unprocessable] = []
     if count > 1:
         from replay.workers import apply_in_workers
 
         events = apply_in_workers(projector, models, fresh, create, position, pages, count,
-                                  lambda events: on_progress(events, total) if on_progress else None)
+                                  lambda events: on_progress(events, total) if on_progress else None, quarantined)
     else:
         events = 0
         for part in pages:
             with store.transaction(fresh) as tx:
                 if not store.postgres:
                     tx.run(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
-                events += apply_page(projector, models, tx, part, position)
+                applied, found = apply_page(projector, models, tx, part, position)
+                events += applied
+                quarantined += found
             if on_progress is not None:
                 on_progress(events, total)
     with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
         for statement in indexes:
             tx.run(statement)
-    position = _swap(projector, models, fresh, position)
-    return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started, count)
+    position = _swap(projector, models, fresh, position, quarantined)
+    return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started, count,
+                   tuple(quarantined))
 
 
 def worker_count(asked: int | None, events: int, pages: int) -> int:
@@ -116,17 +122,25 @@ def worker_count(asked: int | None, events: int, pages: int) -> int:
     return max(1, min(asked, pages))
 
 
-def apply_page(projector: Projector, models: Sequence[ReadModel], tx: Tx, family_ids: list[UUID], upto: int) -> int:
+def apply_page(projector: Projector, models: Sequence[ReadModel], tx: Tx, family_ids: list[UUID],
+               upto: int) -> tuple[int, list[Unprocessable]]:
     """Read and decode a page of whole families once and apply it to every model in
-    ``tx`` (which names the fresh tables); how many events it held."""
-    streams = projector.changes_of(tx, family_ids, upto=upto)
+    ``tx`` (which names the fresh tables): how many events it held, and the families a
+    model could not apply (held back, as in a live catch-up; a family with an event that
+    does not decode is held back from every model)."""
+    failed: list[Unprocessable] = []
+    streams = projector.changes_of(tx, family_ids, upto=upto, failed=failed)
+    broken = {f.family_id for f in failed}
+    for family_id in broken:
+        streams.pop(family_id, None)
     changes = sorted((c for stream in streams.values() for c in stream), key=lambda c: c.position)
     decoded = {family_id: [c.event for c in stream] for family_id, stream in streams.items()}
     context = projector.context(tx)
     context.family_events, context.rebuilding = decoded.__getitem__, True
+    found = list(failed)
     for model in models:
-        model.apply(tx, changes, context)
-    return len(changes)
+        found += projector.apply_isolated(tx, model, changes, context, record=False)
+    return len(changes) + len(failed), found
 
 
 def _pages(families: list[tuple[UUID, int]], page: int) -> Iterator[list[UUID]]:
@@ -143,23 +157,30 @@ def _pages(families: list[tuple[UUID, int]], page: int) -> Iterator[list[UUID]]:
         yield part
 
 
-def _swap(projector: Projector, models: list[ReadModel], fresh: dict[str, str], position: int) -> int:
-    """Catch the fresh tables up to the live position and swap them in; the position."""
+def _swap(projector: Projector, models: list[ReadModel], fresh: dict[str, str], position: int,
+          quarantined: list[Unprocessable]) -> int:
+    """Catch the fresh tables up to the live position and swap them in, with the families
+    held back by the rebuild replacing the models' quarantine; the position."""
     store = projector.store
     names = [m.name for m in models]
     for _ in range(20):
-        # Read what the fresh tables lack before taking the lock (no second connection
-        # is wanted while it is held); if the live models moved on meanwhile, read again.
         target = max([position, *(store.position(n) for n in names)])
-        delta = projector.read(position, target - position, stop=target) if target > position else []
-        with store.transaction(fresh) as tx:
+        with store.transaction({**fresh, **store.quarantine_table()}) as tx:
             live = store.lock_positions(tx, names)
             if max(live.values()) > target:
                 continue
-            if delta:
-                context = projector.context(tx)
+            found = list(quarantined)
+            if target > position:  # what the live models applied while the rebuild ran
+                failed: list[Unprocessable] = []
+                delta = projector.read(tx, position, target - position, stop=target, failed=failed)
+                found += failed
+                context = projector.context(tx, delta)
                 for model in models:
-                    model.apply(tx, delta, context)
+                    held = {f.family_id.hex for f in found if f.model in ("*", model.name)}
+                    found += projector.apply_isolated(tx, model, delta, context, held, record=False)
+            for name in names:
+                tx.run(f"DELETE FROM {store.table(QUARANTINE)} WHERE model = ?", (name,))
+            projector._quarantine(tx, found, names)
             for model in models:
                 for table in model.tables:
                     store.drop(tx, [table])

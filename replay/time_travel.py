@@ -47,8 +47,11 @@ def family(ledger: Ledger, family_id: UUID, at: datetime) -> dict[str, Any]:
 
 
 def chronology(ledger: Ledger, family_id: UUID, at: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Chronology rows and members as they stood at ``at``."""
-    return chronology_model.fold(recorded_by(ledger, family_id, at), ledger.packs)
+    """Chronology rows and members as they stood at ``at``, with the practice breaches
+    the record then showed."""
+    rows, members = chronology_model.fold(recorded_by(ledger, family_id, at), ledger.packs)
+    found = ledger.deadlines(family_id, as_of=at, known_at=at)
+    return chronology_model.with_breaches(rows, chronology_model.engine_breaches(found)), members
 
 
 def decision(ledger: Ledger, family_id: UUID, event_id: UUID) -> dict[str, Any]:
@@ -66,6 +69,8 @@ def decision(ledger: Ledger, family_id: UUID, event_id: UUID) -> dict[str, Any]:
     before = found.recorded_at - timedelta(microseconds=1)
     seen = [e for e in events if e.recorded_at <= before]
     rows, members = chronology_model.fold(seen, ledger.packs)
+    rows = chronology_model.with_breaches(rows, chronology_model.engine_breaches(
+        ledger.deadlines(family_id, as_of=found.recorded_at, known_at=before)))
     return {
         "decision": event_view(found),
         "as_at": before,

@@ -50,6 +50,7 @@ def apply_in_workers(
     pages: list[list[UUID]],
     workers: int,
     on_progress: Callable[[int], None],
+    quarantined: list[Any] | None = None,
 ) -> int:
     """Apply ``pages`` (lists of family ids) to the fresh tables in ``workers`` processes;
     how many events they held. ``create``: the fresh tables' statements without their
@@ -71,7 +72,10 @@ def apply_in_workers(
             pending = {pool.submit(_apply, index, part): index for index, part in enumerate(pages)}
             try:
                 for done in as_completed(pending):
-                    events += done.result()
+                    applied, found = done.result()
+                    events += applied
+                    if quarantined is not None:
+                        quarantined += found
                     if gather is not None:  # while the workers go on with the next pages
                         gather.copy(_scratch_file(scratch, pending[done]))
                     on_progress(events)
@@ -139,8 +143,8 @@ def _start(settings: Any, packs: Any, names: list[str], fresh: dict[str, str], c
     Finalize(None, _stop, exitpriority=10)
 
 
-def _apply(index: int, family_ids: list[UUID]) -> int:
-    """Apply one page; how many events it held."""
+def _apply(index: int, family_ids: list[UUID]) -> tuple[int, list[Any]]:
+    """Apply one page: how many events it held, and the families held back."""
     projector, models, upto, fresh = _worker["projector"], _worker["models"], _worker["upto"], _worker["fresh"]
     connection = _worker["connection"]
     if connection is None:  # PostgreSQL: straight into the fresh tables
@@ -158,14 +162,14 @@ def _apply(index: int, family_ids: list[UUID]) -> int:
         try:
             for statement in _worker["create"]:
                 tx.run(statement)
-            events = apply_page(projector, models, tx, family_ids, upto)
+            events, found = apply_page(projector, models, tx, family_ids, upto)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
     finally:
         connection.execute(f"DETACH DATABASE {SCRATCH}")
-    return events
+    return events, found
 
 
 def _stop() -> None:

@@ -87,9 +87,22 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
+TEAMS = {"north": "North locality", "south": "South locality", "east": "East locality", "west": "West locality"}
+"""The team directory every test database starts with."""
+
+
+def open_ledger(settings: Settings, clock: FixedClock | None = None) -> Ledger:
+    """A Ledger on the test's database, on a fixed clock, with the tests' teams known."""
+    app = Ledger(settings, clock=clock or FixedClock())
+    for team_id, name in TEAMS.items():
+        if app.teams.get(team_id) is None:
+            app.teams.add(team_id, name=name, by="test-setup")
+    return app
+
+
 @pytest.fixture
 def ledger(settings: Settings, clock: FixedClock) -> Iterator[Ledger]:
-    app = Ledger(settings, clock=clock)
+    app = open_ledger(settings, clock)
     yield app
     app.close()
 
@@ -169,6 +182,37 @@ def refused(client: TestClient, family_id: str, body: dict[str, Any], headers: d
     assert contains in problem["detail"], problem["detail"]
     assert version(client, family_id) == before, "a refused command must record nothing"
     return problem  # type: ignore[no-any-return]
+
+
+def flagged(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None,
+            rule: str = "", contains: str = "") -> dict[str, Any]:
+    """Record a command that breaks a good-practice ordering rule of the pack: it is
+    recorded (201: a system of record records what happened) and the breach is flagged on
+    the family's deadlines, as a ``breach`` row started by the entry and in ``breaches``,
+    naming the rule and its seed lines. The 201 body."""
+    r = command(client, family_id, body, headers)
+    assert r.status_code == 201, (body.get("type"), r.text)
+    event_id = r.json()["event_id"]
+    found = client.get(f"/families/{family_id}/deadlines", headers=AUDITOR).json()
+    breaches = [b for b in found["breaches"] if b["event_id"] == event_id]
+    assert rule in [b["rule"] for b in breaches], (rule, found["breaches"])
+    breach = next(b for b in breaches if b["rule"] == rule)
+    assert contains in breach["reason"], breach["reason"]
+    assert breach["on_breach"] == "flag" and breach["source"]["seed"] and breach["source"]["lines"]
+    assert any(row["state"] == "breach" and row["rule"] == rule and row["started_by"] == event_id
+               for row in found["deadlines"])
+    return r.json()  # type: ignore[no-any-return]
+
+
+def not_flagged(client: TestClient, family_id: str, body: dict[str, Any],
+                headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Record a command that must be accepted and breaks no ordering rule."""
+    r = command(client, family_id, body, headers)
+    assert r.status_code == 201, (body.get("type"), r.text)
+    event_id = r.json()["event_id"]
+    found = client.get(f"/families/{family_id}/deadlines", headers=AUDITOR).json()
+    assert not [b for b in found["breaches"] if b["event_id"] == event_id], found["breaches"]
+    return r.json()  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
-from tests.conftest import FixedClock, SECRET, auth
+from tests.conftest import open_ledger, SECRET, auth
 
 # --- the actors (the matrix's columns) ------------------------------------------------------
 
@@ -167,6 +167,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/policies/{policy_id}"): Row(
         EVERYONE - {"service", "no token"}, lambda w, f: Call("GET", "/policies/durham-one-point"),
         "reference data, any team; not services (feed and read models only)"),
+    ("GET", "/teams"): Row(
+        EVERYONE - {"service", "no token"}, lambda w, f: Call("GET", "/teams"),
+        "the team directory: reference data, as the packs"),
 
     # Registering a family is a write for the team it names: "the family's team" here is
     # the team in the body, so another team registering it is refused.
@@ -251,7 +254,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     # what is due and held. No team role, inspector or service.
     ("POST", "/families/{family_id}/erasure"): Row(
         frozenset({"admin"}), lambda w, f: _closed(w, f, Call("POST", f"/families/{f}/erasure", json={
-            "reason": "retention-period-passed", "legal_basis": "UK GDPR Art. 17(1)(a)"})),
+            "reason": "erasure-request", "legal_basis": "UK GDPR Art. 17(1)(a)"})),
         "admins only (destroys the family's key); no case content in the answer", fresh=True),
     ("GET", "/legal-holds"): Row(
         frozenset({"admin", "auditor"}), lambda w, f: Call("GET", "/legal-holds"),
@@ -314,7 +317,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         settings = Settings(**common, database_url=url, database_schema=schema, pool_size=12)
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
             yield _build(client, ledger)
@@ -462,6 +465,10 @@ def test_during_a_transfer_the_receiving_team_only_accepts_it(world: World) -> N
     assert r.status_code == 403 and world.ledger.family(uuid.UUID(fid)).version == version
     assert world.client.get(f"/families/{fid}", headers=north).status_code == 200
     r = world.client.post(f"/families/{fid}/commands", headers=west, json={"type": "TransferredIn", "from_team": "north"})
+    assert r.status_code == 403 and "supervisor or manager" in r.json()["detail"], r.text  # a team's manager accepts
+    west_manager = auth("manager", "wes", "west")
+    r = world.client.post(f"/families/{fid}/commands", headers=west_manager,
+                          json={"type": "TransferredIn", "from_team": "north"})
     assert r.status_code == 201, r.text
     assert world.client.get(f"/families/{fid}", headers=west).status_code == 200
     assert world.client.get(f"/families/{fid}", headers=north).status_code == 403

@@ -11,7 +11,8 @@ import uuid
 from tests.conftest import MANAGER, PRACTITIONER, auth, ok, register
 
 CSV_HEADER = ["date", "time", "event", "summary", "source", "role", "team", "agency", "significance",
-              "impact on child", "action taken", "recorded at", "recorded by", "late entry", "corrections"]
+              "impact on child", "action taken", "recorded at", "recorded by", "late entry", "corrections",
+              "practice breaches"]
 
 
 def chronology(client, fid, **params):
@@ -123,12 +124,15 @@ def test_the_family_as_at_a_moment_is_its_state_then(client, clock):
     time.sleep(0.01)
     before = clock().isoformat()
     time.sleep(0.01)
-    ok(client, fid, {"type": "AllocatedToTeam", "team": "south", "occurred_at": "2026-01-12T09:00:00+00:00"}, MANAGER)
+    ok(client, fid, {"type": "TransferredOut", "to_team": "south", "reason": "moved house",
+                     "occurred_at": "2026-01-12T09:00:00+00:00"}, MANAGER)
+    ok(client, fid, {"type": "TransferredIn", "from_team": "north", "occurred_at": "2026-01-12T10:00:00+00:00"},
+       auth("manager", "sol", "south"))
     auditor = auth("auditor", "ada", None)  # north may no longer read it; an auditor reads every family
     then = client.get(f"/families/{fid}", params={"as_at": before}, headers=auditor).json()
     now = client.get(f"/families/{fid}", headers=auditor).json()
     assert then["team"] == "north" and now["team"] == "south"
-    assert then["version"] == now["version"] - 1
+    assert then["version"] == now["version"] - 2
 
 
 def test_the_csv_chronology_opens_with_its_header_and_one_line_per_entry(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from tests.conftest import FixedClock, PRACTITIONER, command, register, version
+from tests.conftest import open_ledger, PRACTITIONER, command, register, version
 
 THREADS = 8
 PER_THREAD = 6
@@ -108,9 +108,9 @@ def test_idempotent_registration(client):
 
 def test_two_processes_racing_one_idempotency_key_record_once(settings):
     """Two Ledger applications on one database stand in for two API processes."""
-    from ledger.application import Idempotency, Ledger
+    from ledger.application import Idempotency
 
-    apps = [Ledger(settings, clock=FixedClock()) for _ in range(3)]
+    apps = [open_ledger(settings) for _ in range(3)]
     actor = {"user_id": "pat", "role": "practitioner", "team": "north"}
     try:
         fid = apps[0].register_family(policy="durham-one-point", team="north", actor=actor, members=[
@@ -147,7 +147,7 @@ def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_databa
     import psycopg
 
     from tests.conftest import SECRET
-    from tests.test_faults import ledger_service
+    from tests.test_faults import add_teams, ledger_service
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_database, autocommit=True) as conn:
@@ -158,6 +158,7 @@ def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_databa
                         start_timeout=90) as (base, process, log):
         time.sleep(1)  # every worker process has finished starting (or failed to)
         assert process.poll() is None
+        add_teams(env, ["--database-url", pg_database])
         body = {"policy": "durham-one-point", "team": "north",
                 "members": [{"given_name": "Kid", "family_name": "Test", "kind": "child"}]}
         with httpx2.Client(base_url=base, timeout=30) as client:
@@ -185,11 +186,10 @@ def test_processes_opening_a_new_postgres_schema_at_the_same_moment_all_open_it(
     failures: list[BaseException] = []
 
     def open_it() -> None:
-        from ledger.application import Ledger
 
         start.wait()
         try:
-            ledger = Ledger(settings, clock=FixedClock())
+            ledger = open_ledger(settings)
             try:
                 Projector(ledger)
             finally:

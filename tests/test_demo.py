@@ -26,7 +26,7 @@ from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
 from ledger.demo import PACK_ORDER, DemoAlreadyLoaded, generate
 from ledger.settings import Settings
-from tests.conftest import FixedClock, SECRET
+from tests.conftest import FixedClock, open_ledger, SECRET
 
 UNTIL = datetime(2026, 11, 24, tzinfo=timezone.utc)
 """Histories end here (midnight starting 24 November 2026), so every assertion is stable
@@ -65,7 +65,7 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         settings = Settings(**common, database_url=url, database_schema=schema, pool_size=4)
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     clock, new_id = ledger.clock, ledger.new_id
     summary = generate(ledger, families=20, seed=7, until=UNTIL)
     assert (ledger.clock, ledger.new_id) == (clock, new_id), "the recording clock and id source are restored"
@@ -207,7 +207,7 @@ def fresh(settings: Settings, tmp_path: Path, name: str) -> Settings:
 
 
 def stream_of(settings: Settings, families: int, seed: int) -> list[dict[str, Any]]:
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         generate(ledger, families=families, seed=seed, until=UNTIL)
         return [event_view(e) for e in events_in_order(ledger)]

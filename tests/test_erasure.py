@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timezone
 from uuid import UUID
 
 import pytest
@@ -19,10 +20,11 @@ import pytest
 from ledger import integrity
 from projections.projector import Projector
 from replay.rebuild import rebuild
-from tests.conftest import FixedClock, AUDITOR, MANAGER, PRACTITIONER, auth, command, register, version
+from tests.conftest import open_ledger, AUDITOR, MANAGER, PRACTITIONER, auth, command, register, version
 
 ADMIN = auth("admin", "adam", None)
-ERASE = {"reason": "retention-period-passed", "legal_basis": "UK GDPR Art. 5(1)(e) and Art. 17(1)(a)"}
+ERASE = {"reason": "erasure-request", "legal_basis": "UK GDPR Art. 17(1)(a)"}
+RETENTION = {"reason": "retention-period-passed", "legal_basis": "UK GDPR Art. 5(1)(e) and Art. 17(1)(a)"}
 SECRETS = ("Ava", "Ben", "Cara", "Stone", "loves drawing", "nappy rash", "2016-05-04", "1990-02-03")
 
 
@@ -108,12 +110,12 @@ def test_erasure_shreds_names_and_free_text_everywhere_and_keeps_the_audit_struc
     keep = lambda e: (e["event_id"], e["type"], e["occurred_at"], e["recorded_at"], e["actor"])  # noqa: E731
     assert [keep(e) for e in after["events"]["events"][:-1]] == [keep(e) for e in before["events"]["events"]]
     assert after["events"]["events"][-1]["type"] == "PersonalDataErased"
-    assert after["events"]["events"][-1]["data"]["reason"] == "retention-period-passed"
+    assert after["events"]["events"][-1]["data"]["reason"] == "erasure-request"
     # The chronology keeps its entries (plus the erasure), with names gone.
     entry = lambda e: (e["event_id"], e["type"], e["occurred_at"], e["source"])  # noqa: E731
     assert [entry(e) for e in after["chronology"]["entries"][:-1]] == [entry(e) for e in before["chronology"]["entries"]]
     assert after["chronology"]["entries"][-1]["summary"].startswith(
-        "Personal data erased (retention period passed; UK GDPR Art. 5(1)(e) and Art. 17(1)(a))")
+        "Personal data erased (erasure request; UK GDPR Art. 17(1)(a))")
     # Deadlines met or missed are unchanged (the outcome was frozen before the dates of birth went).
     outcome = lambda d: {k: v for k, v in d.items() if k not in ("member_name",)}  # noqa: E731
     assert [outcome(d) for d in after["deadlines"]["deadlines"]] == [outcome(d) for d in before["deadlines"]["deadlines"]]
@@ -129,12 +131,11 @@ def test_erasure_shreds_names_and_free_text_everywhere_and_keeps_the_audit_struc
 def test_a_family_erased_by_another_process_reads_erased_here_at_once(client, ledger, settings, stones):
     """This process holds the family decoded (aggregate cache) and its key (key cache);
     another process erases it. The next read here shows no name, without waiting."""
-    from ledger.application import Ledger
 
     fid = stones["family_id"]
     assert "Ava" in client.get(f"/families/{fid}", headers=AUDITOR).text  # decoded and cached here
     assert "Ava loves drawing" in client.get(f"/families/{fid}/events", headers=AUDITOR).text
-    other = Ledger(settings, clock=FixedClock())
+    other = open_ledger(settings)
     try:
         other.erase(UUID(fid), actor={"user_id": "adam", "role": "admin", "team": None}, **ERASE)
     finally:
@@ -194,7 +195,7 @@ def test_erasure_is_refused_under_a_legal_hold_with_an_open_episode_and_to_other
                        json=ERASE).status_code == 404
 
 
-def test_retention_due_lists_closed_families_past_their_packs_retention(client, stones):
+def test_retention_due_lists_closed_families_past_their_packs_retention(client, stones, clock):
     fid = stones["family_id"]
     # Durham keeps a record until the later of 6 years after closure (2032-01-12) and the
     # youngest child's 25th birthday (Ben, born 2026-03-01: 2051-03-01).
@@ -209,7 +210,11 @@ def test_retention_due_lists_closed_families_past_their_packs_retention(client, 
     client.put(f"/legal-holds/{fid}", headers=ADMIN, json={"reason": "Inquiry"})
     assert due("2051-03-01")[fid]["held"] is True
     client.delete(f"/legal-holds/{fid}", headers=ADMIN)
-    assert client.post(f"/families/{fid}/erasure", headers=ADMIN, json=ERASE).status_code == 201
+    # An erasure for retention is refused before the period ends and accepted once it has.
+    refused = client.post(f"/families/{fid}/erasure", headers=ADMIN, json=RETENTION)
+    assert refused.status_code == 409 and "runs until 01 March 2051" in refused.json()["detail"]
+    clock.set(datetime(2051, 3, 1, 12, 0, tzinfo=timezone.utc))
+    assert client.post(f"/families/{fid}/erasure", headers=ADMIN, json=RETENTION).status_code == 201
     assert fid not in due("2051-03-01")
 
 

@@ -34,7 +34,7 @@ from ledger.settings import Settings
 from projections.episodes import episode_row_id
 from projections.projector import Projector
 from replay.rebuild import rebuild
-from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SECRET, SUPERVISOR, auth
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SECRET, SUPERVISOR, auth, open_ledger
 
 UTC = timezone.utc
 INSPECTOR = auth("inspector", "ofsted-hmi-1", None)
@@ -43,7 +43,7 @@ COURT = ["serial number", "date", "event detail", "witness or document reference
 PRACTICE = ["date or period", "source (person and agency)", "significant event", "impact on the child",
             "action taken (or why none)"]
 REVIEW = ["occurred", "recorded", "recorded by", "event", "summary", "agency", "significance", "impact on child",
-          "action taken", "reference", "late entry", "corrections", "management decision"]
+          "action taken", "reference", "late entry", "corrections", "management decision", "practice breach"]
 ANNEX_A = ["Child Unique ID", "Gender", "Ethnicity", "Date of Birth", "Age of Child (Years)",
            "Assessment start date", "Assessment completion date", "Organisation completing assessment"]
 SSD = ["earl_episode_id", "earl_person_id", "earl_episode_start_date", "earl_episode_end_date",
@@ -72,7 +72,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def client(settings: Settings, clock: Clock) -> Iterator[TestClient]:
-    ledger = Ledger(settings, clock=clock)
+    ledger = open_ledger(settings, clock)  # type: ignore[arg-type]
     try:
         with TestClient(create_app(ledger), raise_server_exceptions=False) as c:
             yield c
@@ -521,7 +521,7 @@ def test_bad_export_requests_are_clear_problems_and_change_nothing(client, famil
 
 def test_without_a_profile_the_chronology_answers_as_before(client, families):
     body = chronology(client, families["stone"]).json()
-    assert set(body) == {"family_id", "member", "as_at", "significant_only", "entries"}
+    assert set(body) == {"family_id", "member", "as_at", "significant_only", "entries", "quarantined"}
     assert rows_of(chronology(client, families["stone"], format="csv"))[0][:3] == ["date", "time", "event"]
 
 

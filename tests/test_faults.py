@@ -124,6 +124,15 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         cluster.remove()
 
 
+def add_teams(env: dict[str, str], args: list[str] = (), teams: tuple[str, ...] = ("north", "south")) -> None:  # type: ignore[assignment]
+    """``ledger teams add`` for the tests' teams, on the service's database."""
+    for team in teams:
+        done = subprocess.run([sys.executable, "-m", "ledger.cli", "teams", "add", team, "--name", team.title(),
+                               *args], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+
 @contextmanager
 def ledger_service(args: list[str], env: dict[str, str], log_path: Path,
                    start_timeout: float = 60) -> Iterator[tuple[str, subprocess.Popen[bytes], Any]]:
@@ -161,6 +170,7 @@ def service(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[dict[
     env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path / "data"), "LEDGER_JWT_SECRET": SECRET,
            "LEDGER_POOL_SIZE": "4", "LEDGER_DATABASE_TIMEOUT": str(DATABASE_TIMEOUT)}
     with ledger_service(["--database-url", private_postgres.url], env, tmp_path / "service.log") as (base, process, log):
+        add_teams(env, ["--database-url", private_postgres.url])
         yield {"base": base, "process": process, "log": log, "postgres": private_postgres}
 
 
@@ -299,3 +309,59 @@ def test_postgres_stopped_under_load_gives_503s_loses_nothing_acknowledged_and_r
     print(f"\n{len(outcomes)} requests: {len(acknowledged)} acknowledged, {len(unavailable)} 503 while "
           f"PostgreSQL was down {down_at:.1f}s-{up_at:.1f}s; recovered {recovered:.1f}s after restart "
           f"(pid {process.pid} throughout)")
+
+
+# -- a lost acknowledgement: the answer says what happened (ADR 0020) -----------------------------
+
+
+def _connection_lost(ledger: Any, monkeypatch: pytest.MonkeyPatch, *, after_commit: bool) -> None:
+    """The next append's connection fails: after its transaction committed (the
+    acknowledgement is lost on the way back) or before anything was stored."""
+    from eventsourcing.persistence import OperationalError
+
+    insert = ledger.recorder.insert_events
+    fired: list[bool] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if fired:
+            return insert(*args, **kwargs)
+        fired.append(True)
+        if after_commit:
+            insert(*args, **kwargs)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(ledger.recorder, "insert_events", failing)
+
+
+def test_a_command_whose_acknowledgement_is_lost_after_commit_is_answered_201(client, ledger, monkeypatch):
+    from tests.conftest import register
+
+    fid = register(client)["family_id"]
+    before = ledger.recorder.max_notification_id()
+    _connection_lost(ledger, monkeypatch, after_commit=True)
+    r = client.post(f"/families/{fid}/commands", json={"type": "ReferralReceived", "route": "self", "reason": "x"},
+                    headers={**auth("practitioner", "pat"), "Idempotency-Key": "lost-ack-1"})
+    assert r.status_code == 201, r.text
+    assert ledger.recorder.max_notification_id() == before + 1 == r.json()["position"]
+    events = client.get(f"/families/{fid}/events", headers=auth("auditor", "ada", None)).json()["events"]
+    assert [e["event_id"] for e in events if e["type"] == "ReferralReceived"] == [r.json()["event_id"]]
+    # The client's retry with its key gets the same answer and records nothing more.
+    again = client.post(f"/families/{fid}/commands", json={"type": "ReferralReceived", "route": "self", "reason": "x"},
+                        headers={**auth("practitioner", "pat"), "Idempotency-Key": "lost-ack-1"})
+    assert again.status_code == 201 and again.json() == r.json()
+    assert ledger.recorder.max_notification_id() == before + 1
+
+
+def test_a_command_that_was_not_stored_is_answered_503_and_a_retry_records_it_once(client, ledger, monkeypatch):
+    from tests.conftest import register
+
+    fid = register(client)["family_id"]
+    before = ledger.recorder.max_notification_id()
+    _connection_lost(ledger, monkeypatch, after_commit=False)
+    body = {"type": "ReferralReceived", "route": "self", "reason": "x"}
+    headers = {**auth("practitioner", "pat"), "Idempotency-Key": "lost-1"}
+    r = client.post(f"/families/{fid}/commands", json=body, headers=headers)
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["retry-after"] and ledger.recorder.max_notification_id() == before
+    again = client.post(f"/families/{fid}/commands", json=body, headers=headers)
+    assert again.status_code == 201 and ledger.recorder.max_notification_id() == before + 1

@@ -15,7 +15,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, deadlines, ok, refused
+from tests.conftest import (
+    AUDITOR,
+    MANAGER,
+    PRACTITIONER,
+    SUPERVISOR,
+    auth,
+    deadlines,
+    flagged,
+    not_flagged,
+    ok,
+    refused,
+)
 
 PACK = "durham-one-point"
 SEED = "000_5f8893c51560d94f.txt"
@@ -278,127 +289,175 @@ def test_ifst_step_down_to_a_family_hub_over_the_august_bank_holiday(client):
 # --- b. ordering rules ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ifst(client):
+def ifst_family(client) -> tuple[str, dict[str, str]]:
+    """An IFST family referred on Thursday 1 October 2026 and allocated to a Key Worker."""
     fid, m = register_family(client, ("Ava", "2016-05-04"))
     refer(client, fid, "2026-10-01", "intensive-family-support", triage="2026-10-02", tray="2026-10-05")
     ok(client, fid, {"type": "AllocatedToWorker", "worker_id": "pat", "occurred_at": at("2026-10-06")}, SUPERVISOR)
     return fid, m
 
 
-@pytest.fixture
-def hub(client):
+def hub_family(client) -> tuple[str, dict[str, str]]:
+    """A Family Hub family referred on Thursday 1 October 2026 and allocated to an EHP."""
     fid, m = register_family(client, ("Ava", "2016-05-04"))
     refer(client, fid, "2026-10-01", "family-hub", triage="2026-10-02", tray="2026-10-05")
     ok(client, fid, {"type": "AllocatedToWorker", "worker_id": "pat", "occurred_at": at("2026-10-06")}, MANAGER)
     return fid, m
 
 
-def _visit(m, method="visit", party="family"):
+@pytest.fixture
+def ifst(client):
+    return ifst_family(client)
+
+
+@pytest.fixture
+def hub(client):
+    return hub_family(client)
+
+
+def _visit(m, method="visit", party="family", day="2026-10-07"):
     seen = [m["Ava"]] if party == "family" else []
     return {"type": "ContactMade", "method": method, "party": party, "members_present": [m["Cara"], *seen],
-            "children_seen": seen, "children_seen_alone": [], "occurred_at": at("2026-10-07")}
+            "children_seen": seen, "children_seen_alone": [], "occurred_at": at(day)}
 
 
-def test_home_visit_waits_for_the_rapid_risk_assessment(client, ifst):
+def breaches(client, fid: str, event_id: str) -> list[str]:
+    """The ordering rules the family's deadlines show as broken by one entry."""
+    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
+    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
+
+
+def test_a_home_visit_before_the_rapid_risk_assessment_is_flagged(client, ifst):
     fid, m = ifst
     # L503-L504, L621-L627: the Home Visit Risk Assessment comes before the first home visit.
-    refused(client, fid, _visit(m), contains="risk-assessment-before-home-visit")
-    refused(client, fid, _visit(m, "unannounced_visit"), contains="L503")
-    ok(client, fid, _visit(m, "phone"))  # a phone call is not a home visit
-    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment"})
-    ok(client, fid, _visit(m))
+    # The visit happened, so it is recorded; the breach is shown on the family's deadlines.
+    flagged(client, fid, _visit(m), rule="risk-assessment-before-home-visit", contains="L503")
+    flagged(client, fid, _visit(m, "unannounced_visit", day="2026-10-08"), rule="risk-assessment-before-home-visit",
+            contains="L621")
+    not_flagged(client, fid, _visit(m, "phone", day="2026-10-08"))  # a phone call is not a home visit
+    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment",
+                     "occurred_at": at("2026-10-09")})
+    not_flagged(client, fid, _visit(m, day="2026-10-12"))
+    # Breaches are judged in the order things happened: a visit typed in after the RAPID
+    # but stated to have happened before it is still a visit without a risk assessment.
+    flagged(client, fid, _visit(m, day="2026-10-08"), rule="risk-assessment-before-home-visit")
 
 
-def test_family_hub_contacts_professionals_only_with_the_familys_agreement(client, hub):
+def test_family_hub_contact_with_professionals_before_the_familys_agreement_is_flagged(client, hub):
     fid, m = hub
     professional = _visit(m, "phone", "professional")
     # L619: "with the agreement of the family contact them"; the referrer may be called first (L613).
-    refused(client, fid, professional, contains="fh-professionals-contacted-with-agreement")
-    ok(client, fid, _visit(m, "phone", "referrer"))
-    ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support"]})
-    refused(client, fid, professional, contains="information_sharing")
-    ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["information_sharing"]})
-    ok(client, fid, professional)
+    flagged(client, fid, professional, rule="fh-professionals-contacted-with-agreement", contains="L619")
+    not_flagged(client, fid, _visit(m, "phone", "referrer"))
+    ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support"],
+                     "occurred_at": at("2026-10-08")})
+    # Consent to support alone is not the agreement to share information with professionals.
+    flagged(client, fid, _visit(m, "phone", "professional", day="2026-10-09"),
+            rule="fh-professionals-contacted-with-agreement", contains="information_sharing")
+    ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["information_sharing"],
+                     "occurred_at": at("2026-10-12")})
+    not_flagged(client, fid, _visit(m, "phone", "professional", day="2026-10-13"))
 
 
-def test_ifst_taf_held_only_once_the_family_consents_to_who_attends(client, ifst):
+def test_an_ifst_taf_held_before_the_family_consents_to_who_attends_is_flagged(client, ifst):
     fid, m = ifst
     taf = {"type": "MeetingHeld", "meeting_kind": "team_around_the_family", "attendees": ["school", "GP"],
            "members_present": [m["Cara"]]}
     # L511: "With consent from the family agree which professionals ... they want to attend".
-    refused(client, fid, taf, contains="ifst-taf-with-consent")
-    refused(client, fid, {**taf, "meeting_kind": "review"}, contains="ifst-taf-with-consent")
-    ok(client, fid, {**taf, "meeting_kind": "family_network"})  # the family's own network needs no consent
+    flagged(client, fid, taf, rule="ifst-taf-with-consent", contains="L511")
+    flagged(client, fid, {**taf, "meeting_kind": "review"}, rule="ifst-taf-with-consent")
+    not_flagged(client, fid, {**taf, "meeting_kind": "family_network"})  # the family's own network needs no consent
     ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support", "information_sharing"]})
-    ok(client, fid, taf)
+    not_flagged(client, fid, taf)
 
 
-def test_ifst_plan_shared_with_tafs_only_with_consent(client, ifst):
+def test_an_ifst_plan_shared_with_tafs_before_consent_is_flagged(client, ifst):
     fid, m = ifst
     plan = str(uuid.uuid4())
     ok(client, fid, {"type": "PlanAgreed", "plan_id": plan, "outcomes": ["school"]})
     shared = {"type": "PlanShared", "plan_id": plan, "shared_with": ["family", "school"]}
     # L1007: shared with the family and TAF members "(with family consent)".
-    refused(client, fid, shared, contains="ifst-plan-shared-with-consent")
+    flagged(client, fid, shared, rule="ifst-plan-shared-with-consent", contains="L1007")
     ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support", "information_sharing"]})
-    ok(client, fid, shared)
+    not_flagged(client, fid, shared)
 
 
-def test_family_hub_assessment_finalised_before_the_step_up_meeting(client, hub):
-    fid, m = hub
+def test_a_step_up_meeting_before_the_family_hub_assessment_is_finalised_is_flagged(client, hub):
+    fid, _ = hub
     meeting = {"type": "MeetingHeld", "meeting_kind": "step_up_step_down", "attendees": ["FF TM", "IFS TM"],
                "members_present": []}
     aid = str(uuid.uuid4())
     ok(client, fid, {"type": "AssessmentStarted", "assessment_id": aid})
     ok(client, fid, {"type": "AssessmentSubmitted", "assessment_id": aid})
     # L1653: the FHTM ensures the assessment is finalised prior to the Step-Up meeting.
-    refused(client, fid, meeting, MANAGER, contains="fh-assessment-finalised-before-step-up-meeting")
+    flagged(client, fid, meeting, MANAGER, rule="fh-assessment-finalised-before-step-up-meeting", contains="L1653")
     ok(client, fid, {"type": "AssessmentAuthorised", "assessment_id": aid}, MANAGER)
-    ok(client, fid, meeting, MANAGER)
+    not_flagged(client, fid, meeting, MANAGER)
 
 
-def test_step_down_waits_for_the_familys_agreement(client, ifst):
-    fid, m = ifst
+def test_a_step_down_before_the_familys_agreement_is_flagged(client, ifst):
+    fid, _ = ifst
     step = {"type": "SteppedDown", "from_service": "intensive-family-support", "reason": "needs met",
             "pathway": "family-hub"}
+    agreement = {"type": "AgreementRecorded", "subject": "step_down", "with_team_around_the_family": True}
     # L1587, L1617: the family understand and consent to stepping down.
-    refused(client, fid, step, SUPERVISOR, contains="family-agrees-step-down")
-    ok(client, fid, {"type": "AgreementRecorded", "subject": "step_down", "with_team_around_the_family": True})
-    ok(client, fid, step, SUPERVISOR)
+    stepped = flagged(client, fid, step, SUPERVISOR, rule="family-agrees-step-down", contains="L1587")
+    # The step down is on the record: the family is now on the Family Hub pathway.
+    assert client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["pathway"] == "family-hub"
+    # An agreement recorded afterwards does not undo the breach.
+    ok(client, fid, agreement)
+    assert breaches(client, fid, stepped["event_id"]) == ["family-agrees-step-down"]
+    # Agreed first, then stepped down: nothing to flag.
+    other, _ = ifst_family(client)
+    ok(client, other, agreement)
+    not_flagged(client, other, step, SUPERVISOR)
 
 
-def test_ifst_closure_needs_the_taf_discussion_the_supervision_form_and_the_survey(client, ifst):
+def test_ifst_closure_without_the_taf_discussion_the_supervision_form_or_the_survey_is_flagged(client, ifst):
     fid, m = ifst
     ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support", "information_sharing"]})
     ok(client, fid, {"type": "ClosureProposed", "reason": "outcomes_met"})
-    # L1673: the TAF has discussed closure with the family (L1692), and the case discussion
-    # is on the Case Supervision Form (L1704), before the manager agrees to close.
-    refused(client, fid, {"type": "ClosureAuthorised"}, MANAGER, contains="ifst-closure-discussed-at-taf")
-    ok(client, fid, {"type": "MeetingHeld", "meeting_kind": "closure", "attendees": ["school"],
-                     "members_present": [m["Cara"]]})
-    refused(client, fid, {"type": "ClosureAuthorised"}, MANAGER, contains="ifst-closure-on-supervision-form")
-    ok(client, fid, {"type": "SupervisionRecorded", "worker_id": "pat", "text": "closure agreed"}, SUPERVISOR)
     # L1712-L1714: the standard closure letter follows the manager's sign-off.
     letter = {"type": "DocumentRecorded", "document": "closure-letter", "sent_to": ["Cara Hall"]}
-    refused(client, fid, letter, contains="closure-letter-after-sign-off")
-    ok(client, fid, {"type": "ClosureAuthorised"}, SUPERVISOR)
-    ok(client, fid, letter)
+    flagged(client, fid, letter, rule="closure-letter-after-sign-off", contains="L1714")
+    # L1673: the TAF has discussed closure with the family (L1692), and the case discussion
+    # is on the Case Supervision Form (L1704), before the manager agrees to close. Neither
+    # is on the record: the closure is agreed and both breaches are flagged.
+    agreed = flagged(client, fid, {"type": "ClosureAuthorised"}, MANAGER, rule="ifst-closure-discussed-at-taf",
+                     contains="L1692")
+    assert breaches(client, fid, agreed["event_id"]) == ["ifst-closure-discussed-at-taf",
+                                                         "ifst-closure-on-supervision-form"]
     # L1673, L1702: not closed until there is evidence of a Family Survey offered.
-    refused(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"}, contains="family-survey-before-closure")
+    flagged(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"}, rule="family-survey-before-closure",
+            contains="L1702")
+
+    # The same closure in the order the seed gives: nothing is flagged.
+    fid, m = ifst_family(client)
+    ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support", "information_sharing"]})
+    ok(client, fid, {"type": "ClosureProposed", "reason": "outcomes_met"})
+    ok(client, fid, {"type": "MeetingHeld", "meeting_kind": "closure", "attendees": ["school"],
+                     "members_present": [m["Cara"]]})
+    ok(client, fid, {"type": "SupervisionRecorded", "worker_id": "pat", "text": "closure agreed"}, SUPERVISOR)
+    not_flagged(client, fid, {"type": "ClosureAuthorised"}, SUPERVISOR)
+    not_flagged(client, fid, letter)
     ok(client, fid, {"type": "DocumentRecorded", "document": "family-survey", "sent_to": ["Cara Hall", "Ava Hall"]})
-    ok(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"})
+    not_flagged(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"})
 
 
-def test_family_hub_closure_needs_only_the_survey(client, hub):
-    fid, m = hub
+def test_a_family_hub_closure_is_flagged_only_for_a_missing_survey(client, hub):
+    fid, _ = hub
     # The TAF and supervision-form orderings are IFST's (L1673); a Family Hub family may
     # have had no TAF (L1120, L1678). The survey applies to both (L1702).
     ok(client, fid, {"type": "ClosureProposed", "reason": "outcomes_met"})
+    not_flagged(client, fid, {"type": "ClosureAuthorised"}, MANAGER)
+    flagged(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"}, rule="family-survey-before-closure",
+            contains="L1673")
+
+    fid, _ = hub_family(client)
+    ok(client, fid, {"type": "ClosureProposed", "reason": "outcomes_met"})
     ok(client, fid, {"type": "ClosureAuthorised"}, MANAGER)
-    refused(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"}, contains="L1673")
     ok(client, fid, {"type": "DocumentRecorded", "document": "family-survey", "sent_to": ["Cara Hall"]})
-    ok(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"})
+    not_flagged(client, fid, {"type": "EpisodeClosed", "reason": "outcomes_met"})
 
 
 # --- c. extension of the IFST assessment -------------------------------------------------------------
@@ -419,8 +478,8 @@ def test_only_a_manager_extends_the_ifst_assessment_and_never_past_45_working_da
             "occurred_at": at("2026-04-14")}
     # "with agreement from Manager" (L507), "with Management approval" (L689): not a
     # practitioner, and not a Senior Key Worker either.
-    refused(client, fid, body, PRACTITIONER, status=403, contains="may not extend")
-    refused(client, fid, body, SUPERVISOR, status=403, contains="may not extend")
+    refused(client, fid, body, PRACTITIONER, status=403, contains="lets a manager extend a deadline")
+    refused(client, fid, body, SUPERVISOR, status=403, contains="lets a manager extend a deadline")
     assert state(deadlines(client, fid, at("2026-04-20")), "ifst-assessment") == ("2026-04-23", "open")
 
     ext = ok(client, fid, body, MANAGER)

@@ -12,7 +12,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, deadlines, ok, refused, register
+from tests.conftest import (
+    AUDITOR,
+    MANAGER,
+    PRACTITIONER,
+    SUPERVISOR,
+    deadlines,
+    flagged,
+    not_flagged,
+    ok,
+    refused,
+    register,
+)
 
 PACK = "haringey-early-help"
 SEED = "001_509a4e628a302634.txt"
@@ -70,6 +81,12 @@ def assessment(client, fid, kind: str, started: str, submitted: str, authorised:
     if authorised:
         ok(client, fid, {"type": "AssessmentAuthorised", "occurred_at": authorised, "assessment_id": aid}, MANAGER)
     return aid
+
+
+def breaches(client, fid: str, event_id: str) -> list[str]:
+    """The ordering rules the family's deadlines show as broken by one entry."""
+    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
+    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def close(client, fid, when: str, reason: str = "outcomes_met") -> None:
@@ -318,48 +335,59 @@ def test_spa_red_and_amber_are_counted_in_clock_hours(client):
 # --- b. every ordering rule ---------------------------------------------------------------------
 
 
-def test_consent_comes_before_the_case_enters_the_locality_team_workflow(client):
+def test_a_case_entering_the_locality_team_workflow_before_consent_is_flagged(client):
     fam = register(client, policy=PACK)
     fid = fam["family_id"]
     ok(client, fid, {"type": "ReferralReceived", "occurred_at": "2026-10-01T09:00:00+01:00",
                      "route": "professional", "reason": "school worried", "priority": "green"})
     allocate = {"type": "AllocatedToTeam", "occurred_at": "2026-10-02T09:00:00+01:00", "team": "north",
                 "pathway": "locality-team"}
-    # 'Once consent is obtained ... an Early Help Contact will be initiated' (L89).
-    refused(client, fid, allocate, MANAGER, contains="consent-before-workflow")
+    # 'Once consent is obtained ... an Early Help Contact will be initiated' (L89). The case
+    # reached the team without it: the arrival is recorded and the breach flagged.
+    arrived = flagged(client, fid, allocate, MANAGER, rule="consent-before-workflow", contains="L89")
     # Consent to share information alone is not consent to early help support.
     ok(client, fid, consent(fam, "2026-10-01T15:00:00+01:00", form="verbal", scope=("information_sharing",)))
-    refused(client, fid, allocate, MANAGER, contains="consent-before-workflow")
+    assert breaches(client, fid, arrived["event_id"]) == ["consent-before-workflow"]
+    # Verbal consent to support given on Thursday 1 October, typed in after the arrival: it
+    # came first in the world, so the arrival breaks no rule.
     ok(client, fid, consent(fam, "2026-10-01T16:00:00+01:00", form="verbal"))
-    ok(client, fid, allocate, MANAGER)
+    assert breaches(client, fid, arrived["event_id"]) == []
     # Arrived Friday 2 October 2026: allocation due Monday 5 October (L313).
     assert one(deadlines(client, fid, "2026-10-05T12:00:00+01:00"), "allocation-to-fsw") == ("open", "2026-10-05")
 
 
-def test_home_visits_risk_assessment_comes_before_the_initial_home_visit(client):
+def test_an_initial_home_visit_before_the_home_visits_risk_assessment_is_flagged(client):
     fam = locality_family(client)
     fid = fam["family_id"]
     # The allocating supervisor and the FSW complete the form 'prior to the initial home visit' (L313-L328).
-    refused(client, fid, visit(fam, "2026-10-06T10:00:00+01:00"), contains="risk-assessment-before-home-visit")
-    refused(client, fid, visit(fam, "2026-10-06T10:00:00+01:00", "unannounced_visit"),
-            contains="risk-assessment-before-home-visit")
-    # A first meeting at the school, the location of the family's choosing (L519), is not a home visit.
-    ok(client, fid, visit(fam, "2026-10-06T10:00:00+01:00", "school"))
+    flagged(client, fid, visit(fam, "2026-10-06T10:00:00+01:00"), rule="risk-assessment-before-home-visit",
+            contains="L313")
+    flagged(client, fid, visit(fam, "2026-10-06T11:00:00+01:00", "unannounced_visit"),
+            rule="risk-assessment-before-home-visit")
+    # A meeting at the school, the location of the family's choosing (L519), is not a home visit.
+    not_flagged(client, fid, visit(fam, "2026-10-06T14:00:00+01:00", "school"))
     ok(client, fid, document("home-visits-risk-assessment", "2026-10-07T09:00:00+01:00"), SUPERVISOR)
-    ok(client, fid, visit(fam, "2026-10-07T10:00:00+01:00"))
-    # Allocated Monday 5 October 2026: the school meeting of Tuesday 6 October met the 5 working days (L329-L331).
-    assert one(deadlines(client, fid, "2026-10-08T12:00:00+01:00"), "initial-visit") == ("met", "2026-10-12")
+    not_flagged(client, fid, visit(fam, "2026-10-07T10:00:00+01:00"))
+    # Allocated Monday 5 October 2026: the home visit of Tuesday 6 October, recorded though
+    # it came before the risk assessment, met the 5 working days (L329-L331).
+    dl = deadlines(client, fid, "2026-10-08T12:00:00+01:00")
+    assert one(dl, "initial-visit") == ("met", "2026-10-12")
+    assert dl["initial-visit"][0]["stopped_at"].startswith("2026-10-06T10:00")
 
 
-def test_initial_taf_comes_before_the_first_checking_in_on_change(client):
+def test_a_checking_in_on_change_before_the_initial_taf_is_flagged(client):
     fam = locality_family(client)
     fid = fam["family_id"]
     # 'The initial TAF can be held at any point prior to completing the Checking in on Change' (L390-L394).
-    refused(client, fid, plan("2026-10-20T10:00:00+01:00"), contains="initial-taf-before-cic")
+    cic = flagged(client, fid, plan("2026-10-20T10:00:00+01:00"), rule="initial-taf-before-cic", contains="L390")
+    # A professionals' meeting that morning is not the initial TAF.
     ok(client, fid, taf(fam, "2026-10-20T09:00:00+01:00", "professionals"))
-    refused(client, fid, plan("2026-10-20T10:00:00+01:00"), contains="initial-taf-before-cic")
+    assert breaches(client, fid, cic["event_id"]) == ["initial-taf-before-cic"]
+    # The initial TAF was held at 09:30, before the Checking in on Change, and typed in
+    # after it: in the order things happened, the rule is kept.
     ok(client, fid, taf(fam, "2026-10-20T09:30:00+01:00"))
-    ok(client, fid, plan("2026-10-20T10:00:00+01:00"))
+    assert breaches(client, fid, cic["event_id"]) == []
+    not_flagged(client, fid, plan("2026-10-21T10:00:00+01:00"))
     # Allocated Monday 5 October: 20 working days, Monday 2 November (L390-L394).
     assert one(deadlines(client, fid, "2026-10-21T12:00:00+01:00"), "cic") == ("met", "2026-11-02")
 
@@ -393,35 +421,53 @@ def test_celebrating_and_sustaining_change_is_signed_off_before_closure(client):
     assert one(dl, "follow-up-call") == ("open", "2027-02-05")
 
 
-def test_handover_meeting_comes_before_a_step_down_to_universal_services(client):
-    fam = locality_family(client)
-    fid = fam["family_id"]
+def step_down_closure(client, fid: str, fam) -> None:
+    """A closing TAF, the signed-off Celebrating and Sustaining Change and an authorised
+    closure to step the family down (everything but the closure itself)."""
     ok(client, fid, taf(fam, "2026-11-02T10:00:00+00:00", "closure"))
     assessment(client, fid, "celebrating-and-sustaining-change", "2026-11-03T10:00:00+00:00",
                "2026-11-04T10:00:00+00:00", authorised="2026-11-05T09:00:00+00:00")
     ok(client, fid, {"type": "ClosureProposed", "occurred_at": "2026-11-05T10:00:00+00:00", "reason": "step_down"})
     ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": "2026-11-05T11:00:00+00:00"}, MANAGER)
+
+
+def test_a_step_down_to_universal_services_without_a_handover_meeting_is_flagged(client):
     closing = {"type": "EpisodeClosed", "occurred_at": "2026-11-06T12:00:00+00:00", "reason": "step_down"}
-    # The Lead Professional organises 'a case handover meeting' with the receiving service (L618-L622).
-    refused(client, fid, closing, contains="handover-before-step-down-closure")
-    ok(client, fid, taf(fam, "2026-11-06T10:00:00+00:00", "handover"))
-    ok(client, fid, closing)
-
-
-def test_a_stepped_up_case_is_closed_only_after_the_spa_outcome(client):
     fam = locality_family(client)
     fid = fam["family_id"]
-    ok(client, fid, {"type": "SteppedUp", "occurred_at": "2026-10-20T10:00:00+01:00",
-                     "to_service": "childrens_social_care", "reason": "needs escalated"}, MANAGER)
-    ok(client, fid, {"type": "ClosureProposed", "occurred_at": "2026-10-21T10:00:00+01:00", "reason": "step_up"})
-    ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": "2026-10-21T11:00:00+01:00"}, MANAGER)
+    step_down_closure(client, fid, fam)
+    # The Lead Professional organises 'a case handover meeting' with the receiving service (L618-L622).
+    flagged(client, fid, closing, rule="handover-before-step-down-closure", contains="L618")
+    # The family is closed all the same.
+    assert client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["episode_open"] is False
+
+    fam = locality_family(client)
+    fid = fam["family_id"]
+    step_down_closure(client, fid, fam)
+    ok(client, fid, taf(fam, "2026-11-06T10:00:00+00:00", "handover"))
+    not_flagged(client, fid, closing)
+
+
+def test_a_stepped_up_case_closed_before_the_spa_outcome_is_flagged(client):
     closing = {"type": "EpisodeClosed", "occurred_at": "2026-10-22T12:00:00+01:00", "reason": "step_up"}
+
+    def stepped_up() -> str:
+        fid = locality_family(client)["family_id"]
+        ok(client, fid, {"type": "SteppedUp", "occurred_at": "2026-10-20T10:00:00+01:00",
+                         "to_service": "childrens_social_care", "reason": "needs escalated"}, MANAGER)
+        ok(client, fid, {"type": "ClosureProposed", "occurred_at": "2026-10-21T10:00:00+01:00", "reason": "step_up"})
+        ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": "2026-10-21T11:00:00+01:00"}, MANAGER)
+        return fid
+
     # Not closed to Early Help 'until a SPA Triage outcome is reached' (L625, read as 'stepped up').
     # The first triage of the episode, to early help, is not that outcome.
-    refused(client, fid, closing, contains="spa-outcome-before-step-up-closure")
+    fid = stepped_up()
+    flagged(client, fid, closing, rule="spa-outcome-before-step-up-closure", contains="L625")
+
+    fid = stepped_up()
     ok(client, fid, {"type": "TriageDecided", "occurred_at": "2026-10-22T10:00:00+01:00", "outcome": "step_up"},
        MANAGER)
-    ok(client, fid, closing)
+    not_flagged(client, fid, closing)
     # A step up is not a planned closure: no Celebrating and Sustaining Change, no follow-up call.
     assert one(deadlines(client, fid, "2026-11-01T12:00:00+00:00"), "follow-up-call")[0] == "not_applicable"
 

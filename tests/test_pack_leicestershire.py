@@ -12,7 +12,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, deadlines, ok, refused, register
+from tests.conftest import (
+    AUDITOR,
+    MANAGER,
+    PRACTITIONER,
+    SUPERVISOR,
+    deadlines,
+    flagged,
+    not_flagged,
+    ok,
+    refused,
+    register,
+)
 
 POLICY = "leicestershire-early-help"
 
@@ -54,6 +65,12 @@ def contact(client, fid, day, cara, ava, party="family", method="visit", hour=10
     seen = [ava] if party == "family" and method == "visit" else []
     ok(client, fid, {"type": "ContactMade", "occurred_at": at(day, hour), "method": method, "party": party,
                      "members_present": present, "children_seen": seen, "children_seen_alone": []})
+
+
+def breaches(client, fid: str, event_id: str) -> list[str]:
+    """The ordering rules the family's deadlines show as broken by one entry."""
+    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
+    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def document(client, fid, day, doc, sent_to=(), headers=None, hour=10):
@@ -220,7 +237,7 @@ def test_an_intensive_family_held_over_easter_then_assessed_with_an_extension(cl
     # A supervisor may not extend under this pack: 403, nothing recorded.
     refused(client, fid, {"type": "DeadlineExtended", "occurred_at": at("2026-06-22"), "rule": "assessment",
                           "extend_by": 1, "reason": "family illness"}, SUPERVISOR, status=403,
-            contains="may not extend")
+            contains="lets a manager extend a deadline")
     assert one(deadlines(client, fid, at("2026-06-23", 12)), "assessment")["extended_by"] == 0
     # The manager extends by 2 weeks on Monday 22 June: due Thursday 9 July 2026, state extended.
     ok(client, fid, {"type": "DeadlineExtended", "occurred_at": at("2026-06-22"), "rule": "assessment",
@@ -292,22 +309,35 @@ def test_a_brief_intervention_over_whitsun_extended_by_one_session_then_closed(c
             MANAGER, contains="at most 7")
 
     # Closure of a brief intervention with reasonable progress (seed 003 L816, L831, L944-L945).
-    proposal = {"type": "ClosureProposed", "occurred_at": at("2026-07-20"), "reason": "outcomes_met"}
-    refused(client, fid, proposal, contains="closure-agreed-in-supervision")
+    # "closure should be agreed in supervision" (seed 003 L816): proposed on Monday 20 July
+    # with no supervision on the record, the proposal is recorded and flagged.
+    proposed = flagged(client, fid, {"type": "ClosureProposed", "occurred_at": at("2026-07-20"),
+                                     "reason": "outcomes_met"}, rule="closure-agreed-in-supervision",
+                       contains="L816")
+    # The supervision that agreed it was on Friday 17 July, typed in afterwards: in the order
+    # things happened, closure was agreed in supervision first.
     ok(client, fid, {"type": "SupervisionRecorded", "occurred_at": at("2026-07-17"), "worker_id": "pat",
                      "text": "closure agreed"}, MANAGER)
-    ok(client, fid, proposal)
+    assert breaches(client, fid, proposed["event_id"]) == []
     # Closure is signed off only by managers (seed 003 L144, L944): a supervisor is refused.
     refused(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-07-20", 11)}, SUPERVISOR,
             status=403, contains="authorise closure")
     ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-07-20", 11)}, MANAGER)
-    closing = {"type": "EpisodeClosed", "occurred_at": at("2026-07-21"), "reason": "outcomes_met"}
-    refused(client, fid, closing, contains="brief-closure-summary-before-closing")
+    # The brief intervention's closure summary (seed 003 L831, L945) and the manager's
+    # closure summary case note (L944) come before the case is closed: closed without
+    # either, the closure is recorded and both are flagged.
+    closed = flagged(client, fid, {"type": "EpisodeClosed", "occurred_at": at("2026-07-21"), "reason": "outcomes_met"},
+                     rule="brief-closure-summary-before-closing", contains="L945")
+    assert breaches(client, fid, closed["event_id"]) == ["brief-closure-summary-before-closing",
+                                                         "manager-closure-summary-note"]
+    # The summary was written that morning and is typed in after the closure (a document may
+    # be recorded after closure): that breach goes, the manager's missing note stays.
     document(client, fid, "2026-07-21", "brief-closure-summary", hour=9)
-    refused(client, fid, closing, contains="manager-closure-summary-note")
-    ok(client, fid, {"type": "CaseNoteRecorded", "occurred_at": at("2026-07-21", 9),
-                     "text": "Closure summary: outcomes met", "contact_type": "closure-summary"}, MANAGER)
-    ok(client, fid, closing)
+    assert breaches(client, fid, closed["event_id"]) == ["manager-closure-summary-note"]
+    # A case note cannot be added to a closed episode: the manager's note had to come first.
+    refused(client, fid, {"type": "CaseNoteRecorded", "occurred_at": at("2026-07-21", 9),
+                          "text": "Closure summary: outcomes met", "contact_type": "closure-summary"}, MANAGER,
+            contains="closed")
     row = one(deadlines(client, fid, at("2026-07-31", 12)), "brief-intervention-length")
     # Closed on Tuesday 21 July, within the extended Wednesday 22 July.
     assert (row["due"], row["state"]) == ("2026-07-22", "met")
@@ -399,18 +429,21 @@ def test_withdrawal_confirmation_ends_when_safeguarding_concerns_lead_to_a_step_
     row = one(deadlines(client, fid, at("2026-11-03", 12)), "outcome-16-withdrawal-confirmed")
     assert (row["due"], row["state"]) == ("2026-11-09", "open")
     # b. A step up "should be preceded by manager to manager discussion which is case noted"
-    # (seed 003 L783): refused until a manager records that discussion.
+    # (seed 003 L783): stepped up on Wednesday 4 November with no such discussion on the
+    # record, the step up is recorded and flagged.
     step_up = {"type": "SteppedUp", "occurred_at": at("2026-11-04"), "to_service": "childrens_social_care",
                "reason": "safeguarding concerns"}
-    refused(client, fid, step_up, MANAGER, contains="step-up-after-manager-discussion")
+    stepped = flagged(client, fid, step_up, MANAGER, rule="step-up-after-manager-discussion", contains="L783")
     # The worker's own record of such a meeting is not a manager's discussion.
     ok(client, fid, {"type": "MeetingHeld", "occurred_at": at("2026-11-03", 14), "meeting_kind": "step_up_step_down",
                      "attendees": ["FSW"], "members_present": []})
-    refused(client, fid, step_up, MANAGER, contains="step-up-after-manager-discussion")
+    assert breaches(client, fid, stepped["event_id"]) == ["step-up-after-manager-discussion"]
+    # The managers' discussion of Tuesday 3 November, case noted after the step up: it came
+    # first in the world, so the step up breaks no rule.
     ok(client, fid, {"type": "MeetingHeld", "occurred_at": at("2026-11-03", 15), "meeting_kind": "step_up_step_down",
                      "attendees": ["Team Leader", "Strengthening Families Team Manager"], "members_present": []},
        MANAGER)
-    ok(client, fid, step_up, MANAGER)
+    assert breaches(client, fid, stepped["event_id"]) == []
     row = one(deadlines(client, fid, at("2026-11-20", 12)), "outcome-16-withdrawal-confirmed")
     assert row["state"] == "not_applicable" and row["reason"] == "ended by SteppedUp"
 
@@ -420,8 +453,8 @@ def test_withdrawal_confirmation_ends_when_safeguarding_concerns_lead_to_a_step_
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def targeted_family(client):
+def targeted(client) -> str:
+    """A targeted family referred on Tuesday 1 September 2026 and met on Monday 7 September."""
     fid, ava, _ben, cara = family(client)
     referral(client, fid, "2026-09-01")
     triage(client, fid, "2026-09-02", "fsw-targeted-intervention", pathway="targeted")
@@ -430,57 +463,83 @@ def targeted_family(client):
     return fid
 
 
-def test_a_targeted_closure_waits_for_supervision_review_closure_form_and_managers_note(client, targeted_family):
+@pytest.fixture
+def targeted_family(client):
+    return targeted(client)
+
+
+def test_a_targeted_closure_without_supervision_review_closure_form_or_managers_note_is_flagged(client, targeted_family):
     fid = targeted_family
     proposal = {"type": "ClosureProposed", "occurred_at": at("2026-11-10"), "reason": "outcomes_met"}
-    # "closure should be agreed in supervision" (seed 003 L816).
-    refused(client, fid, proposal, contains="closure-agreed-in-supervision")
-    ok(client, fid, {"type": "SupervisionRecorded", "occurred_at": at("2026-11-03"), "worker_id": "pat"}, MANAGER)
-    # "A review should always be completed in the two weeks prior to closure" (seed 003 L816, L981).
-    refused(client, fid, proposal, contains="review-before-closure")
-    document(client, fid, "2026-11-05", "family-star-review")
-    ok(client, fid, proposal)
+    # "closure should be agreed in supervision" (seed 003 L816), and "A review should always
+    # be completed in the two weeks prior to closure" (seed 003 L816, L981).
+    proposed = flagged(client, fid, proposal, rule="closure-agreed-in-supervision", contains="L816")
+    assert breaches(client, fid, proposed["event_id"]) == ["closure-agreed-in-supervision", "review-before-closure"]
     ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-11-10", 11)}, MANAGER)
-    closing = {"type": "EpisodeClosed", "occurred_at": at("2026-11-12"), "reason": "outcomes_met"}
-    # "On youngest child complete closure form" (seed 003 L816, L983).
-    refused(client, fid, closing, contains="closure-form-before-closing")
-    document(client, fid, "2026-11-11", "closure-form")
     # "a brief case note ... of closure summary by the Team Leader / Senior FOW" (seed 003 L819):
     # a practitioner's note of that type does not count.
-    refused(client, fid, closing, contains="manager-closure-summary-note")
-    ok(client, fid, {"type": "CaseNoteRecorded", "occurred_at": at("2026-11-11", 11), "text": "closure summary",
-                     "contact_type": "closure-summary"})
-    refused(client, fid, closing, contains="manager-closure-summary-note")
-    ok(client, fid, {"type": "CaseNoteRecorded", "occurred_at": at("2026-11-11", 12), "text": "closure summary",
-                     "contact_type": "closure-summary"}, MANAGER)
-    ok(client, fid, closing)
-    state = client.get(f"/families/{fid}", headers=PRACTITIONER).json()
-    assert state["status"] == "closed"
+    note = {"type": "CaseNoteRecorded", "occurred_at": at("2026-11-11", 11), "text": "closure summary",
+            "contact_type": "closure-summary"}
+    ok(client, fid, note)
+    closing = {"type": "EpisodeClosed", "occurred_at": at("2026-11-12"), "reason": "outcomes_met"}
+    # "On youngest child complete closure form" (seed 003 L816, L983).
+    closed = flagged(client, fid, closing, rule="closure-form-before-closing", contains="L983")
+    assert breaches(client, fid, closed["event_id"]) == ["closure-form-before-closing", "manager-closure-summary-note"]
+    assert client.get(f"/families/{fid}", headers=PRACTITIONER).json()["status"] == "closed"
+
+    # The same closure in the order the guidance gives: nothing is flagged.
+    fid = targeted(client)
+    ok(client, fid, {"type": "SupervisionRecorded", "occurred_at": at("2026-11-03"), "worker_id": "pat"}, MANAGER)
+    document(client, fid, "2026-11-05", "family-star-review")
+    not_flagged(client, fid, proposal)
+    ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-11-10", 11)}, MANAGER)
+    document(client, fid, "2026-11-11", "closure-form")
+    ok(client, fid, note)
+    ok(client, fid, {**note, "occurred_at": at("2026-11-11", 12)}, MANAGER)
+    not_flagged(client, fid, closing)
+    assert client.get(f"/families/{fid}", headers=PRACTITIONER).json()["status"] == "closed"
 
 
 def test_a_family_that_never_engaged_closes_on_the_managers_note_alone(client, targeted_family):
-    fid = targeted_family
     # Never engaged: "the manager must as a minimum enter a case-note agreeing to the closure"
     # (seed 003 L813); no review, closure form or supervision is asked (Fwi "Family refused
     # service – i.e. no work was undertaken", L827).
-    ok(client, fid, {"type": "ClosureProposed", "occurred_at": at("2026-11-10"), "reason": "consent_withdrawn"})
-    ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-11-10", 11)}, MANAGER)
+    proposal = {"type": "ClosureProposed", "occurred_at": at("2026-11-10"), "reason": "consent_withdrawn"}
     closing = {"type": "EpisodeClosed", "occurred_at": at("2026-11-12"), "reason": "consent_withdrawn"}
-    refused(client, fid, closing, contains="manager-closure-summary-note")
+    fid = targeted_family
+    not_flagged(client, fid, proposal)
+    ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-11-10", 11)}, MANAGER)
+    # Closed without the manager's note: that, and only that, is flagged.
+    closed = flagged(client, fid, closing, rule="manager-closure-summary-note", contains="L813")
+    assert breaches(client, fid, closed["event_id"]) == ["manager-closure-summary-note"]
+
+    fid = targeted(client)
+    not_flagged(client, fid, proposal)
+    ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-11-10", 11)}, MANAGER)
     ok(client, fid, {"type": "CaseNoteRecorded", "occurred_at": at("2026-11-11"), "text": "Closed: never engaged",
                      "contact_type": "closure-summary"}, MANAGER)
-    ok(client, fid, closing)
+    not_flagged(client, fid, closing)
 
 
-def test_a_transfer_waits_for_the_managers_discussion(client, targeted_family):
-    fid = targeted_family
+def test_a_transfer_before_the_managers_discussion_is_flagged(client, targeted_family):
     # "If work is transferring within Early Help, a case note recording discussion between
     # managers is sufficient" (seed 003 L783).
     transfer = {"type": "TransferredOut", "occurred_at": at("2026-10-01"), "to_team": "south", "reason": "moved"}
-    refused(client, fid, transfer, MANAGER, contains="transfer-after-manager-discussion")
-    ok(client, fid, {"type": "MeetingHeld", "occurred_at": at("2026-09-30"), "meeting_kind": "handover",
-                     "attendees": ["north Team Leader", "south Team Leader"], "members_present": []}, MANAGER)
-    ok(client, fid, transfer, MANAGER)
+    discussion = {"type": "MeetingHeld", "occurred_at": at("2026-09-30"), "meeting_kind": "handover",
+                  "attendees": ["north Team Leader", "south Team Leader"], "members_present": []}
+    fid = targeted_family
+    flagged(client, fid, transfer, MANAGER, rule="transfer-after-manager-discussion", contains="L783")
+    # The transfer is recorded: the family waits for the south team to accept it.
+    assert client.get(f"/families/{fid}", headers=PRACTITIONER).json()["pending_transfer"]["to_team"] == "south"
+
+    fid = targeted(client)
+    # The practitioner's own note of the handover is not the managers' discussion.
+    ok(client, fid, {**discussion, "attendees": ["FSW"]})
+    flagged(client, fid, transfer, MANAGER, rule="transfer-after-manager-discussion")
+
+    fid = targeted(client)
+    ok(client, fid, discussion, MANAGER)
+    not_flagged(client, fid, transfer, MANAGER)
     assert client.get(f"/families/{fid}", headers=PRACTITIONER).json()["pending_transfer"]["to_team"] == "south"
 
 

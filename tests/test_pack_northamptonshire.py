@@ -11,7 +11,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, deadlines, ok, refused
+from tests.conftest import (
+    AUDITOR,
+    MANAGER,
+    PRACTITIONER,
+    SUPERVISOR,
+    deadlines,
+    flagged,
+    not_flagged,
+    ok,
+    refused,
+)
 
 POLICY = "northamptonshire-0-19"
 SEED = "002_6924756e8b581caa.txt"
@@ -54,6 +64,12 @@ def visit(day: str, present: list[str], children: list[str]) -> dict[str, Any]:
     return {"type": "ContactMade", "occurred_at": at(day), "method": "visit", "party": "family",
             "members_present": present, "children_seen": children, "children_seen_alone": [],
             "location": "home"}
+
+
+def breaches(client, fid: str, event_id: str) -> list[str]:
+    """The ordering rules the family's deadlines show as broken by one entry."""
+    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
+    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def one(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, Any]:
@@ -234,57 +250,83 @@ def test_a_domestic_abuse_family_allocated_before_easter(client):
 # --- b. ordering rules --------------------------------------------------------------------
 
 
-def test_b_first_home_visit_waits_for_worker_safety_risk_assessment_and_template(client):
+def test_b_a_first_home_visit_before_worker_safety_risk_assessment_and_template_is_flagged(client):
     fid, m = new_family(client, ("Ava", "child", "2016-05-04"), ("Cara", "adult", "1990-02-03"))
     refer_and_allocate(client, fid, "2026-01-05", "2026-01-06", "parenting")
-    home_visit = visit("2026-01-12", [m["Ava"], m["Cara"]], [m["Ava"]])
+
+    def home_visit(day: str, hour: int = 10) -> dict[str, Any]:
+        return {**visit(day, [m["Ava"], m["Cara"]], [m["Ava"]]), "occurred_at": at(day, hour)}
+
     # A phone call is not a home visit: nothing has to precede it.
-    ok(client, fid, {"type": "ContactMade", "occurred_at": at("2026-01-07"), "method": "phone",
-                     "party": "family", "members_present": [m["Cara"]], "children_seen": [],
-                     "children_seen_alone": []}, SUPERVISOR)
-    # Worker safety information "prior to the first home visit" (L187).
-    refused(client, fid, home_visit, contains="worker-safety-before-first-visit")
+    not_flagged(client, fid, {"type": "ContactMade", "occurred_at": at("2026-01-07"), "method": "phone",
+                              "party": "family", "members_present": [m["Cara"]], "children_seen": [],
+                              "children_seen_alone": []}, SUPERVISOR)
+    # Worker safety information "prior to the first home visit" (L187), the full risk
+    # assessment (L186, L188) and the SoS risk template (L188): a home visit on Wednesday
+    # 7 January with none of them is recorded, and all three are flagged.
+    first = flagged(client, fid, home_visit("2026-01-07", 11), rule="worker-safety-before-first-visit",
+                    contains="L187")
+    assert breaches(client, fid, first["event_id"]) == [
+        "risk-assessment-before-first-visit", "sos-template-before-first-visit", "worker-safety-before-first-visit"]
     doc(client, fid, "worker-safety", "2026-01-08")
     # "On completion of the full risk assessment and prior to the first home visit" (L188).
-    refused(client, fid, home_visit, contains="risk-assessment-before-first-visit")
-    doc(client, fid, "risk-assessment", "2026-01-08", hour=11)
+    flagged(client, fid, home_visit("2026-01-08", 11), rule="risk-assessment-before-first-visit", contains="L188")
+    doc(client, fid, "risk-assessment", "2026-01-08", hour=12)
     # The SoS risk template reviewed with the practitioner before the visit (L188).
-    refused(client, fid, home_visit, contains="sos-template-before-first-visit")
+    flagged(client, fid, home_visit("2026-01-08", 13), rule="sos-template-before-first-visit", contains="L188")
     # An unannounced visit that finds the family is a home visit too.
-    refused(client, fid, {**home_visit, "method": "unannounced_visit"}, contains="sos-template-before-first-visit")
+    flagged(client, fid, {**home_visit("2026-01-08", 14), "method": "unannounced_visit"},
+            rule="sos-template-before-first-visit")
     doc(client, fid, "sos-risk-template", "2026-01-09")
-    ok(client, fid, home_visit)
+    not_flagged(client, fid, home_visit("2026-01-12"))
     d = deadlines(client, fid, at("2026-01-13", 12))
-    # Allocated Tuesday 6 January: visit within two weeks (L211) = 20 January; met on 12 January.
-    assert state_due(one(d, "first-home-visit")) == ("met", "2026-01-20")
+    # Allocated Tuesday 6 January: visit within two weeks (L211) = 20 January; met by the
+    # (flagged) visit of 7 January.
+    row = one(d, "first-home-visit")
+    assert state_due(row) == ("met", "2026-01-20") and row["stopped_by"] == first["event_id"]
 
 
 def test_b_closure_is_authorised_before_the_taf_and_family_agree_it(client):
-    fid, m = new_family(client, ("Ava", "child", "2016-05-04"), ("Cara", "adult", "1990-02-03"))
-    refer_and_allocate(client, fid, "2026-01-05", "2026-01-06", "parenting")
-    ok(client, fid, {"type": "ClosureProposed", "occurred_at": at("2026-05-05"), "reason": "transferred",
-                     "summary": "draft EHA closure summary"})
+    def proposed() -> tuple[str, dict[str, str]]:
+        fid, m = new_family(client, ("Ava", "child", "2016-05-04"), ("Cara", "adult", "1990-02-03"))
+        refer_and_allocate(client, fid, "2026-01-05", "2026-01-06", "parenting")
+        ok(client, fid, {"type": "ClosureProposed", "occurred_at": at("2026-05-05"), "reason": "transferred",
+                         "summary": "draft EHA closure summary"})
+        return fid, m
+
+    fid, m = proposed()
     agreement = {"type": "AgreementRecorded", "occurred_at": at("2026-05-12"), "subject": "closure",
                  "with_team_around_the_family": True}
     final_taf = {"type": "MeetingHeld", "occurred_at": at("2026-05-12"), "meeting_kind": "closure",
                  "attendees": ["school"], "members_present": [m["Cara"]]}
-    # The TM authorises closure "BEFORE it is agreed with the TAF and family" (L309) ...
+    authorised = {"type": "ClosureAuthorised", "occurred_at": at("2026-05-07")}
+    # The TM authorises closure "BEFORE it is agreed with the TAF and family" (L309): a
+    # sign-off that must come first, so the family's agreement is refused without it ...
     refused(client, fid, agreement, contains="closure-authorised-before-agreement")
-    # ... and signs off the closure summary "prior to the final TAF" (L80).
-    refused(client, fid, final_taf, contains="closure-authorised-before-final-taf")
+    # ... and signs off the closure summary "prior to the final TAF" (L80): the TAF took
+    # place, so it is recorded and the missing sign-off flagged.
+    taf = flagged(client, fid, final_taf, rule="closure-authorised-before-final-taf", contains="L80")
     # Only the Team Manager may authorise closure (L309).
-    refused(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-05-07")}, SUPERVISOR, status=403)
-    ok(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-05-07")}, MANAGER)
-    ok(client, fid, final_taf)
+    refused(client, fid, authorised, SUPERVISOR, status=403)
+    # The TM signed off on Thursday 7 May, before the TAF of 12 May, and it is typed in
+    # afterwards: in the order things happened, the TAF followed the sign-off.
+    ok(client, fid, authorised, MANAGER)
+    assert breaches(client, fid, taf["event_id"]) == []
     ok(client, fid, agreement)
     # "close to the service with the identification of a new Lead Professional" (L301).
     closed = {"type": "EpisodeClosed", "occurred_at": at("2026-05-14"), "reason": "transferred"}
-    refused(client, fid, closed, contains="new-lead-professional-before-closure")
+    flagged(client, fid, closed, rule="new-lead-professional-before-closure", contains="L301")
+    assert client.get(f"/families/{fid}", headers=PRACTITIONER).json()["status"] == "closed"
+
+    # The same closure in the order the seed gives: nothing is flagged.
+    fid, m = proposed()
+    ok(client, fid, authorised, MANAGER)
+    not_flagged(client, fid, {**final_taf, "members_present": [m["Cara"]]})
+    not_flagged(client, fid, agreement)
     ok(client, fid, {"type": "AgreementRecorded", "occurred_at": at("2026-05-12", 11),
                      "subject": "lead_professional", "with_team_around_the_family": True})
-    ok(client, fid, closed)
-    state = client.get(f"/families/{fid}", headers=PRACTITIONER).json()
-    assert state["status"] == "closed"
+    not_flagged(client, fid, closed)
+    assert client.get(f"/families/{fid}", headers=PRACTITIONER).json()["status"] == "closed"
 
 
 def test_b_a_family_moving_away_closes_without_a_new_lead_professional(client):
@@ -301,20 +343,23 @@ def test_b_a_family_moving_away_closes_without_a_new_lead_professional(client):
     assert state_due(one(d, "early-help-assessment")) == ("not_applicable", "2026-02-17")
 
 
-def test_b_a_referral_to_social_care_waits_for_the_team_managers_oversight(client):
+def test_b_a_referral_to_social_care_before_the_team_managers_oversight_is_flagged(client):
     fid, _ = new_family(client, ("Ava", "child", "2016-05-04"), ("Cara", "adult", "1990-02-03"))
     refer_and_allocate(client, fid, "2026-01-05", "2026-01-06", "parenting")
     referral = {"type": "SteppedUp", "occurred_at": at("2026-02-10"), "to_service": "MASH",
                 "reason": "risks increased"}
-    # "before seeking management oversight of the decision to make a referral" (L189).
-    refused(client, fid, referral, SUPERVISOR, contains="oversight-before-csc-referral")
+    # "before seeking management oversight of the decision to make a referral" (L189): the
+    # referral was made, so it is recorded and the missing oversight flagged.
+    made = flagged(client, fid, referral, SUPERVISOR, rule="oversight-before-csc-referral", contains="L189")
     # The Senior Practitioner's own note is not management oversight of the decision.
     ok(client, fid, {"type": "ManagementOversightRecorded", "occurred_at": at("2026-02-09"),
                      "text": "SoS narrative reviewed; referral proposed"}, SUPERVISOR)
-    refused(client, fid, referral, SUPERVISOR, contains="oversight-before-csc-referral")
+    assert breaches(client, fid, made["event_id"]) == ["oversight-before-csc-referral"]
+    # The Team Manager's oversight of Monday 9 February, typed in after the referral of the
+    # 10th: in the order things happened, it came first.
     ok(client, fid, {"type": "ManagementOversightRecorded", "occurred_at": at("2026-02-09", 14),
                      "text": "Referral to MASH agreed", "decision": "refer"}, MANAGER)
-    ok(client, fid, referral, SUPERVISOR)
+    assert breaches(client, fid, made["event_id"]) == []
 
 
 # --- b + c. the intervention's extension --------------------------------------------------
@@ -329,19 +374,23 @@ def test_c_the_team_manager_extends_the_intervention_after_supervision_and_befor
     # Only the Team Manager may extend (L157, L307): 403 for the practitioner and the Senior Practitioner.
     refused(client, fid, extension, PRACTITIONER, status=403)
     refused(client, fid, extension, SUPERVISOR, status=403)
-    # "discussed in supervision and then the team manager has agreed any extension" (L157).
-    refused(client, fid, extension, MANAGER, contains="supervision-before-extension")
     family_agrees = {"type": "AgreementRecorded", "occurred_at": at("2026-06-09"), "subject": "extension",
                      "rule": "intervention-duration", "with_team_around_the_family": True}
-    # The TM "MUST agree to any extension BEFORE it is agreed with the TAF and family" (L307).
+    # The TM "MUST agree to any extension BEFORE it is agreed with the TAF and family" (L307):
+    # a sign-off that must come first, so the family's agreement is refused without it.
     refused(client, fid, family_agrees, contains="extension-before-family-agreement")
     d = deadlines(client, fid, at("2026-06-05", 12))
     assert state_due(one(d, "intervention-duration")) == ("open", "2026-07-06")
     assert one(d, "intervention-duration")["extended_by"] == 0
 
+    # "discussed in supervision and then the team manager has agreed any extension" (L157):
+    # the TM's extension with no supervision on the record is recorded and flagged.
+    recorded = flagged(client, fid, extension, MANAGER, rule="supervision-before-extension", contains="L157")
+    # The supervision of Tuesday 2 June, typed in after the extension of the 3rd: in the
+    # order things happened, the extension followed it.
     ok(client, fid, {"type": "SupervisionRecorded", "occurred_at": at("2026-06-02"), "worker_id": "pat",
                      "text": "Need for a longer intervention discussed"}, SUPERVISOR)
-    recorded = ok(client, fid, extension, MANAGER)
+    assert breaches(client, fid, recorded["event_id"]) == []
     # The family's agreement must name the rule the TM extended (correlate on rule).
     refused(client, fid, {**family_agrees, "rule": None}, contains="same rule")
     refused(client, fid, {**family_agrees, "rule": "telephone-contact"}, contains="same rule")

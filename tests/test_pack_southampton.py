@@ -16,7 +16,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, deadlines, refused, register
+from tests.conftest import (
+    AUDITOR,
+    MANAGER,
+    PRACTITIONER,
+    SUPERVISOR,
+    auth,
+    command,
+    deadlines,
+    flagged,
+    not_flagged,
+    refused,
+    register,
+)
 
 POLICY = "southampton-0-19"
 INTENSIVE = "intensive-family-support"
@@ -35,6 +47,12 @@ def rec(client, fid: str, body: dict[str, Any], headers: dict[str, str] | None =
     r = command(client, fid, body, headers)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def breaches(client, fid: str, event_id: str) -> list[str]:
+    """The ordering rules the family's deadlines show as broken by one entry."""
+    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
+    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def one(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, Any]:
@@ -370,73 +388,90 @@ def _intensive_family(client) -> tuple[str, dict[str, str]]:
     return fid, ids
 
 
-def test_consent_comes_before_assessment_taf_and_professional_contact(client):
+def test_assessment_taf_and_professional_contact_before_consent_are_flagged(client):
     fid, ids = _intensive_family(client)
-    professional = {"type": "ContactMade", "method": "phone", "party": "professional", "members_present": [],
-                    "children_seen": [], "children_seen_alone": [], "occurred_at": at("2026-06-04", "11:00")}
-    taf = {"type": "MeetingHeld", "meeting_kind": "team_around_the_family", "attendees": ["school"],
-           "members_present": [ids["Cara"]], "occurred_at": at("2026-06-05")}
-    assessment = {"type": "AssessmentStarted", "assessment_id": str(uuid.uuid4()), "occurred_at": at("2026-06-04", "12:00")}
-    # L126, L212, L213: nothing until the family consents.
-    refused(client, fid, professional, contains="consent-before-professional-contact")
-    refused(client, fid, taf, contains="consent-before-taf")
-    refused(client, fid, assessment, contains="consent-before-assessment")
-    rec(client, fid, {"type": "ConsentGiven", "given_by": ids["Cara"], "scope": ["support"], "occurred_at": at("2026-06-04")})
-    rec(client, fid, assessment)
+
+    def professional(day: str, clock: str = "11:00") -> dict[str, Any]:
+        return {"type": "ContactMade", "method": "phone", "party": "professional", "members_present": [],
+                "children_seen": [], "children_seen_alone": [], "occurred_at": at(day, clock)}
+
+    def taf(day: str) -> dict[str, Any]:
+        return {"type": "MeetingHeld", "meeting_kind": "team_around_the_family", "attendees": ["school"],
+                "members_present": [ids["Cara"]], "occurred_at": at(day, "14:00")}
+
+    def assessment(day: str) -> dict[str, Any]:
+        return {"type": "AssessmentStarted", "assessment_id": str(uuid.uuid4()), "occurred_at": at(day, "12:00")}
+
+    # L126, L212, L213: nothing until the family consents. What happened without consent
+    # is recorded, and the breach flagged.
+    flagged(client, fid, professional("2026-06-04"), rule="consent-before-professional-contact", contains="L212")
+    flagged(client, fid, taf("2026-06-05"), rule="consent-before-taf", contains="L213")
+    flagged(client, fid, assessment("2026-06-04"), rule="consent-before-assessment", contains="L126")
+    rec(client, fid, {"type": "ConsentGiven", "given_by": ids["Cara"], "scope": ["support"], "occurred_at": at("2026-06-08")})
+    not_flagged(client, fid, assessment("2026-06-08"))
     # Consent to support is not consent to share with professionals (L212-L213).
-    refused(client, fid, professional, contains="consent-before-professional-contact")
-    refused(client, fid, taf, contains="consent-before-taf")
+    flagged(client, fid, professional("2026-06-08"), rule="consent-before-professional-contact",
+            contains="information_sharing")
+    flagged(client, fid, taf("2026-06-08"), rule="consent-before-taf", contains="information_sharing")
     rec(client, fid, {"type": "ConsentGiven", "given_by": ids["Cara"], "scope": ["information_sharing"],
-                      "occurred_at": at("2026-06-04", "10:30")})
-    rec(client, fid, professional)
-    rec(client, fid, taf)
+                      "occurred_at": at("2026-06-09", "10:30")})
+    not_flagged(client, fid, professional("2026-06-09"))
+    not_flagged(client, fid, taf("2026-06-09"))
 
 
-def test_plan_is_approved_before_it_is_shared(client):
+def test_a_plan_shared_before_it_is_approved_is_flagged(client):
     fid, _ = _intensive_family(client)
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     rec(client, fid, {"type": "PlanAgreed", "plan_id": first, "outcomes": ["x"], "occurred_at": at("2026-06-10")})
     shared = {"type": "PlanShared", "plan_id": first, "shared_with": ["family"], "occurred_at": at("2026-06-12")}
     # L236-L237: the approved plan is shared with the family.
-    refused(client, fid, shared, contains="plan-approved-before-shared")
+    flagged(client, fid, shared, rule="plan-approved-before-shared", contains="L236")
     rec(client, fid, {"type": "PlanAgreed", "plan_id": second, "outcomes": ["y"], "occurred_at": at("2026-06-10", "11:00")})
     rec(client, fid, {"type": "PlanAuthorised", "plan_id": second, "occurred_at": at("2026-06-11")}, SUPERVISOR)
-    refused(client, fid, shared, contains="for the same plan_id")
-    rec(client, fid, {"type": "PlanAuthorised", "plan_id": first, "occurred_at": at("2026-06-11", "11:00")}, SUPERVISOR)
-    rec(client, fid, shared)
+    # Another plan's approval is not this plan's.
+    flagged(client, fid, {**shared, "occurred_at": at("2026-06-15")}, rule="plan-approved-before-shared",
+            contains="for the same plan_id")
+    rec(client, fid, {"type": "PlanAuthorised", "plan_id": first, "occurred_at": at("2026-06-16")}, SUPERVISOR)
+    not_flagged(client, fid, {**shared, "occurred_at": at("2026-06-17")})
 
 
-def test_unannounced_visits_need_a_risk_assessment_first(client):
+def test_unannounced_visits_before_a_risk_assessment_are_flagged(client):
     fid, ids = _intensive_family(client)
     attempt = {"type": "ContactAttempted", "method": "unannounced_visit", "party": "family", "outcome": "no_one_home",
                "occurred_at": at("2026-06-08")}
     made = {"type": "ContactMade", "method": "unannounced_visit", "party": "family", "members_present": [ids["Cara"]],
             "children_seen": [], "children_seen_alone": [], "occurred_at": at("2026-06-09")}
     # L425-L426: unannounced home visits to unknown families are risk assessed.
-    refused(client, fid, attempt, contains="risk-assessment-before-unannounced-attempt")
-    refused(client, fid, made, contains="risk-assessment-before-unannounced-visit")
-    rec(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment", "occurred_at": at("2026-06-05")})
-    rec(client, fid, attempt)
-    rec(client, fid, made)
+    flagged(client, fid, attempt, rule="risk-assessment-before-unannounced-attempt", contains="L425")
+    flagged(client, fid, made, rule="risk-assessment-before-unannounced-visit", contains="L425")
+    rec(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment", "occurred_at": at("2026-06-10")})
+    not_flagged(client, fid, {**attempt, "occurred_at": at("2026-06-11")})
+    not_flagged(client, fid, {**made, "occurred_at": at("2026-06-12")})
 
 
 def test_non_engagement_letter_and_closure_steps_in_order(client):
     fid, _ = _intensive_family(client)
     letter = {"type": "DocumentRecorded", "document": "non-engagement-letter", "occurred_at": at("2026-06-25")}
-    # L427-L429: the management decision is taken and recorded, then the letter is sent.
-    refused(client, fid, letter, contains="decision-before-non-engagement-letter")
+    # L427-L429: the management decision is taken and recorded, then the letter is sent. The
+    # letter went with no decision on the record: it is recorded and flagged.
+    sent = flagged(client, fid, letter, rule="decision-before-non-engagement-letter", contains="L427")
+    # The decision of Wednesday 24 June, recorded after the letter of the 25th: in the order
+    # things happened, the decision came first.
     rec(client, fid, {"type": "ManagementOversightRecorded", "text": "close unless contact", "occurred_at": at("2026-06-24")},
         SUPERVISOR)
-    rec(client, fid, letter)
+    assert breaches(client, fid, sent["event_id"]) == []
 
     closure_letter = {"type": "DocumentRecorded", "document": "closure-letter", "occurred_at": at("2026-07-10", "11:00")}
     close = {"type": "EpisodeClosed", "reason": "disengaged", "occurred_at": at("2026-07-10", "12:00")}
     # L250: closure approved by the Team Co-ordinator, then the family informed in writing.
-    refused(client, fid, closure_letter, contains="closure-approved-before-closure-letter")
+    # A closure letter sent on the morning closure was proposed, before the approval, is
+    # flagged, and stays flagged once the approval is recorded.
+    early = flagged(client, fid, {**closure_letter, "occurred_at": at("2026-07-09", "09:00")},
+                    rule="closure-approved-before-closure-letter", contains="L250")
     rec(client, fid, {"type": "ClosureProposed", "reason": "disengaged", "occurred_at": at("2026-07-09")})
-    refused(client, fid, closure_letter, contains="closure-approved-before-closure-letter")
     rec(client, fid, {"type": "ClosureAuthorised", "occurred_at": at("2026-07-09", "11:00")}, SUPERVISOR)
-    rec(client, fid, closure_letter)
+    assert breaches(client, fid, early["event_id"]) == ["closure-approved-before-closure-letter"]
+    not_flagged(client, fid, closure_letter)
     # L251, L282: the closing summary is authorised by the manager before the case closes.
     refused(client, fid, close, contains="closing-summary-before-closure")
     sid = str(uuid.uuid4())
@@ -453,14 +488,18 @@ def test_non_engagement_letter_and_closure_steps_in_order(client):
 def test_transfer_summary_before_transfer(client):
     fid, _ = _intensive_family(client)
     transfer = {"type": "TransferredOut", "to_team": "west", "reason": "moved", "occurred_at": at("2026-06-20")}
+    # The move itself is the supervising Manager's (the pack's reading of L251, L282, L329),
+    # not the SFSW's: 403.
+    refused(client, fid, transfer, PRACTITIONER, status=403, contains="transfer a family to another team")
     # L251: a transfer/closing summary authorised by the supervising Manager.
-    refused(client, fid, transfer, contains="transfer-summary-before-transfer")
+    refused(client, fid, transfer, SUPERVISOR, contains="transfer-summary-before-transfer")
     sid = str(uuid.uuid4())
     rec(client, fid, {"type": "AssessmentStarted", "assessment_id": sid, "assessment_kind": "closing-summary",
                       "occurred_at": at("2026-06-18")})
     rec(client, fid, {"type": "AssessmentSubmitted", "assessment_id": sid, "occurred_at": at("2026-06-18", "11:00")})
     rec(client, fid, {"type": "AssessmentAuthorised", "assessment_id": sid, "occurred_at": at("2026-06-19")}, MANAGER)
-    rec(client, fid, transfer)
+    rec(client, fid, transfer, SUPERVISOR)
+    assert client.get(f"/families/{fid}", headers=PRACTITIONER).json()["pending_transfer"]["to_team"] == "west"
 
 
 # -- c. extensions ------------------------------------------------------------------------------
@@ -476,7 +515,7 @@ def test_closure_actions_extended_only_with_management_agreement(client):
     extend = {"type": "DeadlineExtended", "rule": "closure-actions", "extend_by": 2, "reason": "closing summary awaited",
               "occurred_at": at("2026-09-04")}
     # "extension only with management agreement" (L283): not the SFSW.
-    refused(client, fid, extend, PRACTITIONER, status=403, contains="may not extend")
+    refused(client, fid, extend, PRACTITIONER, status=403, contains="lets a supervisor or manager extend a deadline")
     rows = deadlines(client, fid, at("2026-09-14", "12:00"))
     assert (one(rows, "closure-actions")["due"], one(rows, "closure-actions")["state"]) == ("2026-09-11", "overdue")
 

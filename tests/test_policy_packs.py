@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.application import Ledger
 from ledger.cli import app as cli
 from ledger.policies.loader import PACKS_DIR, PackError, load_packs, shipped_packs
 from ledger.policies.render import render_markdown
 from ledger.settings import Settings
-from tests.conftest import FixedClock, MANAGER, PRACTITIONER, SECRET
+from tests.conftest import open_ledger, MANAGER, PRACTITIONER, SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = Path(os.environ.get("LEDGER_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
@@ -105,7 +104,7 @@ def test_the_ledger_does_not_start_with_a_malformed_pack(tmp_path):
     (tmp_path / "durham-one-point.toml").write_text(GOOD.replace('"fh-consent"', '"FH consent"'), encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "data", jwt_secret=SECRET, policy_dir=tmp_path)
     with pytest.raises(PackError, match=r"rule \d+ \(id=FH consent\) > id"):
-        Ledger(settings, clock=FixedClock())
+        open_ledger(settings)
 
 
 def test_ledger_serve_refuses_to_start_with_a_malformed_pack_and_says_why(tmp_path):

@@ -25,7 +25,7 @@ from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.projector import Projector
 from replay.rebuild import SUFFIX, rebuild
-from tests.conftest import FixedClock, AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, command, ok, register
+from tests.conftest import open_ledger, AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, command, ok, register
 from tests.walkthrough import SOUTH_PRACTITIONER, every_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 def test_reads_naming_a_position_wait_for_a_separate_worker(settings, monkeypatch):
     settings = settings.model_copy(update={"projections": "worker"})
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
             fid = register(client)["family_id"]
@@ -113,7 +113,7 @@ def test_reads_naming_a_position_wait_for_a_separate_worker(settings, monkeypatc
 @pytest.mark.slow
 def test_a_worker_killed_mid_stream_resumes_with_nothing_skipped_and_nothing_applied_twice(settings):
     settings = settings.model_copy(update={"projections": "worker"})
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         families, notes = 40, 8
         total = many_families(ledger, families, notes)
@@ -199,7 +199,7 @@ def test_an_interrupted_rebuild_leaves_the_live_read_models_untouched_and_the_ne
 
 @pytest.mark.slow
 def test_a_replay_killed_part_way_leaves_the_live_read_models_untouched(settings):
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         many_families(ledger, 30, 6)
         projector = Projector(ledger)
@@ -267,7 +267,7 @@ def test_a_worker_killed_inside_a_page_leaves_none_of_it_applied_and_resumes_exa
     read models have written their rows for it and before the last one has (the test
     above kills wherever the worker happens to be)."""
     settings = settings.model_copy(update={"projections": "worker"})
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         families, notes = 4, 3
         total = many_families(ledger, families, notes)
@@ -424,7 +424,7 @@ def test_a_rebuild_in_several_processes_gives_what_one_process_gives(settings):
 
     from ledger.demo import generate
 
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         generate(ledger, families=8, seed=5, until=datetime(2026, 11, 24, tzinfo=timezone.utc))
         projector = Projector(ledger)
@@ -442,7 +442,7 @@ def test_a_rebuild_in_several_processes_gives_what_one_process_gives(settings):
 
 
 def test_an_interrupted_rebuild_in_several_processes_leaves_the_live_read_models_and_no_scratch(settings):
-    ledger = Ledger(settings, clock=FixedClock())
+    ledger = open_ledger(settings)
     try:
         many_families(ledger, 12, 3)
         projector = Projector(ledger)

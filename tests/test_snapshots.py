@@ -58,7 +58,7 @@ def test_a_family_with_5000_events_loads_from_a_snapshot(ledger):
 
 def test_a_command_works_on_a_copy_that_shares_nothing_it_changes_with_the_cached_family(ledger):
     """The family cache hands each command its own copy (``Family.__deepcopy__``, which
-    copies the record of event ids flat and each episode's history list by list): a
+    copies the log of facts flat and each episode's history list by list): a
     command that changes its copy and is never saved leaves the cached family as it was."""
     recorded = ledger.register_family(
         policy="durham-one-point", team="north", actor=ACTOR,
@@ -82,5 +82,5 @@ def test_a_command_works_on_a_copy_that_shares_nothing_it_changes_with_the_cache
     assert mine.version == cached.version + 1
     assert cached.state() == before
     assert cached.current_episode["history"] == history
-    assert len(cached.recorded) == len(mine.recorded) - 1
+    assert len(cached.log) == len(mine.log) - 1
     assert ledger.family(fid).state() == before  # the next command's copy, too

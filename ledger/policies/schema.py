@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
@@ -530,33 +530,63 @@ class Pack(Strict):
                 return "rule", f"the {self.id} pack has no rule {fields['rule']!r}"
         return None
 
-    def ordering_problem(
-        self, event_type: str, values: Mapping[str, Any], history: list[tuple[str, Mapping[str, Any]]]
-    ) -> str | None:
-        """Why recording this event now would break an ordering rule, or None.
-
-        ``history`` is the current episode's earlier events as ``(type, values)``.
-        """
+    def ordering_breaches(
+        self, event_type: str, values: Mapping[str, Any], history: Iterable[tuple[str, Mapping[str, Any]]],
+        *, on_breach: str | None = None,
+    ) -> list[tuple[Rule, str]]:
+        """The ordering rules this event would break after ``history`` (the episode's
+        earlier events as ``(type, values)``), each with why; only the rules whose breach
+        does ``on_breach`` (``flag`` or ``refuse``) when it is given."""
         pathway = values.get("pathway")
-        for rule in self.rules:
-            if rule.kind != "ordering" or rule.after is None or rule.before is None:
+        broken: list[tuple[Rule, str]] = []
+        earlier: list[tuple[str, Mapping[str, Any]]] | None = None
+        for rule in self.ordering_rules:
+            if on_breach is not None and rule.on_breach != on_breach:
                 continue
+            assert rule.after is not None and rule.before is not None
             if rule.pathways and pathway not in rule.pathways:
                 continue
             if not matches(rule.after, event_type, values):
                 continue
+            if earlier is None:
+                earlier = list(history)
             before = rule.before
             found = any(
                 matches(before, t, v) and all(_same_value(v.get(c), values.get(c)) for c in rule.correlate)
-                for t, v in history
+                for t, v in earlier
             )
             if not found:
                 same = f" for the same {', '.join(rule.correlate)}" if rule.correlate else ""
-                return (
-                    f"{rule.title}: {before.describe()} must be recorded{same} before "
-                    f"{rule.after.describe()} (rule {rule.id}, {rule.source.cite()})"
-                )
-        return None
+                broken.append((rule, f"{rule.title}: {before.describe()} should be recorded{same} before "
+                                     f"{rule.after.describe()} (rule {rule.id}, {rule.source.cite()})"))
+        return broken
+
+    def ordering_problem(
+        self, event_type: str, values: Mapping[str, Any], history: list[tuple[str, Mapping[str, Any]]],
+        *, on_breach: str | None = None,
+    ) -> str | None:
+        """Why recording this event now would break an ordering rule (of the kind
+        ``on_breach``, or any), or None."""
+        broken = self.ordering_breaches(event_type, values, history, on_breach=on_breach)
+        if not broken:
+            return None
+        rule, why = broken[0]
+        if rule.on_breach == "refuse":
+            return why.replace(" should be recorded", " must be recorded")
+        return why
+
+    @functools.cached_property
+    def ordering_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.kind == "ordering"]
+
+    @functools.cached_property
+    def ordering_after(self) -> frozenset[str]:
+        """The event types some ordering rule's ``after`` names (the engine asks at every event)."""
+        return frozenset(r.after.event for r in self.ordering_rules if r.after is not None)
+
+    def roles_for(self, power: str) -> list[str]:
+        """The roles the pack gives a power (``authority.<power>.roles``)."""
+        return list(getattr(self.authority, power).roles)
 
 
 def _same_value(a: Any, b: Any) -> bool:
