@@ -106,7 +106,11 @@ def render_pack(pack: Pack) -> list[str]:
         (name, ", ".join(power.roles), _lines(power.source), power.reading)
         for name, power in (("authorise (assessments, plans)", pack.authority.authorise),
                             ("extend a deadline", pack.authority.extend),
-                            ("authorise closure", pack.authority.close))))
+                            ("authorise closure", pack.authority.close),
+                            ("triage and allocate to the team's tray", pack.authority.triage),
+                            ("step up or step down", pack.authority.step),
+                            ("transfer to another team", pack.authority.transfer),
+                            ("accept a transfer in", pack.authority.accept_transfer))))
     facts = []
     if pack.caseload is not None:
         cap = " or ".join(filter(None, [
@@ -141,10 +145,13 @@ def render_pack(pack: Pack) -> list[str]:
               _extension(r, pack), _lines(r.source)) for r in timed))
     ordering = [r for r in pack.rules if r.kind == "ordering"]
     if ordering:
-        out += ["### Ordering rules (the ledger refuses the later event until the earlier one is recorded)", ""]
-        out += _table(["rule", "what", "must be recorded first", "before", "same", "source"], (
-            (f"`{r.id}`", r.title, r.before.describe() if r.before else "", r.after.describe() if r.after else "",
-             ", ".join(r.correlate), _lines(r.source)) for r in ordering))
+        out += ["### Ordering rules", "",
+                "A **flag** rule is good practice: the later event is recorded and the breach shown in the deadlines, "
+                "oversight and chronology. A **refuse** rule is a sign-off that must come first: the later event is "
+                "refused until the earlier one is recorded (and stated to have happened before it).", ""]
+        out += _table(["rule", "what", "a breach", "should be recorded first", "before", "same", "source"], (
+            (f"`{r.id}`", r.title, f"**{r.on_breach}**", r.before.describe() if r.before else "",
+             r.after.describe() if r.after else "", ", ".join(r.correlate), _lines(r.source)) for r in ordering))
     recording = [r for r in pack.rules if r.kind == "recording"]
     if recording:
         out += ["### Recording timeliness (later entries are flagged)", ""]
