@@ -885,7 +885,10 @@ class Durham(Story):
         if self.chance(0.3):
             yield self.phone(made=False)
             self.later(60, 180)
-        if not ep.risk_assessed:
+        # Now and then (most in a neglected case) the visit goes ahead before the RAPID is
+        # done: it is recorded, and the breach flagged (seed 000 L503, L621-L627; ADR 0019).
+        skipped = not ep.risk_assessed and self.chance(self.p_skip)
+        if not ep.risk_assessed and not skipped:
             yield self.document("home-visit-risk-assessment")
             ep.risk_assessed = True
             self.later()
@@ -893,6 +896,10 @@ class Durham(Story):
             yield self.document("introductory-pack")
             self.later()
         yield self.visit()
+        if skipped:
+            self.later()
+            yield self.document("home-visit-risk-assessment")
+            ep.risk_assessed = True
         if self.chance(0.7):
             self.later()
             yield from self.give_consent()
@@ -1233,11 +1240,16 @@ class Haringey(Story):
     def initial_visit(self) -> Iterator[Step]:
         ep = self.ep
         assert ep is not None
-        if not ep.risk_assessed:
+        skipped = not ep.risk_assessed and self.chance(self.p_skip)  # flagged, not refused (ADR 0019)
+        if not ep.risk_assessed and not skipped:
             yield self.document("home-visits-risk-assessment", self.sup)
             ep.risk_assessed = True
             self.later()
         yield self.visit()
+        if skipped:
+            self.later()
+            yield self.document("home-visits-risk-assessment", self.sup)
+            ep.risk_assessed = True
         self.later()
         yield self.consent(("support", "information_sharing"), "written")
         ep.consented = self.day

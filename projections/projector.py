@@ -310,16 +310,25 @@ class Projector:
                 self._quarantine(tx, [f for f in failed if f.position is not None and f.position > start])
                 context = self.context(tx, changes)
                 held = self.store.quarantined(tx)
-                advanced = []
-                for model in self.models:
-                    ahead = positions[model.name] < last
-                    mine = [c for c in changes if c.position > positions[model.name]]
-                    if mine:
-                        self.apply_isolated(tx, model, mine, context, held.get(model.name, set()) | held.get("*", set()))
-                        applied = max(applied, len(mine))
-                    if ahead:
-                        advanced.append(model.name)
-                self.store.advance(tx, advanced, last)
+                shares = [(model, [c for c in changes if c.position > positions[model.name]],
+                           held.get(model.name, set()) | held.get("*", set())) for model in self.models]
+                try:  # one savepoint for the page; family by family only if it fails
+                    with tx.savepoint("ledger_page"):
+                        for model, mine, skip in shares:
+                            todo = [c for c in mine if c.event.originator_id.hex not in skip]
+                            if todo:
+                                self._apply(tx, model, todo, context)
+                except Exception:  # noqa: BLE001 - apply_isolated finds which family, and why
+                    for model, _, _ in shares:
+                        for family_id in {c.event.originator_id for c in changes}:
+                            model.discard(family_id)
+                            self.streams.forget(family_id)
+                    context = self.context(tx, changes)
+                    for model, mine, skip in shares:
+                        if mine:
+                            self.apply_isolated(tx, model, mine, context, skip)
+                applied = max([0, *(len(mine) for _, mine, _ in shares)])
+                self.store.advance(tx, [m.name for m in self.models if positions[m.name] < last], last)
         if changes or until is None:
             self.reached = max(self.reached, last)  # committed: every model is there
         return applied, last

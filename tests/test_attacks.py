@@ -310,6 +310,18 @@ def test_csv_exports_cannot_carry_formulas(client, ifst, start):
         "subject access": client.get(f"/members/{ifst['cara']}/subject-access", params={"format": "csv"},
                                      headers=MANAGER),
     }
+    # The returns: the SSD carries the referral's reason, Annex A the assessing agency.
+    returns = register(client)
+    rid = returns["family_id"]
+    ok(client, rid, {"type": "ReferralReceived", "route": "self", "reason": formula,
+                     "occurred_at": "2026-11-02T09:00:00+00:00"})
+    ok(client, rid, {"type": "TriageDecided", "outcome": "early_help", "pathway": "family-hub",
+                     "occurred_at": "2026-11-02T10:00:00+00:00"}, MANAGER)
+    ok(client, rid, {"type": "AssessmentStarted", "assessment_id": str(uuid.uuid4()), "agency": formula,
+                     "occurred_at": "2026-11-03T09:00:00+00:00"})
+    period = {"from": "2026-11-01", "to": "2026-11-30"}
+    downloads["annex a"] = client.get("/exports/annex-a/list-2", params=period, headers=auditor)
+    downloads["ssd"] = client.get("/exports/ssd/early-help-episodes", params=period, headers=auditor)
     for name, r in downloads.items():
         assert r.status_code == 200, (name, r.text)
         cells = [cell for row in csv.reader(io.StringIO(r.text)) for cell in row]

@@ -122,10 +122,15 @@ def test_the_mix_of_a_real_service(demo):
     families = by_family(events)
     states: Counter[str] = Counter()
     late_entries = 0
+    breaches: Counter[str] = Counter()
     for family_id in families:
         found = ledger.deadlines(family_id, as_of=UNTIL)
         states.update(row["state"] for row in found["deadlines"])
         late_entries += len(found["late_entries"])
+        breaches.update(b["rule"] for b in found["breaches"])
+    # Now and then a home visit goes ahead before its risk assessment: recorded and
+    # flagged (ADR 0019), never a sign-off that must come first.
+    assert breaches["risk-assessment-before-home-visit"] > 0, breaches
     # Most clocks met on time; some met late; some overdue today; an extension running.
     assert states["met"] > 4 * (states["met_late"] + states["overdue"]) > 0
     assert states["met_late"] and states["overdue"] and states["open"]
