@@ -204,6 +204,12 @@ def flagged(client: TestClient, family_id: str, body: dict[str, Any], headers: d
     return r.json()  # type: ignore[no-any-return]
 
 
+def breaches(client: TestClient, family_id: str, event_id: str) -> list[str]:
+    """The ordering rules the family's deadlines show as broken by one entry."""
+    found = client.get(f"/families/{family_id}/deadlines", headers=AUDITOR).json()["breaches"]
+    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
+
+
 def not_flagged(client: TestClient, family_id: str, body: dict[str, Any],
                 headers: dict[str, str] | None = None) -> dict[str, Any]:
     """Record a command that must be accepted and breaks no ordering rule."""

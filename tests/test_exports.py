@@ -29,7 +29,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import INSPECTOR_MAX_HOURS, TokenTooLong, mint
-from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.episodes import episode_row_id
 from projections.projector import Projector

@@ -21,6 +21,7 @@ from tests.conftest import (
     PRACTITIONER,
     SUPERVISOR,
     auth,
+    breaches,
     deadlines,
     flagged,
     not_flagged,
@@ -319,12 +320,6 @@ def _visit(m, method="visit", party="family", day="2026-10-07"):
     seen = [m["Ava"]] if party == "family" else []
     return {"type": "ContactMade", "method": method, "party": party, "members_present": [m["Cara"], *seen],
             "children_seen": seen, "children_seen_alone": [], "occurred_at": at(day)}
-
-
-def breaches(client, fid: str, event_id: str) -> list[str]:
-    """The ordering rules the family's deadlines show as broken by one entry."""
-    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
-    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def test_a_home_visit_before_the_rapid_risk_assessment_is_flagged(client, ifst):

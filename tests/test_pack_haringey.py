@@ -17,6 +17,7 @@ from tests.conftest import (
     MANAGER,
     PRACTITIONER,
     SUPERVISOR,
+    breaches,
     deadlines,
     flagged,
     not_flagged,
@@ -81,12 +82,6 @@ def assessment(client, fid, kind: str, started: str, submitted: str, authorised:
     if authorised:
         ok(client, fid, {"type": "AssessmentAuthorised", "occurred_at": authorised, "assessment_id": aid}, MANAGER)
     return aid
-
-
-def breaches(client, fid: str, event_id: str) -> list[str]:
-    """The ordering rules the family's deadlines show as broken by one entry."""
-    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
-    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def close(client, fid, when: str, reason: str = "outcomes_met") -> None:

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
-    AUDITOR,
     MANAGER,
     PRACTITIONER,
     SUPERVISOR,
+    breaches,
     deadlines,
     flagged,
     not_flagged,
@@ -65,12 +65,6 @@ def contact(client, fid, day, cara, ava, party="family", method="visit", hour=10
     seen = [ava] if party == "family" and method == "visit" else []
     ok(client, fid, {"type": "ContactMade", "occurred_at": at(day, hour), "method": method, "party": party,
                      "members_present": present, "children_seen": seen, "children_seen_alone": []})
-
-
-def breaches(client, fid: str, event_id: str) -> list[str]:
-    """The ordering rules the family's deadlines show as broken by one entry."""
-    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
-    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def document(client, fid, day, doc, sent_to=(), headers=None, hour=10):

@@ -12,10 +12,10 @@ import uuid
 from typing import Any
 
 from tests.conftest import (
-    AUDITOR,
     MANAGER,
     PRACTITIONER,
     SUPERVISOR,
+    breaches,
     deadlines,
     flagged,
     not_flagged,
@@ -64,12 +64,6 @@ def visit(day: str, present: list[str], children: list[str]) -> dict[str, Any]:
     return {"type": "ContactMade", "occurred_at": at(day), "method": "visit", "party": "family",
             "members_present": present, "children_seen": children, "children_seen_alone": [],
             "location": "home"}
-
-
-def breaches(client, fid: str, event_id: str) -> list[str]:
-    """The ordering rules the family's deadlines show as broken by one entry."""
-    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
-    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def one(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import (
-    AUDITOR,
     MANAGER,
     PRACTITIONER,
     SUPERVISOR,
     auth,
+    breaches,
     command,
     deadlines,
     flagged,
@@ -47,12 +47,6 @@ def rec(client, fid: str, body: dict[str, Any], headers: dict[str, str] | None =
     r = command(client, fid, body, headers)
     assert r.status_code == 201, r.text
     return r.json()
-
-
-def breaches(client, fid: str, event_id: str) -> list[str]:
-    """The ordering rules the family's deadlines show as broken by one entry."""
-    found = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["breaches"]
-    return sorted(b["rule"] for b in found if b["event_id"] == event_id)
 
 
 def one(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, Any]:
