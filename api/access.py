@@ -64,14 +64,16 @@ POLICY: dict[tuple[str, str], Rule] = {
                                                       log="access-log"),
     ("GET", "/members/{member_id}/subject-access"): Rule(frozenset({"manager", "auditor"}), scope="member",
                                                          log="subject-access"),
-    ("GET", "/deadlines"): Rule(READ_MODELS, scope="team"),
-    ("GET", "/caseloads"): Rule(READ_MODELS, scope="team"),
-    ("GET", "/oversight"): Rule(frozenset({"supervisor", "manager", "auditor", "inspector", "service"}), scope="team"),
-    ("GET", "/feed"): Rule(frozenset({"service", "auditor"})),
-    ("GET", "/retention/due"): Rule(frozenset({"admin", "auditor"})),
+    ("GET", "/deadlines"): Rule(READ_MODELS, scope="team", log="deadlines-list"),
+    ("GET", "/caseloads"): Rule(READ_MODELS, scope="team", log="caseloads"),
+    ("GET", "/oversight"): Rule(frozenset({"supervisor", "manager", "auditor", "inspector", "service"}), scope="team",
+                                log="oversight-list"),
+    ("GET", "/feed"): Rule(frozenset({"service", "auditor"}), log="feed"),
+    ("GET", "/people"): Rule(frozenset({"manager", "auditor"}), log="search"),
+    ("GET", "/retention/due"): Rule(frozenset({"admin", "auditor"}), log="retention"),
     ("PUT", "/legal-holds/{family_id}"): Rule(frozenset({"admin"})),
     ("DELETE", "/legal-holds/{family_id}"): Rule(frozenset({"admin"})),
-    ("GET", "/legal-holds"): Rule(frozenset({"admin", "auditor"})),
+    ("GET", "/legal-holds"): Rule(frozenset({"admin", "auditor"}), log="legal-holds"),
     ("POST", "/families/{family_id}/erasure"): Rule(frozenset({"admin"})),
 }
 EXPORTS = Rule(frozenset({"auditor", "inspector"}), log="export")
@@ -117,16 +119,29 @@ def enforce(request: Request) -> None:
     if rule is None:
         raise Problem(403, "Forbidden", f"{request.method} {path} is not open to any role")
     role = actor["role"]
-    if role not in rule.roles:
-        raise Problem(403, "Forbidden", f"a {role} may not {request.method} {path}")
+    access: dict[str, Any] | None = None
+    if rule.log is not None:  # written when the answer is known, allowed or not (``log_reads``)
+        access = {"actor": actor, "action": rule.log, "path": request.url.path,
+                  "query": withheld(request.query_params.multi_items()), "family_id": None, "member_id": None}
+        request.state.access = access
     family_id: UUID | None = None
     member_id: UUID | None = None
     params: dict[str, Any] = request.path_params
     if rule.scope == "family":
         family_id = _uuid(params.get("family_id"), "family_id")
-    elif rule.scope == "member":
+        if access is not None:
+            access["family_id"] = family_id
+    if rule.scope == "member":
         member_id = _uuid(params.get("member_id"), "member_id")
+        if access is not None:
+            access["member_id"] = member_id
         family_id = _member_family(request, member_id)
+    if role not in rule.roles:
+        if access is not None:
+            access["family_id"] = family_id
+        raise Problem(403, "Forbidden", f"a {role} may not {request.method} {path}")
+    if access is not None and family_id is not None:
+        access["family_id"] = family_id
     if family_id is not None and role in TEAM:
         team = _family_team(request, family_id)
         if team != actor["team"] and not _is_receiving_team(request, family_id, actor["team"]):
@@ -134,10 +149,56 @@ def enforce(request: Request) -> None:
     if rule.scope == "team" and role in TEAM:
         _own_team_only(request, path, actor)
     request.state.actor = actor
-    if rule.log is not None:
-        request.app.state.access_log.record(
-            actor=actor, action=rule.log, path=request.url.path, query=str(request.query_params),
-            family_id=family_id, member_id=member_id)
+
+
+WITHHELD = frozenset({"name", "date_of_birth"})
+"""Query parameters that are themselves personal data (a search): logged as withheld."""
+
+
+def withheld(items: Any) -> str:
+    """A request's query as the access log keeps it: personal search terms withheld."""
+    from urllib.parse import urlencode
+
+    return urlencode([(k, "[withheld]" if k in WITHHELD else v) for k, v in items])
+
+
+def families_shown(request: Request, family_ids: Any) -> None:
+    """A list's families, for its access-log rows (one a family)."""
+    request.state.families_read = sorted({UUID(str(f)) for f in family_ids if f is not None}, key=str)
+
+
+async def log_reads(request: Request, call_next: Any) -> Any:
+    """HTTP middleware: once a read's answer is known, append its access-log rows (one for
+    each family a list showed) with the outcome. A read that cannot be logged is not
+    answered (503): every read of the record is in the log."""
+    from starlette.concurrency import run_in_threadpool
+
+    from api.problems import problem
+    from ledger.access_log import Read
+
+    response = await call_next(request)
+    state = request.scope.get("state") or {}
+    access = state.get("access")
+    if access is None:
+        return response
+    status = response.status_code
+    outcome = ("allowed" if status < 400 else "refused" if status in (401, 403)
+               else "not found" if status == 404 else None)
+    if outcome is None:
+        return response
+    families = state.get("families_read") if outcome == "allowed" else None
+    base = {k: v for k, v in access.items() if k != "family_id"}
+    reads = ([Read(**base, outcome=outcome, family_id=f) for f in families] if families
+             else [Read(**base, outcome=outcome, family_id=access.get("family_id"))])
+    try:
+        await run_in_threadpool(request.app.state.access_log.record_all, reads)
+    except Exception:  # noqa: BLE001 - whatever stops the log stops the answer
+        import logging
+
+        logging.getLogger("ledger.api").exception("a read could not be logged: not answered")
+        return problem(503, "Service unavailable", "the read could not be written to the access log; retry shortly",
+                       {"Retry-After": "2"})
+    return response
 
 
 def _own_team_only(request: Request, path: str, actor: dict[str, str]) -> None:

@@ -22,11 +22,9 @@ from api.limits import BodyLimit
 from api.models import Command, CommandRecorded, Moment, RegisterFamily, Registered
 from api.problems import Problem
 from api.responses import JSONResponse
-from ledger.access_log import AccessLog
 from ledger.application import Idempotency, Ledger, event_view
 from ledger.deadlines import State
 from ledger.settings import Settings, get_settings
-from ledger.sql import Database
 from projections import deadlines as deadline_model
 from projections.projector import Projector
 from replay import time_travel
@@ -61,6 +59,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
     problems.install(app)
+    app.middleware("http")(access.log_reads)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _routes(app)
     _policy_routes(app)
@@ -76,7 +75,7 @@ def _attach_projector(app: FastAPI) -> None:
     ledger: Ledger = app.state.ledger
     projector = Projector(ledger)
     app.state.projector = projector
-    app.state.access_log = AccessLog(Database.of(ledger), clock=ledger.now)
+    app.state.access_log = ledger.access_log
     if ledger.settings.projections == "inline":
         projector.catch_up()
         ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
@@ -265,8 +264,10 @@ def _policy_routes(app: FastAPI) -> None:
         team = access.own_team(request, team)
         if as_of is None:
             with read_routes.projector_of(request, min_position).reading("deadlines") as tx:
-                rows = deadline_model.view(tx, now=_ledger(request).clock(), team=team, worker=worker,
+                rows = deadline_model.view(tx, now=_ledger(request).clock(), sealer=read_routes.sealer_of(request),
+                                           team=team, worker=worker,
                                            states=states, due_before=due_before)
+            access.families_shown(request, [r["family_id"] for r in rows])
             held = {h["family_id"] for h in read_routes.quarantined(request, ("deadlines",))}
             for row in rows:
                 if row["family_id"] in held:
@@ -274,6 +275,7 @@ def _policy_routes(app: FastAPI) -> None:
         else:
             rows = _ledger(request).deadline_view(team=team, worker=worker, states=states,
                                                   due_before=due_before, as_of=as_of)
+            access.families_shown(request, [r["family_id"] for r in rows])
         return JSONResponse({"count": len(rows), "deadlines": rows})
 
 

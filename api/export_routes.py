@@ -16,7 +16,7 @@ from uuid import UUID
 from fastapi import FastAPI, Query, Request, Response
 
 from aggregates.errors import InvalidCommand
-from api import read_routes
+from api import access, read_routes
 from api.auth import Actor
 from ledger.application import Ledger
 from projections import chronology, episodes, exports
@@ -48,7 +48,7 @@ def chronology_export(ledger: Ledger, projector: Projector, family_id: UUID, *, 
         rows, members = time_travel.chronology(ledger, family_id, as_at)
     else:
         with projector.reading("chronology", "deadlines") as tx:
-            rows, members = chronology.stored(tx, family_id)
+            rows, members = chronology.stored(tx, family_id, projector.sealer)
             rows = chronology.with_breaches(rows, deadline_breaches(tx, family_id))
     if member is not None and member.hex not in members:
         raise InvalidCommand(f"{member} is not a member of family {family_id}"
@@ -66,7 +66,7 @@ def period_rows(ledger: Ledger, projector: Projector, first: date, last: date,
     _aware(as_at)
     if as_at is None:
         with projector.reading("episodes") as tx:
-            return episodes.stored_in_period(tx, first, last)
+            return episodes.stored_in_period(tx, first, last, projector.sealer)
     found = []
     for family_id in ledger.family_ids():
         recorded = [e for e in ledger.family_events(family_id) if e.recorded_at <= as_at]
@@ -109,8 +109,9 @@ def install(app: FastAPI) -> None:
         """Ofsted Annex A, List 2 (early help): one row per child per early help assessment
         in the period: child, gender, ethnicity, date of birth, age, assessment start and
         completion dates, organisation completing it."""
-        return response(annex_a_export(ledger_of(request), projector_of(request, min_position), first, last,
-                                       format, as_at))
+        export = annex_a_export(ledger_of(request), projector_of(request, min_position), first, last, format, as_at)
+        access.families_shown(request, export.families)
+        return response(export)
 
     @app.get("/exports/ssd/early-help-episodes", tags=["exports"])
     def get_ssd_early_help_episodes(request: Request, actor: Actor, first: From, last: To,
@@ -118,5 +119,6 @@ def install(app: FastAPI) -> None:
                                     min_position: read_routes.MinPosition = None) -> Response:
         """The Standard Safeguarding Dataset's ``ssd_early_help_episodes``: one row per child
         per early help episode in the period (``earl_*`` columns)."""
-        return response(ssd_export(ledger_of(request), projector_of(request, min_position), first, last,
-                                   format, as_at))
+        export = ssd_export(ledger_of(request), projector_of(request, min_position), first, last, format, as_at)
+        access.families_shown(request, export.families)
+        return response(export)

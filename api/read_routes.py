@@ -8,7 +8,7 @@ embedded default they are already there.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -22,9 +22,10 @@ from api.models import Moment
 from api.problems import Problem
 from api.responses import JSONResponse
 from ledger.application import Ledger
-from projections import caseloads, chronology, feed, oversight
+from projections import caseloads, chronology, feed, oversight, people
 from projections import deadlines as deadline_model
 from projections.projector import Projector, ProjectionsBehind
+from projections.sealed import Sealer
 from replay import time_travel
 
 WAIT_SECONDS = 5.0
@@ -58,6 +59,11 @@ def projector_of(request: Request, min_position: int | None = None) -> Projector
                           f"{e}; retry shortly (the projection worker may be stopped)",
                           {"Retry-After": "1"}) from None
     return projector
+
+
+def sealer_of(request: Request) -> Sealer:
+    """Opens the read models' personal columns, for a read the access check has allowed."""
+    return request.app.state.projector.sealer  # type: ignore[no-any-return]
 
 
 def quarantined(request: Request, models: tuple[str, ...], family_id: UUID | None = None) -> list[dict[str, Any]]:
@@ -113,7 +119,7 @@ def install(app: FastAPI) -> None:
             rows, members = time_travel.chronology(ledger, family_id, as_at)
         else:
             with projector_of(request, min_position).reading("chronology", "deadlines") as tx:
-                rows, members = chronology.stored(tx, family_id)
+                rows, members = chronology.stored(tx, family_id, sealer_of(request))
                 rows = chronology.with_breaches(rows, deadline_model.breaches(tx, family_id))
             if not rows:
                 ledger.family(family_id)  # 404 if there is no such family
@@ -136,6 +142,7 @@ def install(app: FastAPI) -> None:
         """Open families and children per worker and team, against the packs' caps."""
         with projector_of(request, min_position).reading("caseloads") as tx:
             return JSONResponse(caseloads.view(tx, ledger_of(request).packs, access.own_team(request, team)))
+        # Counts per worker and team, no family named: one access-log row for the read.
 
     @app.get("/families/{family_id}/oversight", tags=["oversight"])
     def get_family_oversight(
@@ -151,7 +158,7 @@ def install(app: FastAPI) -> None:
         who = auditor or (actor["user_id"] if actor["role"] == "auditor" else None)
         held = quarantined(request, ("oversight", "chronology", "deadlines"), family_id)
         with projector_of(request, min_position).reading("oversight", "chronology", "deadlines") as tx:
-            found = oversight.family_view(tx, family_id, ledger.packs, now(request), auditor=who)
+            found = oversight.family_view(tx, family_id, ledger.packs, now(request), sealer_of(request), auditor=who)
             breaches = [{"event_id": UUID(event), **b} for event, listed in
                         deadline_model.breaches(tx, family_id).items() for b in listed]
         return marked(JSONResponse({**found, "breaches": breaches, "quarantined": held}), held)
@@ -171,12 +178,37 @@ def install(app: FastAPI) -> None:
         held = access.own_team(request, None)  # a team role: the families its team holds now
         with projector_of(request, min_position).reading("oversight", "chronology") as tx:
             if manager is not None:
-                return JSONResponse(oversight.manager_view(tx, manager, held))
+                view = oversight.manager_view(tx, manager, sealer_of(request), held)
+                access.families_shown(request, [f["family_id"] for f in view["families"]])
+                return JSONResponse(view)
             if auditor is not None:
-                return JSONResponse({"auditor": auditor, "footprint": oversight.auditor_view(tx, auditor, held)})
+                prints = oversight.auditor_view(tx, auditor, held)
+                access.families_shown(request, [p["family_id"] for p in prints])
+                return JSONResponse({"auditor": auditor, "footprint": prints})
             team = access.own_team(request, team)
             found = oversight.gaps_view(tx, ledger_of(request).packs, now(request), team)
+            access.families_shown(request, [g["family_id"] for g in found])
             return JSONResponse({"team": team, "count": len(found), "gaps": found})
+
+    @app.get("/people", tags=["people"])
+    def find_people(
+        request: Request, actor: Actor,
+        name: Annotated[str | None, Query(min_length=1, max_length=200, description=(
+            "Whole words of a person's names, or their beginnings (case and accents ignored)."))] = None,
+        date_of_birth: Annotated[date | None, Query(description="Born on this date.")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        min_position: MinPosition = None,
+    ) -> Response:
+        """Find people by name and date of birth through the blind index (neither is stored
+        in the clear); a manager finds only people of families their team holds. Erased
+        families are never found. Each family shown is written to the access log."""
+        if name is None and date_of_birth is None:
+            raise InvalidCommand("give a name, a date_of_birth, or both", field="query")
+        with projector_of(request, min_position).reading("chronology", "caseloads") as tx:
+            found = people.search(tx, sealer_of(request), name=name, date_of_birth=date_of_birth,
+                                  team=access.own_team(request, None), limit=limit)
+        access.families_shown(request, [p["family_id"] for p in found])
+        return JSONResponse({"count": len(found), "people": found})
 
     @app.get("/feed", tags=["feed"])
     def get_feed(
@@ -186,4 +218,6 @@ def install(app: FastAPI) -> None:
         types: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
     ) -> dict[str, Any]:
         """Every event in global order after a position, with envelopes, and the next cursor."""
-        return feed.page(ledger_of(request), after, limit, types or [])
+        found = feed.page(ledger_of(request), after, limit, types or [])
+        access.families_shown(request, [e["family_id"] for e in found["events"]])
+        return found

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 
 from aggregates.errors import InvalidCommand, NotFound
 from aggregates.vocabulary import ERASURE_REASONS, ErasureReason  # noqa: F401
+from api import access
 from api.auth import Actor
 from api.read_routes import ledger_of, projector_of
 from api.responses import JSONResponse
@@ -48,7 +49,7 @@ def subject_access_export(ledger: Ledger, projector: Projector, member_id: UUID,
         family_id = chronology.member_family(tx, member_id)
         if family_id is None:
             raise NotFound(f"no member {member_id}")
-        rows, members = chronology.stored(tx, family_id)
+        rows, members = chronology.stored(tx, family_id, projector.sealer)
     family = ledger.family(family_id)
     member = family.members.get(member_id.hex)
     if member is None:  # pragma: no cover - the read model and the record agree
@@ -108,7 +109,9 @@ def install(app: FastAPI) -> None:
                         history: Annotated[bool, Query(description="Lifted holds too.")] = False) -> Response:
         """Legal holds in force (or every hold ever placed)."""
         holds = ledger_of(request).holds
-        return JSONResponse({"holds": holds.history() if history else holds.in_force()})
+        found = holds.history() if history else holds.in_force()
+        access.families_shown(request, [h["family_id"] for h in found])
+        return JSONResponse({"holds": found})
 
     @app.put("/legal-holds/{family_id}", tags=["trust"])
     def put_legal_hold(request: Request, family_id: str, actor: Actor,
@@ -139,7 +142,7 @@ def install(app: FastAPI) -> None:
         ledger = ledger_of(request)
         today = as_of or london_date(ledger.clock())
         with projector_of(request).reading("caseloads", "episodes") as tx:
-            candidates = retention.families(tx)
+            candidates = retention.families(tx, projector_of(request).sealer)
         due: list[dict[str, Any]] = []
         for f in candidates:
             pack = ledger.packs.get(f["policy"])
@@ -154,4 +157,5 @@ def install(app: FastAPI) -> None:
             due.append({"family_id": family_id, "policy": f["policy"], "team": f["team"],
                         "closed_on": f["closed_on"], "retain_until": until, "held": hold is not None,
                         "hold": hold})
+        access.families_shown(request, [f["family_id"] for f in due])
         return JSONResponse({"as_of": today, "count": len(due), "families": due})

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -34,6 +34,7 @@ from aggregates.events import FamilyEvent, FamilyRegistered, MemberAdded, payloa
 from aggregates.family import Family
 from aggregates.vocabulary import ERASURE_REASONS, WRITING_ROLES
 from ledger import deadlines as deadline_engine
+from ledger.access_log import AccessLog
 from ledger.calendar import london_date
 from ledger.clock import utc_now
 from ledger.retention import retain_until
@@ -108,6 +109,8 @@ class Ledger(Application[UUID]):
         super().__init__(env=environment(self.settings))
         self.holds = LegalHolds(Database.of(self), clock=self.now)
         self.teams = Teams(Database.of(self), clock=self.now)
+        self.access_log = AccessLog(Database.of(self), clock=self.now, key=self.settings.hash_chain_key())
+        """Every read of the record (``ledger/access_log.py``)."""
         self._index_members()
 
     def now(self) -> datetime:

@@ -33,7 +33,7 @@ def serve(
     import uvicorn
 
     if database_url:
-        os.environ["LEDGER_DATABASE_URL"] = database_url
+        use_database(database_url)
     from ledger.settings import get_settings
 
     settings = get_settings()
@@ -73,7 +73,7 @@ def token(
 def _projector(database_url: Optional[str]) -> Any:
     """The ledger and its projector, on the configured database (or ``database_url``)."""
     if database_url:
-        os.environ["LEDGER_DATABASE_URL"] = database_url
+        use_database(database_url)
     from ledger.application import Ledger
     from ledger.settings import get_settings
     from projections.projector import Projector
@@ -246,7 +246,7 @@ def demo(
     """Walk synthetic families through their packs' pathways over the last fifteen months,
     through the real command path, and bring the read models up to date."""
     if database_url:
-        os.environ["LEDGER_DATABASE_URL"] = database_url
+        use_database(database_url)
     _load_packs(None)
     _load_demo(families, seed, as_json=as_json)
 
@@ -295,7 +295,7 @@ def teams_list(
 
 def _open_ledger(database_url: Optional[str]) -> Any:
     if database_url:
-        os.environ["LEDGER_DATABASE_URL"] = database_url
+        use_database(database_url)
     from ledger.application import Ledger
     from ledger.settings import get_settings
 
@@ -362,6 +362,22 @@ def policies_render(
     typer.echo(f"wrote {output} ({text.count(chr(10))} lines)")
 
 
+def use_database(url: str) -> None:
+    """``--database-url``: the database for this command, never with a password in it (a
+    command line is shown to every user of the machine by `ps`)."""
+    from urllib.parse import urlsplit
+
+    from ledger.settings import get_settings
+
+    if urlsplit(url).password:
+        raise typer.BadParameter(
+            "put the password in LEDGER_DATABASE_PASSWORD or a file named by LEDGER_DATABASE_PASSWORD_FILE, "
+            "not in --database-url (a command line is visible to every user of the machine)",
+            param_hint="--database-url")
+    os.environ["LEDGER_DATABASE_URL"] = url
+    get_settings.cache_clear()
+
+
 def masked(url: str | None) -> str:
     """A database URL as it may be printed: any password replaced by ***."""
     from urllib.parse import urlsplit, urlunsplit
@@ -402,8 +418,10 @@ def _connect_error(url: str | None) -> str | None:
     """Why a plain connection to ``url`` fails (the pool only says it timed out), or None."""
     import psycopg
 
+    from ledger.settings import get_settings
+
     try:
-        with psycopg.connect(url or "", connect_timeout=3):
+        with psycopg.connect(url or "", password=get_settings().password(), connect_timeout=3):
             return None
     except psycopg.Error as e:
         lines = [line for line in str(e).strip().splitlines() if line.strip()]
@@ -411,8 +429,15 @@ def _connect_error(url: str | None) -> str | None:
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     try:
         app()
+    except ValidationError as e:  # a setting (LEDGER_...) that cannot be used: say which and why
+        for error in e.errors():
+            typer.secho(f"setting refused: {str(error['msg']).removeprefix('Value error, ')}", err=True,
+                        fg=typer.colors.RED)
+        raise SystemExit(2) from None
     except Exception as e:
         why = unreachable(e)
         if why is None:

@@ -34,14 +34,12 @@ def _open() -> Any:
 def verify() -> None:
     """Check every family's hash chain, the global order and the access log; name any
     event altered, removed, added or reordered in the database (exit 1 if any)."""
-    from ledger.access_log import AccessLog
     from ledger.integrity import verify as verify_events
-    from ledger.sql import Database
 
     ledger = _open()
     try:
         result = verify_events(ledger)
-        access = AccessLog(Database.of(ledger), clock=ledger.now)
+        access = ledger.access_log
         problems = result.problems + access.verify()
     finally:
         ledger.close()
@@ -132,8 +130,6 @@ def subject_access(
         typer.echo(ctx.get_help())
         raise typer.Exit(code=0)
     from api.trust_routes import subject_access_export
-    from ledger.access_log import AccessLog
-    from ledger.sql import Database
     from projections import chronology
 
     member_id = _uuid(member, "--member")
@@ -142,7 +138,7 @@ def subject_access(
         found = subject_access_export(ledger, projector, member_id, format.value)
         with projector.reading("chronology") as tx:
             family_id = chronology.member_family(tx, member_id)
-        AccessLog(Database.of(ledger), clock=ledger.now).record(actor=_operator(), action="subject-access",
+        ledger.access_log.record(actor=_operator(), action="subject-access",
                                               path=f"ledger export --member {member_id}",
                                               query=f"format={format.value}", family_id=family_id,
                                               member_id=member_id)

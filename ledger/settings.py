@@ -13,8 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -30,10 +32,23 @@ class Settings(BaseSettings):
         "unset (or sqlite:///path) uses SQLite in data_dir.",
     )
     database_schema: str = Field(default="", description="PostgreSQL schema for the ledger's tables.")
+    database_password: str | None = Field(
+        default=None, repr=False,
+        description="PostgreSQL password, kept out of the URL (and so out of `ps`, logs and what is printed).")
+    database_password_file: Path | None = Field(
+        default=None, description="A file holding the PostgreSQL password (e.g. a mounted secret).")
     jwt_secret: str | None = Field(
-        default=None,
-        description="HS256 key for bearer tokens; generated into data_dir on first use if unset.",
+        default=None, repr=False,
+        description="HS256 key for bearer tokens, at least 32 bytes; generated into data_dir on first use if unset.",
     )
+    index_key: str | None = Field(
+        default=None, repr=False,
+        description="Key of the blind index that finds people by name or date of birth without storing "
+        "either (at least 32 bytes); generated into data_dir on first use if unset. Keep it with the master keys.")
+    chain_key: str | None = Field(
+        default=None, repr=False,
+        description="Key of the hash chain (HMAC) over every event, the access log and the legal holds (at "
+        "least 32 bytes); generated into data_dir on first use if unset. Keep it outside the database.")
     clock_skew_seconds: int = Field(
         default=300, ge=0, description="How far in the future occurred_at may be (clock skew)."
     )
@@ -66,6 +81,38 @@ class Settings(BaseSettings):
         "(ledger/policies/); a malformed pack stops start-up.",
     )
 
+    @field_validator("jwt_secret", "index_key", "chain_key")
+    @classmethod
+    def _long_enough(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and len(value.encode("utf-8")) < MIN_KEY_BYTES:
+            name = f"LEDGER_{(info.field_name or '').upper()}"
+            raise ValueError(f"{name} is {len(value.encode('utf-8'))} bytes; it must be at least {MIN_KEY_BYTES} "
+                             "(a short key can be guessed): e.g. `python3 -c 'import secrets; "
+                             "print(secrets.token_urlsafe(48))'`")
+        return value
+
+    def password(self) -> str | None:
+        """The PostgreSQL password: the URL's, else the setting's, else the file's."""
+        from urllib.parse import unquote, urlparse
+
+        if self.database_url:
+            found = urlparse(self.database_url).password
+            if found:
+                return unquote(found)
+        if self.database_password:
+            return self.database_password
+        if self.database_password_file is not None:
+            return self.database_password_file.read_text(encoding="utf-8").strip()
+        return None
+
+    def private_dir(self) -> Path:
+        """The data folder, made private (700) when it is made; what the ledger writes
+        in it is private too (600)."""
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.chmod(0o700)
+        return self.data_dir
+
     @property
     def is_postgres(self) -> bool:
         return bool(self.database_url) and self.database_url.startswith(("postgresql://", "postgres://"))  # type: ignore[union-attr]
@@ -79,7 +126,17 @@ class Settings(BaseSettings):
         """The JWT key: the setting, else a key kept in ``data_dir/jwt-secret``."""
         if self.jwt_secret:
             return self.jwt_secret
-        return create_once(self.data_dir / "jwt-secret", lambda: secrets.token_urlsafe(48))
+        return create_once(self.private_dir() / "jwt-secret", lambda: secrets.token_urlsafe(48))
+
+    def blind_index_key(self) -> bytes:
+        """The blind index's key: the setting, else a key kept in ``data_dir/index-key``."""
+        text = self.index_key or create_once(self.private_dir() / "index-key", lambda: secrets.token_urlsafe(48))
+        return text.encode("utf-8")
+
+    def hash_chain_key(self) -> bytes:
+        """The hash chain's key: the setting, else a key kept in ``data_dir/chain-key``."""
+        text = self.chain_key or create_once(self.private_dir() / "chain-key", lambda: secrets.token_urlsafe(48))
+        return text.encode("utf-8")
 
 
 def create_once(path: Path, make: Callable[[], str]) -> str:
@@ -88,7 +145,9 @@ def create_once(path: Path, make: Callable[[], str]) -> str:
     its own and links it into place, which only the first does; the others read that
     one. No process reads a half-written file or keeps a text another has replaced."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.chmod(0o700)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}-",
                                          delete=False) as mine:
             mine.write(make())

@@ -379,7 +379,7 @@ def _database(settings: Settings) -> dict[str, str]:
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_PASSWORD": settings.password() or "",
             "POSTGRES_SCHEMA": settings.database_schema,
             "POSTGRES_POOL_SIZE": str(settings.pool_size),
             "POSTGRES_CONNECT_TIMEOUT": str(settings.database_timeout),
@@ -390,7 +390,13 @@ def _database(settings: Settings) -> dict[str, str]:
             "CREATE_TABLE": "y",
         }
     path = settings.sqlite_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent == settings.data_dir:
+        settings.private_dir()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():  # SQLite gives its -wal and -shm files the database file's mode
+        path.touch()
+        path.chmod(0o600)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),

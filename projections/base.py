@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,7 @@ from uuid import UUID
 from aggregates.events import FamilyEvent
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
+from projections.sealed import Sealer, unsealed
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,18 @@ class Context:
     rebuilding: bool = False
     """A rebuild: each family is derived once, whole, so nothing is kept for the next
     batch (the deadlines model's progress, ADR 0016)."""
+    sealer: Sealer = field(default_factory=unsealed)
+    """Seals the personal columns under each family's key (``projections/sealed.py``)."""
 
 
 class ReadModel(ABC):
     name: str
     tables: tuple[str, ...]
+    sealed: dict[str, tuple[str, ...]] = {}
+    """Per table, the columns holding personal data, written sealed (``projections/sealed.py``)."""
+    version: int = 1
+    """The shape of the model's tables and rows: a ledger whose tables were made for
+    another version has them made afresh and filled again from the log on start."""
 
     @abstractmethod
     def ddl(self) -> list[str]:
@@ -71,6 +79,9 @@ class PerFamilyModel(ReadModel):
 
     BATCH = 500  # family ids per DELETE
 
+    columns: dict[str, tuple[str, ...]] = {}
+    """Per table, its columns in order (the rows ``derive`` gives), where any is sealed."""
+
     @abstractmethod
     def derive(self, family_id: UUID, context: Context) -> dict[str, list[tuple[Any, ...]]]:
         """The family's rows, per table (each row in the table's column order)."""
@@ -87,6 +98,8 @@ class PerFamilyModel(ReadModel):
                 tx.run(f"DELETE FROM {{{table}}} WHERE family_id IN ({','.join('?' * len(part))})", part)
         for table, found in rows.items():
             if found:
+                if table in self.sealed:
+                    found = context.sealer.seal_rows(table, self.columns[table], found)
                 tx.many(f"INSERT INTO {{{table}}} VALUES ({','.join('?' * len(found[0]))})", found)
 
 

@@ -35,7 +35,9 @@ from ledger.calendar import LONDON, start_of_day
 from ledger.deadlines import late_rules
 from ledger.policies.schema import Pack
 from ledger.serialisation import to_json_value
+from projections import people
 from projections.base import Change, Context, ReadModel, hexid, iso
+from projections.sealed import Sealer
 from projections import spreadsheet
 from ledger.sql import Tx
 
@@ -47,6 +49,7 @@ COLUMNS = (
     "note", "reference", "significant", "about", "late", "data", "corrections",
 )
 JSON_COLUMNS = ("about", "late", "data", "corrections")
+MEMBER_COLUMNS = ("family_id", "member_id", "given_name", "family_name", "kind", "date_of_birth", "added_by")
 CSV_HEADER = (
     "date", "time", "event", "summary", "source", "role", "team", "agency", "significance",
     "impact on child", "action taken", "recorded at", "recorded by", "late entry", "corrections",
@@ -270,16 +273,16 @@ def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack, *, words: 
 def members_of(event: FamilyEvent) -> list[dict[str, Any]]:
     """The people a registration or MemberAdded event puts on the record."""
     if event.type == "FamilyRegistered":
-        people = event.members  # type: ignore[attr-defined]
+        persons = event.members  # type: ignore[attr-defined]
     elif event.type == "MemberAdded":
-        people = [{name: getattr(event, name) for name in payload_fields(type(event))}]
+        persons = [{name: getattr(event, name) for name in payload_fields(type(event))}]
     else:
         return []
     return [{
         "member_id": hexid(p["member_id"]), "given_name": p["given_name"], "family_name": p["family_name"],
         "kind": p["kind"], "date_of_birth": p["date_of_birth"].isoformat() if p.get("date_of_birth") else None,
         "added_by": event.event_id.hex,
-    } for p in people]
+    } for p in persons]
 
 
 def _corrected_members(correction: FamilyEvent, added: Sequence[dict[str, Any]]) -> list[str]:
@@ -337,7 +340,10 @@ def ordered(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 class ChronologyModel(ReadModel):
     name = "chronology"
-    tables = ("chronology", "chronology_members")
+    tables = ("chronology", "chronology_members", "person_index")
+    sealed = {"chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
+              "chronology_members": ("given_name", "family_name", "date_of_birth")}
+    version = 2
 
     def ddl(self) -> list[str]:
         return [
@@ -351,6 +357,7 @@ class ChronologyModel(ReadModel):
             "CREATE TABLE {chronology_members} (family_id TEXT NOT NULL, member_id TEXT NOT NULL, "
             "given_name TEXT NOT NULL, family_name TEXT NOT NULL, kind TEXT NOT NULL, date_of_birth TEXT, "
             "added_by TEXT NOT NULL, PRIMARY KEY (family_id, member_id))",
+            *people.ddl(),
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
@@ -359,40 +366,46 @@ class ChronologyModel(ReadModel):
             event = change.event
             pack = context.packs[event.policy]
             if event.type == "EntryCorrected":
-                self._flush(tx, inserts)
-                self._correct(tx, event, pack)
+                self._flush(tx, inserts, context)
+                self._correct(tx, event, pack, context)
                 continue
             for member in members_of(event):
-                self._flush(tx, inserts)
-                tx.run("INSERT INTO {chronology_members} VALUES (?,?,?,?,?,?,?) "
-                       "ON CONFLICT (family_id, member_id) DO UPDATE SET given_name=excluded.given_name, "
-                       "family_name=excluded.family_name, kind=excluded.kind, date_of_birth=excluded.date_of_birth",
-                       (event.originator_id.hex, member["member_id"], member["given_name"], member["family_name"],
-                        member["kind"], member["date_of_birth"], member["added_by"]))
+                self._flush(tx, inserts, context)
+                self._member(tx, {"family_id": event.originator_id.hex, **member}, context)
             inserts.append(_values(entry(event, change.position, pack)))
-        self._flush(tx, inserts)
+        self._flush(tx, inserts, context)
 
     @staticmethod
-    def _flush(tx: Tx, inserts: list[tuple[Any, ...]]) -> None:
-        tx.many(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", inserts)
+    def _flush(tx: Tx, inserts: list[tuple[Any, ...]], context: Context) -> None:
+        sealed = context.sealer.seal_rows("chronology", COLUMNS, inserts)
+        tx.many(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", sealed)
         inserts.clear()
 
-    def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack) -> None:
+    @staticmethod
+    def _member(tx: Tx, member: dict[str, Any], context: Context) -> None:
+        """A member's row (sealed) and their blind index rows, written afresh."""
+        sealed = context.sealer.seal_row("chronology_members", member)
+        tx.run("INSERT INTO {chronology_members} VALUES (?,?,?,?,?,?,?) "
+               "ON CONFLICT (family_id, member_id) DO UPDATE SET given_name=excluded.given_name, "
+               "family_name=excluded.family_name, kind=excluded.kind, date_of_birth=excluded.date_of_birth",
+               tuple(sealed[c] for c in MEMBER_COLUMNS))
+        people.index(tx, context.sealer.index_key, member["family_id"], member["member_id"], member["given_name"],
+                     member["family_name"], member["date_of_birth"])
+
+    def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack, context: Context) -> None:
         target = correction.corrects.hex  # type: ignore[attr-defined]
         found = tx.one("SELECT * FROM {chronology} WHERE event_id = ?", (target,))
         if found is not None:
-            row = correct(_decoded(found), correction, pack)
+            row = correct(_decoded(context.sealer.open_rows("chronology", [found])[0]), correction, pack)
             tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
-            tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", _values(row))
-        added = tx.rows("SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
-                        (correction.originator_id.hex, target))
+            tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})",
+                   context.sealer.seal_rows("chronology", COLUMNS, [_values(row)])[0])
+        added = context.sealer.open_rows("chronology_members", tx.rows(
+            "SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
+            (correction.originator_id.hex, target)))
         for key in _corrected_members(correction, added):
             member = next(m for m in added if m["member_id"] == key)
-            fixed = _corrected_member(member, _details(correction))
-            tx.run("UPDATE {chronology_members} SET given_name=?, family_name=?, kind=?, date_of_birth=? "
-                   "WHERE family_id=? AND member_id=?",
-                   (fixed["given_name"], fixed["family_name"], fixed["kind"], fixed["date_of_birth"],
-                    member["family_id"], member["member_id"]))
+            self._member(tx, _corrected_member(member, _details(correction)), context)
 
 
 def _values(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -407,13 +420,21 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 # --- queries ---------------------------------------------------------------------------------
 
 
-def stored(tx: Tx, family_id: UUID) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """A family's rows and members as the read model holds them."""
-    rows = [_decoded(r) for r in tx.rows(
-        "SELECT * FROM {chronology} WHERE family_id = ? ORDER BY occurred_at, version", (family_id.hex,))]
-    members = {m["member_id"]: m for m in tx.rows(
-        "SELECT * FROM {chronology_members} WHERE family_id = ?", (family_id.hex,))}
-    return rows, members
+def stored(tx: Tx, family_id: UUID, sealer: Sealer) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A family's rows and members as the read model holds them, opened."""
+    rows = [_decoded(r) for r in sealer.open_rows("chronology", tx.rows(
+        "SELECT * FROM {chronology} WHERE family_id = ? ORDER BY occurred_at, version", (family_id.hex,)))]
+    return rows, members_stored(tx, [family_id.hex], sealer)
+
+
+def members_stored(tx: Tx, family_ids: Sequence[str], sealer: Sealer) -> dict[str, dict[str, Any]]:
+    """Some families' members (by member hex id), opened."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(family_ids), 500):
+        part = list(family_ids[start:start + 500])
+        rows = tx.rows(f"SELECT * FROM {{chronology_members}} WHERE family_id IN ({','.join('?' * len(part))})", part)
+        found.update({m["member_id"]: m for m in sealer.open_rows("chronology_members", rows)})
+    return found
 
 
 def member_family(tx: Tx, member_id: UUID) -> UUID | None:

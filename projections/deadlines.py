@@ -28,6 +28,7 @@ import orjson
 from ledger.calendar import LONDON
 from ledger.deadlines import Progress, evaluate_from_start, evaluate_on
 from projections.base import Context, PerFamilyModel, hexid, iso
+from projections.sealed import Sealer
 from ledger.sql import Tx
 
 COLUMNS = (
@@ -86,6 +87,9 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
 class DeadlinesModel(PerFamilyModel):
     name = "deadlines"
     tables = ("deadline_clocks",)
+    sealed = {"deadline_clocks": ("member_name",)}
+    version = 2
+    columns = {"deadline_clocks": COLUMNS}
 
     def ddl(self) -> list[str]:
         return [
@@ -145,7 +149,7 @@ class Progresses:
                     self._held.popitem(last=False)
 
 
-def view(tx: Tx, *, now: datetime, team: str | None = None, worker: str | None = None,
+def view(tx: Tx, *, now: datetime, sealer: Sealer, team: str | None = None, worker: str | None = None,
          states: set[str] | None = None, due_before: date | None = None) -> list[dict[str, Any]]:
     """Team and worker views: the current episode's clocks of open families, soonest due
     first (the same rows ``GET /families/{id}/deadlines`` would give, judged at ``now``)."""
@@ -165,7 +169,7 @@ def view(tx: Tx, *, now: datetime, team: str | None = None, worker: str | None =
         args.append(due_before.isoformat())
     rows = tx.rows(f"SELECT *, {state} AS state FROM {{deadline_clocks}} WHERE {' AND '.join(where)} "
                    "ORDER BY due_at IS NULL, due_at, family_id, seq", params + args)
-    return [_shown(r) for r in rows]
+    return [_shown(r) for r in sealer.open_rows("deadline_clocks", rows)]
 
 
 def breaches(tx: Tx, family_id: UUID) -> dict[str, list[dict[str, Any]]]:

@@ -36,6 +36,7 @@ from ledger.policies.schema import Pack
 from ledger.sql import Tx
 from projections.base import Change, Context, PerFamilyModel, hexid
 from projections.chronology import fold
+from projections.sealed import Sealer
 
 EPISODE_COLUMNS = (
     "family_id", "seq", "episode_id", "earl_episode_id", "person_id", "start_date", "end_date", "reason",
@@ -239,6 +240,10 @@ class EpisodesModel(PerFamilyModel):
 
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")
+    sealed = {"early_help_episodes": ("reason",), "early_help_children": ("given_name", "family_name", "date_of_birth")}
+    version = 2
+    columns = {"early_help_episodes": EPISODE_COLUMNS, "early_help_assessments": ASSESSMENT_COLUMNS,
+               "early_help_children": CHILD_COLUMNS}
 
     def ddl(self) -> list[str]:
         return [
@@ -304,7 +309,8 @@ def _in_order(row: dict[str, Any]) -> tuple[str, str, int]:
     return row["start_date"], row["family_id"], row["seq"]
 
 
-def stored_in_period(tx: Tx, first: date, last: date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def stored_in_period(tx: Tx, first: date, last: date,
+                     sealer: Sealer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(episode rows, assessment rows) touching the period, each with its child's details."""
     child = ", ".join(f"c.{c}" for c in CHILD_COLUMNS[2:])
     join = "LEFT JOIN {early_help_children} c ON c.family_id = r.family_id AND c.person_id = r.person_id"
@@ -317,4 +323,6 @@ def stored_in_period(tx: Tx, first: date, last: date) -> tuple[list[dict[str, An
         f"SELECT r.*, {child} FROM {{early_help_assessments}} r {join} "
         "WHERE r.start_date <= ? AND (r.until_date IS NULL OR r.until_date >= ?) "
         "ORDER BY r.start_date, r.family_id, r.seq", period)
-    return episodes, assessments
+    children = "early_help_children"
+    return (sealer.open_rows(children, sealer.open_rows("early_help_episodes", episodes)),
+            sealer.open_rows(children, assessments))

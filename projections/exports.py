@@ -47,6 +47,8 @@ class Export:
     content: bytes
     media_type: str
     filename: str
+    families: tuple[str, ...] = ()
+    """The families whose records it carries (for the access log)."""
 
 
 # --- small formats -----------------------------------------------------------------------------
@@ -408,7 +410,7 @@ def annex_a(assessments: Sequence[dict[str, Any]], first: date, last: date, fmt:
             "" if r["age_of_child_years"] is None else str(r["age_of_child_years"]),
             _short(_day(r["assessment_start_date"])), _short(_day(r["assessment_completion_date"])),
             r["organisation_completing_assessment"]] for r in rows])
-    return Export(content, MEDIA_TYPES[fmt], name)
+    return Export(content, MEDIA_TYPES[fmt], name, tuple(sorted({r["family_id"] for r in assessments})))
 
 
 def ssd_early_help_episodes(episodes: Sequence[dict[str, Any]], first: date, last: date, fmt: str,
@@ -427,4 +429,4 @@ def ssd_early_help_episodes(episodes: Sequence[dict[str, Any]], first: date, las
                          "count": len(rows), "columns": list(SSD_COLUMNS), "rows": rows})
     else:
         content = _csv(SSD_COLUMNS, [[r[c] for c in SSD_COLUMNS] for r in rows])
-    return Export(content, MEDIA_TYPES[fmt], name)
+    return Export(content, MEDIA_TYPES[fmt], name, tuple(sorted({r["family_id"] for r in episodes})))

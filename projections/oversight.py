@@ -26,7 +26,8 @@ from uuid import UUID
 from ledger.calendar import WorkingCalendar
 from ledger.policies.schema import Pack
 from projections.base import Change, Context, FamilyRows, ReadModel, iso
-from projections.chronology import TOKEN, event_data, summarise
+from projections.chronology import TOKEN, event_data, members_stored, summarise
+from projections.sealed import Sealer
 from ledger.sql import Tx
 
 MANAGEMENT = frozenset({"supervisor", "manager"})
@@ -44,9 +45,15 @@ FAMILY_EVENTS = frozenset({"ReferralReceived", "EpisodeReopened", "EpisodeClosed
 FAMILY_COLUMNS = ("family_id", "policy", "team", "open", "opened_at", "last_oversight_at", "pending_team")
 
 
+DECISION_COLUMNS = ("event_id", "family_id", "position", "occurred_at", "recorded_at", "user_id", "role", "team",
+                    "type", "kind", "summary")
+
+
 class OversightModel(ReadModel):
     name = "oversight"
     tables = ("oversight_decisions", "oversight_families", "footprints")
+    sealed = {"oversight_decisions": ("summary",)}
+    version = 2
 
     def ddl(self) -> list[str]:
         return [
@@ -92,7 +99,8 @@ class OversightModel(ReadModel):
                 "ELSE {footprints}.first_at END, last_at = CASE WHEN excluded.last_at > {footprints}.last_at "
                 "THEN excluded.last_at ELSE {footprints}.last_at END, entries = {footprints}.entries + excluded.entries",
                 [(*key, *value) for key, value in prints.items()])
-        tx.many("INSERT INTO {oversight_decisions} VALUES (?,?,?,?,?,?,?,?,?,?,?)", decisions)
+        tx.many("INSERT INTO {oversight_decisions} VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                context.sealer.seal_rows("oversight_decisions", DECISION_COLUMNS, decisions))
         families.write()
 
     @staticmethod
@@ -138,13 +146,11 @@ def _decisions(rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[s
     } for r in rows]
 
 
-def _names(tx: Tx, family_ids: Sequence[str]) -> dict[str, str]:
+def _names(tx: Tx, family_ids: Sequence[str], sealer: Sealer) -> dict[str, str]:
     if not family_ids or "chronology_members" not in tx.tables:
         return {}
-    marks = ",".join("?" * len(family_ids))
-    return {m["member_id"]: f"{m['given_name']} {m['family_name']}" for m in tx.rows(
-        f"SELECT member_id, given_name, family_name FROM {{chronology_members}} WHERE family_id IN ({marks})",
-        list(family_ids))}
+    return {key: f"{m['given_name']} {m['family_name']}"
+            for key, m in members_stored(tx, list(family_ids), sealer).items()}
 
 
 def gap(family: dict[str, Any], packs: dict[str, Pack], now: datetime) -> dict[str, Any] | None:
@@ -172,12 +178,13 @@ def gap(family: dict[str, Any], packs: dict[str, Pack], now: datetime) -> dict[s
             "due": due.shown.isoformat()}
 
 
-def family_view(tx: Tx, family_id: UUID, packs: dict[str, Pack], now: datetime,
+def family_view(tx: Tx, family_id: UUID, packs: dict[str, Pack], now: datetime, sealer: Sealer,
                 auditor: str | None = None) -> dict[str, Any]:
     """One family: its management decisions in time order, who has a footprint on it, its
     oversight gap if any, and (for an auditor) whether they are independent of it."""
     fid = family_id.hex
-    rows = tx.rows("SELECT * FROM {oversight_decisions} WHERE family_id = ? ORDER BY occurred_at, position", (fid,))
+    rows = sealer.open_rows("oversight_decisions", tx.rows(
+        "SELECT * FROM {oversight_decisions} WHERE family_id = ? ORDER BY occurred_at, position", (fid,)))
     family = tx.one("SELECT * FROM {oversight_families} WHERE family_id = ?", (fid,))
     prints = tx.rows("SELECT user_id, role, first_at, last_at, entries FROM {footprints} WHERE family_id = ? "
                      "ORDER BY first_at", (fid,))
@@ -185,7 +192,7 @@ def family_view(tx: Tx, family_id: UUID, packs: dict[str, Pack], now: datetime,
         "family_id": family_id, "team": family and family["team"], "open": bool(family and family["open"]),
         "last_oversight_at": family and family["last_oversight_at"],
         "gap": gap(family, packs, now) if family else None,
-        "decisions": _decisions(rows, _names(tx, [fid])), "footprints": prints,
+        "decisions": _decisions(rows, _names(tx, [fid], sealer)), "footprints": prints,
     }
     if auditor is not None:
         own = [p for p in prints if p["user_id"] == auditor]
@@ -201,7 +208,7 @@ def _held_by(tx: Tx, team: str | None) -> Callable[[dict[str, Any]], bool]:
     return lambda row: row["family_id"] in held
 
 
-def manager_view(tx: Tx, user_id: str, team: str | None = None) -> dict[str, Any]:
+def manager_view(tx: Tx, user_id: str, sealer: Sealer, team: str | None = None) -> dict[str, Any]:
     """One manager's decisions across every family, family by family; with ``team``, on
     the families that team holds now only (a team reads no other team's families, even
     its own past decisions on one transferred away)."""
@@ -209,7 +216,8 @@ def manager_view(tx: Tx, user_id: str, team: str | None = None) -> dict[str, Any
                    (user_id,))
     held = _held_by(tx, team)
     rows = [r for r in rows if held(r)]
-    names = _names(tx, sorted({r["family_id"] for r in rows}))
+    rows = sealer.open_rows("oversight_decisions", rows)
+    names = _names(tx, sorted({r["family_id"] for r in rows}), sealer)
     families: dict[str, list[dict[str, Any]]] = {}
     for decision in _decisions(rows, names):
         families.setdefault(decision["family_id"], []).append(decision)

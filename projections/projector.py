@@ -35,7 +35,8 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from projections.base import Change, Context, ReadModel
-from projections.store import QUARANTINE, QUARANTINE_DDL, Tx, ViewStore
+from projections.sealed import Sealer
+from projections.store import FORMATS, FORMATS_DDL, QUARANTINE, QUARANTINE_DDL, Tx, ViewStore
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -136,6 +137,9 @@ class Projector:
         self.models = list(models) if models is not None else default_models()
         self.page = page
         self.store = ViewStore(ledger.recorder.datastore, postgres=ledger.settings.is_postgres)
+        self.sealer = Sealer(getattr(ledger, "keys", None),
+                             {table: columns for model in self.models for table, columns in model.sealed.items()})
+        self.sealer.index_key = ledger.settings.blind_index_key()
         self._lock = threading.Lock()
         self.streams = StreamCache()
         self.reached = 0
@@ -148,11 +152,35 @@ class Projector:
     # -- set-up ---------------------------------------------------------------------------
 
     def ensure_tables(self) -> None:
-        """Create each read model's tables (if it has none yet) and its tracking row."""
-        for model in self.models:
-            self.store.create(model.tables[0], model.ddl(), {**self.store.tables(model.tables), "ix": ""})
+        """Create each read model's tables (if it has none yet) and its tracking row; a
+        model whose tables were made for another version of it (or lack one) has them
+        made afresh at position 0, so the next catch-up fills them from the log."""
         self.store.create(QUARANTINE, QUARANTINE_DDL)
+        self.store.create(FORMATS, FORMATS_DDL)
         self.store.ensure_positions(m.name for m in self.models)
+        formats = {FORMATS: self.store.table(FORMATS)}
+        for model in self.models:
+            tables = {**self.store.tables(model.tables), "ix": ""}
+            if not self.store.existing(model.tables[0]):
+                self.store.create(model.tables[0], model.ddl(), tables)  # made for this version
+                with self.store.transaction(formats) as tx:
+                    self.store.set_format(tx, model.name, model.version)
+                continue
+            with self.store.transaction(formats, commit=False) as tx:
+                current = self.store.format_of(tx, model.name)
+            if current == model.version and all(self.store.existing(t) for t in model.tables):
+                continue
+            with self.store.transaction({**tables, **formats}) as tx:
+                self.store.lock_positions(tx, [model.name])
+                if self.store.format_of(tx, model.name) == model.version:
+                    continue  # another process starting at the same moment did it
+                log.warning("read model %s: its tables were made for version %s, not %s; made afresh and "
+                            "filled again from the log", model.name, current, model.version)
+                self.store.drop(tx, model.tables)
+                for statement in model.ddl():
+                    tx.run(statement)
+                self.store.set_position(tx, model.name, 0)
+                self.store.set_format(tx, model.name, model.version)
 
     def model(self, name: str) -> ReadModel:
         found = next((m for m in self.models if m.name == name), None)
@@ -179,7 +207,7 @@ class Projector:
                 streams[family_id] = [c.event for c in stream]
             return streams[family_id]
 
-        return Context(packs=self.ledger.packs, family_events=family_events)
+        return Context(packs=self.ledger.packs, family_events=family_events, sealer=self.sealer)
 
     def families(self, upto: int) -> list[tuple[UUID, int]]:
         """Every family with events at or below a position, with how many, in the order of
@@ -442,6 +470,20 @@ class Projector:
             tables.update(self.store.tables(self.model(name).tables))
         return self.store.transaction(tables, commit=False)
 
+    def dump(self, names: Sequence[str] | None = None, suffix: str = "") -> dict[str, list[tuple[str, ...]]]:
+        """Every row of the named read models' tables (all by default; ``suffix``: a
+        rebuild's fresh tables), personal columns opened, as text, in a stable order: what
+        two sets of tables hold can be compared although sealing never repeats itself."""
+        tables: dict[str, list[tuple[str, ...]]] = {}
+        with self.store.transaction(commit=False) as tx:
+            for model in (self.model(n) for n in names) if names else self.models:
+                for table in model.tables:
+                    rows = tx.rows(f"SELECT * FROM {self.store.table(table + suffix)}")
+                    if table in self.sealer.sealed:
+                        rows = self.sealer.open_rows(table, rows)
+                    tables[table] = sorted(tuple(str(v) for v in r.values()) for r in rows)
+        return tables
+
     def positions(self) -> dict[str, int]:
         return self.store.positions([m.name for m in self.models])
 
@@ -487,7 +529,7 @@ class _PostgresWake:
         from psycopg import sql
 
         settings = ledger.settings
-        self.conn = psycopg.connect(settings.database_url or "", autocommit=True)
+        self.conn = psycopg.connect(settings.database_url or "", password=settings.password(), autocommit=True)
         self.conn.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(channel)))
 
     def __call__(self, seconds: float) -> None:

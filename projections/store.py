@@ -23,6 +23,8 @@ from eventsourcing.persistence import IntegrityError
 from ledger.sql import Database, Tx
 
 PREFIX = "projection:"
+FORMATS = "projection_formats"
+FORMATS_DDL = ["CREATE TABLE {projection_formats} (model TEXT PRIMARY KEY, version INTEGER NOT NULL)"]
 QUARANTINE = "projection_quarantine"
 QUARANTINE_DDL = [
     "CREATE TABLE {projection_quarantine} (model TEXT NOT NULL, family_id TEXT NOT NULL, position BIGINT, "
@@ -115,6 +117,17 @@ class ViewStore(Database):
     def wait(self, name: str, position: int, timeout: float) -> None:
         """Block until a read model has processed ``position`` (library ``wait``)."""
         self.recorder.wait(PREFIX + name, position, timeout=timeout)
+
+    # -- formats ---------------------------------------------------------------------------
+
+    def format_of(self, tx: Tx, model: str) -> int:
+        """The version a read model's tables were made for (1: before versions were kept)."""
+        row = tx.one(f"SELECT version FROM {self.table(FORMATS)} WHERE model = ?", (model,))
+        return 1 if row is None else int(row["version"])
+
+    def set_format(self, tx: Tx, model: str, version: int) -> None:
+        tx.run(f"INSERT INTO {self.table(FORMATS)} VALUES (?, ?) ON CONFLICT (model) DO UPDATE "
+               "SET version = excluded.version", (model, version))
 
     # -- quarantine -----------------------------------------------------------------------
 
