@@ -9,6 +9,7 @@ and the command line give the same bytes for the same inputs.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -53,8 +54,9 @@ def chronology_export(ledger: Ledger, projector: Projector, family_id: UUID, *, 
     if member is not None and member.hex not in members:
         raise InvalidCommand(f"{member} is not a member of family {family_id}"
                              + (f" as at {as_at.isoformat()}" if as_at else ""), field="member")
-    return exports.chronology(rows, members, pack, family_id=family_id, profile=profile, fmt=fmt, member=member,
-                              as_at=as_at)
+    found = exports.chronology(rows, members, pack, family_id=family_id, profile=profile, fmt=fmt, member=member,
+                               as_at=as_at)
+    return dataclasses.replace(found, families=(family_id.hex,))
 
 
 def period_rows(ledger: Ledger, projector: Projector, first: date, last: date,

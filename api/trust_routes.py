@@ -60,9 +60,10 @@ def subject_access_export(ledger: Ledger, projector: Projector, member_id: UUID,
     found = subject_access.report(member_id, member, family_id, views, entries, clocks)
     name = f"subject-access-{member_id}"
     if fmt == "csv":
-        return Export(subject_access.to_csv(found).encode(), "text/csv; charset=utf-8", f"{name}.csv")
+        return Export(subject_access.to_csv(found).encode(), "text/csv; charset=utf-8", f"{name}.csv",
+                      (family_id.hex,))
     content = orjson.dumps(found, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    return Export(content, "application/json", f"{name}.json")
+    return Export(content, "application/json", f"{name}.json", (family_id.hex,))
 
 
 def _scope(value: str) -> UUID | None:

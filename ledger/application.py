@@ -47,7 +47,7 @@ from ledger.policies.schema import Pack
 from ledger.serialisation import OrjsonTranscoder
 from ledger.settings import Settings, get_settings
 from ledger.sql import Database
-from ledger.storage import IdempotencyRecord, LedgerRepository, environment
+from ledger.storage import IdempotencyRecord, LedgerRepository, checkpoint, environment
 from ledger.teams import Teams
 
 log = logging.getLogger("ledger")
@@ -234,6 +234,8 @@ class Ledger(Application[UUID]):
             family.erase(reason=reason, legal_basis=legal_basis, deadlines=frozen, envelope=envelope)
             recorded = self._save(family, actor, None)
         self._announce(recorded)
+        if not self.settings.is_postgres:
+            checkpoint(self.factory.datastore)
         return recorded
 
     def _check_retention_passed(self, family: Family, pack: Pack) -> None:

@@ -84,8 +84,13 @@ def _reading() -> Iterator[tuple[Any, Any]]:
         ledger.close()
 
 
-def _write(make: Callable[[Any, Any], Any], output: Optional[Path]) -> None:
+def _write(make: Callable[[Any, Any], Any], output: Optional[Path], what: str,
+           member_id: Optional[UUID] = None) -> None:
+    """Make an export, log it (one access-log row per family it carries, under
+    ``cli:<operating-system user>``), then write it."""
     from aggregates.errors import LedgerError
+    from ledger.access_log import Read
+    from ledger.cli_trust import _operator
 
     with _reading() as (ledger, projector):
         try:
@@ -93,6 +98,10 @@ def _write(make: Callable[[Any, Any], Any], output: Optional[Path]) -> None:
         except LedgerError as e:
             typer.secho(f"export refused: {e.detail}", err=True, fg=typer.colors.RED)
             raise typer.Exit(code=2) from None
+        action = "subject-access" if member_id is not None else "export"
+        families = [UUID(f) for f in found.families] or [None]
+        ledger.access_log.record_all([Read(_operator(), action, f"ledger export {what}", " ".join(sys.argv[2:]),
+                                           family_id=f, member_id=member_id) for f in families])
     if output is None:
         if found.media_type.startswith("application/vnd.") and sys.stdout.isatty():
             typer.secho("a Word document is not for a terminal: give --output FILE", err=True, fg=typer.colors.RED)
@@ -120,7 +129,7 @@ def chronology(
     moment = _moment(as_at)
     _write(lambda ledger, projector: chronology_export(
         ledger, projector, family_id, profile=profile.value, fmt=format.value, member=member_id, as_at=moment),
-        output)
+        output, "chronology")
 
 
 @export.command("annex-a")
@@ -136,7 +145,8 @@ def annex_a(
 
     period = _day(first, "--from"), _day(last, "--to")
     moment = _moment(as_at)
-    _write(lambda ledger, projector: annex_a_export(ledger, projector, *period, format.value, moment), output)
+    _write(lambda ledger, projector: annex_a_export(ledger, projector, *period, format.value, moment), output,
+           "annex-a")
 
 
 @export.command("ssd")
@@ -152,7 +162,7 @@ def ssd(
 
     period = _day(first, "--from"), _day(last, "--to")
     moment = _moment(as_at)
-    _write(lambda ledger, projector: ssd_export(ledger, projector, *period, format.value, moment), output)
+    _write(lambda ledger, projector: ssd_export(ledger, projector, *period, format.value, moment), output, "ssd")
 
 
 def _uuid(value: str, hint: str) -> UUID:

@@ -130,21 +130,11 @@ def subject_access(
         typer.echo(ctx.get_help())
         raise typer.Exit(code=0)
     from api.trust_routes import subject_access_export
-    from projections import chronology
 
     member_id = _uuid(member, "--member")
 
-    def make(ledger: Any, projector: Any) -> Any:
-        found = subject_access_export(ledger, projector, member_id, format.value)
-        with projector.reading("chronology") as tx:
-            family_id = chronology.member_family(tx, member_id)
-        ledger.access_log.record(actor=_operator(), action="subject-access",
-                                              path=f"ledger export --member {member_id}",
-                                              query=f"format={format.value}", family_id=family_id,
-                                              member_id=member_id)
-        return found
-
-    _write(make, output)
+    _write(lambda ledger, projector: subject_access_export(ledger, projector, member_id, format.value), output,
+           f"--member {member_id}", member_id)
 
 
 def install(app: typer.Typer) -> None:

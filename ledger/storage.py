@@ -25,7 +25,7 @@ from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory,
                                    PostgresTrackingRecorder)
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteFactory
 from psycopg_pool import PoolTimeout
 from psycopg.sql import SQL, Identifier
 
@@ -360,6 +360,40 @@ class PostgresLedgerFactory(PostgresFactory):
     aggregate_recorder_class = PostgresLedgerSnapshotRecorder
 
 
+class SecureDeletePool(SQLiteConnectionPool):
+    """The library's SQLite pool, with ``secure_delete`` on every connection: a page freed
+    (a read model's rows replaced after an erasure) is overwritten with zeros, not left
+    in the file with what it held."""
+
+    def _create_connection(self) -> Any:
+        connection = super()._create_connection()
+        connection.cursor().execute("PRAGMA secure_delete = ON")
+        return connection
+
+
+class SQLiteLedgerFactory(SQLiteFactory):
+    """The library's SQLite infrastructure, with ``SecureDeletePool``."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.datastore.pool.__class__ = SecureDeletePool
+
+
+def checkpoint(datastore: Any) -> None:
+    """SQLite: write the WAL back into the database file and truncate it, so nothing an
+    erasure replaced lingers in the WAL (``Ledger.erase``)."""
+    for _ in range(20):  # readers in the middle of a transaction hold the WAL for a moment
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute("ROLLBACK")  # a checkpoint runs outside a transaction
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = cursor.fetchone()[0]
+            cursor.execute("BEGIN")
+        if not busy:
+            return
+        time.sleep(0.05)
+    log.warning("the WAL could not be checkpointed after an erasure: readers kept it busy")
+
+
 def environment(settings: Settings) -> dict[str, str]:
     """The ``eventsourcing`` environment for the chosen database, and the library's
     aggregate cache (ADR 0015): a family read again is brought up to date with the events
@@ -398,7 +432,7 @@ def _database(settings: Settings) -> dict[str, str]:
         path.touch()
         path.chmod(0o600)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "ledger.storage:SQLiteLedgerFactory",
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": "ledger.storage:SQLiteLedgerRecorder",

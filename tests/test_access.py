@@ -235,7 +235,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     # people of the families their team holds, an auditor anyone's.
     ("GET", "/people"): Row(
         frozenset({"manager", "other manager", "auditor"}),
-        lambda w, f: Call("GET", "/people", params={"name": "Kid"}),
+        lambda w, f: Call("GET", "/people", params={"name": "Ava Sto"}),
         "search by name and date of birth (blind index); a manager within their team"),
 
     # Council-wide returns hold every team's children, so no team role may read them
@@ -539,3 +539,84 @@ def test_docs_access_md_is_up_to_date() -> None:
 if __name__ == "__main__":
     DOC.write_text(render(), encoding="utf-8")
     print(f"wrote {DOC}", file=sys.stderr)
+
+
+# --- everything read is logged -------------------------------------------------------------------
+
+NOT_A_READ: dict[tuple[str, str], str] = {
+    ("GET", "/health"): "liveness: positions and counts, nothing of any family",
+    ("GET", "/policies"): "the packs: published reference data",
+    ("GET", "/policies/{policy_id}"): "one pack: published reference data",
+    ("GET", "/teams"): "the team directory: reference data",
+}
+"""The GET routes that show nothing of any family's record, and why. Every other route
+that reads is logged; the writes record events, whose own chain says who and when."""
+
+
+def _log_size(world: World) -> int:
+    from ledger.access_log import head
+
+    with world.client.app.state.access_log._tx(commit=False) as tx:  # type: ignore[attr-defined]
+        return head(tx)[0]
+
+
+@pytest.mark.parametrize("route", sorted(k for k in ROUTES if k[0] == "GET"), ids=lambda k: f"{k[0]} {k[1]}")
+def test_every_read_in_the_openapi_document_is_in_the_access_log_with_its_outcome(world: World, route) -> None:
+    paths = world.client.get("/openapi.json").json()["paths"]
+    assert route[1] in paths and route[0].lower() in paths[route[1]], route  # the document names it
+    row = ROUTES[route]
+    actor = next(a for a in ACTORS if a in row.allowed)
+    call = row.call(world, world.held)
+    before = _log_size(world)
+    r = _send(world, call, world.headers(actor, world.held))
+    assert 200 <= r.status_code < 300, r.text
+    after = world.client.get("/health")  # any other request writes nothing
+    assert after.status_code == 200
+    if route in NOT_A_READ:
+        assert _log_size(world) == before, f"{route} shows no family's record: {NOT_A_READ[route]}"
+        return
+    assert _log_size(world) > before, f"{route} returned {r.status_code} and left no access-log row"
+    with world.client.app.state.access_log._tx(commit=False) as tx:  # type: ignore[attr-defined]
+        rows = tx.rows("SELECT * FROM {access_log} WHERE seq > ? ORDER BY seq", (before,))
+    assert {x["outcome"] for x in rows} == {"allowed"} and {x["path"] for x in rows} == {call.url}
+
+
+def test_a_read_of_a_family_that_does_not_exist_is_logged_not_found(world: World) -> None:
+    missing = uuid.uuid4()
+    r = world.client.get(f"/families/{missing}/chronology", headers=auth("auditor", "auditor-1", None))
+    assert r.status_code == 404
+    log = world.client.app.state.access_log.for_family(missing)  # type: ignore[attr-defined]
+    assert [(x["outcome"], x["user_id"]) for x in log] == [("not found", "auditor-1")]
+
+
+def test_a_search_logs_the_families_it_found_and_withholds_the_terms(world: World) -> None:
+    r = world.client.get("/people", params={"name": "stone"}, headers=auth("auditor", "auditor-1", None))
+    assert r.status_code == 200 and r.json()["count"] >= 1
+    fid = uuid.UUID(r.json()["people"][0]["family_id"])
+    last = world.client.app.state.access_log.for_family(fid)[-1]  # type: ignore[attr-defined]
+    assert (last["action"], last["query"], last["outcome"]) == ("search", "name=%5Bwithheld%5D", "allowed")
+
+
+@pytest.mark.parametrize("args", [
+    ["chronology", "--family", "{family}", "--profile", "review", "--format", "csv"],
+    ["annex-a", "--from", "2020-01-01", "--to", "2030-12-31"],
+    ["ssd", "--from", "2020-01-01", "--to", "2030-12-31"],
+    ["--member", "{member}"],
+], ids=["chronology", "annex-a", "ssd", "subject-access"])
+def test_every_export_from_the_command_line_is_logged(settings, ledger_cli, args) -> None:
+    ledger = open_ledger(settings)
+    try:
+        with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
+            w = World(client, ledger, held="", transferred="")
+            family = w.family(transferred=False)
+        member = _member(w, family)
+        before = ledger.access_log.head()[0]
+        result = ledger_cli("export", *[a.format(family=family, member=member) for a in args])
+        assert result.exit_code == 0, result.output
+        with ledger.access_log._tx(commit=False) as tx:
+            rows = tx.rows("SELECT * FROM {access_log} WHERE seq > ? ORDER BY seq", (before,))
+        assert rows and all(r["user_id"].startswith("cli:") and r["path"].startswith("ledger export") for r in rows)
+        if args[0] in ("chronology", "--member"):  # the family's own record: its row
+            assert [r["family_id"] for r in rows] == [uuid.UUID(family).hex]
+    finally:
+        ledger.close()
