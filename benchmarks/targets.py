@@ -97,7 +97,7 @@ def copy_events(source: Path, tgt: Target, phase: str, first: int, last: int) ->
                 conn.executemany("INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
                                  "VALUES (?,?,?,?,?)", batch)
                 n += len(batch)
-            conn.executemany("INSERT INTO event_hashes VALUES (?,?,?,?,?)", hashes.fetchall())
+            conn.executemany("INSERT INTO event_hashes VALUES (?,?,?,?,?,?,?)", hashes.fetchall())
             conn.executemany("INSERT OR IGNORE INTO family_keys VALUES (?,?,?,?,?,?,?)", keys)
             conn.execute("COMMIT")
             return n

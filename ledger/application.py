@@ -107,7 +107,8 @@ class Ledger(Application[UUID]):
         """Called after each command is stored, outside the family's write lock (the
         projector registers here to keep the read models current in this process)."""
         super().__init__(env=environment(self.settings))
-        self.holds = LegalHolds(Database.of(self), clock=self.now)
+        self.recorder.chain_key = self.settings.hash_chain_key()  # type: ignore[attr-defined]
+        self.holds = LegalHolds(self)
         self.teams = Teams(Database.of(self), clock=self.now)
         self.access_log = AccessLog(Database.of(self), clock=self.now, key=self.settings.hash_chain_key())
         """Every read of the record (``ledger/access_log.py``)."""
@@ -327,6 +328,8 @@ class Ledger(Application[UUID]):
         the key read again from the store, so it reads erased as it does anywhere else."""
         try:
             family = self.repository.get(family_id, deepcopy_from_cache=copy)
+            if not isinstance(family, Family):  # the hold register, not a family
+                raise AggregateNotFoundError(family_id)
             if self._newly_erased(family_id, getattr(family, "erased", None) is not None):
                 family = self.repository.get(family_id, deepcopy_from_cache=copy)
             return family
@@ -347,7 +350,7 @@ class Ledger(Application[UUID]):
         """The family's events, decoded. Erased (by any process) since this process last
         held its key: read again with the key read from the store, as ``family`` does."""
         found = list(self.events.get(family_id))
-        if not found:
+        if not found or not isinstance(found[0], FamilyEvent):
             raise NotFound(f"no family {family_id}")
         if self._newly_erased(family_id, found[-1].type == "PersonalDataErased"):
             found = list(self.events.get(family_id))

@@ -31,24 +31,53 @@ def _open() -> Any:
     return Ledger(get_settings())
 
 
-def verify() -> None:
-    """Check every family's hash chain, the global order and the access log; name any
-    event altered, removed, added or reordered in the database (exit 1 if any)."""
+def verify(
+    expect: Annotated[Optional[str], typer.Option(
+        "--expect", help="A head published earlier: a statement `--publish` printed, a file holding one, or a head "
+                         "hash; the record up to it must be unchanged.")] = None,
+    publish: Annotated[bool, typer.Option(
+        "--publish", help="Print a signed statement of the head to keep outside the database.")] = False,
+    skip_read_models: Annotated[bool, typer.Option(
+        "--skip-read-models", help="Leave out the comparison of the read models with a rebuild (the slow part).")]
+    = False,
+) -> None:
+    """Check the record: every event's keyed hash chain and the global order, the access
+    log (its chain and the heads the events carry), destroyed keys against erasure events,
+    snapshots, and the read models against a rebuild from the events; name each problem
+    and exit 1 if there is any."""
+    from ledger.integrity import expected, statement
     from ledger.integrity import verify as verify_events
+    from projections.projector import Projector
+    from replay.compare import differences
 
     ledger = _open()
     try:
         result = verify_events(ledger)
-        access = ledger.access_log
-        problems = result.problems + access.verify()
+        problems = result.problems + ledger.access_log.verify()
+        if expect is not None:
+            published = expect
+            if not expect.lstrip().startswith("{") and len(expect) != 64:  # a file holding the statement
+                try:
+                    published = Path(expect).read_text(encoding="utf-8")
+                except OSError as e:
+                    raise typer.BadParameter(f"neither a statement, a head hash nor a readable file: {e}",
+                                             param_hint="--expect") from None
+            problems += expected(ledger, result, published)
+        if not skip_read_models:
+            problems += differences(Projector(ledger))
+        signed = statement(ledger, result) if publish else None
     finally:
         ledger.close()
     for problem in problems:
         typer.secho(problem, fg=typer.colors.RED)
     verdict = "FAILED" if problems else "ok"
-    typer.echo(f"{verdict}: {result.events:,} events in {result.families:,} families; access log checked; "
+    checked = "access log, keys, snapshots" + ("" if skip_read_models else " and read models")
+    typer.echo(f"{verdict}: {result.events:,} events in {result.families:,} families; {checked} checked; "
                f"{len(problems)} problem(s)")
-    typer.echo(f"head hash {result.head} (publish it outside the database to pin today's record)")
+    typer.echo(f"head hash {result.head} at position {result.position} (publish it outside the database to pin "
+               "today's record: --publish)")
+    if signed is not None:
+        typer.echo(signed)
     if problems:
         raise typer.Exit(code=1)
 

@@ -1,26 +1,25 @@
 """Legal holds: families whose record must not be erased, whatever their retention says.
 
-A hold is placed on one family or on every family (``scope = "all"``, e.g. while a
-public inquiry or litigation hold is in force), with a reason, by an admin. Lifting a
-hold keeps its row (who lifted it and when), so the holds' own history is kept. While a
-hold is in force ``Ledger.erase`` refuses and ``GET /retention/due`` marks the family held.
+A hold is placed on one family or on every family (``all``, e.g. while a public inquiry
+or litigation hold is in force), with a reason, by an admin. Holds are events of the hold
+register (``aggregates/holds.py``) in the ledger's own events table and hash chain, so no
+hold is placed, lifted or deleted without its event (ADR 0013). Lifting a hold keeps its
+history (who lifted it and when). While a hold is in force ``Ledger.erase`` refuses and
+``GET /retention/due`` marks the family held.
 """
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID, uuid4
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from ledger.clock import Clock, stamp, utc_now
-from ledger.sql import Database
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
-TABLE = "legal_holds"
-DDL = [
-    "CREATE TABLE {legal_holds} (hold_id TEXT PRIMARY KEY, scope TEXT NOT NULL, reason TEXT NOT NULL, "
-    "placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, lifted_by TEXT, lifted_at TEXT)",
-    "CREATE INDEX legal_holds_scope ON {legal_holds} (scope, lifted_at)",
-]
-ALL = "all"
+from aggregates.holds import ALL, REGISTER_ID, HoldRegister
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
 
 
 def scope_of(family_id: UUID | None) -> str:
@@ -34,51 +33,51 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class LegalHolds:
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
-        self.db, self.clock = db, clock
-        db.create(TABLE, DDL)
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
 
-    def _tx(self, commit: bool = True) -> Any:
-        return self.db.transaction({TABLE: self.db.table(TABLE)}, commit=commit)
+    def register(self) -> HoldRegister:
+        try:
+            found = self.ledger.repository.get(REGISTER_ID)
+        except AggregateNotFoundError:
+            return HoldRegister.open(self.ledger.now())
+        assert isinstance(found, HoldRegister)
+        return found
+
+    def _change(self, change: Any) -> Any:
+        for _ in range(8):  # another process placing or lifting at the same moment: read again
+            register = self.register()
+            result = change(register)
+            if all(isinstance(e, HoldRegister.Opened) for e in register.pending_events):
+                return result  # nothing placed or lifted: the register is not even opened
+            try:
+                self.ledger.save(register)
+                return result
+            except IntegrityError:
+                continue
+        raise RuntimeError("the hold register kept changing; retry")
 
     def place(self, family_id: UUID | None, *, reason: str, by: str) -> dict[str, Any]:
         """Hold one family (or every family, ``None``); an existing hold is returned as is."""
-        scope = scope_of(family_id)
-        with self._tx() as tx:
-            found = tx.one("SELECT * FROM {legal_holds} WHERE scope = ? AND lifted_at IS NULL", (scope,))
-            if found is not None:
-                return _shown(found)
-            row = {"hold_id": uuid4().hex, "scope": scope, "reason": reason, "placed_by": by,
-                   "placed_at": stamp(self.clock), "lifted_by": None, "lifted_at": None}
-            tx.run("INSERT INTO {legal_holds} VALUES (?,?,?,?,?,?,?)", tuple(row.values()))
-        return _shown(row)
+        return _shown(self._change(lambda r: r.place(hold_id=self.ledger.new_id(), scope=scope_of(family_id),
+                                                     reason=reason, by=by, at=self.ledger.now())))
 
     def lift(self, family_id: UUID | None, *, by: str) -> dict[str, Any] | None:
         """Lift the hold in force on this scope; None if there is none."""
-        scope = scope_of(family_id)
-        with self._tx() as tx:
-            found = tx.one("SELECT * FROM {legal_holds} WHERE scope = ? AND lifted_at IS NULL", (scope,))
-            if found is None:
-                return None
-            tx.run("UPDATE {legal_holds} SET lifted_by = ?, lifted_at = ? WHERE hold_id = ?",
-                   (by, stamp(self.clock), found["hold_id"]))
-            found.update(lifted_by=by, lifted_at=stamp(self.clock))
-        return _shown(found)
+        found = self._change(lambda r: r.lift(scope=scope_of(family_id), by=by, at=self.ledger.now()))
+        return None if found is None else _shown(found)
 
     def holding(self, family_id: UUID) -> dict[str, Any] | None:
         """The hold in force on this family (its own, or one on every family), if any."""
-        with self._tx(commit=False) as tx:
-            found = tx.one("SELECT * FROM {legal_holds} WHERE scope IN (?, ?) AND lifted_at IS NULL "
-                           "ORDER BY placed_at LIMIT 1", (family_id.hex, ALL))
-        return None if found is None else _shown(found)
+        register = self.register()
+        found = [h for h in (register.in_force(family_id.hex), register.in_force(ALL)) if h is not None]
+        return _shown(min(found, key=lambda h: h["placed_at"])) if found else None
 
     def in_force(self) -> list[dict[str, Any]]:
-        return [_shown(r) for r in self._rows("WHERE lifted_at IS NULL")]
+        return [_shown(h) for h in self._ordered() if h["lifted_at"] is None]
 
     def history(self) -> list[dict[str, Any]]:
-        return [_shown(r) for r in self._rows("")]
+        return [_shown(h) for h in self._ordered()]
 
-    def _rows(self, where: str) -> list[dict[str, Any]]:
-        with self._tx(commit=False) as tx:
-            return tx.rows(f"SELECT * FROM {{legal_holds}} {where} ORDER BY placed_at, hold_id")
-
+    def _ordered(self) -> list[dict[str, Any]]:
+        return sorted(self.register().holds.values(), key=lambda h: (h["placed_at"], h["hold_id"]))

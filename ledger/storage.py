@@ -37,9 +37,12 @@ log = logging.getLogger("ledger.storage")
 HASHES_DDL = (
     "CREATE TABLE IF NOT EXISTS {0} (notification_id BIGINT PRIMARY KEY, originator_id TEXT NOT NULL, "
     "originator_version BIGINT NOT NULL, stream_hash TEXT NOT NULL, global_hash TEXT NOT NULL, "
-    "UNIQUE (originator_id, originator_version))"
+    "log_seq BIGINT NOT NULL, log_hash TEXT NOT NULL, UNIQUE (originator_id, originator_version))"
 )
-HASH_COLUMNS = "notification_id, originator_id, originator_version, stream_hash, global_hash"
+HASH_COLUMNS = "notification_id, originator_id, originator_version, stream_hash, global_hash, log_seq, log_hash"
+LOG_HEAD = "SELECT seq, hash FROM {0} ORDER BY seq DESC LIMIT 1"
+"""The access log's head, read in the events' transaction: every event's hash row
+carries it, so rows removed from the log's end show (``ledger/integrity.py``)."""
 MEMBERS_DDL = "CREATE TABLE IF NOT EXISTS {0} (member_id TEXT PRIMARY KEY, family_id TEXT NOT NULL)"
 """Which family each member belongs to: a member id is the ledger's for one person, so it
 is written with the event that puts the member on the record, in its transaction, and
@@ -80,8 +83,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 row = c.fetchone()
                 return row[0] if row else GENESIS
 
-            rows = chain(stored_events, ids, last_stream, last[0] if last else GENESIS)
-            c.executemany("INSERT INTO event_hashes VALUES (?,?,?,?,?)", rows)
+            rows = chain(self.chain_key, stored_events, ids, last_stream, last[0] if last else GENESIS,
+                         self._log_head(c))
+            c.executemany("INSERT INTO event_hashes VALUES (?,?,?,?,?,?,?)", rows)
         members: Sequence[tuple[str, str]] = kwargs.get("members") or ()
         if members:
             c.executemany("INSERT INTO member_ids VALUES (?,?)", members)
@@ -103,6 +107,18 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             )
             row = c.fetchone()
         return None if row is None else IdempotencyRecord(*tuple(row))
+
+    chain_key: bytes = b""
+    """The hash chain's key (``Settings.hash_chain_key``), set by the ``Ledger``."""
+
+    @staticmethod
+    def _log_head(c: Any) -> tuple[int, str]:
+        try:
+            c.execute(LOG_HEAD.format("access_log"))
+        except Exception:  # noqa: BLE001 - no access log yet (tables being made)
+            return 0, GENESIS
+        row = c.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
 
     def member_family(self, member_id: UUID) -> str | None:
         """The family (hex id) a member belongs to, or None."""
@@ -224,6 +240,9 @@ def _created_despite_races(create_table: Any) -> Any:
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    chain_key: bytes = b""
+    """The hash chain's key (``Settings.hash_chain_key``), set by the ``Ledger``."""
+
     create_table = _created_despite_races(PostgresApplicationRecorder.create_table)
     insert_events = _retried_once(PostgresApplicationRecorder.insert_events)
     select_events = _retried_once(PostgresApplicationRecorder.select_events)
@@ -280,9 +299,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             row = curs.fetchone()
             return row["stream_hash"] if row else GENESIS
 
-        rows = chain(stored_events, ids, last_stream, last["global_hash"] if last else GENESIS)
+        curs.execute(SQL(LOG_HEAD).format(SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                                                  Identifier("access_log"))))
+        head = curs.fetchone()
+        rows = chain(self.chain_key, stored_events, ids, last_stream, last["global_hash"] if last else GENESIS,
+                     (head["seq"], head["hash"]) if head else (0, GENESIS))
         with curs.connection.pipeline():
-            curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s)").format(self.hashes_table), rows)
+            curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s,%s)").format(self.hashes_table), rows)
 
     def member_family(self, member_id: UUID) -> str | None:
         """The family (hex id) a member belongs to, or None."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.utils import get_topic
 
-from aggregates.events import VOCABULARY
+from aggregates.events import VOCABULARY, FamilyEvent
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -34,5 +34,7 @@ def page(ledger: Ledger, after: int, limit: int, types: Sequence[str] = ()) -> d
     notes = ledger.recorder.select_notifications(after + 1, limit + 1, topics=topics)
     more = len(notes) > limit
     notes = notes[:limit]
-    events = [{"position": n.id, **event_view(ledger.mapper.to_domain_event(n))} for n in notes]  # type: ignore[arg-type]
+    decoded = [(n.id, ledger.mapper.to_domain_event(n)) for n in notes]  # type: ignore[arg-type]
+    events = [{"position": position, **event_view(e)} for position, e in decoded
+              if isinstance(e, FamilyEvent)]  # the hold register's events are no family's
     return {"after": after, "next": notes[-1].id if notes else after, "more": more, "events": events}

@@ -34,6 +34,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from aggregates.events import FamilyEvent
+from aggregates.holds import REGISTER_ID
+
 from projections.base import Change, Context, ReadModel
 from projections.sealed import Sealer
 from projections.store import FORMATS, FORMATS_DDL, QUARANTINE, QUARANTINE_DDL, Tx, ViewStore
@@ -142,6 +145,9 @@ class Projector:
         self.sealer.index_key = ledger.settings.blind_index_key()
         self._lock = threading.Lock()
         self.streams = StreamCache()
+        self.last_read: int | None = None
+        """The position of the last row ``read`` read (a family's event or not): the
+        page's end, to which the positions advance."""
         self.reached = 0
         """A position every read model is known to have reached (pages this projector
         committed); positions never go back, so a command at or below it needs no catch-up."""
@@ -215,9 +221,10 @@ class Projector:
         table = self.ledger.recorder.events_table_name
         position = self._position_column()
         with self.store.transaction({}, commit=False) as tx:
+            register: Any = REGISTER_ID if self.store.postgres else REGISTER_ID.hex
             rows = tx.rows(f"SELECT originator_id, COUNT(*) AS n, MIN({position}) AS first "
-                           f"FROM {self.store.table(table)} WHERE {position} <= ? GROUP BY originator_id "
-                           "ORDER BY first", (upto,))
+                           f"FROM {self.store.table(table)} WHERE {position} <= ? AND originator_id <> ? "
+                           "GROUP BY originator_id ORDER BY first", (upto, register))
         return [(r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"]), r["n"])
                 for r in rows]
 
@@ -251,12 +258,14 @@ class Projector:
                        f"ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit is not None else ""), args)
         to_event = self.ledger.mapper.to_domain_event
         found = []
+        self.last_read = rows[-1]["notification_id"] if rows else None
         for r in rows:
             family = r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"])
             try:
                 state = r["state"] if isinstance(r["state"], bytes) else bytes(r["state"])
-                found.append(Change(r["notification_id"], to_event(StoredEvent(
-                    family, r["originator_version"], r["topic"], state))))
+                event = to_event(StoredEvent(family, r["originator_version"], r["topic"], state))
+                if isinstance(event, FamilyEvent):  # the hold register's events are no family's
+                    found.append(Change(r["notification_id"], event))
             except Exception as e:  # noqa: BLE001 - whatever is wrong with the stored row
                 if failed is None:
                     raise
@@ -333,7 +342,7 @@ class Projector:
             start = min(positions.values())
             failed: list[Unprocessable] = []
             changes = self.read(tx, start, self.page, stop=until, failed=failed)
-            last = max([start, *(c.position for c in changes), *(f.position or 0 for f in failed)])
+            last = self.last_read if self.last_read is not None else start
             if changes or failed:
                 self._quarantine(tx, [f for f in failed if f.position is not None and f.position > start])
                 context = self.context(tx, changes)

@@ -69,22 +69,35 @@ def rebuild(
     ``page``: about how many events each transaction applies (whole families);
     ``workers``: how many processes apply pages side by side (default: ``worker_count``)."""
     models = [projector.model(n) for n in names] if names else list(projector.models)
-    store = projector.store
     started = time.perf_counter()
+    position = projector.ledger.recorder.max_notification_id() or 0
+    events, count, quarantined = build(projector, models, SUFFIX, position, page=page, workers=workers,
+                                       on_progress=on_progress)
+    fresh = {k: v for m in models for k, v in projector.store.tables(m.tables, SUFFIX).items()}
+    position = _swap(projector, models, fresh, position, quarantined)
+    return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started, count,
+                   tuple(quarantined))
+
+
+def build(projector: Projector, models: Sequence[ReadModel], suffix: str, position: int, *, page: int = PAGE,
+          workers: int | None = None, on_progress: Callable[[int, int], None] | None = None,
+          ) -> tuple[int, int, list[Unprocessable]]:
+    """Fresh tables (``<table><suffix>``) of the models, filled from the log up to
+    ``position`` without touching the live ones: (events applied, processes, the
+    families held back). The live tables, the positions and the quarantine are as they were."""
+    store = projector.store
     token = uuid.uuid4().hex[:8]
     fresh: dict[str, str] = {}
     for model in models:
-        fresh.update(store.tables(model.tables, SUFFIX))
+        fresh.update(store.tables(model.tables, suffix))
     names = {**fresh, "ix": f"_{token}"}
     ddl = [statement for model in models for statement in model.ddl()]
     indexes = [statement for statement in ddl if statement.lstrip().upper().startswith("CREATE INDEX")]
     create = [statement for statement in ddl if statement not in indexes]
     with store.transaction(names) as tx:
-        store.drop(tx, [t + SUFFIX for m in models for t in m.tables])
+        store.drop(tx, [t + suffix for m in models for t in m.tables])
         for statement in create:
             tx.run(statement)
-
-    position = projector.ledger.recorder.max_notification_id() or 0
     families = projector.families(position)
     total = sum(n for _, n in families)
     pages = list(_pages(families, page))
@@ -109,9 +122,7 @@ def rebuild(
     with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
         for statement in indexes:
             tx.run(statement)
-    position = _swap(projector, models, fresh, position, quarantined)
-    return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started, count,
-                   tuple(quarantined))
+    return events, count, quarantined
 
 
 def worker_count(asked: int | None, events: int, pages: int) -> int:
