@@ -122,6 +122,9 @@ class PackView(Protocol):
         *, on_breach: str | None = None,
     ) -> str | None: ...
 
+    @property
+    def refusing_after(self) -> frozenset[str]: ...
+
 
 class Fact:
     """One entry of the log as the state's handlers read it: ``fact.<field>`` for its
@@ -351,6 +354,8 @@ class Family(Aggregate):
         # closure is still ordered after the closure's authorisation. Only the sign-offs
         # that must come first refuse; good practice is recorded and flagged (ADR 0019).
         # A sign-off counts only if it is stated to have happened by then (ADR 0019).
+        if type_name not in pack.refusing_after:
+            return
         history = [(t, v) for t, v in episode["history"]] if episode else []
         values = self._match_values(type_name, fields, envelope["actor"]["role"], envelope.get("about", []))
         problem = pack.ordering_problem(type_name, values, history, on_breach="refuse")

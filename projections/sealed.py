@@ -48,34 +48,43 @@ class Sealer:
         self.index_key = index_key
         """The blind index's key (``projections/people.py``)."""
 
-    def _key(self, family: str, *, create: bool = False) -> bytes | None:
-        if self.keys is None:
-            return None
-        return self.keys.key_for(UUID(family), create=create)
+    def _cipher(self, family: str, ciphers: dict[str, AESGCM | None] | None = None, *,
+                create: bool = False) -> AESGCM | None:
+        """The family's cipher (None once its key is destroyed); ``ciphers`` keeps them
+        for the rows of one read or write, so a family's key is looked up once."""
+        if ciphers is not None and family in ciphers:
+            return ciphers[family]
+        key = None if self.keys is None else self.keys.key_for(UUID(family), create=create)
+        cipher = None if key is None else AESGCM(key)
+        if ciphers is not None:
+            ciphers[family] = cipher
+        return cipher
 
-    def seal(self, family: str, where: str, value: str | None) -> str | None:
+    def seal(self, family: str, where: str, value: str | None,
+             ciphers: dict[str, AESGCM | None] | None = None) -> str | None:
         if value is None:
             return None
-        key = self._key(family, create=True)
-        if key is None:  # erased: what is written is placeholders and audit structure only
+        cipher = self._cipher(family, ciphers, create=True)
+        if cipher is None:  # erased: what is written is placeholders and audit structure only
             return PLAIN + value
         nonce = os.urandom(12)
-        blob = nonce + AESGCM(key).encrypt(nonce, value.encode("utf-8"), f"{family}:{where}".encode())
+        blob = nonce + cipher.encrypt(nonce, value.encode("utf-8"), f"{family}:{where}".encode())
         return SEALED + base64.b64encode(blob).decode("ascii")
 
-    def open(self, family: str, where: str, stored: str | None) -> str | None:
+    def open(self, family: str, where: str, stored: str | None,
+             ciphers: dict[str, AESGCM | None] | None = None) -> str | None:
         if stored is None:
             return None
         if stored.startswith(PLAIN):
             return stored[len(PLAIN):]
         if not stored.startswith(SEALED):
             return stored  # written before sealing (a ledger of an earlier version)
-        key = self._key(family)
-        if key is None:
+        cipher = self._cipher(family, ciphers)
+        if cipher is None:
             return ERASED
         try:
             blob = base64.b64decode(stored[len(SEALED):])
-            return AESGCM(key).decrypt(blob[:12], blob[12:], f"{family}:{where}".encode()).decode("utf-8")
+            return cipher.decrypt(blob[:12], blob[12:], f"{family}:{where}".encode()).decode("utf-8")
         except (InvalidTag, ValueError):
             log.warning("a sealed %s of family %s does not open: altered in the database?", where, family)
             return UNREADABLE
@@ -91,10 +100,11 @@ class Sealer:
         at = [(i, f"{table}.{c}") for i, c in enumerate(columns) if c in names]
         family = columns.index("family_id")
         sealed = []
+        ciphers: dict[str, AESGCM | None] = {}
         for row in rows:
             values = list(row)
             for i, where in at:
-                values[i] = self.seal(values[family], where, values[i])
+                values[i] = self.seal(values[family], where, values[i], ciphers)
             sealed.append(tuple(values))
         return sealed
 
@@ -111,11 +121,13 @@ class Sealer:
         columns as a join named them)."""
         names = self.sealed.get(table, ())
         opened = []
+        ciphers: dict[str, AESGCM | None] = {}
         for row in rows:
             out = dict(row)
             for column in names:
                 if prefix + column in out:
-                    out[prefix + column] = self.open(out["family_id"], f"{table}.{column}", out[prefix + column])
+                    out[prefix + column] = self.open(out["family_id"], f"{table}.{column}", out[prefix + column],
+                                                     ciphers)
             opened.append(out)
         return opened
 

@@ -580,6 +580,12 @@ class Pack(Strict):
         return [r for r in self.rules if r.kind == "ordering"]
 
     @functools.cached_property
+    def refusing_after(self) -> frozenset[str]:
+        """The event types a refusing ordering rule's ``after`` names (the aggregate asks
+        at every command; most commands are none of them)."""
+        return frozenset(r.after.event for r in self.ordering_rules if r.after is not None and r.on_breach == "refuse")
+
+    @functools.cached_property
     def ordering_after(self) -> frozenset[str]:
         """The event types some ordering rule's ``after`` names (the engine asks at every event)."""
         return frozenset(r.after.event for r in self.ordering_rules if r.after is not None)
