@@ -181,7 +181,7 @@ def through_http(tgt: Target, families: int, per_family: int, clients: int, *, p
         base = f"http://127.0.0.1:{port}"
         _wait_up(base, server)
         if projections == "worker":
-            worker = subprocess.Popen([sys.executable, "-m", "ledger.cli", "project"], env=env, cwd=root,
+            worker = subprocess.Popen([sys.executable, "-m", "cli", "project"], env=env, cwd=root,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         latencies, seconds = asyncio.run(_drive(base, families, per_family, clients))
         if worker is not None:

@@ -37,15 +37,10 @@ def settings_for(data_dir: Path, database_url: str | None = None, schema: str = 
 
 
 def _record(path: str, families: int, seed: int) -> dict[str, object]:
-    from ledger.application import Ledger
-    from ledger.demo import generate
+    from demo import generate
 
-    data_dir = Path(path).parent
-    ledger = Ledger(settings_for(data_dir, f"sqlite:///{path}"))  # type: ignore[arg-type]
-    try:
-        return generate(ledger, families=families, seed=seed, until=UNTIL)
-    finally:
-        ledger.close()
+    return generate(settings_for(Path(path).parent, f"sqlite:///{path}"),  # type: ignore[arg-type]
+                    families=families, seed=seed, until=UNTIL)
 
 
 def _create(path: str) -> None:

@@ -86,12 +86,17 @@ class Ledger(Application[UUID]):
         packs: dict[str, Pack] | None = None,
         clock: Callable[[], datetime] | None = None,
         new_id: Callable[[], UUID] | None = None,
+        only_writer: bool = False,
     ) -> None:
+        """``clock`` and ``new_id`` replace real time and random ids (tests, the demo
+        loader); ``only_writer`` says this process is the database's only writer while it
+        runs (the demo loader): families read from the aggregate cache are then changed in
+        place instead of copied first, since no other process can have moved them on."""
         self.settings = settings or get_settings()
         self.clock = clock or utc_now
         """The application's one clock (``ledger/clock.py``): every event's ``recorded_at``,
         "now" for the deadlines, the access log and the holds, "today" for a date of
-        birth. Real time, except where the demo loader or a test gives it a fixed one."""
+        birth. Real time, except where the demo loader or a test gives it another."""
         self.new_id = new_id or uuid4
         """Where family, member and event ids come from (seeded by the demo loader)."""
         if packs is None:
@@ -106,7 +111,10 @@ class Ledger(Application[UUID]):
         self.listeners: list[Callable[[Recorded], None]] = []
         """Called after each command is stored, outside the family's write lock (the
         projector registers here to keep the read models current in this process)."""
-        super().__init__(env=environment(self.settings))
+        env = environment(self.settings)
+        if only_writer and self.settings.family_cache:
+            env["DEEPCOPY_FROM_AGGREGATE_CACHE"] = "n"
+        super().__init__(env=env)
         self.recorder.chain_key = self.settings.hash_chain_key()  # type: ignore[attr-defined]
         self.holds = LegalHolds(self)
         self.teams = Teams(Database.of(self), clock=self.now)
@@ -115,7 +123,7 @@ class Ledger(Application[UUID]):
         self._index_members()
 
     def now(self) -> datetime:
-        """The application's "now": its clock, read late (the demo loader swaps the clock)."""
+        """The application's "now": its clock."""
         return self.clock()
 
     def construct_transcoder(self) -> Transcoder:

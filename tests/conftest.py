@@ -237,7 +237,7 @@ def ledger_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
     from typer.testing import CliRunner
 
-    from ledger.cli import app as cli
+    from cli.main import app as cli
 
     def run(*args: str, input: str | None = None) -> Any:
         return CliRunner().invoke(cli, list(args), input=input)

@@ -105,7 +105,7 @@ def test_the_data_folder_is_private_and_every_file_in_it_too(tmp_path):
     env.pop("LEDGER_JWT_SECRET", None)
     for args in (["teams", "add", "north", "--name", "North"], ["token", "--sub", "a", "--role", "auditor"],
                  ["project", "--until-caught-up"]):
-        done = subprocess.run([sys.executable, "-m", "ledger.cli", *args], env=env, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
@@ -130,7 +130,7 @@ def test_a_key_shorter_than_32_bytes_is_refused_at_start(tmp_path, name):
         Settings(data_dir=tmp_path, **{name: "too-short-to-be-safe"})
     env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path), f"LEDGER_{name.upper()}": "short",
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-m", "ledger.cli", "teams", "list"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "cli", "teams", "list"], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and f"LEDGER_{name.upper()} is 5 bytes" in done.stderr
     assert "Traceback" not in done.stderr
@@ -140,12 +140,12 @@ def test_a_password_is_never_taken_on_the_command_line_and_never_printed(tmp_pat
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path), "PYTHONPATH": str(root)}
     with_password = pg_database.replace("postgres@", "postgres:hunter2-secret@")
-    done = subprocess.run([sys.executable, "-m", "ledger.cli", "teams", "list", "--database-url", with_password],
+    done = subprocess.run([sys.executable, "-m", "cli", "teams", "list", "--database-url", with_password],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "LEDGER_DATABASE_PASSWORD" in done.stderr + done.stdout
     # From the environment it is used, and what is printed masks it.
     env.update(LEDGER_DATABASE_URL=with_password, LEDGER_DATABASE_SCHEMA="public")
-    from ledger.cli import masked
+    from cli.main import masked
 
     assert masked(with_password) == pg_database.replace("postgres@", "postgres:***@")
     assert "hunter2" not in masked(with_password)

@@ -378,7 +378,7 @@ def test_a_database_that_does_not_exist_is_named_without_a_traceback(pg_database
 
     missing = pg_database.rsplit("/", 1)[0].replace("postgres@", "postgres:secret@") + "/no_such_ledger_db"
     env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path / "data"), "LEDGER_DATABASE_URL": missing}
-    done = subprocess.run([sys.executable, "-m", "ledger.cli", "teams", "list"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "cli", "teams", "list"], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "secret" not in done.stderr

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli import app as cli
+from cli.main import app as cli
 from tests.conftest import SECRET, auth, command, register, token
 
 BODY = {"type": "ReferralReceived", "route": "self", "reason": "help"}

@@ -24,7 +24,7 @@ import pytest
 from aggregates.events import FamilyEvent
 from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
-from ledger.demo import PACK_ORDER, DemoAlreadyLoaded, generate
+from demo import PACK_ORDER, DemoAlreadyLoaded, generate
 from ledger.settings import Settings
 from tests.conftest import FixedClock, open_ledger, SECRET
 
@@ -66,9 +66,7 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             conn.execute(f'CREATE SCHEMA "{schema}"')
         settings = Settings(**common, database_url=url, database_schema=schema, pool_size=4)
     ledger = open_ledger(settings)
-    clock, new_id = ledger.clock, ledger.new_id
-    summary = generate(ledger, families=20, seed=7, until=UNTIL)
-    assert (ledger.clock, ledger.new_id) == (clock, new_id), "the recording clock and id source are restored"
+    summary = generate(settings, families=20, seed=7, until=UNTIL)
     events = events_in_order(ledger)
     yield ledger, summary, events
     ledger.close()
@@ -214,7 +212,7 @@ def fresh(settings: Settings, tmp_path: Path, name: str) -> Settings:
 def stream_of(settings: Settings, families: int, seed: int) -> list[dict[str, Any]]:
     ledger = open_ledger(settings)
     try:
-        generate(ledger, families=families, seed=seed, until=UNTIL)
+        generate(settings, families=families, seed=seed, until=UNTIL)
         return [event_view(e) for e in events_in_order(ledger)]
     finally:
         ledger.close()
@@ -230,14 +228,15 @@ def test_a_seed_gives_the_same_history_ids_included(settings, tmp_path):
 
 
 def test_a_seed_is_loaded_once_and_other_seeds_add_families(tmp_path):
-    ledger = Ledger(Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40), clock=FixedClock())
+    settings = Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40)
+    ledger = Ledger(settings, clock=FixedClock())
     try:
-        generate(ledger, families=2, seed=5, until=UNTIL)
+        generate(settings, families=2, seed=5, until=UNTIL)
         before = ledger.recorder.max_notification_id()
         with pytest.raises(DemoAlreadyLoaded, match="seed 5"):
-            generate(ledger, families=2, seed=5, until=UNTIL)
+            generate(settings, families=2, seed=5, until=UNTIL)
         assert ledger.recorder.max_notification_id() == before
-        generate(ledger, families=2, seed=6, until=UNTIL)
+        generate(settings, families=2, seed=6, until=UNTIL)
         assert len(ledger.family_ids()) == 4
     finally:
         ledger.close()
@@ -246,7 +245,7 @@ def test_a_seed_is_loaded_once_and_other_seeds_add_families(tmp_path):
 def test_ledger_demo_loads_the_families_and_the_read_models(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["LEDGER_DATA_DIR"] = str(tmp_path / "data")
-    done = subprocess.run([sys.executable, "-m", "ledger.cli", "demo", "--families", "8", "--seed", "3"],
+    done = subprocess.run([sys.executable, "-m", "cli", "demo", "--families", "8", "--seed", "3"],
                           capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -254,7 +253,7 @@ def test_ledger_demo_loads_the_families_and_the_read_models(tmp_path):
     assert "read models caught up to position" in out
     for pack in PACK_ORDER:
         assert pack in out
-    again = subprocess.run([sys.executable, "-m", "ledger.cli", "demo", "--families", "8", "--seed", "3"],
+    again = subprocess.run([sys.executable, "-m", "cli", "demo", "--families", "8", "--seed", "3"],
                            capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).parent.parent)
     assert again.returncode == 1 and "already holds the demo families of seed 3" in again.stderr
 
@@ -263,9 +262,10 @@ def test_ledger_demo_loads_the_families_and_the_read_models(tmp_path):
 @pytest.mark.parametrize("seed", [11, 12])
 def test_a_few_hundred_families_are_all_accepted(tmp_path, seed):
     """Every story of a larger run is accepted by the packs (a refusal raises), on SQLite."""
-    ledger = Ledger(Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40), clock=FixedClock())
+    settings = Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40)
+    ledger = Ledger(settings, clock=FixedClock())
     try:
-        summary = generate(ledger, families=150, seed=seed, until=UNTIL)
+        summary = generate(settings, families=150, seed=seed, until=UNTIL)
         assert ledger.recorder.max_notification_id() == summary["events"]
         assert summary["families_per_pack"] == {pack: 30 for pack in sorted(PACK_ORDER)}
     finally:

@@ -127,7 +127,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 def add_teams(env: dict[str, str], args: list[str] = (), teams: tuple[str, ...] = ("north", "south")) -> None:  # type: ignore[assignment]
     """``ledger teams add`` for the tests' teams, on the service's database."""
     for team in teams:
-        done = subprocess.run([sys.executable, "-m", "ledger.cli", "teams", "add", team, "--name", team.title(),
+        done = subprocess.run([sys.executable, "-m", "cli", "teams", "add", team, "--name", team.title(),
                                *args], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 0, done.stderr
@@ -140,7 +140,7 @@ def ledger_service(args: list[str], env: dict[str, str], log_path: Path,
     its base URL, the process and its log (stopped at the end)."""
     port = _free_port()
     log = open(log_path, "w+")
-    process = subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), *args],
+    process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port), *args],
                                env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli import app as cli
+from cli.main import app as cli
 from ledger.policies.loader import PACKS_DIR, PackError, load_packs, shipped_packs
 from ledger.policies.render import render_markdown
 from ledger.settings import Settings

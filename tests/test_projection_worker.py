@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_skipped_and_nothing_app
         total = many_families(ledger, families, notes)
         for kill in range(3):  # kill it three times at different points of the stream
             worker = subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli", "project", "--page", "7"], env=worker_env(settings),
+                [sys.executable, "-m", "cli", "project", "--page", "7"], env=worker_env(settings),
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
             assert worker.stdout is not None
             pages = 0
@@ -126,7 +126,7 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_skipped_and_nothing_app
         projector = Projector(ledger)
         reached = projector.positions()
         assert 0 < min(reached.values()) < total, f"the worker was not killed mid-stream: {reached} of {total}"
-        finished = subprocess.run([sys.executable, "-m", "ledger.cli", "project", "--until-caught-up"],
+        finished = subprocess.run([sys.executable, "-m", "cli", "project", "--until-caught-up"],
                                   env=worker_env(settings), capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert finished.returncode == 0, finished.stdout + finished.stderr
         assert set(projector.positions().values()) == {total}
@@ -199,7 +199,7 @@ def test_a_replay_killed_part_way_leaves_the_live_read_models_untouched(settings
         projector = Projector(ledger)
         projector.catch_up()
         before, positions = dump(projector), projector.positions()
-        replay = subprocess.Popen([sys.executable, "-m", "ledger.cli", "replay", "--page", "5"],
+        replay = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--page", "5"],
                                   env=worker_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, cwd=ROOT)
         assert replay.stdout is not None
@@ -208,7 +208,7 @@ def test_a_replay_killed_part_way_leaves_the_live_read_models_untouched(settings
         replay.send_signal(signal.SIGKILL)
         replay.wait(timeout=30)
         assert dump(projector) == before and projector.positions() == positions
-        again = subprocess.run([sys.executable, "-m", "ledger.cli", "replay"], env=worker_env(settings),
+        again = subprocess.run([sys.executable, "-m", "cli", "replay"], env=worker_env(settings),
                                capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert again.returncode == 0, again.stdout + again.stderr
         assert dump(projector) == before
@@ -223,13 +223,13 @@ def test_ledger_replay_rebuilds_from_the_command_line_with_a_rate(client, settin
     projector: Projector = client.app.state.projector
     before = dump(projector)
     # A page per family, applied by two worker processes.
-    result = subprocess.run([sys.executable, "-m", "ledger.cli", "replay", "--projection", "chronology",
+    result = subprocess.run([sys.executable, "-m", "cli", "replay", "--projection", "chronology",
                              "--page", "1", "--workers", "2"],
                             env=worker_env(settings), capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rebuilt chronology: 4 events" in result.stdout and "events/s" in result.stdout
     assert dump(projector) == before
-    wrong = subprocess.run([sys.executable, "-m", "ledger.cli", "replay", "--projection", "nope"],
+    wrong = subprocess.run([sys.executable, "-m", "cli", "replay", "--projection", "nope"],
                            env=worker_env(settings), capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert wrong.returncode == 2 and "no read model 'nope'" in wrong.stderr
 
@@ -272,7 +272,7 @@ def test_a_worker_killed_inside_a_page_leaves_none_of_it_applied_and_resumes_exa
         assert set(projector.positions().values()) == {14}, "two whole pages, none of the third"
         with projector.reading("chronology") as tx:
             assert tx.one("SELECT COUNT(*) AS n FROM {chronology}")["n"] == 14
-        finished = subprocess.run([sys.executable, "-m", "ledger.cli", "project", "--until-caught-up"],
+        finished = subprocess.run([sys.executable, "-m", "cli", "project", "--until-caught-up"],
                                   env=worker_env(settings), capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert finished.returncode == 0, finished.stdout + finished.stderr
         assert set(projector.positions().values()) == {total}
@@ -383,7 +383,7 @@ def test_deadlines_walked_on_command_by_command_equal_a_walk_of_the_whole_record
     from datetime import datetime, timezone
 
     from ledger import deadlines as engine
-    from ledger.demo import generate
+    from demo import generate
 
     walked_on, restarted = [], []
     original = engine.evaluate_on
@@ -395,8 +395,8 @@ def test_deadlines_walked_on_command_by_command_equal_a_walk_of_the_whole_record
 
     monkeypatch.setattr("projections.deadlines.evaluate_on", counting)
     projector = Projector(ledger)
-    ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
-    generate(ledger, families=10, seed=11, until=datetime(2026, 11, 24, tzinfo=timezone.utc))
+    generate(ledger.settings, families=10, seed=11, until=datetime(2026, 11, 24, tzinfo=timezone.utc),
+             on_recorded=lambda recorded: projector.catch_up(covering=recorded.position))
     assert len(walked_on) > 5 * len(restarted) > 0, (len(walked_on), len(restarted))
     incremental = dump(projector)
     assert len(incremental["deadline_clocks"]) > 50
@@ -416,11 +416,11 @@ def test_a_rebuild_in_several_processes_gives_what_one_process_gives(settings):
     incremental processing and a one-process rebuild give, over the demo's families."""
     from datetime import datetime, timezone
 
-    from ledger.demo import generate
+    from demo import generate
 
     ledger = open_ledger(settings)
     try:
-        generate(ledger, families=8, seed=5, until=datetime(2026, 11, 24, tzinfo=timezone.utc))
+        generate(settings, families=8, seed=5, until=datetime(2026, 11, 24, tzinfo=timezone.utc))
         projector = Projector(ledger)
         projector.catch_up()
         incremental = dump(projector)

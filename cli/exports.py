@@ -90,7 +90,7 @@ def _write(make: Callable[[Any, Any], Any], output: Optional[Path], what: str,
     ``cli:<operating-system user>``), then write it."""
     from aggregates.errors import LedgerError
     from ledger.access_log import Read
-    from ledger.cli_trust import _operator
+    from cli.trust import _operator
 
     with _reading() as (ledger, projector):
         try:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ledger.cli_export import Output, ReturnFormat, _uuid, _write, export
+from cli.exports import Output, ReturnFormat, _uuid, _write, export
 
 keys = typer.Typer(help="The master keyring that wraps each family's key.", no_args_is_help=True)
 

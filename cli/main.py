@@ -12,8 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ledger import cli_trust
-from ledger.cli_export import export
+from cli import trust as cli_trust
+from cli.exports import export
 
 app = typer.Typer(help="Early Help case ledger.", no_args_is_help=True, add_completion=False)
 
@@ -189,18 +189,19 @@ def replay(
 
 
 def _load_demo(families: int, seed: int, *, only_if_empty: bool = False, as_json: bool = False) -> None:
-    """Record the demo families (``ledger.demo``), bring the read models up to date, and
+    """Record the demo families (``demo/``), bring the read models up to date, and
     say what was loaded."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ledger.application import Ledger
-    from ledger.demo import DemoAlreadyLoaded, DemoRefused, generate
+    from demo import DemoAlreadyLoaded, DemoRefused, generate
     from ledger.settings import get_settings
     from projections.projector import Projector
 
-    ledger = Ledger(get_settings())
+    settings = get_settings()
+    ledger = Ledger(settings)
     try:
         if only_if_empty and (ledger.recorder.max_notification_id() or 0) > 0:
             typer.echo("the database already holds families: demo data not loaded again")
@@ -209,7 +210,7 @@ def _load_demo(families: int, seed: int, *, only_if_empty: bool = False, as_json
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task(f"demo families (seed {seed})", total=families)
             try:
-                summary = generate(ledger, families=families, seed=seed,
+                summary = generate(settings, families=families, seed=seed, packs=ledger.packs,
                                    on_progress=lambda done, total: progress.update(task, completed=done, total=total))
             except (DemoAlreadyLoaded, DemoRefused) as e:
                 typer.secho(f"demo data not loaded: {e}", err=True, fg=typer.colors.RED)
@@ -264,7 +265,7 @@ def teams_add(
     """Add a team to the directory (or rename one): families are registered for, and
     transferred to, teams of the directory only."""
     from aggregates.errors import LedgerError
-    from ledger.cli_trust import _operator
+    from cli.trust import _operator
 
     ledger = _open_ledger(database_url)
     try:
