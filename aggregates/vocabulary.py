@@ -10,9 +10,29 @@ from __future__ import annotations
 from typing import Literal
 
 Role = Literal["practitioner", "supervisor", "manager", "auditor", "service", "admin", "inspector"]
+"""Who a person is to the ledger (a token's ``role``): the three roles of a council's team
+record on its families; the others read (an auditor and an inspector across teams, a
+service account the feed, an admin the operations)."""
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
-WRITING_ROLES = frozenset({"practitioner", "supervisor", "manager"})
+TEAM_ROLES = frozenset({"practitioner", "supervisor", "manager"})
+"""The roles of a team: they hold families, record on them, and their tokens name the team."""
+WRITING_ROLES = TEAM_ROLES
+"""The roles that record anything (only a team's)."""
 MANAGEMENT_ROLES = frozenset({"supervisor", "manager"})
+"""The team roles whose entries are management oversight (seed 000 L1748)."""
+
+EntryCategory = Literal[
+    "family", "front door", "allocation", "contact", "consent", "assessment", "deadline", "plan", "meeting",
+    "case note", "oversight", "step up or down", "pause", "transfer", "closure", "document", "agreement",
+    "correction", "erasure",
+]
+"""What part of the work an entry belongs to (``FamilyEvent.category``): how a chronology
+groups and filters its entries."""
+ENTRY_CATEGORIES: tuple[str, ...] = EntryCategory.__args__  # type: ignore[attr-defined]
+
+PowerName = Literal["triage", "step", "transfer", "accept_transfer", "authorise", "extend", "close"]
+"""The powers a policy pack gives to roles (its ``authority``): an event type that needs
+one says which (``FamilyEvent.power``)."""
 
 MemberKind = Literal["child", "adult"]
 
