@@ -26,6 +26,8 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.vocabulary import (
     AgreementSubject,
+    EntryCategory,
+    PowerName,
     ClosureReason,
     ConsentForm,
     ConsentScope,
@@ -41,6 +43,12 @@ from aggregates.vocabulary import (
     SupervisionKind,
     TriageOutcome,
 )
+from aggregates.wording import Terms, join, pathway, plain, who, words
+
+MEETING_NAMES = {
+    "team_around_the_family": "Team Around the Family meeting", "review": "Review TAF meeting",
+    "closure": "Closure TAF meeting", "family_network": "Family network meeting",
+}
 
 ENVELOPE_FIELDS = (
     "event_id", "occurred_at", "actor", "policy", "policy_version", "about", "context",
@@ -68,6 +76,38 @@ class FamilyEvent(Aggregate.Event):
     with the family's key, shown as erased once that key is destroyed. Everything else
     (types, times, actors, codes, ids) is the audit structure and stays readable."""
 
+    # What the rest of the ledger asks of an event type is declared here, once, on the
+    # class (ADR 0026): a new type states these and its summary, and the packs that use it.
+    category: ClassVar[EntryCategory]
+    """What part of the work the entry belongs to (how a chronology groups and filters)."""
+    decision_kind: ClassVar[str | None] = None
+    """The entry records someone's decision under authority, and of what kind ("allocation",
+    "closure"...): the management oversight view lists it when a supervisor or manager made
+    it, an auditor may reconstruct what was known when it was made
+    (``/families/{id}/decisions/{event_id}``), and it is corrected only by the person who
+    made it or a manager of the family's team."""
+    power: ClassVar[PowerName | None] = None
+    """The pack power (its ``authority``) a role must hold to record it."""
+    power_needed_to: ClassVar[str] = ""
+    """The power in words, for a refusal: "... may not <power_needed_to>"."""
+    management_only: ClassVar[bool] = False
+    """Only a supervisor or manager records it, whatever the pack says (seed 000 L1748)."""
+    outside_episode: ClassVar[bool] = False
+    """It may be recorded while the family has no open episode (a re-referral opens one,
+    reopening reopens the last; follow-up, documents, corrections and new members concern
+    the record rather than new work: seed 000 L1714, seed 001 L469)."""
+    sets_pathway: ClassVar[bool] = False
+    """Its ``pathway`` (when given) becomes the episode's pathway."""
+    assessment: ClassVar[str | None] = None
+    """``"start"`` for the event that starts an assessment, ``"step"`` for those that name
+    one already started (by ``assessment_id``); the pack matches both on its kind."""
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        """The entry in plain words, from its values ``d`` (as JSON, corrections applied),
+        members named as ``{m:<id>}`` tokens and the pack's vocabulary by its names."""
+        return words(cls.__name__)
+
     @property
     def type(self) -> str:
         return type(self).__name__
@@ -86,6 +126,14 @@ class FamilyEvent(Aggregate.Event):
 class FamilyRegistered(FamilyEvent, Aggregate.Created):
     """The family is built on the system under a policy pack (seed 002 L133)."""
 
+    category = 'family'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        members = who([m["member_id"] for m in d["members"]])
+        return f"Family registered with team {d['team']} under {terms.council}'s procedure: " + members
+
     team: str
     members: list[dict[str, Any]]
 
@@ -93,6 +141,13 @@ class FamilyRegistered(FamilyEvent, Aggregate.Created):
 class MemberAdded(FamilyEvent):
     """A child or adult joins the household record (seed 000 L509: every member)."""
     personal = ('given_name', 'family_name', 'date_of_birth')
+
+    category = 'family'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return f"{who(d['member_id'])} ({d['kind']}) joined the family record"
 
     member_id: UUID
     given_name: str
@@ -110,6 +165,15 @@ class ReferralReceived(FamilyEvent):
     """A request for early help: opens an episode (seed 000 L366-L378, E1)."""
     personal = ('reason', 'referrer_name')
 
+    category = 'front door'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        source = d.get("referrer_agency") or d.get("referrer_name") or words(d["route"])
+        priority = f"priority {terms.term_name('priorities', d.get('priority'))}" if d.get("priority") else ""
+        return join(f"Referral received from {source}", d["reason"], priority)
+
     episode_id: UUID
     route: ReferralRoute
     reason: str
@@ -125,6 +189,17 @@ class TriageDecided(FamilyEvent):
     """Threshold / triage decision and the pathway chosen (seed 000 L374, L447, E2)."""
     personal = ('rationale',)
 
+    category = 'front door'
+    sets_pathway = True
+    decision_kind = 'threshold decision'
+    power = 'triage'
+    power_needed_to = 'record a triage decision'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Triage decision: {words(d['outcome'])}", pathway(terms, d.get("pathway")),
+                    terms.term_name("triage_responses", d.get("response")), d.get("rationale", ""))
+
     outcome: TriageOutcome
     pathway: str | None = None
     rationale: str = ""
@@ -137,12 +212,31 @@ class TriageDecided(FamilyEvent):
 class AllocatedToTeam(FamilyEvent):
     """Allocated to a team's tray (seed 000 L456, E5)."""
 
+    category = 'allocation'
+    sets_pathway = True
+    decision_kind = 'allocation'
+    power = 'triage'
+    power_needed_to = 'allocate a family to a team'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Allocated to team {d['team']}", pathway(terms, d.get("pathway")))
+
     team: str
     pathway: str | None = None
 
 
 class AllocatedToWorker(FamilyEvent):
     """A worker is allocated, normally as lead professional (seed 000 L476, E8)."""
+
+    category = 'allocation'
+    decision_kind = 'allocation'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        role = f" ({d['worker_role']})" if d.get("worker_role") else ""
+        lead = " as lead professional" if d.get("lead_professional", True) else ""
+        return f"Allocated to {d['worker_id']}{role}{lead}"
 
     worker_id: str
     worker_role: str | None = None
@@ -155,6 +249,12 @@ class AllocatedToWorker(FamilyEvent):
 class ContactAttempted(FamilyEvent):
     """An attempt to reach the family or referrer that did not connect (seed 002 L204)."""
 
+    category = 'contact'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return f"Tried to contact the {d['party']} by {words(d['method'])}: {words(d['outcome'])}"
+
     method: ContactMethod
     party: ContactParty
     outcome: ContactOutcome
@@ -164,6 +264,16 @@ class ContactMade(FamilyEvent):
     """Contact or a visit: who was present, which children were seen, seen alone
     (seed 000 L508, L1348: "where a child has been seen and if ... seen alone")."""
     personal = ('location', 'joint_with')
+
+    category = 'contact'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        place = (f" at {d['location']}" if d.get("location") else "") + (
+            f", jointly with {', '.join(d['joint_with'])}" if d.get("joint_with") else "")
+        return join(f"{words(d['method']).capitalize()} with the {d['party']}{place}",
+                    f"seen: {who(d['children_seen'])}" if d["children_seen"] else "no child seen",
+                    f"seen alone: {who(d['children_seen_alone'])}" if d["children_seen_alone"] else "")
 
     method: ContactMethod
     party: ContactParty
@@ -179,6 +289,13 @@ class ContactMade(FamilyEvent):
 class ConsentGiven(FamilyEvent):
     """Consent, who gave it and for what (seed 000 L617, L637, E15)."""
 
+    category = 'consent'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        scope = " and ".join(words(s) for s in d["scope"])
+        return join(f"Consent to {scope} given by {who(d['given_by'])} ({d['form']})", d.get("reason", ""))
+
     given_by: UUID
     scope: list[ConsentScope]
     form: ConsentForm = "written"
@@ -187,6 +304,13 @@ class ConsentGiven(FamilyEvent):
 class ConsentRefused(FamilyEvent):
     personal = ('reason',)
 
+    category = 'consent'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        scope = " and ".join(words(s) for s in d["scope"])
+        return join(f"Consent to {scope} refused by {who(d['given_by'])}", d.get("reason", ""))
+
     given_by: UUID
     scope: list[ConsentScope]
     reason: str = ""
@@ -194,6 +318,13 @@ class ConsentRefused(FamilyEvent):
 
 class ConsentWithdrawn(FamilyEvent):
     personal = ('reason',)
+
+    category = 'consent'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        scope = " and ".join(words(s) for s in d["scope"])
+        return join(f"Consent to {scope} withdrawn by {who(d['given_by'])}", d.get("reason", ""))
 
     given_by: UUID
     scope: list[ConsentScope]
@@ -206,6 +337,14 @@ class ConsentWithdrawn(FamilyEvent):
 class AssessmentStarted(FamilyEvent):
     """An early help assessment starts (seed 000 L685: expected timescale set)."""
 
+    category = 'assessment'
+    assessment = 'start'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
+        return join(f"{kind} started", d.get("reason", ""))
+
     assessment_id: UUID
     assessment_kind: str = "early-help-assessment"
     """One of the pack's ``assessment_kinds`` (Haringey's C4C and CiC, seed 001 L351,
@@ -216,12 +355,31 @@ class AssessmentStarted(FamilyEvent):
 class AssessmentSubmitted(FamilyEvent):
     """Submitted to the manager for quality assurance (seed 000 L645, E25)."""
 
+    category = 'assessment'
+    assessment = 'step'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
+        return join(f"{kind} submitted", d.get("reason", ""))
+
     assessment_id: UUID
 
 
 class AssessmentReturned(FamilyEvent):
     """Returned by the manager for more work (seed 000 L876-L883, E26)."""
     personal = ('reason',)
+
+    category = 'assessment'
+    assessment = 'step'
+    decision_kind = 'authorisation'
+    power = 'authorise'
+    power_needed_to = 'return assessments'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
+        return join(f"{kind} returned", d.get("reason", ""))
 
     assessment_id: UUID
     reason: str
@@ -230,12 +388,36 @@ class AssessmentReturned(FamilyEvent):
 class AssessmentAuthorised(FamilyEvent):
     """Quality assured and signed off by a manager (seed 000 L645, L750)."""
 
+    category = 'assessment'
+    assessment = 'step'
+    decision_kind = 'authorisation'
+    power = 'authorise'
+    power_needed_to = 'authorise assessments'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
+        return join(f"{kind} authorised", d.get("reason", ""))
+
     assessment_id: UUID
 
 
 class DeadlineExtended(FamilyEvent):
     """A manager extends a pack rule's clock (seed 000 L507, L689: up to 45 days)."""
     personal = ('reason',)
+
+    category = 'deadline'
+    decision_kind = 'extension'
+    power = 'extend'
+    power_needed_to = 'extend a deadline'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        rule = terms.rule(d["rule"])
+        what = rule.title if rule else d["rule"]
+        unit = words(rule.unit) if rule and rule.unit else ""
+        return join(f"Extended by {d['extend_by']} {unit}: {what}".replace("  ", " "), d["reason"],
+                    "agreed with the family" if d.get("agreed_with_family") else "")
 
     rule: str
     extend_by: int
@@ -247,6 +429,13 @@ class PlanAgreed(FamilyEvent):
     """The family plan agreed with the family, usually at the first TAF (seed 002 L59)."""
     personal = ('outcomes',)
 
+    category = 'plan'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join("Plan agreed: " + "; ".join(d["outcomes"]),
+                    f"review by {d['review_by']}" if d.get("review_by") else "")
+
     plan_id: UUID
     outcomes: list[str]
     review_by: date | None = None
@@ -255,12 +444,27 @@ class PlanAgreed(FamilyEvent):
 class PlanAuthorised(FamilyEvent):
     """Manager review and sign-off of the plan (seed 002 L59, L289)."""
 
+    category = 'plan'
+    decision_kind = 'authorisation'
+    power = 'authorise'
+    power_needed_to = 'authorise plans'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return "Plan authorised"
+
     plan_id: UUID
 
 
 class PlanShared(FamilyEvent):
     """Plan circulated to the family and TAF members (seed 000 L1293, E36)."""
     personal = ('shared_with',)
+
+    category = 'plan'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return "Plan shared with " + ", ".join(d["shared_with"])
 
     plan_id: UUID
     shared_with: list[str]
@@ -269,6 +473,15 @@ class PlanShared(FamilyEvent):
 class MeetingHeld(FamilyEvent):
     """TAF, family network or review meeting (seed 000 L1229-L1307, E34)."""
     personal = ('attendees',)
+
+    category = 'meeting'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        kind = MEETING_NAMES.get(d["meeting_kind"], words(d["meeting_kind"]).capitalize() + " meeting")
+        return join(f"{kind} held", "with " + ", ".join(d["attendees"]) if d["attendees"] else "",
+                    f"family present: {who(d['members_present'])}" if d["members_present"] else "",
+                    f"next meeting {d['next_meeting']}" if d.get("next_meeting") else "")
 
     meeting_kind: MeetingKind
     attendees: list[str]
@@ -283,6 +496,12 @@ class CaseNoteRecorded(FamilyEvent):
     """A case note; child-specific notes name only that child (seed 000 L1417)."""
     personal = ('text',)
 
+    category = 'case note'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return str(d["text"])
+
     text: str
     contact_type: str | None = None
 
@@ -291,6 +510,14 @@ class ManagementOversightRecorded(FamilyEvent):
     """Management oversight: decision, rationale, impact (seed 000 L1748, E39)."""
     personal = ('text', 'decision')
 
+    category = 'oversight'
+    decision_kind = 'oversight note'
+    management_only = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join("Management oversight", d.get("decision", ""), d["text"], sep=": ")
+
     text: str
     decision: str = ""
 
@@ -298,6 +525,14 @@ class ManagementOversightRecorded(FamilyEvent):
 class SupervisionRecorded(FamilyEvent):
     """Case supervision of the worker on this family (seed 000 L1768, E41)."""
     personal = ('text',)
+
+    category = 'oversight'
+    decision_kind = 'supervision'
+    management_only = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"{words(d['kind']).capitalize()} supervision of {d['worker_id']}", d.get("text", ""), sep=": ")
 
     worker_id: str
     kind: SupervisionKind = "formal"
@@ -311,6 +546,15 @@ class SteppedUp(FamilyEvent):
     """Stepped up to statutory services (seed 000 L1563, E49-E50)."""
     personal = ('reason',)
 
+    category = 'step up or down'
+    decision_kind = 'step up'
+    power = 'step'
+    power_needed_to = 'step a family up'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Stepped up to {words(d['to_service'])}", d["reason"])
+
     to_service: str
     reason: str
 
@@ -318,6 +562,16 @@ class SteppedUp(FamilyEvent):
 class SteppedDown(FamilyEvent):
     """Stepped down from statutory services into early help (seed 000 L1581-L1593)."""
     personal = ('reason',)
+
+    category = 'step up or down'
+    decision_kind = 'step down'
+    sets_pathway = True
+    power = 'step'
+    power_needed_to = 'step a family down'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Stepped down from {words(d['from_service'])}", d["reason"], pathway(terms, d.get("pathway")))
 
     from_service: str
     reason: str
@@ -328,12 +582,26 @@ class WorkPaused(FamilyEvent):
     """Early help work stops, e.g. during a Section 47 enquiry (seed 002)."""
     personal = ('note',)
 
+    category = 'pause'
+    decision_kind = 'pause'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Work paused: {words(d['reason'])}", d.get("note", ""))
+
     reason: PauseReason
     note: str = ""
 
 
 class WorkResumed(FamilyEvent):
     personal = ('reason',)
+
+    category = 'pause'
+    decision_kind = 'pause'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join("Work resumed", d.get("reason", ""))
 
     reason: str = ""
 
@@ -342,12 +610,32 @@ class TransferredOut(FamilyEvent):
     """Handed to another team (seed 000 L1613-L1657, E54)."""
     personal = ('reason',)
 
+    category = 'transfer'
+    decision_kind = 'transfer'
+    management_only = True
+    power = 'transfer'
+    power_needed_to = 'transfer a family to another team'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Transfer to team {d['to_team']} requested", d["reason"])
+
     to_team: str
     reason: str
 
 
 class TransferredIn(FamilyEvent):
     """Accepted by the receiving team; the case's team changes here."""
+
+    category = 'transfer'
+    decision_kind = 'transfer'
+    management_only = True
+    power = 'accept_transfer'
+    power_needed_to = 'accept a family from another team'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return f"Transfer from team {d['from_team']} accepted"
 
     from_team: str
 
@@ -359,6 +647,12 @@ class ClosureProposed(FamilyEvent):
     """Closure proposed (seed 000 L1692-L1706, E55)."""
     personal = ('summary',)
 
+    category = 'closure'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Closure proposed: {words(d['reason'])}", d.get("summary", ""))
+
     reason: ClosureReason
     summary: str = ""
 
@@ -367,12 +661,29 @@ class ClosureAuthorised(FamilyEvent):
     """A manager authorises the proposed closure (seed 000 L1700)."""
     personal = ('comment',)
 
+    category = 'closure'
+    decision_kind = 'closure'
+    management_only = True
+    power = 'close'
+    power_needed_to = 'authorise closure'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join("Closure authorised", d.get("comment", ""))
+
     comment: str = ""
 
 
 class EpisodeClosed(FamilyEvent):
     """The episode ends; nothing but reopening may follow on it."""
     personal = ('outcome',)
+
+    category = 'closure'
+    decision_kind = 'closure'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Episode closed: {words(d['reason'])}", d.get("outcome", ""))
 
     reason: ClosureReason
     outcome: str = ""
@@ -381,6 +692,14 @@ class EpisodeClosed(FamilyEvent):
 class EpisodeReopened(FamilyEvent):
     personal = ('reason',)
 
+    category = 'closure'
+    decision_kind = 'reopening'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join("Episode reopened", d["reason"])
+
     reason: str
 
 
@@ -388,6 +707,14 @@ class FollowUpCompleted(FamilyEvent):
     """The post-closure follow-up check (seed 001 L462-L500: a call 3 months after closure;
     a visit within 5 working days if the family needs more help)."""
     personal = ('outcome',)
+
+    category = 'closure'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Follow-up by {words(d['method'])}", d.get("outcome", ""),
+                    "further support needed" if d.get("further_support_needed") else "")
 
     method: ContactMethod
     outcome: str = ""
@@ -404,6 +731,16 @@ class DocumentRecorded(FamilyEvent):
     ``document`` is one of the pack's ``documents``."""
     personal = ('title', 'sent_to')
 
+    category = 'document'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        name = terms.term_name("documents", d["document"])
+        title = d.get("title") or ""
+        return join(name + (f" ({title})" if title and plain(title) not in plain(name) else ""),
+                    "sent to " + ", ".join(d["sent_to"]) if d.get("sent_to") else "", sep=", ")
+
     document: str
     title: str = ""
     sent_to: list[str] = field(default_factory=list)
@@ -413,6 +750,15 @@ class AgreementRecorded(FamilyEvent):
     """The family (and the TAF, where present) agreed to something: a plan, an extension,
     closure, a step up or down (seed 000 L1587; seed 002 L307, L309)."""
     personal = ('detail',)
+
+    category = 'agreement'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        rule = terms.rule(d["rule"]) if d.get("rule") else None
+        what = words(d["subject"]) + (f" ({rule.title})" if rule else "")
+        party = "the family and the TAF" if d.get("with_team_around_the_family") else "the family"
+        return join(f"Agreed with {party}: {what}", d.get("detail", ""))
 
     subject: AgreementSubject
     rule: str | None = None
@@ -429,6 +775,13 @@ class EntryCorrected(FamilyEvent):
     registration (which lists every first member) or their MemberAdded."""
     personal = ('changes', 'reason')
 
+    category = 'correction'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return "Entry corrected"
+
     corrects: UUID
     changes: dict[str, Any]
     reason: str
@@ -443,6 +796,13 @@ class PersonalDataErased(FamilyEvent):
     as it stood at erasure (rule, state, due, the events that started and stopped each
     clock; no names), because clocks that depend on a child's age could not be worked
     out again without the date of birth. ``reason`` is a category, not a narrative."""
+
+    category = 'erasure'
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return (f"Personal data erased ({words(d['reason'].replace('-', '_'))}; {d['legal_basis']}): "
+                "names, dates of birth and free text in this record can no longer be read")
 
     reason: str
     legal_basis: str

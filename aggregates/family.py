@@ -28,48 +28,16 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import Aggregate
 
 from aggregates import events as ev
+from aggregates import state
+from aggregates.state import Episode, FamilyState, Member, PendingTransfer
 from aggregates.corrections import MEMBER_DETAILS, corrected
 from aggregates.errors import InvalidCommand, LedgerError, NotAuthorised, RuleBroken
 from aggregates.vocabulary import MANAGEMENT_ROLES
 
 LONDON = ZoneInfo("Europe/London")
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 """The shape of the state below; a snapshot of another shape is not used (the family is
 folded from its events instead, ``ledger.storage.LedgerRepository``)."""
-
-# Events that may be recorded while the family has no open episode: a new referral
-# (re-referral) opens one; reopening reopens the last; follow-up after closure and
-# corrections concern the record rather than new work; a new member may be born.
-# A document may be sent after closure too (seed 000 L1714: the standard closure letter
-# follows the manager's sign-off; seed 001 L469: the 3 month follow-up form).
-OUTSIDE_EPISODE = frozenset(
-    {"ReferralReceived", "EpisodeReopened", "FollowUpCompleted", "EntryCorrected", "MemberAdded",
-     "DocumentRecorded"}
-)
-
-PATHWAY_SETTERS = frozenset({"TriageDecided", "AllocatedToTeam", "SteppedDown"})
-ASSESSMENT_EVENTS = frozenset({"AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised"})
-
-POWERS: dict[str, tuple[str, str]] = {
-    "TriageDecided": ("triage", "record a triage decision"),
-    "AllocatedToTeam": ("triage", "allocate a family to a team"),
-    "AssessmentAuthorised": ("authorise", "authorise assessments"),
-    "AssessmentReturned": ("authorise", "return assessments"),
-    "PlanAuthorised": ("authorise", "authorise plans"),
-    "DeadlineExtended": ("extend", "extend a deadline"),
-    "ClosureAuthorised": ("close", "authorise closure"),
-    "SteppedUp": ("step", "step a family up"),
-    "SteppedDown": ("step", "step a family down"),
-    "TransferredOut": ("transfer", "transfer a family to another team"),
-    "TransferredIn": ("accept_transfer", "accept a family from another team"),
-}
-"""The event types only the roles a pack names may record, with the pack's power."""
-MANAGEMENT_ONLY = frozenset({"SupervisionRecorded", "ManagementOversightRecorded", "ClosureAuthorised",
-                             "TransferredOut", "TransferredIn"})
-"""Types only a supervisor or manager records, whatever the pack says."""
-DECISIONS = frozenset(POWERS) | MANAGEMENT_ONLY
-"""Entries that record someone's decision under authority: corrected only by the person
-who made it or by a manager of the family's team."""
 
 IDENTIFYING = frozenset({"episode_id", "assessment_id", "plan_id", "member_id", "corrects"})
 """Fields that say which thing an entry is about: a correction cannot point it elsewhere."""
@@ -126,20 +94,6 @@ class PackView(Protocol):
     def refusing_after(self) -> frozenset[str]: ...
 
 
-class Fact:
-    """One entry of the log as the state's handlers read it: ``fact.<field>`` for its
-    values (None for a field it does not keep), and its envelope."""
-
-    __slots__ = ("event_id", "type", "occurred_at", "actor", "about", "values")
-
-    def __init__(self, event_id: UUID, entry: tuple[Any, ...] | list[Any]) -> None:
-        self.event_id = event_id
-        self.type, self.occurred_at, self.actor, self.about, self.values = entry
-
-    def __getattr__(self, name: str) -> Any:
-        return self.values.get(name)
-
-
 def _entry(event: ev.FamilyEvent) -> tuple[Any, ...]:
     """What the state keeps of an event: (type, occurred_at, actor, about, values)."""
     kind = event.type
@@ -189,11 +143,26 @@ class Family(Aggregate):
 
     def _reset(self) -> None:
         """The state just after registration, from the registration's fact."""
-        registration = next(iter(self.log.values()))[4]
-        self.team: str = registration["team"]
-        self.members: dict[str, dict[str, Any]] = {m["member_id"].hex: dict(m) for m in registration["members"]}
-        self.episodes: list[dict[str, Any]] = []
-        self.pending_transfer: dict[str, Any] | None = None
+        registration_id, registration = next(iter(self.log.items()))
+        self.folded: FamilyState = state.registered(registration[4]["team"], registration[4]["members"],
+                                                    UUID(registration_id))
+        """The family's current facts (``aggregates/state.py``: the one fold of them)."""
+
+    @property
+    def team(self) -> str:
+        return self.folded["team"]
+
+    @property
+    def members(self) -> dict[str, Member]:
+        return self.folded["members"]
+
+    @property
+    def episodes(self) -> list[Episode]:
+        return self.folded["episodes"]
+
+    @property
+    def pending_transfer(self) -> PendingTransfer | None:
+        return self.folded["pending_transfer"]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Family:
         """A copy sharing nothing that is ever changed with this one, as ``copy.deepcopy``
@@ -207,9 +176,11 @@ class Family(Aggregate):
         for name, value in self.__dict__.items():
             if name == "log":
                 state[name] = dict(value)
-            elif name == "episodes":
-                state[name] = [{k: list(v) if k == "history" else copy.deepcopy(v, memo) for k, v in episode.items()}
-                               for episode in value]
+            elif name == "folded":
+                folded = copy.deepcopy({k: v for k, v in value.items() if k != "episodes"}, memo)
+                folded["episodes"] = [{k: list(v) if k == "history" else copy.deepcopy(v, memo)
+                                       for k, v in episode.items()} for episode in value["episodes"]]
+                state[name] = folded
             else:
                 state[name] = copy.deepcopy(value, memo)
         clone.__dict__.update(state)
@@ -315,14 +286,13 @@ class Family(Aggregate):
                          pack: PackView) -> None:
         """Whether the actor's role may record this type at all (under the family's pack)."""
         role = actor["role"]
-        if type_name in MANAGEMENT_ONLY and role not in MANAGEMENT_ROLES:
-            what = POWERS[type_name][1] if type_name in POWERS else f"record {type_name}"
+        cls = ev.VOCABULARY[type_name]
+        if cls.management_only and role not in MANAGEMENT_ROLES:
+            what = cls.power_needed_to or f"record {type_name}"
             raise NotAuthorised(f"only a supervisor or manager may {what}, not a {role}")
-        if type_name in POWERS:
-            power, what = POWERS[type_name]
-            if not pack.may(power, role):
-                raise NotAuthorised(f"the {pack.id} pack lets a {' or '.join(pack.roles_for(power))} "
-                                    f"{what}, not a {role}")
+        if cls.power is not None and not pack.may(cls.power, role):
+            raise NotAuthorised(f"the {pack.id} pack lets a {' or '.join(pack.roles_for(cls.power))} "
+                                f"{cls.power_needed_to}, not a {role}")
         if type_name == "DeadlineExtended":
             rule = pack.rule(fields.get("rule") or "")
             if rule is not None and rule.extension is not None and role not in rule.extension.roles:
@@ -335,7 +305,7 @@ class Family(Aggregate):
         command is held to and, replayed over the whole log, a correction too."""
         self._check_members_known(envelope.get("about", []), "about")
         episode = self.current_episode
-        if type_name not in OUTSIDE_EPISODE and (episode is None or episode["status"] != "open"):
+        if not ev.VOCABULARY[type_name].outside_episode and (episode is None or episode["status"] != "open"):
             if episode is None:
                 raise RuleBroken(
                     f"{type_name} needs an open episode: record ReferralReceived first"
@@ -356,7 +326,7 @@ class Family(Aggregate):
         # A sign-off counts only if it is stated to have happened by then (ADR 0019).
         if type_name not in pack.refusing_after:
             return
-        history = [(t, v) for t, v in episode["history"]] if episode else []
+        history = [(t, v) for t, v in episode.get("history", [])] if episode else []
         values = self._match_values(type_name, fields, envelope["actor"]["role"], envelope.get("about", []))
         problem = pack.ordering_problem(type_name, values, history, on_breach="refuse")
         if problem is not None:
@@ -446,7 +416,7 @@ class Family(Aggregate):
         if not_given:
             raise RuleBroken(f"consent for {', '.join(not_given)} was not given, so cannot be withdrawn")
 
-    def _episode(self) -> dict[str, Any]:
+    def _episode(self) -> Episode:
         episode = self.current_episode
         assert episode is not None  # the open-episode rule has been checked
         return episode
@@ -644,7 +614,7 @@ class Family(Aggregate):
         corrector = envelope["actor"]
         self._check_authority(kind, corrected[4], corrector, pack)
         original = target[2]
-        if kind in DECISIONS and corrector["user_id"] != original.get("user_id") and corrector["role"] != "manager":
+        if ev.VOCABULARY[kind].decision_kind and corrector["user_id"] != original.get("user_id") and corrector["role"] != "manager":
             raise NotAuthorised(f"{kind} records a decision by {original.get('user_id')} "
                                 f"({original.get('role')}): only they or a manager of team {self.team} may correct it")
         problems = self._correction_problems(f["corrects"].hex, corrected, pack)
@@ -715,10 +685,10 @@ class Family(Aggregate):
         values = _compact(fields, ev.VOCABULARY[type_name].personal)
         episode = self.current_episode
         pathway = episode["pathway"] if episode else None
-        if type_name in PATHWAY_SETTERS and fields.get("pathway"):
+        if ev.VOCABULARY[type_name].sets_pathway and fields.get("pathway"):
             pathway = fields["pathway"]
         values.update(pathway=pathway, actor_role=role, about=list(about))
-        if type_name in ASSESSMENT_EVENTS and episode is not None:
+        if ev.VOCABULARY[type_name].assessment == "step" and episode is not None:
             found = episode["assessments"].get(fields["assessment_id"].hex)
             values["assessment_kind"] = found["kind"] if found else None
         return values
@@ -751,142 +721,17 @@ class Family(Aggregate):
                 self._apply(UUID(event_id), entry)
 
     def _apply(self, event_id: UUID, entry: tuple[Any, ...] | list[Any]) -> None:
-        fact = Fact(event_id, entry)
+        fact = state.Fact(event_id, *entry)
         values = self._match_values(fact.type, fact.values, fact.actor.get("role", ""), fact.about)
-        handler = getattr(self, f"_when_{fact.type}", None)
-        if handler is not None:
-            handler(fact)
+        state.apply(self.folded, fact)
         episode = self.current_episode
         if episode is None or (episode["status"] != "open" and fact.type != "EpisodeClosed"):
             return
-        if fact.type == "ReferralReceived" and not episode["history"]:
+        history = episode.setdefault("history", [])
+        if fact.type == "ReferralReceived" and not history:
             values["pathway"] = None  # a new episode starts without a pathway
         values["occurred_at"] = fact.occurred_at
-        episode["history"].append([fact.type, values])
-
-    def _when_MemberAdded(self, e: Fact) -> None:
-        self.members[e.member_id.hex] = {
-            "member_id": e.member_id, "given_name": e.given_name, "family_name": e.family_name,
-            "kind": e.kind, "date_of_birth": e.date_of_birth, "gender": e.gender,
-            "ethnicity": e.ethnicity, "added_by": e.event_id,
-        }
-
-    def _when_ReferralReceived(self, e: Fact) -> None:
-        episode = self.current_episode
-        if episode is not None and episode["status"] == "open":
-            episode["referrals"].append(e.event_id)
-            return
-        self.episodes.append({
-            "episode_id": e.episode_id, "status": "open", "opened_at": e.occurred_at,
-            "closed_at": None, "close_reason": None, "referrals": [e.event_id],
-            "pathway": None, "team": self.team, "worker": None, "consent": {},
-            "assessments": {}, "plans": {}, "paused": False, "pause_reason": None, "paused_at": None,
-            "closure": None, "stepped_up": False, "extensions": {}, "history": [],
-        })
-
-    def _when_TriageDecided(self, e: Fact) -> None:
-        if e.pathway:
-            self._episode()["pathway"] = e.pathway
-
-    def _when_AllocatedToTeam(self, e: Fact) -> None:
-        self.team = e.team
-        self._episode()["team"] = e.team
-        if e.pathway:
-            self._episode()["pathway"] = e.pathway
-
-    def _when_AllocatedToWorker(self, e: Fact) -> None:
-        self._episode()["worker"] = e.worker_id
-
-    def _set_consent(self, scope: list[str], state: str) -> None:
-        for s in scope:
-            self._episode()["consent"][s] = state
-
-    def _when_ConsentGiven(self, e: Fact) -> None:
-        self._set_consent(e.scope, "given")
-
-    def _when_ConsentRefused(self, e: Fact) -> None:
-        self._set_consent(e.scope, "refused")
-
-    def _when_ConsentWithdrawn(self, e: Fact) -> None:
-        self._set_consent(e.scope, "withdrawn")
-
-    def _when_AssessmentStarted(self, e: Fact) -> None:
-        self._episode()["assessments"][e.assessment_id.hex] = {
-            "assessment_id": e.assessment_id, "kind": e.assessment_kind, "status": "started",
-            "started_at": e.occurred_at, "submitted_at": None, "submitted_by": None, "authorised_by": None,
-        }
-
-    def _assessment_status(self, e: Fact, status: str) -> dict[str, Any]:
-        assessment: dict[str, Any] = self._episode()["assessments"][e.assessment_id.hex]
-        assessment["status"] = status
-        return assessment
-
-    def _when_AssessmentSubmitted(self, e: Fact) -> None:
-        self._assessment_status(e, "submitted").update(submitted_by=e.actor["user_id"], submitted_at=e.occurred_at)
-
-    def _when_AssessmentReturned(self, e: Fact) -> None:
-        self._assessment_status(e, "returned")
-
-    def _when_AssessmentAuthorised(self, e: Fact) -> None:
-        self._assessment_status(e, "authorised")["authorised_by"] = e.actor["user_id"]
-
-    def _when_DeadlineExtended(self, e: Fact) -> None:
-        extensions = self._episode()["extensions"]
-        extensions[e.rule] = extensions.get(e.rule, 0) + e.extend_by
-
-    def _when_PlanAgreed(self, e: Fact) -> None:
-        self._episode()["plans"][e.plan_id.hex] = {
-            "plan_id": e.plan_id, "status": "agreed", "agreed_at": e.occurred_at, "shared_with": [],
-        }
-
-    def _when_PlanAuthorised(self, e: Fact) -> None:
-        self._episode()["plans"][e.plan_id.hex]["status"] = "authorised"
-
-    def _when_PlanShared(self, e: Fact) -> None:
-        plan = self._episode()["plans"][e.plan_id.hex]
-        plan["shared_with"] = sorted(set(plan["shared_with"]) | set(e.shared_with or ()))
-
-    def _when_SteppedUp(self, e: Fact) -> None:
-        self._episode()["stepped_up"] = True
-
-    def _when_SteppedDown(self, e: Fact) -> None:
-        if e.pathway:
-            self._episode()["pathway"] = e.pathway
-
-    def _when_WorkPaused(self, e: Fact) -> None:
-        self._episode().update(paused=True, pause_reason=e.reason, paused_at=e.occurred_at)
-
-    def _when_WorkResumed(self, e: Fact) -> None:
-        self._episode().update(paused=False, pause_reason=None, paused_at=None)
-
-    def _when_TransferredOut(self, e: Fact) -> None:
-        self.pending_transfer = {"from_team": self.team, "to_team": e.to_team, "event_id": e.event_id,
-                                 "at": e.occurred_at}
-
-    def _when_TransferredIn(self, e: Fact) -> None:
-        if self.pending_transfer is None:  # pragma: no cover - refused when recorded
-            return
-        self.team = self.pending_transfer["to_team"]
-        if self.current_episode is not None:
-            self.current_episode["team"] = self.team
-            self.current_episode["worker"] = None
-        self.pending_transfer = None
-
-    def _when_ClosureProposed(self, e: Fact) -> None:
-        self._episode()["closure"] = {
-            "reason": e.reason, "proposed_by": e.actor["user_id"], "proposed_at": e.occurred_at,
-            "authorised": False, "authorised_by": None, "authorised_at": None,
-        }
-
-    def _when_ClosureAuthorised(self, e: Fact) -> None:
-        closure = self._episode()["closure"]
-        closure.update(authorised=True, authorised_by=e.actor["user_id"], authorised_at=e.occurred_at)
-
-    def _when_EpisodeClosed(self, e: Fact) -> None:
-        self._episode().update(status="closed", closed_at=e.occurred_at, close_reason=e.reason, paused=False)
-
-    def _when_EpisodeReopened(self, e: Fact) -> None:
-        self._episode().update(status="open", closed_at=None, close_reason=None, closure=None)
+        history.append([fact.type, values])
 
     # -- reading ---------------------------------------------------------------------
 
@@ -909,7 +754,7 @@ class Family(Aggregate):
         }
 
 
-def _episode_view(episode: dict[str, Any]) -> dict[str, Any]:
+def _episode_view(episode: Episode) -> dict[str, Any]:
     view = {k: v for k, v in episode.items() if k not in ("history", "paused_at")}
     view["assessments"] = [{k: v for k, v in a.items() if k != "submitted_at"}
                            for a in episode["assessments"].values()]

@@ -57,11 +57,20 @@ class Durham(Story):
             yield self.document("case-summary", self.sup, title="Initial case summary")
             self.later()
         yield self.allocate_worker(self.sup, "Key Worker")
+        yield from self.second_worker()
         self.start_work()
 
     def hub_allocation(self) -> Iterator[Step]:
         yield self.allocate_worker(self.mgr, "Early Help Practitioner")
+        yield from self.second_worker()
         self.start_work()
+
+    def second_worker(self) -> Iterator[Step]:
+        """Some families have a second worker alongside the lead professional, for joint
+        work (seed 000 L563: joint visits with another professional); not the lead."""
+        if self.rng.random() < 0.5:
+            self.later()
+            yield self.allocate_worker(self.mgr, "Family Practitioner", lead=False)
 
     def start_work(self) -> None:
         ep = self.ep

@@ -26,6 +26,7 @@ and the list ``breaches`` (ADR 0019). Counting is ``ledger.calendar`` (ADR 0007)
 from __future__ import annotations
 
 from collections.abc import Iterable
+import copy
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
@@ -33,15 +34,16 @@ from uuid import UUID
 
 import orjson
 
+from aggregates import state
 from aggregates.corrections import corrected
-from aggregates.events import FamilyEvent, payload_fields
+from aggregates.state import Episode, FamilyState, Member
+from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
 from ledger.calendar import Due, WorkingCalendar, add_years, london_date, start_of_day
 from ledger.policies.matching import ANY_MEMBER, matches
-from ledger.policies.schema import ASSESSMENT_EVENTS, Pack, Rule
+from ledger.policies.schema import Pack, Rule
 
 State = Literal["open", "met", "met_late", "overdue", "paused", "extended", "not_applicable", "breach"]
 STATES: tuple[str, ...] = get_args(State)
-PATHWAY_SETTERS = ("TriageDecided", "AllocatedToTeam", "SteppedDown")
 
 
 @dataclass(frozen=True)
@@ -165,14 +167,11 @@ class _Walk:
     pack: Pack
     calendar: WorkingCalendar
     clocks: list[Clock] = field(default_factory=list)
-    members: dict[str, dict[str, Any]] = field(default_factory=dict)
-    assessments: dict[str, str] = field(default_factory=dict)
-    episode_id: UUID | None = None
-    episode_open: bool = False
-    pathway: str | None = None
-    team: str | None = None
-    worker: str | None = None
-    pending_team: str | None = None
+    now: FamilyState | None = None
+    """The family's facts at the walk's moment (``aggregates/state.py``, in time order)."""
+    recorded: FamilyState | None = None
+    """The family's facts as the record states them (the same fold, in recording order):
+    what the outcome reports as its team, worker, pathway and episode, as the aggregate does."""
     activated: set[tuple[str, UUID | None]] = field(default_factory=set)
     episode_log: list[tuple[Fact, dict[str, Any]]] = field(default_factory=list)
     last_day: date | None = None
@@ -183,49 +182,51 @@ class _Walk:
         """A copy to walk on from, sharing nothing it would change with this one (the
         pack, calendar and rules are shared; facts and their values are never changed)."""
         return replace(self, clocks=[replace(c, extensions=list(c.extensions)) for c in self.clocks],
-                       members={k: dict(v) for k, v in self.members.items()}, assessments=dict(self.assessments),
+                       now=copy.deepcopy(self.now), recorded=copy.deepcopy(self.recorded),
                        activated=set(self.activated), episode_log=list(self.episode_log),
                        breaches=list(self.breaches))
 
     # -- tracking the family --------------------------------------------------------
 
+    # -- the family's facts at the walk's moment -------------------------------------
+
+    @property
+    def members(self) -> dict[str, Member]:
+        return self.now["members"] if self.now is not None else {}
+
+    @property
+    def episode(self) -> Episode | None:
+        return state.current(self.now) if self.now is not None else None
+
+    @property
+    def episode_id(self) -> UUID | None:
+        episode = self.episode
+        return None if episode is None else episode["episode_id"]  # type: ignore[no-any-return]
+
+    @property
+    def episode_open(self) -> bool:
+        episode = self.episode
+        return episode is not None and episode["status"] == "open"
+
+    @property
+    def pathway(self) -> str | None:
+        episode = self.episode
+        return None if episode is None else episode["pathway"]
+
     def values(self, fact: Fact) -> dict[str, Any]:
         values = dict(fact.fields)
         values.update(pathway=self.pathway, actor_role=fact.actor.get("role"), about=list(fact.about))
-        if fact.type in ASSESSMENT_EVENTS and fact.type != "AssessmentStarted":
-            values["assessment_kind"] = self.assessments.get(fact.fields["assessment_id"].hex)
+        if VOCABULARY[fact.type].assessment == "step":
+            episode = self.episode
+            found = episode["assessments"].get(fact.fields["assessment_id"].hex) if episode else None
+            values["assessment_kind"] = found["kind"] if found else None
         return values
 
     def track(self, fact: Fact) -> None:
-        f = fact.fields
-        kind = fact.type
-        if kind == "FamilyRegistered":
-            self.team = f["team"]
-            for member in f["members"]:
-                self.members[member["member_id"].hex] = dict(member)
-        elif kind == "MemberAdded":
-            self.members[f["member_id"].hex] = dict(f)
-        elif kind == "ReferralReceived" and not self.episode_open:
-            self.episode_id, self.episode_open, self.pathway = f["episode_id"], True, None
-            self.worker, self.episode_log = None, []
-        elif kind == "EpisodeReopened":
-            self.episode_open = True
-        elif kind == "EpisodeClosed":
-            self.episode_open = False
-        elif kind == "AllocatedToTeam":
-            self.team = f["team"]
-        elif kind == "AllocatedToWorker" and f.get("lead_professional", True):
-            self.worker = f["worker_id"]
-        elif kind == "TransferredOut":
-            self.pending_team = f["to_team"]
-        elif kind == "TransferredIn":
-            self.team, self.pending_team, self.worker = self.pending_team or self.team, None, None
-        elif kind == "AssessmentStarted":
-            self.assessments[f["assessment_id"].hex] = f["assessment_kind"]
-        elif kind == "EntryCorrected":
-            pass
-        if kind in PATHWAY_SETTERS and f.get("pathway"):
-            self.pathway = f["pathway"]
+        if self.now is None:
+            self.now = state.fold([as_state_fact(fact)])
+        else:
+            state.apply(self.now, as_state_fact(fact))
 
     def children_for(self, rule: Rule, fact: Fact | None, on: date) -> list[UUID]:
         """The children a per-child rule covers on ``on``: born by then, of the rule's
@@ -344,6 +345,8 @@ class _Walk:
         self.birthdays(london_date(fact.occurred_at))
         pathway_before, episode_before = self.pathway, self.episode_id
         self.track(fact)
+        if self.episode_id != episode_before:
+            self.episode_log = []  # a new episode's ordering rules look back over it alone
         values = self.values(fact)
         if fact.type == "EpisodeReopened":
             self.reopen(fact)
@@ -443,6 +446,27 @@ def _order(fact: Fact) -> tuple[bool, datetime, int]:
     return (fact.type != "FamilyRegistered", fact.occurred_at, fact.version)
 
 
+def _recording_order(fact: Fact) -> tuple[bool, int]:
+    return (fact.type != "FamilyRegistered", fact.version)
+
+
+def as_state_fact(fact: Fact) -> state.Fact:
+    return state.Fact(fact.event_id, fact.type, fact.occurred_at, fact.actor, fact.about, fact.fields)
+
+
+def reported(recorded: FamilyState | None) -> dict[str, Any]:
+    """The family's team, lead worker, pathway and episode as an outcome reports them."""
+    episode = state.current(recorded) if recorded is not None else None
+    return {
+        "team": recorded["team"] if recorded is not None else None,
+        "worker": episode["worker"] if episode else None,
+        "other_workers": list(episode["other_workers"]) if episode else [],
+        "pathway": episode["pathway"] if episode else None,
+        "episode_id": episode["episode_id"] if episode else None,
+        "episode_open": bool(episode and episode["status"] == "open"),
+    }
+
+
 def evaluate_from_start(
     events: list[FamilyEvent],
     pack: Pack,
@@ -466,6 +490,8 @@ def evaluate_from_start(
     walk = _Walk(pack, calendar)
     for fact in happened:
         walk.step(fact)
+    if happened:
+        walk.recorded = state.fold(as_state_fact(f) for f in sorted(happened, key=_recording_order))
     late = late_entries(all_facts, pack, calendar)
     onward = None
     if progress and known_at is None and happened and len(happened) == len(all_facts) and events:
@@ -495,6 +521,8 @@ def evaluate_on(
     walk = progress.walk.fork()
     for fact in new_facts:
         walk.step(fact)
+        if walk.recorded is not None:
+            state.apply(walk.recorded, as_state_fact(fact))
     late = progress.late + late_entries(new_facts, pack, calendar)
     onward = Progress(pack, calendar, newer[-1].originator_version, last, walk.fork(), late)
     return _outcome(walk, pack, calendar, as_of, None, late), onward
@@ -515,11 +543,7 @@ def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime
         "known_at": known_at,
         "policy": pack.id,
         "policy_version": pack.version,
-        "team": walk.team,
-        "worker": walk.worker,
-        "pathway": walk.pathway,
-        "episode_id": walk.episode_id,
-        "episode_open": walk.episode_open,
+        **reported(walk.recorded),
         "deadlines": rows,
         "late_entries": list(late),
         "breaches": [{"event_id": fact.event_id, "type": fact.type, "rule": rule.id, "title": rule.title,

@@ -9,13 +9,15 @@ transaction. Queries over its rows live in the same module.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+from aggregates import state
 from aggregates.events import FamilyEvent
+from aggregates.state import FamilyState
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
 from projections.sealed import Sealer, unsealed
@@ -41,6 +43,15 @@ class Context:
     batch (the deadlines model's progress, ADR 0016)."""
     sealer: Sealer = field(default_factory=unsealed)
     """Seals the personal columns under each family's key (``projections/sealed.py``)."""
+    _states: dict[UUID, FamilyState] = field(default_factory=dict, repr=False)
+
+    def family_state(self, family_id: UUID) -> FamilyState:
+        """The family's current facts after its whole stream as recorded so far (the one
+        fold, ``aggregates/state.py``), worked out once per batch whoever asks."""
+        found = self._states.get(family_id)
+        if found is None:
+            found = self._states[family_id] = state.fold(state.facts_of(self.family_events(family_id)))
+        return found
 
 
 class ReadModel(ABC):
@@ -130,13 +141,17 @@ class FamilyRows:
         return row
 
     def write(self) -> None:
-        if not self.changed:
-            return
-        names = ", ".join(self.columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c != "family_id")
-        self.tx.many(f"INSERT INTO {{{self.table}}} ({names}) VALUES ({','.join('?' * len(self.columns))}) "
-                     f"ON CONFLICT (family_id) DO UPDATE SET {updates}",
-                     [tuple(self.rows[f][c] for c in self.columns) for f in sorted(self.changed)])
+        upsert(self.tx, self.table, self.columns, [self.rows[f] for f in sorted(self.changed)])
+
+
+def upsert(tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write rows of a table holding one row per family, replacing the family's row."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "family_id")
+    tx.many(f"INSERT INTO {{{table}}} ({names}) VALUES ({','.join('?' * len(columns))}) "
+            f"ON CONFLICT (family_id) DO UPDATE SET {updates}", [tuple(r[c] for c in columns) for r in rows])
 
 
 def iso(instant: datetime | None) -> str | None:

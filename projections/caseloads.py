@@ -12,14 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from projections.base import Change, Context, FamilyRows, ReadModel
+from aggregates import state
+from projections.base import Change, Context, ReadModel, upsert
 from ledger.sql import Tx
-
-TEAM_EVENTS = frozenset({
-    "FamilyRegistered", "MemberAdded", "ReferralReceived", "AllocatedToTeam", "AllocatedToWorker",
-    "TransferredOut", "TransferredIn", "EpisodeClosed", "EpisodeReopened",
-})
-
 
 COLUMNS = ("family_id", "policy", "team", "worker", "open", "children", "pending_team")
 
@@ -27,6 +22,7 @@ COLUMNS = ("family_id", "policy", "team", "worker", "open", "children", "pending
 class CaseloadsModel(ReadModel):
     name = "caseloads"
     tables = ("caseload_families",)
+    version = 2  # rows from the one fold: corrections move them too
 
     def ddl(self) -> list[str]:
         return [
@@ -39,40 +35,19 @@ class CaseloadsModel(ReadModel):
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
-        events = [c.event for c in changes if c.event.type in TEAM_EVENTS]
-        if not events:
-            return
-        found = FamilyRows(tx, "caseload_families", COLUMNS, [e.originator_id.hex for e in events])
-        for e in events:
-            fid = e.originator_id.hex
-            if e.type == "FamilyRegistered":
-                children = sum(1 for m in e.members if m["kind"] == "child")  # type: ignore[attr-defined]
-                found.new(fid, policy=e.policy, team=e.team, worker=None, open=0,  # type: ignore[attr-defined]
-                          children=children, pending_team=None)
-                continue
-            row = found.get(fid)
-            if row is None:
-                continue
-            if e.type == "MemberAdded":
-                if e.kind == "child":  # type: ignore[attr-defined]
-                    row["children"] += 1
-            elif e.type == "ReferralReceived":
-                row["worker"] = row["worker"] if row["open"] == 1 else None
-                row["open"] = 1
-            elif e.type == "AllocatedToTeam":
-                row["team"] = e.team  # type: ignore[attr-defined]
-            elif e.type == "AllocatedToWorker":
-                if e.lead_professional:  # type: ignore[attr-defined]
-                    row["worker"] = e.worker_id  # type: ignore[attr-defined]
-            elif e.type == "TransferredOut":
-                row["pending_team"] = e.to_team  # type: ignore[attr-defined]
-            elif e.type == "TransferredIn":
-                row["team"], row["pending_team"], row["worker"] = row["pending_team"] or row["team"], None, None
-            elif e.type == "EpisodeClosed":
-                row["open"] = 0
-            elif e.type == "EpisodeReopened":
-                row["open"] = 1
-        found.write()
+        """Each family's row again from its current facts (the one fold): team, lead
+        worker, open or not, children, a transfer awaiting acceptance."""
+        families = sorted({c.event.originator_id for c in changes if c.event.type in state.CHANGES_STATE}, key=str)
+        rows = []
+        for family_id in families:
+            now = context.family_state(family_id)
+            episode = state.current(now)
+            pending = now["pending_transfer"]
+            rows.append({"family_id": family_id.hex, "policy": context.family_events(family_id)[0].policy,
+                         "team": now["team"], "worker": episode["worker"] if episode else None,
+                         "open": int(state.is_open(now)), "children": state.children(now),
+                         "pending_team": pending["to_team"] if pending else None})
+        upsert(tx, "caseload_families", COLUMNS, rows)
 
 
 def view(tx: Tx, packs: dict[str, Any], team: str | None = None) -> dict[str, Any]:

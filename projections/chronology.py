@@ -30,7 +30,8 @@ from uuid import UUID
 import orjson
 
 from aggregates.corrections import MEMBER_DETAILS
-from aggregates.events import FamilyEvent, payload_fields
+from aggregates.wording import TOKEN
+from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
 from ledger.calendar import LONDON, start_of_day
 from ledger.deadlines import late_rules
 from ledger.policies.schema import Pack
@@ -41,7 +42,6 @@ from projections.sealed import Sealer
 from projections import spreadsheet
 from ledger.sql import Tx
 
-TOKEN = re.compile(r"\{m:([0-9a-f]{32})\}")
 CONTEXT = ("agency", "significance", "impact_on_child", "action_taken", "note", "reference")
 COLUMNS = (
     "event_id", "family_id", "position", "version", "occurred_at", "recorded_at", "type", "summary",
@@ -60,139 +60,9 @@ CSV_HEADER = (
 # --- summaries in plain words ------------------------------------------------------------
 
 
-def _who(members: Any) -> str:
-    ids = members if isinstance(members, list) else [members]
-    return ", ".join(f"{{m:{hexid(i)}}}" for i in ids if i)
-
-
-def _term(pack: Pack, vocabulary: str, value: str | None) -> str:
-    if value is None:
-        return ""
-    return next((t.name for t in getattr(pack, vocabulary) if t.id == value), value)
-
-
-def _words(value: str | None) -> str:
-    return (value or "").replace("_", " ")
-
-
-def _join(*parts: str, sep: str = "; ") -> str:
-    """The parts that say something, once: a part already said by an earlier one (a
-    closure's outcome "outcomes met" after its reason "outcomes met") is left out."""
-    kept: list[str] = []
-    for part in parts:
-        if part and not any(_plain(part) in _plain(k) for k in kept):
-            kept.append(part)
-    return sep.join(kept)
-
-
-def _plain(text: str) -> str:
-    return " ".join(text.replace("_", " ").replace("-", " ").lower().split())
-
-
 def summarise(event_type: str, d: dict[str, Any], pack: Pack) -> str:
-    """One event in plain words (member names as tokens)."""
-    t = event_type
-    if t == "FamilyRegistered":
-        return f"Family registered with team {d['team']} under {pack.council}'s procedure: " + _who(
-            [m["member_id"] for m in d["members"]])
-    if t == "MemberAdded":
-        return f"{_who(d['member_id'])} ({d['kind']}) joined the family record"
-    if t == "ReferralReceived":
-        source = d.get("referrer_agency") or d.get("referrer_name") or _words(d["route"])
-        return _join(f"Referral received from {source}", d["reason"],
-                     f"priority {_term(pack, 'priorities', d.get('priority'))}" if d.get("priority") else "")
-    if t == "TriageDecided":
-        return _join(f"Triage decision: {_words(d['outcome'])}",
-                     f"pathway {_term(pack, 'pathways', d.get('pathway'))}" if d.get("pathway") else "",
-                     _term(pack, "triage_responses", d.get("response")), d.get("rationale", ""))
-    if t == "AllocatedToTeam":
-        return _join(f"Allocated to team {d['team']}",
-                     f"pathway {_term(pack, 'pathways', d.get('pathway'))}" if d.get("pathway") else "")
-    if t == "AllocatedToWorker":
-        role = f" ({d['worker_role']})" if d.get("worker_role") else ""
-        lead = " as lead professional" if d.get("lead_professional", True) else ""
-        return f"Allocated to {d['worker_id']}{role}{lead}"
-    if t == "ContactAttempted":
-        return f"Tried to contact the {d['party']} by {_words(d['method'])}: {_words(d['outcome'])}"
-    if t == "ContactMade":
-        return _join(f"{_words(d['method']).capitalize()} with the {d['party']}"
-                     + (f" at {d['location']}" if d.get("location") else "")
-                     + (f", jointly with {', '.join(d['joint_with'])}" if d.get("joint_with") else ""),
-                     f"seen: {_who(d['children_seen'])}" if d["children_seen"] else "no child seen",
-                     f"seen alone: {_who(d['children_seen_alone'])}" if d["children_seen_alone"] else "")
-    if t in ("ConsentGiven", "ConsentRefused", "ConsentWithdrawn"):
-        verb = {"ConsentGiven": "given", "ConsentRefused": "refused", "ConsentWithdrawn": "withdrawn"}[t]
-        scope = " and ".join(_words(s) for s in d["scope"])
-        form = f" ({d['form']})" if t == "ConsentGiven" else ""
-        return _join(f"Consent to {scope} {verb} by {_who(d['given_by'])}{form}", d.get("reason", ""))
-    if t.startswith("Assessment"):
-        kind = _term(pack, "assessment_kinds", d.get("assessment_kind")) or "Assessment"
-        verb = t.removeprefix("Assessment").lower()
-        return _join(f"{kind} {verb}", d.get("reason", ""))
-    if t == "DeadlineExtended":
-        rule = pack.rule(d["rule"])
-        what = rule.title if rule else d["rule"]
-        unit = _words(rule.unit) if rule and rule.unit else ""
-        return _join(f"Extended by {d['extend_by']} {unit}: {what}".replace("  ", " "), d["reason"],
-                     "agreed with the family" if d.get("agreed_with_family") else "")
-    if t == "PlanAgreed":
-        return _join("Plan agreed: " + "; ".join(d["outcomes"]),
-                     f"review by {d['review_by']}" if d.get("review_by") else "")
-    if t == "PlanAuthorised":
-        return "Plan authorised"
-    if t == "PlanShared":
-        return "Plan shared with " + ", ".join(d["shared_with"])
-    if t == "MeetingHeld":
-        names = {"team_around_the_family": "Team Around the Family meeting", "review": "Review TAF meeting",
-                 "closure": "Closure TAF meeting", "family_network": "Family network meeting"}
-        kind = names.get(d["meeting_kind"], _words(d["meeting_kind"]).capitalize() + " meeting")
-        return _join(f"{kind} held", "with " + ", ".join(d["attendees"]) if d["attendees"] else "",
-                     f"family present: {_who(d['members_present'])}" if d["members_present"] else "",
-                     f"next meeting {d['next_meeting']}" if d.get("next_meeting") else "")
-    if t == "CaseNoteRecorded":
-        return d["text"]
-    if t == "ManagementOversightRecorded":
-        return _join("Management oversight", d.get("decision", ""), d["text"], sep=": ")
-    if t == "SupervisionRecorded":
-        return _join(f"{_words(d['kind']).capitalize()} supervision of {d['worker_id']}", d.get("text", ""), sep=": ")
-    if t == "SteppedUp":
-        return _join(f"Stepped up to {_words(d['to_service'])}", d["reason"])
-    if t == "SteppedDown":
-        return _join(f"Stepped down from {_words(d['from_service'])}", d["reason"],
-                     f"pathway {_term(pack, 'pathways', d.get('pathway'))}" if d.get("pathway") else "")
-    if t == "WorkPaused":
-        return _join(f"Work paused: {_words(d['reason'])}", d.get("note", ""))
-    if t == "WorkResumed":
-        return _join("Work resumed", d.get("reason", ""))
-    if t == "TransferredOut":
-        return _join(f"Transfer to team {d['to_team']} requested", d["reason"])
-    if t == "TransferredIn":
-        return f"Transfer from team {d['from_team']} accepted"
-    if t == "ClosureProposed":
-        return _join(f"Closure proposed: {_words(d['reason'])}", d.get("summary", ""))
-    if t == "ClosureAuthorised":
-        return _join("Closure authorised", d.get("comment", ""))
-    if t == "EpisodeClosed":
-        return _join(f"Episode closed: {_words(d['reason'])}", d.get("outcome", ""))
-    if t == "EpisodeReopened":
-        return _join("Episode reopened", d["reason"])
-    if t == "FollowUpCompleted":
-        return _join(f"Follow-up by {_words(d['method'])}", d.get("outcome", ""),
-                     "further support needed" if d.get("further_support_needed") else "")
-    if t == "DocumentRecorded":
-        name = _term(pack, "documents", d["document"])
-        title = d.get("title") or ""
-        return _join(name + (f" ({title})" if title and _plain(title) not in _plain(name) else ""),
-                     "sent to " + ", ".join(d["sent_to"]) if d.get("sent_to") else "", sep=", ")
-    if t == "AgreementRecorded":
-        rule = pack.rule(d["rule"]) if d.get("rule") else None
-        what = _words(d["subject"]) + (f" ({rule.title})" if rule else "")
-        who = "the family and the TAF" if d.get("with_team_around_the_family") else "the family"
-        return _join(f"Agreed with {who}: {what}", d.get("detail", ""))
-    if t == "PersonalDataErased":
-        return f"Personal data erased ({_words(d['reason'].replace('-', '_'))}; {d['legal_basis']}): " \
-               "names, dates of birth and free text in this record can no longer be read"
-    return _words(t)
+    """One entry in plain words (member names as tokens): its event class says how."""
+    return VOCABULARY[event_type].summarise(d, pack)
 
 
 # --- rows --------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from aggregates.events import FamilyEvent
+from aggregates import state
+from aggregates.events import VOCABULARY, FamilyEvent
 from ledger.calendar import london_date
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
@@ -109,33 +110,44 @@ def _child(family_id: str, person: dict[str, Any]) -> dict[str, Any]:
             "gender": person.get("gender"), "ethnicity": person.get("ethnicity")}
 
 
-# The only event types ``walk`` reads; the rows of any other are passed over.
-WALKED = frozenset({
-    "FamilyRegistered", "MemberAdded", "ReferralReceived", "AllocatedToWorker", "EpisodeClosed",
-    "EpisodeReopened", "AssessmentStarted", "AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised",
-})
+READ = frozenset({"family", "front door", "allocation", "assessment", "transfer", "closure", "correction"})
+"""The categories of entry that can move an episode's rows (``FamilyEvent.category``)."""
 
 
 def read_here(event: FamilyEvent) -> bool:
-    """Whether the episodes' rows can depend on this event: one ``walk`` reads, or a
-    correction (which names what it corrects)."""
-    return event.type in WALKED or event.type == "EntryCorrected"
+    """Whether the episodes' rows can depend on this event."""
+    return VOCABULARY[event.type].category in READ
 
 
 def walk(rows: Iterable[dict[str, Any]], pack: Pack) -> tuple[list[Episode], dict[str, dict[str, Any]]]:
     """A family's episodes (with their assessments) and its children, from its chronology
-    rows in the order they were recorded."""
+    rows in the order they were recorded. When episodes open and close and who their lead
+    worker is come from the one fold of the family's facts (``aggregates/state.py``)."""
     children: dict[str, dict[str, Any]] = {}
     episodes: list[Episode] = []
+    now: state.FamilyState | None = None
     early_help = {k.id for k in pack.assessment_kinds if k.early_help_assessment}
     completing = completed_by(pack)
     for row in sorted(rows, key=lambda r: r["version"]):
         kind = row["type"]
-        if kind not in WALKED:
-            continue
         data, when = row["data"], _instant(row["occurred_at"])
         family_id = row["family_id"]
+        fact = state.Fact(UUID(row["event_id"]), kind, when,
+                          {"user_id": row.get("actor_id") or "", "role": row.get("actor_role") or ""},
+                          tuple(row["about"]), data)
+        opened = len(now["episodes"]) if now is not None else 0
+        if now is None:
+            now = state.fold([fact])
+        else:
+            state.apply(now, fact)
+        if len(now["episodes"]) > opened:  # a referral with no open episode opened one
+            episodes.append(Episode(hexid(data["episode_id"]) or "", when, data.get("reason") or "",
+                                    list(children)))
+        folded = state.current(now)
         current = episodes[-1] if episodes else None
+        if current is not None and folded is not None:
+            current.worker, current.ended, current.end_reason = (
+                folded["worker"], folded["closed_at"], folded["close_reason"])
         if kind in ("FamilyRegistered", "MemberAdded"):
             people = data["members"] if kind == "FamilyRegistered" else [data]
             for person in people:
@@ -146,26 +158,17 @@ def walk(rows: Iterable[dict[str, Any]], pack: Pack) -> tuple[list[Episode], dic
                         current.children.append(key)
                 else:
                     children.pop(key, None)
-        elif kind == "ReferralReceived":
-            if current is None or not current.open:
-                episodes.append(Episode(hexid(data["episode_id"]) or "", when, data.get("reason") or "",
-                                        list(children)))
-        elif current is None:
+        elif current is None or VOCABULARY[kind].assessment is None:
             continue
-        elif kind == "AllocatedToWorker" and data.get("lead_professional", True):
-            current.worker = data["worker_id"]
-        elif kind == "EpisodeClosed":
-            current.ended, current.end_reason = when, data["reason"]
-        elif kind == "EpisodeReopened":
-            current.ended, current.end_reason = None, None
-        elif kind == "AssessmentStarted" and data.get("assessment_kind", "early-help-assessment") in early_help:
-            named = [m for m in row["about"] if m in current.children]
-            current.assessments[hexid(data["assessment_id"]) or ""] = {
-                "kind": data.get("assessment_kind", "early-help-assessment"), "started": when,
-                "children": named or list(current.children), "agency": row.get("agency"),
-                "submitted": None, "authorised": None, "completing_agency": None,
-            }
-        elif kind in ("AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised"):
+        elif kind == "AssessmentStarted":
+            if data.get("assessment_kind", "early-help-assessment") in early_help:
+                named = [m for m in row["about"] if m in current.children]
+                current.assessments[hexid(data["assessment_id"]) or ""] = {
+                    "kind": data.get("assessment_kind", "early-help-assessment"), "started": when,
+                    "children": named or list(current.children), "agency": row.get("agency"),
+                    "submitted": None, "authorised": None, "completing_agency": None,
+                }
+        else:
             found = current.assessments.get(hexid(data["assessment_id"]) or "")
             if found is None:
                 continue
@@ -241,7 +244,7 @@ class EpisodesModel(PerFamilyModel):
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")
     sealed = {"early_help_episodes": ("reason",), "early_help_children": ("given_name", "family_name", "date_of_birth")}
-    version = 2
+    version = 3  # episodes and their lead worker from the one fold (a transfer clears the worker)
     columns = {"early_help_episodes": EPISODE_COLUMNS, "early_help_assessments": ASSESSMENT_COLUMNS,
                "early_help_children": CHILD_COLUMNS}
 

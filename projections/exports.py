@@ -20,12 +20,13 @@ from uuid import UUID
 
 import orjson
 
+from aggregates.events import VOCABULARY
+from aggregates.vocabulary import MANAGEMENT_ROLES
 from ledger.calendar import LONDON
 from ledger.policies.schema import Pack
 from projections import chronology as chronology_model
 from projections import spreadsheet
 from projections import episodes as episode_model
-from projections.oversight import DECISION_KINDS, MANAGEMENT
 
 PROFILES = ("court", "practice", "review")
 CHRONOLOGY_FORMATS = ("json", "csv", "docx")
@@ -142,8 +143,9 @@ def _practice(entries: list[dict[str, Any]], pack: Pack) -> Table:
 
 def decision(e: dict[str, Any]) -> str | None:
     """The kind of management decision an entry records (by a supervisor or manager)."""
-    if e["source"]["role"] in MANAGEMENT and e["type"] in DECISION_KINDS:
-        return DECISION_KINDS[e["type"]]
+    kind = VOCABULARY[e["type"]].decision_kind
+    if e["source"]["role"] in MANAGEMENT_ROLES and kind:
+        return kind
     return None
 
 

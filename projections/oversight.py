@@ -23,25 +23,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from aggregates.events import VOCABULARY
+from aggregates.vocabulary import MANAGEMENT_ROLES
 from ledger.calendar import WorkingCalendar
 from ledger.policies.schema import Pack
-from projections.base import Change, Context, FamilyRows, ReadModel, iso
+from aggregates import state
+from projections.base import Change, Context, ReadModel, iso, upsert
 from projections.chronology import TOKEN, event_data, members_stored, summarise
 from projections.sealed import Sealer
 from ledger.sql import Tx
 
-MANAGEMENT = frozenset({"supervisor", "manager"})
-DECISION_KINDS = {
-    "TriageDecided": "threshold decision", "AllocatedToTeam": "allocation", "AllocatedToWorker": "allocation",
-    "AssessmentAuthorised": "authorisation", "AssessmentReturned": "authorisation", "PlanAuthorised": "authorisation",
-    "DeadlineExtended": "extension", "ManagementOversightRecorded": "oversight note",
-    "SupervisionRecorded": "supervision", "SteppedUp": "step up", "SteppedDown": "step down",
-    "TransferredOut": "transfer", "TransferredIn": "transfer", "WorkPaused": "pause", "WorkResumed": "pause",
-    "ClosureAuthorised": "closure", "EpisodeClosed": "closure", "EpisodeReopened": "reopening",
-}
-OVERSIGHT = frozenset({"ManagementOversightRecorded", "SupervisionRecorded"})
-FAMILY_EVENTS = frozenset({"ReferralReceived", "EpisodeReopened", "EpisodeClosed", "AllocatedToTeam",
-                           "TransferredOut", "TransferredIn"})
 FAMILY_COLUMNS = ("family_id", "policy", "team", "open", "opened_at", "last_oversight_at", "pending_team")
 
 
@@ -53,7 +44,7 @@ class OversightModel(ReadModel):
     name = "oversight"
     tables = ("oversight_decisions", "oversight_families", "footprints")
     sealed = {"oversight_decisions": ("summary",)}
-    version = 2
+    version = 3  # families' rows from the one fold: corrections move them too
 
     def ddl(self) -> list[str]:
         return [
@@ -76,9 +67,6 @@ class OversightModel(ReadModel):
         # person, role): the same rows as one upsert per event, with far fewer statements.
         prints: dict[tuple[str, str, str], list[Any]] = {}
         decisions: list[tuple[Any, ...]] = []
-        families = FamilyRows(tx, "oversight_families", FAMILY_COLUMNS,
-                              [c.event.originator_id.hex for c in changes
-                               if c.event.type in FAMILY_EVENTS or c.event.type in OVERSIGHT])
         for change in changes:
             e = change.event
             fid, user, role = e.originator_id.hex, e.actor.get("user_id", ""), e.actor.get("role", "")
@@ -88,11 +76,11 @@ class OversightModel(ReadModel):
                 prints[(fid, user, role)] = [when, when, 1]
             else:
                 found[0], found[1], found[2] = min(found[0], when), max(found[1], when), found[2] + 1
-            self._family(families, e, fid, when)
-            if e.type in DECISION_KINDS and role in MANAGEMENT:
+            kind = VOCABULARY[e.type].decision_kind
+            if kind and role in MANAGEMENT_ROLES:
                 pack = context.packs[e.policy]
                 decisions.append((e.event_id.hex, fid, change.position, when, iso(e.recorded_at), user, role,
-                                  e.actor.get("team"), e.type, DECISION_KINDS[e.type],
+                                  e.actor.get("team"), e.type, kind,
                                   summarise(e.type, event_data(e), pack)))
         tx.many("INSERT INTO {footprints} VALUES (?,?,?,?,?,?) ON CONFLICT (family_id, user_id, role) DO UPDATE "
                 "SET first_at = CASE WHEN excluded.first_at < {footprints}.first_at THEN excluded.first_at "
@@ -101,37 +89,21 @@ class OversightModel(ReadModel):
                 [(*key, *value) for key, value in prints.items()])
         tx.many("INSERT INTO {oversight_decisions} VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 context.sealer.seal_rows("oversight_decisions", DECISION_COLUMNS, decisions))
-        families.write()
+        upsert(tx, "oversight_families", FAMILY_COLUMNS, [
+            self._family(family_id, context) for family_id in
+            sorted({c.event.originator_id for c in changes if c.event.type in state.CHANGES_STATE}, key=str)])
 
     @staticmethod
-    def _family(found: FamilyRows, e: Any, fid: str, when: str | None) -> None:
-        t = e.type
-        if t == "FamilyRegistered":
-            found.new(fid, policy=e.policy, team=e.team, open=0, opened_at=None, last_oversight_at=None,
-                      pending_team=None)
-            return
-        if t not in FAMILY_EVENTS and not (t in OVERSIGHT and e.actor.get("role") in MANAGEMENT):
-            return
-        row = found.get(fid)
-        if row is None:
-            return
-        if t == "ReferralReceived":
-            if row["open"] != 1:
-                row["opened_at"], row["last_oversight_at"] = when, None
-            row["open"] = 1
-        elif t == "EpisodeReopened":
-            row["open"] = 1
-        elif t == "EpisodeClosed":
-            row["open"] = 0
-        elif t == "AllocatedToTeam":
-            row["team"] = e.team
-        elif t == "TransferredOut":
-            row["pending_team"] = e.to_team
-        elif t == "TransferredIn":
-            row["team"], row["pending_team"] = row["pending_team"] or row["team"], None
-        elif t in OVERSIGHT:
-            if row["last_oversight_at"] is None or row["last_oversight_at"] < when:
-                row["last_oversight_at"] = when
+    def _family(family_id: UUID, context: Context) -> dict[str, Any]:
+        """The family's row from its current facts (the one fold)."""
+        now = context.family_state(family_id)
+        episode = state.current(now)
+        pending = now["pending_transfer"]
+        return {"family_id": family_id.hex, "policy": context.family_events(family_id)[0].policy,
+                "team": now["team"], "open": int(state.is_open(now)),
+                "opened_at": iso(episode["opened_at"]) if episode else None,
+                "last_oversight_at": iso(episode["last_oversight_at"]) if episode else None,
+                "pending_team": pending["to_team"] if pending else None}
 
 
 # --- views ------------------------------------------------------------------------------------

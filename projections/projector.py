@@ -203,6 +203,10 @@ class Projector:
         newer: dict[UUID, list[Change]] = {}
         for change in page:
             newer.setdefault(change.event.originator_id, []).append(change)
+        # A model sees a family as it stood at the page's last event, never later: the
+        # store may already hold newer events (recorded since the page was read), which
+        # the next page brings; rows reflect exactly the positions applied.
+        upto = max((c.position for c in page), default=None)
 
         def family_events(family_id: UUID) -> list[Any]:
             if family_id not in streams:
@@ -210,7 +214,7 @@ class Projector:
                 if stream is None:
                     stream = self.family_changes(tx, family_id)
                     self.streams.put(family_id, stream)
-                streams[family_id] = [c.event for c in stream]
+                streams[family_id] = [c.event for c in stream if upto is None or c.position <= upto]
             return streams[family_id]
 
         return Context(packs=self.ledger.packs, family_events=family_events, sealer=self.sealer)

@@ -17,17 +17,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from aggregates.errors import InvalidCommand, NotFound
+from aggregates.events import VOCABULARY
 from projections import chronology as chronology_model
 
 if TYPE_CHECKING:
     from aggregates.events import FamilyEvent
     from ledger.application import Ledger
 
-DECISIONS = frozenset({
-    "TriageDecided", "AssessmentAuthorised", "AssessmentReturned", "PlanAuthorised", "DeadlineExtended",
-    "ClosureAuthorised", "EpisodeClosed", "SteppedUp", "SteppedDown", "ManagementOversightRecorded",
-})
-"""Events that record a decision whose context an auditor may reconstruct."""
+
 
 
 def recorded_by(ledger: Ledger, family_id: UUID, at: datetime) -> list[FamilyEvent]:
@@ -63,9 +60,10 @@ def decision(ledger: Ledger, family_id: UUID, event_id: UUID) -> dict[str, Any]:
     found = next((e for e in events if e.event_id == event_id), None)
     if found is None:
         raise NotFound(f"no event {event_id} on family {family_id}")
-    if found.type not in DECISIONS:
-        raise InvalidCommand(
-            f"{found.type} is not a decision; decisions are {', '.join(sorted(DECISIONS))}", field="event_id")
+    if not VOCABULARY[found.type].decision_kind:
+        decisions = sorted(name for name, cls in VOCABULARY.items() if cls.decision_kind)
+        raise InvalidCommand(f"{found.type} is not a decision; decisions are {', '.join(decisions)}",
+                             field="event_id")
     before = found.recorded_at - timedelta(microseconds=1)
     seen = [e for e in events if e.recorded_at <= before]
     rows, members = chronology_model.fold(seen, ledger.packs)

@@ -176,6 +176,18 @@ def test_a_decision_is_shown_with_what_its_maker_could_see_when_they_recorded_it
     assert client.get(f"/families/{fid}/decisions/{uuid.uuid4()}", headers=MANAGER).status_code == 404
 
 
+def test_what_the_oversight_view_lists_as_a_decision_the_decision_view_reconstructs(client):
+    """One definition of a decision (``FamilyEvent.decision_kind``): a manager's
+    allocation is in the oversight footprint and its context can be reconstructed."""
+    fid = family(client, NCC)
+    open_and_allocate(client, fid, "pat", "parenting")
+    events = client.get(f"/families/{fid}/events", headers=MANAGER).json()["events"]
+    allocation = next(e for e in events if e["type"] == "AllocatedToTeam")
+    body = client.get(f"/families/{fid}/decisions/{allocation['event_id']}", headers=MANAGER)
+    assert body.status_code == 200, body.text
+    assert body.json()["decision"]["type"] == "AllocatedToTeam"
+
+
 def test_reads_that_name_a_position_see_that_write(client):
     fid = family(client, NCC)
     r = command(client, fid, {"type": "ReferralReceived", "route": "self", "reason": "just now"})

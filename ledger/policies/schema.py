@@ -44,7 +44,6 @@ Category = Literal[
 MEMBER_PLACEHOLDER = MEMBER
 
 DERIVED_KEYS = ("pathway", "actor_role", "about")
-ASSESSMENT_EVENTS = ("AssessmentStarted", "AssessmentSubmitted", "AssessmentReturned", "AssessmentAuthorised")
 TERM_FIELDS: dict[str, str] = {
     "pathway": "pathways",
     "priority": "priorities",
@@ -78,7 +77,7 @@ class Source(Strict):
 
 def _allowed_keys(event: str) -> set[str]:
     keys = set(payload_fields(VOCABULARY[event])) | set(DERIVED_KEYS)
-    if event in ASSESSMENT_EVENTS:
+    if VOCABULARY[event].assessment:
         keys.add("assessment_kind")
     return keys
 
@@ -457,6 +456,13 @@ class Pack(Strict):
 
     def term_ids(self, vocabulary: str) -> list[str]:
         return [t.id for t in getattr(self, vocabulary)]
+
+    def term_name(self, vocabulary: str, value: str | None) -> str:
+        """The name of one of the pack's own terms (a pathway, a document...); an id the
+        pack does not list reads as itself, no value as nothing."""
+        if value is None:
+            return ""
+        return next((t.name for t in getattr(self, vocabulary) if t.id == value), value)
 
     def may(self, power: str, role: str) -> bool:
         return role in getattr(self.authority, power).roles
