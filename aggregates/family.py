@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from eventsourcing.domain import Aggregate
 
 from aggregates import events as ev
 from aggregates import state
-from aggregates.state import Episode, FamilyState, Member, PendingTransfer
+from aggregates.state import Assessment, Episode, FamilyState, Member, PendingTransfer, Plan
 from aggregates.corrections import MEMBER_DETAILS, corrected
 from aggregates.errors import InvalidCommand, LedgerError, NotAuthorised, RuleBroken
 from aggregates.vocabulary import MANAGEMENT_ROLES
@@ -226,7 +226,7 @@ class Family(Aggregate):
             self._check_fact(type_name, fields, envelope, pack)
         before = len(self.pending_events)
         self.trigger_event(event_class, **fields, **envelope)
-        return self.pending_events[before]
+        return cast(ev.FamilyEvent, self.pending_events[before])
 
     def erase(self, *, reason: str, legal_basis: str, deadlines: dict[str, Any],
               envelope: dict[str, Any]) -> ev.FamilyEvent:
@@ -238,7 +238,7 @@ class Family(Aggregate):
         before = len(self.pending_events)
         self.trigger_event(ev.PersonalDataErased, reason=reason, legal_basis=legal_basis, deadlines=deadlines,
                            **envelope)
-        return self.pending_events[before]
+        return cast(ev.FamilyEvent, self.pending_events[before])
 
     def _check_not_erased(self) -> None:
         erased = getattr(self, "erased", None)
@@ -247,10 +247,10 @@ class Family(Aggregate):
                              f"({erased['reason']}): nothing more can be recorded for it")
 
     @property
-    def current_episode(self) -> dict[str, Any] | None:
+    def current_episode(self) -> Episode | None:
         return self.episodes[-1] if self.episodes else None
 
-    def children(self) -> dict[str, dict[str, Any]]:
+    def children(self) -> dict[str, Member]:
         return {k: m for k, m in self.members.items() if m["kind"] == "child"}
 
     def type_of(self, event_id: UUID) -> str | None:
@@ -421,14 +421,14 @@ class Family(Aggregate):
         assert episode is not None  # the open-episode rule has been checked
         return episode
 
-    def _assessment(self, f: Mapping[str, Any]) -> dict[str, Any]:
+    def _assessment(self, f: Mapping[str, Any]) -> Assessment:
         found = self._episode()["assessments"].get(f["assessment_id"].hex)
         if found is None:
             raise InvalidCommand(
                 f"no assessment {f['assessment_id']} has been started in this episode",
                 field="assessment_id",
             )
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _check_AssessmentStarted(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
                                  replaying: bool) -> None:
@@ -460,11 +460,11 @@ class Family(Aggregate):
             raise RuleBroken("an assessment may not be authorised by the person who submitted it")
         self._not_before(envelope, assessment.get("submitted_at"), "the assessment was submitted")
 
-    def _plan(self, f: Mapping[str, Any]) -> dict[str, Any]:
+    def _plan(self, f: Mapping[str, Any]) -> Plan:
         found = self._episode()["plans"].get(f["plan_id"].hex)
         if found is None:
             raise InvalidCommand(f"no plan {f['plan_id']} has been agreed in this episode", field="plan_id")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _check_PlanAgreed(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
                           replaying: bool) -> None:
@@ -755,12 +755,13 @@ class Family(Aggregate):
 
 
 def _episode_view(episode: Episode) -> dict[str, Any]:
-    view = {k: v for k, v in episode.items() if k not in ("history", "paused_at")}
+    view: dict[str, Any] = {k: v for k, v in episode.items() if k not in ("history", "paused_at")}
     view["assessments"] = [{k: v for k, v in a.items() if k != "submitted_at"}
                            for a in episode["assessments"].values()]
     view["plans"] = list(episode["plans"].values())
-    if view.get("closure") is not None:
-        view["closure"] = {k: v for k, v in view["closure"].items() if k not in ("proposed_at", "authorised_at")}
+    closure = episode["closure"]
+    if closure is not None:
+        view["closure"] = {k: v for k, v in closure.items() if k not in ("proposed_at", "authorised_at")}
     return view
 
 

@@ -324,11 +324,15 @@ def _stepped_up(episode: Episode, f: Fact) -> None:
 
 
 def _paused(episode: Episode, f: Fact) -> None:
-    episode.update(paused=True, pause_reason=f.values["reason"], paused_at=f.occurred_at)
+    episode["paused"] = True
+    episode["pause_reason"] = f.values["reason"]
+    episode["paused_at"] = f.occurred_at
 
 
 def _resumed(episode: Episode, f: Fact) -> None:
-    episode.update(paused=False, pause_reason=None, paused_at=None)
+    episode["paused"] = False
+    episode["pause_reason"] = None
+    episode["paused_at"] = None
 
 
 def _transferred_out(state: FamilyState, f: Fact) -> None:
@@ -343,7 +347,9 @@ def _transferred_in(state: FamilyState, f: Fact) -> None:
     state["team"], state["pending_transfer"] = pending["to_team"], None
     episode = _episode(state)
     if episode is not None:
-        episode.update(team=pending["to_team"], worker=None, other_workers=[])
+        episode["team"] = pending["to_team"]
+        episode["worker"] = None
+        episode["other_workers"] = []
 
 
 def _closure_proposed(episode: Episode, f: Fact) -> None:
@@ -354,15 +360,23 @@ def _closure_proposed(episode: Episode, f: Fact) -> None:
 
 def _closure_authorised(episode: Episode, f: Fact) -> None:
     if episode["closure"] is not None:
-        episode["closure"].update(authorised=True, authorised_by=f.actor.get("user_id"), authorised_at=f.occurred_at)
+        episode["closure"]["authorised"] = True
+        episode["closure"]["authorised_by"] = f.actor.get("user_id")
+        episode["closure"]["authorised_at"] = f.occurred_at
 
 
 def _closed(episode: Episode, f: Fact) -> None:
-    episode.update(status="closed", closed_at=f.occurred_at, close_reason=f.values["reason"], paused=False)
+    episode["status"] = "closed"
+    episode["closed_at"] = f.occurred_at
+    episode["close_reason"] = f.values["reason"]
+    episode["paused"] = False
 
 
 def _reopened(episode: Episode, f: Fact) -> None:
-    episode.update(status="open", closed_at=None, close_reason=None, closure=None)
+    episode["status"] = "open"
+    episode["closed_at"] = None
+    episode["close_reason"] = None
+    episode["closure"] = None
 
 
 def _oversight(episode: Episode, f: Fact) -> None:
