@@ -15,25 +15,36 @@ access log once allowed. ``tests/test_access.py`` checks every cell of the table
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.concurrency import run_in_threadpool
 
-from aggregates.errors import NotFound
-from api.problems import Problem
-from projections import chronology
+from aggregates.vocabulary import MANAGEMENT_ROLES, ROLES, TEAM_ROLES
+from api.auth import current_actor
+from api.dependencies import LedgerDep, ProjectorDep
+from api.problems import Problem, problem
+from ledger.access_log import Read
+from queries.trust import member_family
 
-TEAM = frozenset({"practitioner", "supervisor", "manager"})
-ALL = frozenset({"practitioner", "supervisor", "manager", "auditor", "service", "admin", "inspector"})
-READERS = TEAM | {"auditor", "inspector"}
+ALL = frozenset(ROLES)
+READERS = TEAM_ROLES | {"auditor", "inspector"}
 """Who reads a family's record."""
-READ_MODELS = TEAM | {"auditor", "inspector", "service"}
+READ_MODELS = TEAM_ROLES | {"auditor", "inspector", "service"}
 """Who reads the read models (services included)."""
 PACK_READERS = ALL - {"service"}
 """Who reads the policy packs: reference data, not case content, but services read the
 feed and the read models only."""
+MANAGER_OR_AUDITOR = frozenset({"manager", "auditor"})
+ADMIN = frozenset({"admin"})
+
+log = logging.getLogger("ledger.api")
 
 
 @dataclass(frozen=True)
@@ -52,29 +63,27 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/policies"): Rule(PACK_READERS),
     ("GET", "/policies/{policy_id}"): Rule(PACK_READERS),
     ("GET", "/teams"): Rule(PACK_READERS),
-    ("POST", "/families"): Rule(TEAM),
-    ("POST", "/families/{family_id}/commands"): Rule(TEAM, scope="family"),
+    ("POST", "/families"): Rule(TEAM_ROLES),
+    ("POST", "/families/{family_id}/commands"): Rule(TEAM_ROLES, scope="family"),
     ("GET", "/families/{family_id}"): Rule(READERS, scope="family", log="family"),
     ("GET", "/families/{family_id}/events"): Rule(READERS, scope="family", log="events"),
     ("GET", "/families/{family_id}/deadlines"): Rule(READ_MODELS, scope="family", log="deadlines"),
     ("GET", "/families/{family_id}/chronology"): Rule(READ_MODELS, scope="family", log="chronology"),
     ("GET", "/families/{family_id}/decisions/{event_id}"): Rule(READERS, scope="family", log="decision"),
     ("GET", "/families/{family_id}/oversight"): Rule(READ_MODELS, scope="family", log="oversight"),
-    ("GET", "/families/{family_id}/access-log"): Rule(frozenset({"manager", "auditor"}), scope="family",
-                                                      log="access-log"),
-    ("GET", "/members/{member_id}/subject-access"): Rule(frozenset({"manager", "auditor"}), scope="member",
-                                                         log="subject-access"),
+    ("GET", "/families/{family_id}/access-log"): Rule(MANAGER_OR_AUDITOR, scope="family", log="access-log"),
+    ("GET", "/members/{member_id}/subject-access"): Rule(MANAGER_OR_AUDITOR, scope="member", log="subject-access"),
     ("GET", "/deadlines"): Rule(READ_MODELS, scope="team", log="deadlines-list"),
     ("GET", "/caseloads"): Rule(READ_MODELS, scope="team", log="caseloads"),
-    ("GET", "/oversight"): Rule(frozenset({"supervisor", "manager", "auditor", "inspector", "service"}), scope="team",
+    ("GET", "/oversight"): Rule(MANAGEMENT_ROLES | {"auditor", "inspector", "service"}, scope="team",
                                 log="oversight-list"),
     ("GET", "/feed"): Rule(frozenset({"service", "auditor"}), log="feed"),
-    ("GET", "/people"): Rule(frozenset({"manager", "auditor"}), log="search"),
+    ("GET", "/people"): Rule(MANAGER_OR_AUDITOR, log="search"),
     ("GET", "/retention/due"): Rule(frozenset({"admin", "auditor"}), log="retention"),
-    ("PUT", "/legal-holds/{family_id}"): Rule(frozenset({"admin"})),
-    ("DELETE", "/legal-holds/{family_id}"): Rule(frozenset({"admin"})),
+    ("PUT", "/legal-holds/{family_id}"): Rule(ADMIN),
+    ("DELETE", "/legal-holds/{family_id}"): Rule(ADMIN),
     ("GET", "/legal-holds"): Rule(frozenset({"admin", "auditor"}), log="legal-holds"),
-    ("POST", "/families/{family_id}/erasure"): Rule(frozenset({"admin"})),
+    ("POST", "/families/{family_id}/erasure"): Rule(ADMIN),
 }
 EXPORTS = Rule(frozenset({"auditor", "inspector"}), log="export")
 """Council-wide data returns (``/exports/...``): they list every team's children, so no
@@ -88,21 +97,7 @@ def rule_for(method: str, path: str) -> Rule | None:
     return found
 
 
-def _family_team(request: Request, family_id: UUID) -> str:
-    ledger = request.app.state.ledger
-    return ledger.family(family_id, copy=False).team  # type: ignore[no-any-return]
-
-
-def _member_family(request: Request, member_id: UUID) -> UUID:
-    projector = request.app.state.projector
-    with projector.reading("chronology") as tx:
-        found = chronology.member_family(tx, member_id)
-    if found is None:
-        raise NotFound(f"no member {member_id}")
-    return found
-
-
-def enforce(request: Request) -> None:
+def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> None:
     """Refuse what the actor's role may not do; log reads of a family's record."""
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
@@ -113,9 +108,7 @@ def enforce(request: Request) -> None:
     rule = rule_for(request.method, path)
     if rule is not None and rule.public:
         return
-    from api.auth import current_actor, bearer
-
-    actor = current_actor(request, _credentials(request, bearer))
+    actor = current_actor(request, _credentials(request))
     if rule is None:
         raise Problem(403, "Forbidden", f"{request.method} {path} is not open to any role")
     role = actor["role"]
@@ -135,18 +128,18 @@ def enforce(request: Request) -> None:
         member_id = _uuid(params.get("member_id"), "member_id")
         if access is not None:
             access["member_id"] = member_id
-        family_id = _member_family(request, member_id)
+        family_id = member_family(projector, member_id)
     if role not in rule.roles:
         if access is not None:
             access["family_id"] = family_id
         raise Problem(403, "Forbidden", f"a {role} may not {request.method} {path}")
     if access is not None and family_id is not None:
         access["family_id"] = family_id
-    if family_id is not None and role in TEAM:
-        team = _family_team(request, family_id)
-        if team != actor["team"] and not _is_receiving_team(request, family_id, actor["team"]):
+    if family_id is not None and role in TEAM_ROLES:
+        team = ledger.family(family_id, copy=False).team
+        if team != actor["team"] and not _is_receiving_team(request, ledger, family_id, actor["team"]):
             raise Problem(403, "Forbidden", f"the family is held by team {team}, not {actor['team']}")
-    if rule.scope == "team" and role in TEAM:
+    if rule.scope == "team" and role in TEAM_ROLES:
         _own_team_only(request, path, actor)
     request.state.actor = actor
 
@@ -157,25 +150,13 @@ WITHHELD = frozenset({"name", "date_of_birth"})
 
 def withheld(items: Any) -> str:
     """A request's query as the access log keeps it: personal search terms withheld."""
-    from urllib.parse import urlencode
-
     return urlencode([(k, "[withheld]" if k in WITHHELD else v) for k, v in items])
-
-
-def families_shown(request: Request, family_ids: Any) -> None:
-    """A list's families, for its access-log rows (one a family)."""
-    request.state.families_read = sorted({UUID(str(f)) for f in family_ids if f is not None}, key=str)
 
 
 async def log_reads(request: Request, call_next: Any) -> Any:
     """HTTP middleware: once a read's answer is known, append its access-log rows (one for
     each family a list showed) with the outcome. A read that cannot be logged is not
     answered (503): every read of the record is in the log."""
-    from starlette.concurrency import run_in_threadpool
-
-    from api.problems import problem
-    from ledger.access_log import Read
-
     response = await call_next(request)
     state = request.scope.get("state") or {}
     access = state.get("access")
@@ -193,9 +174,7 @@ async def log_reads(request: Request, call_next: Any) -> Any:
     try:
         await run_in_threadpool(request.app.state.access_log.record_all, reads)
     except Exception:  # noqa: BLE001 - whatever stops the log stops the answer
-        import logging
-
-        logging.getLogger("ledger.api").exception("a read could not be logged: not answered")
+        log.exception("a read could not be logged: not answered")
         return problem(503, "Service unavailable", "the read could not be written to the access log; retry shortly",
                        {"Retry-After": "2"})
     return response
@@ -214,19 +193,18 @@ def _own_team_only(request: Request, path: str, actor: dict[str, str]) -> None:
                           f"a {actor['role']} may look up only their own footprint, not {', '.join(wrong)}")
 
 
-def own_team(request: Request, team: str | None) -> str | None:
+def own_team(actor: dict[str, str], team: str | None) -> str | None:
     """The team a view across families is limited to: a team role's own team, whatever
     it asked for (``enforce`` has refused any other); for other roles, what they asked."""
-    actor = getattr(request.state, "actor", None)
-    if actor is not None and actor["role"] in TEAM:
-        return actor["team"]  # type: ignore[no-any-return]
+    if actor["role"] in TEAM_ROLES:
+        return actor["team"]
     return team
 
 
-def _is_receiving_team(request: Request, family_id: UUID, team: str) -> bool:
+def _is_receiving_team(request: Request, ledger: LedgerDep, family_id: UUID, team: str) -> bool:
     if request.method != "POST":
         return False
-    pending = request.app.state.ledger.family(family_id, copy=False).pending_transfer
+    pending = ledger.family(family_id, copy=False).pending_transfer
     return pending is not None and pending["to_team"] == team
 
 
@@ -237,11 +215,7 @@ def _uuid(value: Any, name: str) -> UUID:
         raise Problem(422, "Invalid request", f"path.{name}: not a UUID") from None
 
 
-def _credentials(request: Request, bearer: Any) -> Any:
-    from fastapi.security.utils import get_authorization_scheme_param
-
-    from fastapi.security import HTTPAuthorizationCredentials
-
+def _credentials(request: Request) -> HTTPAuthorizationCredentials | None:
     header = request.headers.get("Authorization")
     scheme, token = get_authorization_scheme_param(header)
     if not header or not scheme or not token:

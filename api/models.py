@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from ledger.commands import (COMMAND_MODELS, Command, CommandBase, MemberIn, RegisterFamily,  # noqa: F401
+from aggregates.vocabulary import ErasureReason
+
+from ledger.commands import (COMMAND_MODELS, Checked, Command, CommandBase, MemberIn, RegisterFamily,  # noqa: F401
                              EARLIEST_MOMENT as EARLIEST_OCCURRENCE, LATEST_MOMENT)
 from ledger.context import CONTEXT_FIELDS  # noqa: F401
 
@@ -44,3 +46,21 @@ class CommandRecorded(BaseModel):
     family_id: UUID
     version: int
     position: int
+
+
+class Erased(CommandRecorded):
+    """The erasure recorded: its event, the family's new version and the position."""
+
+
+class ErasureRequest(Checked):
+    """Why a family's personal data is being erased. Categories and a legal basis only:
+    this request is itself kept in the record, so it must not carry personal data."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: ErasureReason
+    legal_basis: str = Field(min_length=3, max_length=200, description="e.g. 'UK GDPR Art. 17(1)(a)'.")
+
+
+class HoldRequest(Checked):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=3, max_length=500, description="e.g. the litigation or inquiry it is for.")

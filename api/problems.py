@@ -19,6 +19,7 @@ from aggregates.errors import (
     VersionConflict,
 )
 from api.responses import JSONResponse
+from queries.reading import ReadModelsBehind
 
 log = logging.getLogger("ledger.api")
 
@@ -68,6 +69,10 @@ def install(app: FastAPI) -> None:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 422)
         extra = {"field": exc.field} if exc.field else {}
         return problem(status, exc.title, exc.detail, **extra)
+
+    @app.exception_handler(ReadModelsBehind)
+    async def read_models_behind(request: Request, exc: ReadModelsBehind) -> JSONResponse:
+        return problem(503, "Read models behind", exc.detail, {"Retry-After": "1"})
 
     @app.exception_handler(Problem)
     async def api_problem(request: Request, exc: Problem) -> JSONResponse:

@@ -250,7 +250,7 @@ async def _drive(base: str, families: int, per_family: int, clients: int) -> tup
     docs/benchmarks.md)."""
     import aiohttp
 
-    from api.auth import mint
+    from ledger.tokens import mint
 
     headers = {"Authorization": f"Bearer {mint(SECRET, sub='bench-pat', role='practitioner', team=TEAM)}",
                "Content-Type": "application/json"}

@@ -1,24 +1,32 @@
 """``ledger export ...``: the exports of the HTTP API, from the command line.
 
 Each command opens the ledger on the configured database, reads the same read models
-through the same functions as the HTTP routes (``api/export_routes.py``), writes the bytes
-to ``--output`` or standard output, and closes the ledger: the same inputs give the same
-bytes as ``GET /families/{id}/chronology?profile=...``, ``GET /exports/annex-a/list-2``
-and ``GET /exports/ssd/early-help-episodes``.
+through the same query functions as the HTTP routes (``queries/exports.py``,
+``queries/trust.py``), writes the bytes to ``--output`` or standard output, and closes
+the ledger: the same inputs give the same bytes as
+``GET /families/{id}/chronology?profile=...``, ``GET /exports/annex-a/list-2``,
+``GET /exports/ssd/early-help-episodes`` and ``GET /members/{id}/subject-access``.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 from uuid import UUID
 
 import typer
+
+from aggregates.errors import LedgerError
+from cli.common import day_option, moment_option, operator, reading, uuid_option
+from ledger.access_log import Read
+from ledger.application import Ledger
+from projections.exports import Export
+from projections.projector import Projector
+from queries.exports import annex_a_export, chronology_export, ssd_export
+from queries.trust import subject_access_export
 
 export = typer.Typer(help="Export chronologies and data returns.", no_args_is_help=True)
 
@@ -45,62 +53,19 @@ AsAt = Annotated[Optional[str], typer.Option(
     "--as-at", help="The record as it stood at this moment of recording (ISO 8601 with a timezone offset).")]
 
 
-def _moment(value: Optional[str]) -> Optional[datetime]:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO 8601 date and time", param_hint="--as-at") from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter("as_at must include a timezone offset, e.g. 2026-03-01T17:00:00+00:00",
-                                 param_hint="--as-at")
-    return moment
-
-
-def _day(value: str, hint: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=hint) from None
-
-
-@contextmanager
-def _reading() -> Iterator[tuple[Any, Any]]:
-    """The ledger and its projector on the configured database (read models caught up,
-    as an API process does on start when projecting inline); the ledger is closed after."""
-    from ledger.application import Ledger
-    from ledger.settings import get_settings
-    from projections.projector import Projector
-
-    settings = get_settings()
-    ledger = Ledger(settings)
-    try:
-        projector = Projector(ledger)
-        if settings.projections == "inline":
-            projector.catch_up()
-        yield ledger, projector
-    finally:
-        ledger.close()
-
-
-def _write(make: Callable[[Any, Any], Any], output: Optional[Path], what: str,
+def _write(make: Callable[[Ledger, Projector], Export], output: Optional[Path], what: str,
            member_id: Optional[UUID] = None) -> None:
     """Make an export, log it (one access-log row per family it carries, under
     ``cli:<operating-system user>``), then write it."""
-    from aggregates.errors import LedgerError
-    from ledger.access_log import Read
-    from cli.trust import _operator
-
-    with _reading() as (ledger, projector):
+    with reading() as (ledger, projector):
         try:
             found = make(ledger, projector)
         except LedgerError as e:
             typer.secho(f"export refused: {e.detail}", err=True, fg=typer.colors.RED)
             raise typer.Exit(code=2) from None
         action = "subject-access" if member_id is not None else "export"
-        families = [UUID(f) for f in found.families] or [None]
-        ledger.access_log.record_all([Read(_operator(), action, f"ledger export {what}", " ".join(sys.argv[2:]),
+        families: list[UUID | None] = [UUID(f) for f in found.families] or [None]
+        ledger.access_log.record_all([Read(operator(), action, f"ledger export {what}", " ".join(sys.argv[2:]),
                                            family_id=f, member_id=member_id) for f in families])
     if output is None:
         if found.media_type.startswith("application/vnd.") and sys.stdout.isatty():
@@ -123,10 +88,8 @@ def chronology(
     output: Output = None,
 ) -> None:
     """A family's (or one member's) chronology for a court bundle, a partnership or a case review."""
-    from api.export_routes import chronology_export
-
-    family_id, member_id = _uuid(family, "--family"), _uuid(member, "--member") if member else None
-    moment = _moment(as_at)
+    family_id, member_id = uuid_option(family, "--family"), uuid_option(member, "--member") if member else None
+    moment = moment_option(as_at)
     _write(lambda ledger, projector: chronology_export(
         ledger, projector, family_id, profile=profile.value, fmt=format.value, member=member_id, as_at=moment),
         output, "chronology")
@@ -141,10 +104,8 @@ def annex_a(
     output: Output = None,
 ) -> None:
     """Ofsted Annex A, List 2 (early help): one row per child per early help assessment in the period."""
-    from api.export_routes import annex_a_export
-
-    period = _day(first, "--from"), _day(last, "--to")
-    moment = _moment(as_at)
+    period = day_option(first, "--from"), day_option(last, "--to")
+    moment = moment_option(as_at)
     _write(lambda ledger, projector: annex_a_export(ledger, projector, *period, format.value, moment), output,
            "annex-a")
 
@@ -158,15 +119,29 @@ def ssd(
     output: Output = None,
 ) -> None:
     """The Standard Safeguarding Dataset's ssd_early_help_episodes: one row per child per episode in the period."""
-    from api.export_routes import ssd_export
-
-    period = _day(first, "--from"), _day(last, "--to")
-    moment = _moment(as_at)
+    period = day_option(first, "--from"), day_option(last, "--to")
+    moment = moment_option(as_at)
     _write(lambda ledger, projector: ssd_export(ledger, projector, *period, format.value, moment), output, "ssd")
 
 
-def _uuid(value: str, hint: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an id", param_hint=hint) from None
+@export.callback(invoke_without_command=True)
+def subject_access(
+    ctx: typer.Context,
+    member: Annotated[Optional[str], typer.Option("--member", help="Everything held about this person "
+                                                  "(subject access), when no export is named.")] = None,
+    format: Annotated[ReturnFormat, typer.Option("--format", help="json or csv.")] = ReturnFormat.json,
+    output: Output = None,
+) -> None:
+    """Export chronologies and data returns; or, with --member, a subject access export."""
+    if ctx.invoked_subcommand is not None:
+        if member is not None:
+            raise typer.BadParameter("--member alone asks for a subject access export; "
+                                     "put it after the export's name for a member's chronology",
+                                     param_hint="--member")
+        return
+    if member is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(code=0)
+    member_id = uuid_option(member, "--member")
+    _write(lambda ledger, projector: subject_access_export(ledger, projector, member_id, format.value), output,
+           f"--member {member_id}", member_id)

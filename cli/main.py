@@ -1,19 +1,44 @@
-"""The ``ledger`` command: serve, token (and, as they land, demo, replay, verify, export).
+"""The ``ledger`` command: serve, token, project, replay, demo, teams, policies, export,
+verify, erase and keys.
 
-The CLI is the one entry point that spans layers, so it imports ``api`` and ``replay``
-lazily inside the commands that need them.
+The CLI is an entry point beside the HTTP API (``api/``), over the same application core
+(``ledger/``) and query layer (``queries/``): it never imports ``api`` (``serve`` hands
+uvicorn the app's import path).
 """
 
 from __future__ import annotations
 
-import os
+import json
+import signal
+import threading
+import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
+from uuid import UUID
 
+import psycopg
 import typer
+import uvicorn
+from eventsourcing.persistence import InterfaceError, OperationalError
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from aggregates.errors import LedgerError
+from aggregates.vocabulary import TEAM_ROLES
 from cli import trust as cli_trust
+from cli.common import load_packs_or_exit, masked, open_ledger, open_projector, operator, use_database
 from cli.exports import export
+from demo import DemoAlreadyLoaded, DemoRefused, generate
+from ledger.application import Ledger
+from ledger.policies.render import render_markdown
+from ledger.settings import get_settings
+from ledger.tokens import TokenTooLong, mint
+from projections.projector import Projector
+from replay.rebuild import rebuild
+
+__all__ = ["app", "main", "masked", "use_database"]
 
 app = typer.Typer(help="Early Help case ledger.", no_args_is_help=True, add_completion=False)
 
@@ -30,17 +55,13 @@ def serve(
     demo_families: Annotated[int, typer.Option(min=1, help="How many demo families.")] = 60,
 ) -> None:
     """Run the HTTP API."""
-    import uvicorn
-
     if database_url:
         use_database(database_url)
-    from ledger.settings import get_settings
-
     settings = get_settings()
-    _load_packs(None)  # a malformed pack stops start-up here, with the file and rule named
+    load_packs_or_exit(None)  # a malformed pack stops start-up here, with the file and rule named
     settings.signing_key()  # create the local key before workers start
     where = masked(settings.database_url) if settings.is_postgres else settings.sqlite_path()
-    _open_ledger(None).close()  # the database answers (or start-up stops here, saying why)
+    open_ledger(None).close()  # the database answers (or start-up stops here, saying why)
     if demo:
         _load_demo(demo_families, seed=1, only_if_empty=True)
     processes = workers if settings.is_postgres else 1
@@ -57,9 +78,6 @@ def token(
                                                          "14 days).")] = 8.0,
 ) -> None:
     """Print a bearer token signed with the local key (LEDGER_JWT_SECRET or the data folder's)."""
-    from api.auth import TEAM_ROLES, TokenTooLong, mint
-    from ledger.settings import get_settings
-
     if role in TEAM_ROLES and not team:
         raise typer.BadParameter(f"a {role} token needs --team", param_hint="--team")
     try:
@@ -68,18 +86,6 @@ def token(
         raise typer.BadParameter(str(e), param_hint="--hours") from None
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--role") from None
-
-
-def _projector(database_url: Optional[str]) -> Any:
-    """The ledger and its projector, on the configured database (or ``database_url``)."""
-    if database_url:
-        use_database(database_url)
-    from ledger.application import Ledger
-    from ledger.settings import get_settings
-    from projections.projector import Projector
-
-    _load_packs(None)
-    return Projector(Ledger(get_settings()))
 
 
 @app.command()
@@ -94,19 +100,13 @@ def project(
 
     Run one beside the API processes when LEDGER_PROJECTIONS=worker; a stopped or killed
     worker resumes where its last committed page ended."""
-    import signal
-    import threading
-    import time
-
-    projector = _projector(database_url)
+    projector = open_projector(database_url)
     projector.page = page
     if retry_quarantined:
         try:
             released, still = projector.retry_quarantined()
         finally:
             projector.ledger.close()
-        from uuid import UUID
-
         for row in released:
             typer.echo(f"released: family {UUID(row['family_id'])} in {row['model']} "
                        f"(held since position {row['position']})")
@@ -150,11 +150,7 @@ def replay(
     """Rebuild read models from position 0 into fresh tables and swap them in when complete.
 
     Killed part-way, it leaves the live read models untouched; run it again to start over."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from replay.rebuild import rebuild
-
-    projector = _projector(database_url)
+    projector = open_projector(database_url)
     try:
         names = projection or [m.name for m in projector.models]
         for name in names:
@@ -191,15 +187,6 @@ def replay(
 def _load_demo(families: int, seed: int, *, only_if_empty: bool = False, as_json: bool = False) -> None:
     """Record the demo families (``demo/``), bring the read models up to date, and
     say what was loaded."""
-    import json
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from ledger.application import Ledger
-    from demo import DemoAlreadyLoaded, DemoRefused, generate
-    from ledger.settings import get_settings
-    from projections.projector import Projector
-
     settings = get_settings()
     ledger = Ledger(settings)
     try:
@@ -248,7 +235,7 @@ def demo(
     through the real command path, and bring the read models up to date."""
     if database_url:
         use_database(database_url)
-    _load_packs(None)
+    load_packs_or_exit(None)
     _load_demo(families, seed, as_json=as_json)
 
 
@@ -264,12 +251,9 @@ def teams_add(
 ) -> None:
     """Add a team to the directory (or rename one): families are registered for, and
     transferred to, teams of the directory only."""
-    from aggregates.errors import LedgerError
-    from cli.trust import _operator
-
-    ledger = _open_ledger(database_url)
+    ledger = open_ledger(database_url)
     try:
-        team = ledger.teams.add(team_id, name=name, by=_operator()["user_id"])
+        team = ledger.teams.add(team_id, name=name, by=operator()["user_id"])
     except LedgerError as e:
         typer.secho(f"team refused: {e.detail}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
@@ -283,7 +267,7 @@ def teams_list(
     database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
 ) -> None:
     """List the team directory."""
-    ledger = _open_ledger(database_url)
+    ledger = open_ledger(database_url)
     try:
         found = ledger.teams.all()
     finally:
@@ -294,31 +278,10 @@ def teams_list(
         typer.echo(f"{team['team_id']:<32} {team['name']}  (added {team['added_at'][:10]} by {team['added_by']})")
 
 
-def _open_ledger(database_url: Optional[str]) -> Any:
-    if database_url:
-        use_database(database_url)
-    from ledger.application import Ledger
-    from ledger.settings import get_settings
-
-    return Ledger(get_settings())
-
-
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)
 app.add_typer(policies, name="policies")
 app.add_typer(export, name="export")
 cli_trust.install(app)
-
-
-def _load_packs(directory: Optional[Path]) -> dict:  # type: ignore[type-arg]
-    """The packs, or a one-line refusal naming the file, the rule and what is wrong."""
-    from ledger.policies.loader import PACKS_DIR, PackError, load_packs
-    from ledger.settings import get_settings
-
-    try:
-        return load_packs(directory or get_settings().policy_dir or PACKS_DIR)
-    except PackError as e:
-        typer.secho(f"policy pack refused: {e}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=2) from None
 
 
 @policies.command("check")
@@ -326,10 +289,7 @@ def policies_check(
     directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder of pack files (default: the shipped packs).")] = None,
 ) -> None:
     """Validate every pack and list them (exit 2 naming the file and rule if one is malformed)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    packs = _load_packs(directory)
+    packs = load_packs_or_exit(directory)
     table = Table("pack", "council", "version", "effective from", "rules", "timed", "ordering", "recording")
     for pack in packs.values():
         kinds = [r.kind for r in pack.rules]
@@ -349,9 +309,7 @@ def policies_render(
     directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder of pack files (default: the shipped packs).")] = None,
 ) -> None:
     """Write the packs as tables a council manager can check against their procedure."""
-    from ledger.policies.render import render_markdown
-
-    text = render_markdown(_load_packs(directory))
+    text = render_markdown(load_packs_or_exit(directory))
     if check:
         if not output.exists() or output.read_text(encoding="utf-8") != text:
             typer.echo(f"{output} is out of date: run `ledger policies render`", err=True)
@@ -363,43 +321,9 @@ def policies_render(
     typer.echo(f"wrote {output} ({text.count(chr(10))} lines)")
 
 
-def use_database(url: str) -> None:
-    """``--database-url``: the database for this command, never with a password in it (a
-    command line is shown to every user of the machine by `ps`)."""
-    from urllib.parse import urlsplit
-
-    from ledger.settings import get_settings
-
-    if urlsplit(url).password:
-        raise typer.BadParameter(
-            "put the password in LEDGER_DATABASE_PASSWORD or a file named by LEDGER_DATABASE_PASSWORD_FILE, "
-            "not in --database-url (a command line is visible to every user of the machine)",
-            param_hint="--database-url")
-    os.environ["LEDGER_DATABASE_URL"] = url
-    get_settings.cache_clear()
-
-
-def masked(url: str | None) -> str:
-    """A database URL as it may be printed: any password replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def unreachable(error: BaseException) -> str | None:
     """What to tell the operator when the database cannot be opened, or None if ``error``
     is something else: one line, without a traceback or the password."""
-    from eventsourcing.persistence import InterfaceError, OperationalError
-
-    from ledger.settings import get_settings
-
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, (OperationalError, InterfaceError)) or type(seen).__module__.startswith("psycopg"):
@@ -417,10 +341,6 @@ def unreachable(error: BaseException) -> str | None:
 
 def _connect_error(url: str | None) -> str | None:
     """Why a plain connection to ``url`` fails (the pool only says it timed out), or None."""
-    import psycopg
-
-    from ledger.settings import get_settings
-
     try:
         with psycopg.connect(url or "", password=get_settings().password(), connect_timeout=3):
             return None
@@ -430,8 +350,6 @@ def _connect_error(url: str | None) -> str | None:
 
 
 def main() -> None:
-    from pydantic import ValidationError
-
     try:
         app()
     except ValidationError as e:  # a setting (LEDGER_...) that cannot be used: say which and why

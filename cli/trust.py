@@ -1,5 +1,6 @@
-"""``ledger verify``, ``ledger erase``, ``ledger keys rotate`` and ``ledger export --member``:
-the trust commands (ADR 0013, docs/security.md).
+"""``ledger verify``, ``ledger erase`` and ``ledger keys rotate``: the trust commands
+(ADR 0013, docs/security.md). (``ledger export --member``, subject access, is with the
+other exports in ``cli/exports.py``.)
 
 Operators run these with direct access to the database, so they are not behind the
 API's tokens; what they read of a person's record is written to the access log under
@@ -8,27 +9,23 @@ API's tokens; what they read of a person's record is written to the access log u
 
 from __future__ import annotations
 
-import getpass
 import secrets
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from cli.exports import Output, ReturnFormat, _uuid, _write, export
+from aggregates.errors import LedgerError
+from aggregates.vocabulary import ERASURE_REASONS
+from cli.common import open_ledger, operator, uuid_option
+from ledger.integrity import expected, statement
+from ledger.integrity import verify as verify_events
+from ledger.keys import MasterKey, keyring_text, new_key_id, parse_keyring
+from ledger.settings import get_settings
+from projections.projector import Projector
+from replay.compare import differences
 
 keys = typer.Typer(help="The master keyring that wraps each family's key.", no_args_is_help=True)
-
-
-def _operator() -> dict[str, str]:
-    return {"user_id": f"cli:{getpass.getuser()}", "role": "admin", "team": ""}
-
-
-def _open() -> Any:
-    from ledger.application import Ledger
-    from ledger.settings import get_settings
-
-    return Ledger(get_settings())
 
 
 def verify(
@@ -45,12 +42,7 @@ def verify(
     log (its chain and the heads the events carry), destroyed keys against erasure events,
     snapshots, and the read models against a rebuild from the events; name each problem
     and exit 1 if there is any."""
-    from ledger.integrity import expected, statement
-    from ledger.integrity import verify as verify_events
-    from projections.projector import Projector
-    from replay.compare import differences
-
-    ledger = _open()
+    ledger = open_ledger()
     try:
         result = verify_events(ledger)
         problems = result.problems + ledger.access_log.verify()
@@ -92,20 +84,16 @@ def erase(
 ) -> None:
     """Crypto-shred a family's personal data: destroy its key (for good), then record
     PersonalDataErased. Refused under a legal hold or with an open episode."""
-    from aggregates.errors import LedgerError
-    from aggregates.vocabulary import ERASURE_REASONS
-    from projections.projector import Projector
-
-    family_id = _uuid(family, "--family")
+    family_id = uuid_option(family, "--family")
     if reason not in ERASURE_REASONS:
         raise typer.BadParameter(f"one of {', '.join(ERASURE_REASONS)}", param_hint="--reason")
     if not yes and not typer.confirm(f"Destroy the key of family {family_id}? Its names, dates of birth and "
                                      "free text can never be read again", default=False):
         raise typer.Exit(code=1)
-    ledger = _open()
+    ledger = open_ledger()
     try:
         try:
-            recorded = ledger.erase(family_id, actor=_operator(), reason=reason, legal_basis=legal_basis)
+            recorded = ledger.erase(family_id, actor=operator(), reason=reason, legal_basis=legal_basis)
         except LedgerError as e:
             typer.secho(f"erasure refused: {e.detail}", err=True, fg=typer.colors.RED)
             raise typer.Exit(code=2) from None
@@ -121,9 +109,6 @@ def rotate() -> None:
     """Re-wrap every family key under the newest master key. With LEDGER_MASTER_KEYS,
     put the new key first and run this; without it, a new key is added to the data
     folder's keyring first. Older master keys can be retired once this has run."""
-    from ledger.keys import MasterKey, keyring_text, new_key_id, parse_keyring
-    from ledger.settings import get_settings
-
     settings = get_settings()
     if not settings.master_keys:
         path = Path(settings.data_dir) / "master-keys"
@@ -132,7 +117,7 @@ def rotate() -> None:
         path.write_text(keyring_text([MasterKey(new_key_id(), secrets.token_bytes(32)), *ring]),
                         encoding="utf-8")
         path.chmod(0o600)
-    ledger = _open()
+    ledger = open_ledger()
     try:
         count = ledger.keys.rotate()
         newest = ledger.keys.keyring[0].id
@@ -141,34 +126,8 @@ def rotate() -> None:
     typer.echo(f"{count} family key(s) re-wrapped under master key {newest}")
 
 
-def subject_access(
-    ctx: typer.Context,
-    member: Annotated[Optional[str], typer.Option("--member", help="Everything held about this person "
-                                                  "(subject access), when no export is named.")] = None,
-    format: Annotated[ReturnFormat, typer.Option("--format", help="json or csv.")] = ReturnFormat.json,
-    output: Output = None,
-) -> None:
-    """Export chronologies and data returns; or, with --member, a subject access export."""
-    if ctx.invoked_subcommand is not None:
-        if member is not None:
-            raise typer.BadParameter("--member alone asks for a subject access export; "
-                                     "put it after the export's name for a member's chronology",
-                                     param_hint="--member")
-        return
-    if member is None:
-        typer.echo(ctx.get_help())
-        raise typer.Exit(code=0)
-    from api.trust_routes import subject_access_export
-
-    member_id = _uuid(member, "--member")
-
-    _write(lambda ledger, projector: subject_access_export(ledger, projector, member_id, format.value), output,
-           f"--member {member_id}", member_id)
-
-
 def install(app: typer.Typer) -> None:
     app.command()(verify)
     app.command()(erase)
     app.add_typer(keys, name="keys")
-    export.callback(invoke_without_command=True)(subject_access)
 

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import mint
+from ledger.tokens import mint
 from ledger.application import Ledger
 from ledger.settings import Settings
 

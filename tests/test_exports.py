@@ -28,7 +28,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import INSPECTOR_MAX_HOURS, TokenTooLong, mint
+from ledger.tokens import INSPECTOR_MAX_HOURS, TokenTooLong, mint
 from ledger.settings import Settings
 from projections.episodes import episode_row_id
 from projections.projector import Projector

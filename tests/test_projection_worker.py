@@ -19,7 +19,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from fastapi.testclient import TestClient
 
-from api import read_routes
+from queries import reading
 from api.app import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
@@ -82,7 +82,7 @@ def test_reads_naming_a_position_wait_for_a_separate_worker(settings, monkeypatc
                 "position"]
             # No worker running: the read model has not seen it, and a read that insists waits, then says so.
             assert client.get(f"/families/{fid}/chronology", headers=PRACTITIONER).json()["entries"] == []
-            monkeypatch.setattr(read_routes, "WAIT_SECONDS", 0.3)
+            monkeypatch.setattr(reading, "WAIT_SECONDS", 0.3)
             late = client.get(f"/families/{fid}/chronology", params={"min_position": position}, headers=PRACTITIONER)
             assert late.status_code == 503 and late.headers["retry-after"] == "1"
             assert late.headers["content-type"].startswith("application/problem+json")
@@ -92,7 +92,7 @@ def test_reads_naming_a_position_wait_for_a_separate_worker(settings, monkeypatc
                                       kwargs={"idle": 0.05})
             worker.start()
             try:
-                monkeypatch.setattr(read_routes, "WAIT_SECONDS", 10)
+                monkeypatch.setattr(reading, "WAIT_SECONDS", 10)
                 seen = client.get(f"/families/{fid}/chronology", params={"min_position": position},
                                   headers=PRACTITIONER).json()["entries"]
                 assert [e["summary"] for e in seen if e["type"] == "ReferralReceived"] == \

@@ -1,0 +1,70 @@
+"""What a route takes besides its own parameters, as ``Annotated`` dependencies: the
+ledger, its read models (caught up with ``min_position``), the moments a read is asked
+about, and the access log's list of the families a read showed.
+
+Routes take these instead of reaching into ``request.app.state``: the app holds one
+ledger and one projector (``api/app.py``) and these hand them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Query, Request
+
+from api.models import Moment
+from ledger.access_log import AccessLog
+from ledger.application import Ledger
+from projections.projector import Projector
+from queries.reading import MAX_POSITION, caught_up
+
+
+def ledger(request: Request) -> Ledger:
+    return request.app.state.ledger  # type: ignore[no-any-return]
+
+
+def projector(request: Request) -> Projector:
+    return request.app.state.projector  # type: ignore[no-any-return]
+
+
+def access_log(request: Request) -> AccessLog:
+    return request.app.state.access_log  # type: ignore[no-any-return]
+
+
+LedgerDep = Annotated[Ledger, Depends(ledger)]
+"""The application: commands, and reads of the record itself."""
+ProjectorDep = Annotated[Projector, Depends(projector)]
+"""The read models as they are (no wait)."""
+AccessLogDep = Annotated[AccessLog, Depends(access_log)]
+
+MinPosition = Annotated[int | None, Query(
+    ge=0, le=MAX_POSITION, description="Wait until the read models have processed this position (a command's `position`).")]
+
+
+def read_models(request: Request, min_position: MinPosition = None) -> Projector:
+    """The read models, once they have processed ``min_position`` (read-your-writes)."""
+    return caught_up(ledger(request), projector(request), min_position)
+
+
+ReadModels = Annotated[Projector, Depends(read_models)]
+"""The read models, caught up with the ``min_position`` query parameter (ADR 0011)."""
+
+AsAt = Annotated[Moment | None, Query(
+    description="The record as it stood at this moment of recording: later entries and later corrections are left out.")]
+AsOf = Annotated[Moment | None, Query(description="Evaluate as of this moment (default now).")]
+
+
+class FamiliesShown:
+    """Says which families a read across families showed: the access log writes one row
+    for each once the answer is known (``access.log_reads``)."""
+
+    def __init__(self, request: Request) -> None:
+        self._state = request.state
+
+    def __call__(self, family_ids: Iterable[Any]) -> None:
+        self._state.families_read = sorted({UUID(str(f)) for f in family_ids if f is not None}, key=str)
+
+
+Shown = Annotated[FamiliesShown, Depends(FamiliesShown)]

@@ -1,0 +1,49 @@
+"""``/families/{id}/chronology``: the chronology in the order things happened, or one
+member's, as JSON or CSV; with ``profile``, an export for a court bundle, a partnership or
+a case review (JSON, CSV or Word)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from api.auth import Actor
+from api.dependencies import AsAt, LedgerDep, ReadModels
+from api.headers import CSV, DOCX, answered_as, file, marked
+from api.responses import JSONResponse
+from queries import chronology, exports
+
+router = APIRouter(tags=["chronology"])
+
+Profile = Literal["court", "practice", "review"]
+
+
+@router.get("/families/{family_id}/chronology", response_model=chronology.Chronology | exports.ChronologyDocument,
+            responses=answered_as(
+                "The chronology (JSON); with ``profile``, its export document (JSON), spreadsheet (CSV) or Word "
+                "document", CSV, DOCX))
+def get_chronology(
+    ledger: LedgerDep, read_models: ReadModels, family_id: UUID, actor: Actor,
+    member: Annotated[UUID | None, Query(description="A child's (or adult's) own chronology.")] = None,
+    format: Annotated[Literal["json", "csv", "docx"], Query(
+        description="json, csv for a spreadsheet, or docx (Word) with a profile.")] = "json",
+    significant: Annotated[bool, Query(description="Significant events only (the pack's choice).")] = False,
+    profile: Annotated[Profile | None, Query(
+        description="An export layout: court (FPR PD12A social work chronology), practice (the safeguarding "
+                    "partnership multi-agency layout) or review (everything, for a case review).")] = None,
+    as_at: AsAt = None,
+) -> Response:
+    """The family's chronology in the order things happened, or one member's; with
+    ``profile``, an export for a court bundle, a partnership or a case review."""
+    if profile is not None:
+        held = chronology.held_back(read_models, family_id)
+        return marked(file(exports.chronology_export(
+            ledger, read_models, family_id, profile=profile, fmt=format, member=member, as_at=as_at,
+            significant=significant)), held)
+    found = chronology.chronology(ledger, read_models, family_id, member=member, significant=significant,
+                                  as_at=as_at, fmt=format)
+    if format == "csv":
+        return marked(file(chronology.as_csv(found)), found["quarantined"])
+    return marked(JSONResponse(found), found["quarantined"])

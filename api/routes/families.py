@@ -1,0 +1,73 @@
+"""``/families``: register a family, and read its record as such (its state now or as it
+stood, its events, what a decision-maker could see)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Actor
+from api.dependencies import AccessLogDep, AsAt, LedgerDep
+from api.headers import ERRORS, cached, etag, idempotency
+from api.models import RegisterFamily, Registered
+from api.responses import JSONResponse
+from queries import families
+
+router = APIRouter(tags=["families"], responses=ERRORS)
+
+
+@router.post("/families", status_code=201, response_model=Registered)
+async def register_family(
+    request: Request,
+    body: RegisterFamily,
+    ledger: LedgerDep,
+    access_log: AccessLogDep,
+    actor: Actor,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Register a family under a policy pack, for the caller's team, with its members.
+    Send an ``Idempotency-Key``: the same request with the same key answers what the
+    first did, once."""
+    idem = idempotency(idempotency_key, await request.body(), request.url.path)
+    recorded = await run_in_threadpool(
+        ledger.register_family,
+        policy=body.policy, team=body.team, members=[m.model_dump() for m in body.members],
+        actor=actor, occurred_at=body.occurred_at, idempotency=idem,
+    )
+    if recorded.replayed:  # what the first answer carried: the members as registered, read again
+        access_log.record(actor=actor, action="register-replay", path=request.url.path, query="",
+                          family_id=recorded.family_id)
+    content = {
+        "family_id": recorded.family_id, "version": recorded.version, "position": recorded.position,
+        "members": [{k: v for k, v in m.items() if k != "added_by"} for m in recorded.members],
+    }
+    return JSONResponse(content, status_code=201, headers={
+        "ETag": etag(recorded.version), "Location": f"/families/{recorded.family_id}"})
+
+
+@router.get("/families/{family_id}", response_model=families.FamilyState)
+def get_family(ledger: LedgerDep, family_id: UUID, actor: Actor,
+               if_none_match: Annotated[str | None, Header()] = None,
+               as_at: AsAt = None) -> Response:
+    """The family's current state (or as at a past moment of recording), with its
+    version as its ETag (``If-None-Match`` with it: 304)."""
+    state = families.family(ledger, family_id, as_at)
+    return cached(state, state["version"], if_none_match)
+
+
+@router.get("/families/{family_id}/decisions/{event_id}", response_model=families.Decision)
+def get_decision(ledger: LedgerDep, family_id: UUID, event_id: UUID, actor: Actor) -> JSONResponse:
+    """What the decision-maker could see when they recorded this authorisation,
+    closure or other decision: the family, chronology and deadlines just before it."""
+    return JSONResponse(families.decision(ledger, family_id, event_id))
+
+
+@router.get("/families/{family_id}/events", response_model=families.FamilyEvents)
+def get_family_events(ledger: LedgerDep, family_id: UUID, actor: Actor,
+                      if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """Every event of the family with its envelope, in version order (ETag: its version)."""
+    found = families.events(ledger, family_id)
+    return cached(found, found["version"], if_none_match)

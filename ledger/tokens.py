@@ -1,0 +1,76 @@
+"""Bearer tokens: HS256 JWTs carrying ``sub``, ``role`` and ``team``.
+
+Both entry points use them: ``ledger token`` mints one (``mint``), the HTTP API checks
+the one a request carries (``decode``, through ``api/auth.py``). They live here, below
+both, because a token is the deployment's word for who someone is, signed with a key of
+its settings (``Settings.signing_key``), not something of HTTP's.
+
+Only HS256 is accepted (so ``alg: none`` and algorithm-confusion tokens are refused),
+``exp`` is required, and the role must be one of the ledger's. Inspectors read for a
+limited period: an ``inspector`` token must say when it was issued (``iat``) and may be
+valid for at most ``INSPECTOR_MAX_HOURS`` (14 days, the two weeks inspectors spend on
+site in an Ofsted ILACS standard inspection, the longest of its inspections); a longer
+one is refused when minted and when presented.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import jwt
+
+from aggregates.vocabulary import ROLES, TEAM_ROLES
+
+ALGORITHM = "HS256"
+INSPECTOR_MAX_HOURS = 14 * 24
+"""The longest an inspector's token may be valid: two weeks, an ILACS standard inspection
+on site (docs/exports.md). A longer inspection gets a fresh token."""
+
+
+class TokenTooLong(ValueError):
+    """A token asked for longer than its role may have one."""
+
+
+class TokenRefused(Exception):
+    """A presented token that is not valid (the API answers 401 with this detail)."""
+
+
+def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0, now: datetime | None = None) -> str:
+    """A token for ``sub`` in ``role`` (and ``team``), valid for ``hours``."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "inspector" and hours > INSPECTOR_MAX_HOURS:
+        raise TokenTooLong(f"an inspector token may be valid for at most {INSPECTOR_MAX_HOURS} hours "
+                           f"(14 days, an inspection on site), not {hours:g}")
+    now = now or datetime.now(timezone.utc)
+    claims: dict[str, Any] = {"sub": sub, "role": role, "iat": now, "exp": now + timedelta(hours=hours)}
+    if team:
+        claims["team"] = team
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def decode(key: str, token: str) -> dict[str, str]:
+    """The actor a token speaks for (``user_id``, ``role``, ``team``), or ``TokenRefused``."""
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenRefused("the token has expired") from None
+    except jwt.InvalidTokenError as e:
+        raise TokenRefused(f"the token is not valid: {e}") from None
+    role = claims.get("role")
+    if role not in ROLES:
+        raise TokenRefused(f"the token's role {role!r} is not one of {', '.join(ROLES)}")
+    if role == "inspector":
+        issued = claims.get("iat")
+        if not isinstance(issued, (int, float)):
+            raise TokenRefused("an inspector token must say when it was issued (iat)")
+        if claims["exp"] - issued > INSPECTOR_MAX_HOURS * 3600:
+            raise TokenRefused(f"an inspector token may be valid for at most {INSPECTOR_MAX_HOURS} hours "
+                               "(14 days, an inspection on site)")
+    team = claims.get("team") or ""
+    if role in TEAM_ROLES and not team:
+        raise TokenRefused(f"a {role} token must name a team")
+    return {"user_id": str(claims["sub"]), "role": role, "team": str(team)}

@@ -1,0 +1,131 @@
+"""A family's chronology, or one member's: in the order things happened, corrections
+beside what they correct, late entries and practice breaches flagged; now (the
+chronology read model) or as the record stood at a moment of recording."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from typing_extensions import TypedDict
+
+from aggregates.errors import InvalidCommand
+from ledger.application import Ledger
+from projections import chronology as chronology_model
+from projections import deadlines as deadline_model
+from projections.exports import Export
+from projections.projector import Projector
+from queries.deadlines import RuleSource
+from queries.reading import Quarantined, quarantined
+from replay import time_travel
+
+MODELS = ("chronology", "deadlines", "episodes")
+"""The read models a chronology (and its exports) is read from."""
+
+Change = TypedDict("Change", {"from": Any, "to": Any})
+"""A corrected field: what it was and what it is now."""
+
+
+class Correction(TypedDict):
+    """A correction of an entry (``EntryCorrected``), shown beside it."""
+
+    event_id: UUID
+    recorded_at: datetime
+    recorded_by: str | None
+    role: str | None
+    reason: str
+    changes: dict[str, Change]
+
+
+class EntrySource(TypedDict):
+    """Who recorded an entry, and for which agency."""
+
+    recorded_by: str | None
+    role: str | None
+    team: str | None
+    agency: str | None
+
+
+class FlaggedBreach(TypedDict):
+    """A good-practice ordering rule the entry broke (ADR 0019)."""
+
+    rule: str
+    title: str
+    reason: str
+    source: RuleSource
+
+
+class ChronologyEntry(TypedDict):
+    """One entry: date, event, summary, source, significance, impact on the child, action
+    taken, when and by whom it was recorded, whether late, and its corrections."""
+
+    event_id: UUID | None
+    """None for a child's birth, which starts their chronology."""
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime | None
+    summary: str
+    source: EntrySource
+    significance: str | None
+    significant: bool
+    impact_on_child: str | None
+    action_taken: str | None
+    note: str | None
+    reference: str | None
+    late_entry: bool
+    late_rules: list[str]
+    breaches: list[FlaggedBreach]
+    about: list[UUID]
+    corrections: list[Correction]
+
+
+class Chronology(TypedDict):
+    family_id: UUID
+    member: UUID | None
+    as_at: datetime | None
+    significant_only: bool
+    entries: list[ChronologyEntry]
+    quarantined: list[Quarantined]
+    """The read models holding the family back: the entries stop before that event."""
+
+
+def held_back(projector: Projector, family_id: UUID) -> list[Quarantined]:
+    """The read models a chronology is read from that hold this family back."""
+    return quarantined(projector, MODELS, family_id)
+
+
+def rows(ledger: Ledger, projector: Projector, family_id: UUID,
+         as_at: datetime | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The family's chronology rows and members, with the practice breaches the record
+    shows: from the read models, or as the record stood at ``as_at``. Empty if there is no
+    such family (the caller decides whether that is a 404)."""
+    if as_at is not None:
+        return time_travel.chronology(ledger, family_id, as_at)
+    with projector.reading("chronology", "deadlines") as tx:
+        found, members = chronology_model.stored(tx, family_id, projector.sealer)
+        return chronology_model.with_breaches(found, deadline_model.breaches(tx, family_id)), members
+
+
+def chronology(ledger: Ledger, projector: Projector, family_id: UUID, *, member: UUID | None = None,
+               significant: bool = False, as_at: datetime | None = None, fmt: str = "json") -> Chronology:
+    """The family's chronology (or ``member``'s own, from their birth, without entries
+    about their siblings), all entries or the significant ones (the pack's choice)."""
+    if fmt == "docx":
+        raise InvalidCommand("a Word chronology needs a profile: court, practice or review", field="format")
+    held = held_back(projector, family_id)
+    found, members = rows(ledger, projector, family_id, as_at)
+    if not found:
+        ledger.family(family_id)  # 404 if there is no such family
+    if member is not None and member.hex not in members:
+        raise InvalidCommand(f"{member} is not a member of family {family_id}", field="member")
+    entries = chronology_model.view(found, members, member=member, significant_only=significant)
+    return Chronology(family_id=family_id, member=member, as_at=as_at, significant_only=significant,
+                      entries=cast(list[ChronologyEntry], entries), quarantined=held)
+
+
+def as_csv(found: Chronology) -> Export:
+    """A chronology as a spreadsheet (one line per entry)."""
+    name = f"chronology-{found['family_id']}" + (f"-{found['member']}" if found["member"] else "") + ".csv"
+    content = chronology_model.to_csv(cast(list[dict[str, Any]], found["entries"])).encode("utf-8")
+    return Export(content, "text/csv; charset=utf-8", name, (found["family_id"].hex,))

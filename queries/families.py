@@ -1,0 +1,111 @@
+"""A family's record as such: its state (now or as it stood), its events, and what a
+decision-maker could see when they recorded a decision."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from typing_extensions import NotRequired, TypedDict
+
+from ledger.application import Ledger, event_view
+from queries.chronology import ChronologyEntry
+from queries.deadlines import FamilyDeadlines
+from replay import time_travel
+
+
+class Actor(TypedDict):
+    """Who recorded an entry, as their token said."""
+
+    user_id: str
+    role: str
+    team: str
+
+
+class EventView(TypedDict):
+    """An event with its envelope: when it happened, when it was recorded, by whom, under
+    which pack; ``data`` holds the fields of its type (see the command of that type)."""
+
+    event_id: UUID
+    type: str
+    family_id: UUID
+    version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: Actor
+    policy: str
+    policy_version: str
+    about: list[UUID]
+    context: dict[str, Any]
+    data: dict[str, Any]
+
+
+class FamilyMember(TypedDict):
+    member_id: UUID
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    kind: str
+    gender: NotRequired[str | None]
+    ethnicity: NotRequired[str | None]
+    added_by: NotRequired[UUID]
+    """The event that put the member on the record (in a decision's view of the family)."""
+
+
+class FamilyState(TypedDict):
+    """The family as its events say, with its version (the ETag). An episode runs from a
+    referral to its closure; ``current_episode`` is the latest."""
+
+    family_id: UUID
+    version: int
+    policy: str
+    policy_version: str
+    team: str
+    registered_at: datetime
+    members: list[FamilyMember]
+    status: str
+    current_episode: dict[str, Any] | None
+    episodes: list[dict[str, Any]]
+    pending_transfer: dict[str, Any] | None
+
+
+class FamilyEvents(TypedDict):
+    family_id: UUID
+    version: int
+    events: list[EventView]
+
+
+class Decision(TypedDict):
+    """What the decision-maker could see when they recorded the decision: the family, its
+    chronology and its deadlines as at the moment just before it was recorded."""
+
+    decision: EventView
+    as_at: datetime
+    family: FamilyState
+    chronology: list[ChronologyEntry]
+    deadlines: FamilyDeadlines
+
+
+def family(ledger: Ledger, family_id: UUID, as_at: datetime | None = None) -> FamilyState:
+    """The family's current state, or as it stood at a past moment of recording."""
+    if as_at is not None:
+        state = time_travel.family(ledger, family_id, as_at)
+    else:
+        state = ledger.family(family_id).state()
+    for member in state["members"]:
+        member.pop("added_by", None)
+    return cast(FamilyState, state)
+
+
+def events(ledger: Ledger, family_id: UUID) -> FamilyEvents:
+    """Every event of the family with its envelope, in version order."""
+    found = ledger.family_events(family_id)
+    return FamilyEvents(family_id=family_id, version=found[-1].originator_version,
+                        events=[cast(EventView, event_view(e)) for e in found])
+
+
+def decision(ledger: Ledger, family_id: UUID, event_id: UUID) -> Decision:
+    """What the decision-maker could see when they recorded this authorisation, closure or
+    other decision (422 if the event is not a decision)."""
+    return cast(Decision, time_travel.decision(ledger, family_id, event_id))
