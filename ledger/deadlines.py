@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import copy
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, get_args
 from uuid import UUID
 
 import orjson
@@ -151,7 +151,7 @@ def _age(dob: date | None, on: date) -> int | None:
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
-def _covers(rule: Rule, member: dict[str, Any], on: date) -> bool:
+def _covers(rule: Rule, member: Member, on: date) -> bool:
     """Is this child (born by ``on``) within the rule's ages on ``on``? An unborn child
     (a date of birth still to come) is covered by no per-child rule until born."""
     dob = member.get("date_of_birth")
@@ -325,7 +325,7 @@ class _Walk:
                     if since < day <= upto:
                         self.join(rule, member, start_of_day(day), f"child turned {rule.age.min_years}")
 
-    def join(self, rule: Rule, member: dict[str, Any], at: datetime, reason: str) -> None:
+    def join(self, rule: Rule, member: Member, at: datetime, reason: str) -> None:
         """A child born, or reaching a rule's age, joins a per-child rule already running."""
         if (self.episode_open and (rule.id, self.episode_id) in self.activated
                 and not (rule.pathways and self.pathway not in rule.pathways)
@@ -553,7 +553,40 @@ def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime
     }
 
 
-def source(rule: Rule) -> dict[str, Any]:
+class Source(TypedDict):
+    seed: str
+    lines: list[int]
+
+
+class ClockRow(TypedDict):
+    """One row of a family's deadlines: a clock of a timed rule (started, or why not), or
+    an ordering rule broken by an entry (state ``breach``)."""
+
+    rule: str
+    title: str
+    kind: str
+    category: str
+    state: str  # one of STATES
+    reason: str | None
+    due: date | datetime | None  # the due day, or moment for a rule counted in hours
+    due_at: datetime | None
+    member: UUID | None  # the child a per-child clock runs for
+    member_name: str | None
+    episode_id: UUID | None
+    pathway: str | None
+    started_by: UUID | None
+    started_at: datetime | None
+    stopped_by: UUID | None
+    stopped_at: datetime | None
+    ended_by: UUID | None
+    extended_by: int
+    extensions: list[UUID]
+    duration: int | None
+    unit: str | None
+    source: Source
+
+
+def source(rule: Rule) -> Source:
     return {"seed": rule.source.seed, "lines": list(rule.source.lines)}
 
 
@@ -564,7 +597,7 @@ def _member_name(walk: _Walk, member: UUID | None) -> str | None:
     return None if found is None else f"{found['given_name']} {found['family_name']}"
 
 
-def _unstarted(rule: Rule, walk: _Walk) -> dict[str, Any]:
+def _unstarted(rule: Rule, walk: _Walk) -> ClockRow:
     if rule.pathways and walk.pathway not in rule.pathways:
         reason = f"applies to the {', '.join(rule.pathways)} pathway only"
     else:
@@ -579,7 +612,7 @@ def _unstarted(rule: Rule, walk: _Walk) -> dict[str, Any]:
     }
 
 
-def _breach_row(rule: Rule, fact: Fact, why: str, episode_id: UUID | None, pathway: str | None) -> dict[str, Any]:
+def _breach_row(rule: Rule, fact: Fact, why: str, episode_id: UUID | None, pathway: str | None) -> ClockRow:
     """An ordering rule broken by an entry, as a row beside the clocks: started by the
     entry that came too soon, settled in state ``breach``."""
     return {
@@ -592,7 +625,7 @@ def _breach_row(rule: Rule, fact: Fact, why: str, episode_id: UUID | None, pathw
     }
 
 
-def _row(clock: Clock, walk: _Walk, calendar: WorkingCalendar, as_of: datetime) -> dict[str, Any]:
+def _row(clock: Clock, walk: _Walk, calendar: WorkingCalendar, as_of: datetime) -> ClockRow:
     due = clock.due(calendar, as_of)
     return {
         "rule": clock.rule.id, "title": clock.rule.title, "kind": clock.rule.kind,

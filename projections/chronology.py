@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 from uuid import UUID
 
 import orjson
@@ -72,14 +72,58 @@ def event_data(event: FamilyEvent) -> dict[str, Any]:
     return to_json_value({name: getattr(event, name) for name in payload_fields(type(event))})
 
 
-def entry(event: FamilyEvent, position: int, pack: Pack, *, words: bool = True) -> dict[str, Any]:
+class Correction(TypedDict):
+    """A correction shown beside the entry it corrected: who, when, why, each value's
+    ``{"from": ..., "to": ...}``."""
+
+    event_id: str
+    recorded_at: str | None
+    recorded_by: str | None
+    role: str | None
+    reason: str
+    changes: dict[str, dict[str, Any]]
+
+
+class ChronologyRow(TypedDict):
+    """One entry of a family's chronology (``COLUMNS``): when it happened and was recorded,
+    what (type, summary with member tokens, the entry's values as JSON), who recorded it
+    and the chronology details, the children it is about, the pack rules it was recorded
+    too late for, and its corrections. Times are ISO text in UTC."""
+
+    event_id: str | None  # None only for the "Born" row a child's chronology starts with
+    family_id: str
+    position: int | None
+    version: int
+    occurred_at: str
+    recorded_at: str | None
+    type: str
+    summary: str
+    actor_id: str | None
+    actor_role: str | None
+    actor_team: str | None
+    agency: str | None
+    significance: str | None
+    impact_on_child: str | None
+    action_taken: str | None
+    note: str | None
+    reference: str | None
+    significant: bool
+    about: list[str]
+    late: list[str]
+    data: dict[str, Any]
+    corrections: list[Correction]
+    breaches: NotRequired[list[dict[str, Any]]]
+    """Practice rules the entry broke (``with_breaches``: from the deadline engine)."""
+
+
+def entry(event: FamilyEvent, position: int, pack: Pack, *, words: bool = True) -> ChronologyRow:
     """The chronology row of one (non-correction) event. ``words=False``: without the
     summary and the late-entry check (the episodes model reads neither)."""
     data = event_data(event)
     context = dict(event.context)
     if event.type == "ReferralReceived" and not context.get("agency") and data.get("referrer_agency"):
         context["agency"] = data["referrer_agency"]
-    return {
+    return cast(ChronologyRow, {
         "event_id": event.event_id.hex, "family_id": event.originator_id.hex, "position": position,
         "version": event.originator_version, "occurred_at": iso(event.occurred_at),
         "recorded_at": iso(event.recorded_at), "type": event.type,
@@ -90,13 +134,13 @@ def entry(event: FamilyEvent, position: int, pack: Pack, *, words: bool = True) 
         "about": [hexid(m) for m in event.about],
         "late": [r.id for r, _ in late_rules(event.type, event.occurred_at, event.recorded_at, pack)] if words else [],
         "data": data, "corrections": [],
-    }
+    })
 
 
-def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack, *, words: bool = True) -> dict[str, Any]:
+def correct(row: ChronologyRow, correction: FamilyEvent, pack: Pack, *, words: bool = True) -> ChronologyRow:
     """A row with a correction applied; the original values and the reason kept beside it."""
     changes = to_json_value(dict(correction.changes))  # type: ignore[attr-defined]
-    row = {**row, "data": dict(row["data"]), "corrections": list(row["corrections"])}
+    row = cast(ChronologyRow, {**row, "data": dict(row["data"]), "corrections": list(row["corrections"])})
     shown: dict[str, Any] = {}
     member = getattr(correction, "member", None)
     if member is not None:  # one member's details, as this entry put them on the record
@@ -114,7 +158,7 @@ def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack, *, words: 
     for name, value in changes.items():
         if name == "occurred_at":
             before = row["occurred_at"]
-            row["occurred_at"] = iso(datetime.fromisoformat(value))
+            row["occurred_at"] = str(iso(datetime.fromisoformat(value)))
             shown[name] = {"from": before, "to": row["occurred_at"]}
         elif name == "about":
             shown[name] = {"from": row["about"], "to": [hexid(m) for m in value]}
@@ -123,7 +167,7 @@ def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack, *, words: 
             for key, new in value.items():
                 if key in CONTEXT:
                     shown[key] = {"from": row.get(key), "to": new}
-                    row[key] = new
+                    row[key] = new  # type: ignore[literal-required]
         else:
             shown[name] = {"from": row["data"].get(name), "to": value}
             row["data"][name] = value
@@ -131,7 +175,7 @@ def correct(row: dict[str, Any], correction: FamilyEvent, pack: Pack, *, words: 
     if words:
         row["summary"] = summarise(row["type"], row["data"], pack)
         row["late"] = [r.id for r, _ in late_rules(row["type"], datetime.fromisoformat(row["occurred_at"]),
-                                                    datetime.fromisoformat(row["recorded_at"]), pack)]
+                                                    datetime.fromisoformat(str(row["recorded_at"])), pack)]
     row["corrections"].append({
         "event_id": correction.event_id.hex, "recorded_at": iso(correction.recorded_at),
         "recorded_by": correction.actor.get("user_id"), "role": correction.actor.get("role"),
@@ -180,11 +224,11 @@ def _corrected_member(member: dict[str, Any], changes: dict[str, Any]) -> dict[s
 
 
 def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *,
-         words: bool = True) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+         words: bool = True) -> tuple[list[ChronologyRow], dict[str, dict[str, Any]]]:
     """A family's chronology rows and members from its events (in version order): the
     same rows the read model holds, for any prefix of the record (time travel).
     ``words=False``: without summaries and late-entry checks (see ``entry``)."""
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, ChronologyRow] = {}
     members: dict[str, dict[str, Any]] = {}
     for event in events:
         pack = packs[event.policy]
@@ -201,7 +245,7 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *,
     return ordered(rows.values()), members
 
 
-def ordered(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def ordered(rows: Iterable[ChronologyRow]) -> list[ChronologyRow]:
     return sorted(rows, key=lambda r: (r["occurred_at"], r["version"]))
 
 
@@ -278,19 +322,20 @@ class ChronologyModel(ReadModel):
             self._member(tx, _corrected_member(member, _details(correction)), context)
 
 
-def _values(row: dict[str, Any]) -> tuple[Any, ...]:
+def _values(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(orjson.dumps(row[c]).decode() if c in JSON_COLUMNS else
                  (int(row[c]) if c == "significant" else row[c]) for c in COLUMNS)
 
 
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, **{c: orjson.loads(row[c]) for c in JSON_COLUMNS}, "significant": bool(row["significant"])}
+def _decoded(row: dict[str, Any]) -> ChronologyRow:
+    return cast(ChronologyRow, {**row, **{c: orjson.loads(row[c]) for c in JSON_COLUMNS},
+                                "significant": bool(row["significant"])})
 
 
 # --- queries ---------------------------------------------------------------------------------
 
 
-def stored(tx: Tx, family_id: UUID, sealer: Sealer) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def stored(tx: Tx, family_id: UUID, sealer: Sealer) -> tuple[list[ChronologyRow], dict[str, dict[str, Any]]]:
     """A family's rows and members as the read model holds them, opened."""
     rows = [_decoded(r) for r in sealer.open_rows("chronology", tx.rows(
         "SELECT * FROM {chronology} WHERE family_id = ? ORDER BY occurred_at, version", (family_id.hex,)))]
@@ -313,10 +358,10 @@ def member_family(tx: Tx, member_id: UUID) -> UUID | None:
     return None if row is None else UUID(row["family_id"])
 
 
-def with_breaches(rows: Sequence[dict[str, Any]], found: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def with_breaches(rows: Sequence[ChronologyRow], found: dict[str, list[dict[str, Any]]]) -> list[ChronologyRow]:
     """Rows with the good-practice ordering rules each entry broke (``breaches``: by the
     entry's hex id, from the deadline engine), shown beside the entry (ADR 0019)."""
-    return [{**r, "breaches": found.get(r["event_id"] or "", [])} for r in rows]
+    return [cast(ChronologyRow, {**r, "breaches": found.get(r["event_id"] or "", [])}) for r in rows]
 
 
 def engine_breaches(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -328,7 +373,7 @@ def engine_breaches(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
+def view(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], *,
          member: UUID | None = None, significant_only: bool = False,
          others: str | None = None) -> list[dict[str, Any]]:
     """The entries a reader sees: names rendered, a child's view filtered (their own and
@@ -346,7 +391,7 @@ def view(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], *,
                     "corrections": [], "recorded_at": None, "actor_id": None, "actor_role": None,
                     "actor_team": None, "agency": None, "significance": None, "impact_on_child": None,
                     "action_taken": None, "note": None, "reference": None, "version": 0, "position": None}
-            chosen = ordered([born, *chosen])
+            chosen = ordered([cast(ChronologyRow, born), *chosen])
     if significant_only:
         chosen = [r for r in chosen if r["significant"]]
 

@@ -25,6 +25,7 @@ from aggregates.vocabulary import MANAGEMENT_ROLES
 from ledger.calendar import LONDON
 from ledger.policies.schema import Pack
 from projections import chronology as chronology_model
+from projections.chronology import ChronologyRow
 from projections import spreadsheet
 from projections import episodes as episode_model
 
@@ -245,7 +246,7 @@ def involvement(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any
     return {"summary": text, "family": family, "child": child, "episodes": shown}
 
 
-def chronology(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], pack: Pack, *,
+def chronology(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], pack: Pack, *,
                family_id: UUID, profile: str, fmt: str, member: UUID | None = None,
                as_at: datetime | None = None) -> Export:
     """A chronology export of one family (or one member) in a profile and format, as the
