@@ -1,7 +1,7 @@
 """Who may call what: one table of every role against every endpoint, enforced in one place.
 
 - practitioners, supervisors and managers read (and write) only families their team holds
-  (a transfer moves that right; writes are also refused by the aggregate);
+  (a transfer moves that right; writes are checked by the aggregate when it records);
 - auditors read every family and write nothing; inspectors likewise, with tokens that
   expire (the length of an inspection);
 - services read the feed and the read models only, never a family's record as such;
@@ -51,8 +51,11 @@ log = logging.getLogger("ledger.api")
 class Rule:
     roles: frozenset[str]
     scope: str | None = None
-    """"family": the path names a family and team roles must hold it; "member": the same for
-    the member's family; "team": team roles see only their own team (``team=`` query)."""
+    """"family": the path names a family and team roles must hold it; "command": the path
+    names a family a team role records on, which the command path checks when it loads
+    the family (once, in ``Ledger.record``: the aggregate's own team rule, which a
+    transfer moves); "member": as "family" for the member's family; "team": team roles
+    see only their own team (``team=`` query)."""
     log: str | None = None
     """The access-log action, for reads of a family's record."""
     public: bool = False
@@ -64,7 +67,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/policies/{policy_id}"): Rule(PACK_READERS),
     ("GET", "/teams"): Rule(PACK_READERS),
     ("POST", "/families"): Rule(TEAM_ROLES),
-    ("POST", "/families/{family_id}/commands"): Rule(TEAM_ROLES, scope="family"),
+    ("POST", "/families/{family_id}/commands"): Rule(TEAM_ROLES, scope="command"),
     ("GET", "/families/{family_id}"): Rule(READERS, scope="family", log="family"),
     ("GET", "/families/{family_id}/events"): Rule(READERS, scope="family", log="events"),
     ("GET", "/families/{family_id}/deadlines"): Rule(READ_MODELS, scope="family", log="deadlines"),
@@ -120,7 +123,7 @@ def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> Non
     family_id: UUID | None = None
     member_id: UUID | None = None
     params: dict[str, Any] = request.path_params
-    if rule.scope == "family":
+    if rule.scope in ("family", "command"):
         family_id = _uuid(params.get("family_id"), "family_id")
         if access is not None:
             access["family_id"] = family_id
@@ -135,9 +138,9 @@ def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> Non
         raise Problem(403, "Forbidden", f"a {role} may not {request.method} {path}")
     if access is not None and family_id is not None:
         access["family_id"] = family_id
-    if family_id is not None and role in TEAM_ROLES:
+    if family_id is not None and role in TEAM_ROLES and rule.scope != "command":
         team = ledger.family(family_id, copy=False).team
-        if team != actor["team"] and not _is_receiving_team(request, ledger, family_id, actor["team"]):
+        if team != actor["team"]:
             raise Problem(403, "Forbidden", f"the family is held by team {team}, not {actor['team']}")
     if rule.scope == "team" and role in TEAM_ROLES:
         _own_team_only(request, path, actor)
@@ -199,13 +202,6 @@ def own_team(actor: dict[str, str], team: str | None) -> str | None:
     if actor["role"] in TEAM_ROLES:
         return actor["team"]
     return team
-
-
-def _is_receiving_team(request: Request, ledger: LedgerDep, family_id: UUID, team: str) -> bool:
-    if request.method != "POST":
-        return False
-    pending = ledger.family(family_id, copy=False).pending_transfer
-    return pending is not None and pending["to_team"] == team
 
 
 def _uuid(value: Any, name: str) -> UUID:

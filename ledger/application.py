@@ -159,9 +159,9 @@ class Ledger(Application[UUID]):
         idempotency: Idempotency | None = None,
     ) -> Recorded:
         self._check_writer(actor)
-        replay = self._replay(actor, idempotency)
-        if replay is not None:
-            return replay
+        found = self._idempotent(actor, idempotency)
+        if found is not None:
+            return self._replayed(found, actor)
         pack = self.pack(policy)
         if actor.get("team") == team:
             self.teams.require(team, "team")
@@ -190,9 +190,6 @@ class Ledger(Application[UUID]):
         idempotency: Idempotency | None = None,
     ) -> Recorded:
         self._check_writer(actor)
-        replay = self._replay(actor, idempotency)
-        if replay is not None:
-            return replay
         attempts = 1 if expected_version is not None else MAX_CONFLICT_RETRIES
         for attempt in range(attempts):
             if attempt:
@@ -287,10 +284,17 @@ class Ledger(Application[UUID]):
         occurred_at: datetime | None, about: list[UUID] | None, context: dict[str, Any] | None,
         expected_version: int | None, idempotency: Idempotency | None, *, last_attempt: bool,
     ) -> Recorded | None:
-        """Load, check and save once; None if another writer got there first (retry)."""
-        replay = self._replay(actor, idempotency)  # a twin request may have just finished
-        if replay is not None:
-            return replay
+        """Look the Idempotency-Key up, load the family, check and save, once each; None if
+        another writer got there first (the caller retries: the next attempt looks the key
+        up again, as the writer that won may have been this request's twin).
+
+        This is the command's one authorisation point: the key is looked up once (a replay
+        checks that the caller's team still holds the family, and answers), the family is
+        loaded once, and its team is checked once, by the aggregate's own rule as it
+        records (a transfer moves it; the access table has let only team roles through)."""
+        found = self._idempotent(actor, idempotency)  # under the lock: a twin here has finished
+        if found is not None:
+            return self._replayed(found, actor)
         family = self.family(family_id)
         if expected_version is not None and family.version != expected_version:
             raise VersionConflict(
@@ -309,12 +313,12 @@ class Ledger(Application[UUID]):
         try:
             return self._save(family, actor, idempotency)
         except VersionConflict:
-            replay = self._replay(actor, idempotency)
-            if replay is not None:
-                return replay
-            if last_attempt:
-                raise
-            return None
+            if not last_attempt:
+                return None
+            found = self._idempotent(actor, idempotency)  # a twin request (same key) won the race
+            if found is not None:
+                return self._replayed(found, actor)
+            raise
 
     # -- queries ----------------------------------------------------------------------
 
@@ -574,20 +578,24 @@ class Ledger(Application[UUID]):
                     return None
                 time.sleep(0.2)
 
-    def _replay(self, actor: dict[str, str], idempotency: Idempotency | None) -> Recorded | None:
-        """The first result of a retried command, or None if the key is new. The caller
-        must still hold the family the key recorded on: a replay answers what the first
-        answer carried (ids, version and, for a registration, the members as registered),
-        never the family as it is now, and only to someone who may still write on it."""
+    def _idempotent(self, actor: dict[str, str], idempotency: Idempotency | None) -> IdempotencyRecord | None:
+        """What this caller's Idempotency-Key recorded before, or None if the key is new
+        (or none was sent). The same key with another request is refused."""
         if idempotency is None:
             return None
-        found = self.recorder.find_idempotency(actor["user_id"], idempotency.key)  # type: ignore[attr-defined]
-        if found is None:
-            return None
-        if found.request_hash != idempotency.request_hash:
+        found: IdempotencyRecord | None = self.recorder.find_idempotency(  # type: ignore[attr-defined]
+            actor["user_id"], idempotency.key)
+        if found is not None and found.request_hash != idempotency.request_hash:
             raise IdempotencyMismatch(
                 "this Idempotency-Key was already used with a different request body"
             )
+        return found
+
+    def _replayed(self, found: IdempotencyRecord, actor: dict[str, str]) -> Recorded:
+        """The first result of a retried command. The caller must still hold the family
+        the key recorded on: a replay answers what the first answer carried (ids, version
+        and, for a registration, the members as registered), never the family as it is
+        now, and only to someone who may still write on it."""
         family_id = UUID(found.family_id)
         family = self.family(family_id, copy=False)
         if actor.get("team") != family.team:

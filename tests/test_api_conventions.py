@@ -1,10 +1,13 @@
-"""The API's conventions (ADR 0025): every read answers what its response model documents."""
+"""The API's conventions (ADR 0025): every read answers what its response model documents,
+and a command has one authorisation point (its family loaded once, its Idempotency-Key
+looked up once)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.routing import APIRoute
@@ -13,8 +16,62 @@ from pydantic import TypeAdapter
 
 from api.app import create_app, served_routes
 from demo import generate
+from ledger.application import Ledger
 from ledger.settings import Settings
-from tests.conftest import AUDITOR, SECRET, auth, open_ledger
+from ledger.storage import LedgerRepository
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SECRET, auth, command, open_ledger, register
+
+# --- one authorisation point for a command ----------------------------------------------------
+
+
+@pytest.fixture
+def counted(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often the family is loaded and the Idempotency-Key looked up."""
+    counts = {"loads": 0, "lookups": 0}
+    get, find = LedgerRepository.get, ledger.recorder.find_idempotency  # type: ignore[attr-defined]
+
+    def load(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["loads"] += 1
+        return get(self, *args, **kwargs)
+
+    def lookup(*args: Any, **kwargs: Any) -> Any:
+        counts["lookups"] += 1
+        return find(*args, **kwargs)
+
+    monkeypatch.setattr(LedgerRepository, "get", load)
+    monkeypatch.setattr(ledger.recorder, "find_idempotency", lookup)
+    return counts
+
+
+def test_a_command_loads_its_family_once_and_looks_its_key_up_once(client, counted):
+    """Before ADR 0025: twice and twice (the access check loaded the family and checked
+    its team, then the ledger did both again, with a second look-up of the key)."""
+    fid = register(client)["family_id"]
+    for key, body in (("k1", {"type": "ReferralReceived", "route": "self", "reason": "help"}),
+                      ("k2", {"type": "CaseNoteRecorded", "text": "seen at home"})):
+        counted.update(loads=0, lookups=0)
+        r = command(client, fid, body, MANAGER, **{"Idempotency-Key": key})
+        assert r.status_code == 201, r.text
+        assert counted == {"loads": 1, "lookups": 1}, (body["type"], counted)
+    counted.update(loads=0, lookups=0)
+    again = command(client, fid, {"type": "CaseNoteRecorded", "text": "seen at home"}, MANAGER, **{"Idempotency-Key": "k2"})
+    assert again.status_code == 201 and counted == {"loads": 1, "lookups": 1}, counted
+    counted.update(loads=0, lookups=0)
+    assert command(client, fid, {"type": "CaseNoteRecorded", "text": "x"}, MANAGER).status_code == 201
+    assert counted == {"loads": 1, "lookups": 0}, "no key, no look-up"
+
+
+def test_the_team_is_checked_once_where_the_family_is_loaded(client, counted):
+    """Another team's write is refused by the aggregate's own rule, as it loads the family
+    once; a transfer's receiving team may accept it and nothing else."""
+    fid = register(client)["family_id"]
+    counted.update(loads=0, lookups=0)
+    r = command(client, fid, {"type": "CaseNoteRecorded", "text": "x"}, auth("manager", "sol", "south"))
+    assert r.status_code == 403 and "held by team north" in r.json()["detail"]
+    assert counted["loads"] == 1
+    r = command(client, str(UUID(int=1)), {"type": "CaseNoteRecorded", "text": "x"}, PRACTITIONER)
+    assert r.status_code == 404, "no such family"
+
 
 # --- every read answers what it documents -----------------------------------------------------
 

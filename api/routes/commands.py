@@ -1,4 +1,9 @@
-"""``/families/{id}/commands``: record one event on a family."""
+"""``/families/{id}/commands``: record one event on a family.
+
+The one authorisation point of a command is the command path itself: the access table
+lets only team roles through (without loading the family), and ``Ledger.record`` looks
+the Idempotency-Key up once, loads the family once and checks the team once (the
+aggregate's own rule, which a transfer moves) before anything is stored."""
 
 from __future__ import annotations
 
