@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from api import access, problems
+from api.dependencies import refuse_unknown_query
 from api.limits import BodyLimit
 from api.responses import JSONResponse
 from api.routes import ROUTERS
@@ -58,7 +59,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
         summary="Event-sourced system of record for early help family support.",
         default_response_class=JSONResponse,
         lifespan=lifespan,
-        dependencies=[Depends(access.enforce)],
+        dependencies=[Depends(access.enforce), Depends(refuse_unknown_query)],
         generate_unique_id_function=operation_id,
     )
     if ledger is not None:

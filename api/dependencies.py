@@ -8,13 +8,16 @@ ledger and one projector (``api/app.py``) and these hand them out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from api.models import Moment
+from api.problems import Problem
 from ledger.access_log import AccessLog
 from ledger.application import Ledger
 from projections.projector import Projector
@@ -68,3 +71,45 @@ class FamiliesShown:
 
 
 Shown = Annotated[FamiliesShown, Depends(FamiliesShown)]
+
+
+# -- unknown query parameters -----------------------------------------------------------------
+
+_ACCEPTED: dict[int, tuple[str, ...]] = {}
+
+
+def accepted_query(route: APIRoute) -> tuple[str, ...]:
+    """The query parameters a route (and its dependencies) declares, by their names on the wire."""
+    found = _ACCEPTED.get(id(route))
+    if found is None:
+        found = tuple(dict.fromkeys(_query_names(route.dependant)))
+        _ACCEPTED[id(route)] = found
+    return found
+
+
+def _query_names(dependant: Dependant) -> Iterator[str]:
+    yield from (p.alias for p in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """A query parameter the route does not know is refused (422), naming it and the ones
+    it accepts: a mistyped filter (``states=`` for ``status=``) never silently answers
+    everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    accepted = accepted_query(route)
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in accepted]
+    if not unknown:
+        return
+    takes = f"accepts {', '.join(accepted)}" if accepted else "takes no query parameters"
+    method = request.method
+    raise Problem(
+        422, "Invalid request",
+        "; ".join(f"query.{name}: unknown parameter" for name in unknown)
+        + f" ({method} {route.path} {takes})",
+        errors=[{"field": f"query.{name}", "message": "unknown parameter", "type": "unknown_parameter"}
+                for name in unknown],
+        accepted=list(accepted))

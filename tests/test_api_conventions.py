@@ -1,6 +1,6 @@
-"""The API's conventions (ADR 0025): every read answers what its response model documents,
-and a command has one authorisation point (its family loaded once, its Idempotency-Key
-looked up once)."""
+"""The API's conventions (ADR 0025): a mistyped query parameter is refused rather than
+ignored, every read answers what its response model documents, and a command has one
+authorisation point (its family loaded once, its Idempotency-Key looked up once)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,68 @@ from ledger.application import Ledger
 from ledger.settings import Settings
 from ledger.storage import LedgerRepository
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SECRET, auth, command, open_ledger, register
+
+# --- an unknown query parameter is refused ----------------------------------------------------
+
+
+def _refused_naming(r: Any, unknown: str, accepted: list[str]) -> dict[str, Any]:
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["status"] == 422 and problem["title"] == "Invalid request"
+    assert f"query.{unknown}: unknown parameter" in problem["detail"]
+    assert all(name in problem["detail"] for name in accepted), problem["detail"]
+    assert problem["accepted"] == accepted or set(accepted) <= set(problem["accepted"])
+    assert {"field": f"query.{unknown}", "message": "unknown parameter", "type": "unknown_parameter"} in problem["errors"]
+    return problem  # type: ignore[no-any-return]
+
+
+def test_a_mistyped_filter_is_refused_naming_it_and_the_accepted_ones_not_answered_with_everything(client):
+    """``states=overdue`` meant ``status=overdue``: answering every clock in every state
+    would look like an answer. 422, naming ``states`` and what /deadlines accepts."""
+    fid = register(client)["family_id"]
+    command(client, fid, {"type": "ReferralReceived", "route": "self", "reason": "help",
+                          "occurred_at": "2026-10-01T09:00:00+00:00"}, MANAGER)
+    r = client.get("/deadlines", params={"states": "overdue"}, headers=AUDITOR)
+    problem = _refused_naming(r, "states", ["team", "worker", "status", "due_before", "as_of", "min_position"])
+    assert problem["accepted"] == ["team", "worker", "status", "due_before", "as_of", "min_position"]
+    meant = client.get("/deadlines", params={"status": "overdue"}, headers=AUDITOR)
+    assert meant.status_code == 200 and {row["state"] for row in meant.json()["deadlines"]} <= {"overdue"}
+
+
+@pytest.mark.parametrize("method, path, params, accepted", [
+    ("GET", "/families/{fid}/chronology", {"signifcant": "true"},
+     ["member", "format", "significant", "profile", "as_at", "min_position"]),
+    ("GET", "/families/{fid}", {"asat": "2026-01-01T00:00:00Z"}, ["as_at"]),
+    ("GET", "/families/{fid}/events", {"limit": "5"}, []),
+    ("GET", "/exports/annex-a/list-2", {"from": "2026-01-01", "to": "2026-12-31", "until": "2026-12-31"},
+     ["from", "to", "format", "as_at", "min_position"]),
+    ("GET", "/oversight", {"gaps": "true", "teams": "north"}, ["manager", "gaps", "team", "auditor", "min_position"]),
+    ("GET", "/health", {"verbose": "1"}, []),
+    ("POST", "/families/{fid}/commands", {"dry_run": "1"}, []),
+], ids=lambda v: v if isinstance(v, str) and v.startswith("/") else None)
+def test_every_route_refuses_a_parameter_it_does_not_know(client, ledger, method, path, params, accepted):
+    fid = register(client)["family_id"]
+    before = ledger.recorder.max_notification_id()
+    r = client.request(method, path.format(fid=fid), params=params, headers=MANAGER if method == "POST" else AUDITOR,
+                       json={"type": "CaseNoteRecorded", "text": "seen at home"} if method == "POST" else None)
+    unknown = next(k for k in params if k not in accepted)
+    problem = _refused_naming(r, unknown, accepted)
+    if not accepted:
+        assert "takes no query parameters" in problem["detail"]
+    assert ledger.recorder.max_notification_id() == before, "a refused request records nothing"
+
+
+def test_the_token_is_checked_before_the_parameters(client):
+    assert client.get("/deadlines", params={"states": "overdue"}).status_code == 401
+    r = client.get("/deadlines", params={"states": "overdue"}, headers=auth("admin", "ann", None))
+    assert r.status_code == 403, "who may ask comes first, as for any other malformed request"
+
+
+def test_a_parameter_repeated_or_empty_is_not_unknown(client):
+    r = client.get("/deadlines", params=[("status", "overdue"), ("status", "open")], headers=AUDITOR)
+    assert r.status_code == 200, r.text
+
 
 # --- one authorisation point for a command ----------------------------------------------------
 
