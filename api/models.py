@@ -13,10 +13,25 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from aggregates.vocabulary import ErasureReason
+from ledger.commands import COMMAND_MODELS, LATEST_MOMENT, Checked, Command, CommandBase, MemberIn, RegisterFamily
+from ledger.commands import EARLIEST_MOMENT as EARLIEST_OCCURRENCE
+from ledger.context import CONTEXT_FIELDS
 
-from ledger.commands import (COMMAND_MODELS, Checked, Command, CommandBase, MemberIn, RegisterFamily,  # noqa: F401
-                             EARLIEST_MOMENT as EARLIEST_OCCURRENCE, LATEST_MOMENT)
-from ledger.context import CONTEXT_FIELDS  # noqa: F401
+__all__ = [  # the application's command models, re-exported, and the API's own
+    "COMMAND_MODELS",
+    "CONTEXT_FIELDS",
+    "Command",
+    "CommandBase",
+    "CommandRecorded",
+    "Erased",
+    "ErasureRequest",
+    "HoldRequest",
+    "Member",
+    "MemberIn",
+    "Moment",
+    "RegisterFamily",
+    "Registered",
+]
 
 
 def _within_range(moment: datetime) -> datetime:

@@ -36,7 +36,8 @@ STATUS: dict[type[LedgerError], int] = {
 class Problem(Exception):
     """An HTTP-level refusal raised by the API layer itself (auth, headers)."""
 
-    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.headers, self.extra = status, title, detail, headers, extra
 
@@ -67,7 +68,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 422)
-        extra = {"field": exc.field} if exc.field else {}
+        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
         return problem(status, exc.title, exc.detail, **extra)
 
     @app.exception_handler(ReadModelsBehind)

@@ -54,7 +54,7 @@ class Family(Aggregate):
         self.entries.append(body)
 
 
-class LibraryCeiling(Application):
+class LibraryCeiling(Application[UUID]):
     pass
 
 

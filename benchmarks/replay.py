@@ -31,7 +31,8 @@ def rebuild_all(tgt: Target, phase: str, workers: int | None = None) -> dict[str
             "workers": workers}
     out = subprocess.run([sys.executable, "-m", "benchmarks.replay", json.dumps(spec)], check=True,
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def read_and_decode(tgt: Target, phase: str) -> dict[str, Any]:

@@ -43,6 +43,7 @@ class Target:
     @contextmanager
     def plain(self, phase: str) -> Iterator[Any]:
         """A plain autocommit connection to the phase's database (psycopg or sqlite3)."""
+        conn: psycopg.Connection[Any] | sqlite3.Connection
         if self.kind == "postgres":
             conn = psycopg.connect(self.url or "", autocommit=True)
             conn.execute(f'SET search_path TO "{phase}"')
@@ -107,22 +108,21 @@ def copy_events(source: Path, tgt: Target, phase: str, first: int, last: int) ->
 
 def _copy_postgres(conn: Any, events: Any, hashes: list[Any], keys: list[Any]) -> int:
     n = 0
-    with conn.transaction():
-        with conn.cursor() as cur:
-            with cur.copy("COPY ledger_events (notification_id, originator_id, originator_version, topic, state) "
-                          "FROM STDIN") as copy:
-                for batch in iter(lambda: events.fetchmany(5000), []):
-                    for row in batch:
-                        copy.write_row((row[0], uuid.UUID(row[1]), row[2], row[3], bytes(row[4])))
-                    n += len(batch)
-            with cur.copy("COPY event_hashes FROM STDIN") as copy:
-                for row in hashes:
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy("COPY ledger_events (notification_id, originator_id, originator_version, topic, state) "
+                      "FROM STDIN") as copy:
+            for batch in iter(lambda: events.fetchmany(5000), []):
+                for row in batch:
+                    copy.write_row((row[0], uuid.UUID(row[1]), row[2], row[3], bytes(row[4])))
+                n += len(batch)
+        with cur.copy("COPY event_hashes FROM STDIN") as copy:
+            for row in hashes:
+                copy.write_row(row)
+        if keys:
+            with cur.copy("COPY family_keys FROM STDIN") as copy:
+                for row in keys:
                     copy.write_row(row)
-            if keys:
-                with cur.copy("COPY family_keys FROM STDIN") as copy:
-                    for row in keys:
-                        copy.write_row(row)
-            cur.execute("SELECT setval(pg_get_serial_sequence('ledger_events', 'notification_id'), "
-                        "(SELECT MAX(notification_id) FROM ledger_events))")
+        cur.execute("SELECT setval(pg_get_serial_sequence('ledger_events', 'notification_id'), "
+                    "(SELECT MAX(notification_id) FROM ledger_events))")
     conn.execute("ANALYZE")
     return n

@@ -66,7 +66,8 @@ CACHED_FAMILIES = 20_000
 """Families kept in memory between their commands while loading (the ones being worked)."""
 
 
-STORIES: dict[str, type[Story]] = {cls.pack_id: cls for cls in (Durham, Haringey, Northamptonshire, Leicestershire, Southampton)}
+STORIES: dict[str, type[Story]] = {
+    cls.pack_id: cls for cls in (Durham, Haringey, Northamptonshire, Leicestershire, Southampton)}
 PACK_ORDER = tuple(STORIES)
 
 # The first families of every run carry the mix between them, so even a small run shows
@@ -74,7 +75,7 @@ PACK_ORDER = tuple(STORIES)
 GUARANTEED: tuple[frozenset[str], ...] = tuple(frozenset(f) for f in (
     {"extension", "late_recording", "correction"},            # Durham: IFST assessment extended
     {"step_down", "transfer", "late_recording"},              # Haringey: stepped down from social care, transferred
-    {"pause", "extension", "correction"},                     # Northamptonshire: Section 47 pause, intervention extended
+    {"pause", "extension", "correction"},                     # Northamptonshire: Section 47 pause, longer intervention
     {"rereferral", "transfer", "late_work"},                  # Leicestershire: transferred, re-referred
     {"rereferral", "late_recording", "extension"},            # Southampton: closure actions extended, re-referred
     {"step_down", "rereferral", "neglect"},                   # Durham: IFST stepped down to a Family Hub
@@ -293,7 +294,7 @@ def _defaults(type_name: str) -> dict[str, Any]:
 
 def _record(ledger: Ledger, running: _Running, step: Step) -> None:
     """One step through the real command path; a refusal is a bug in the story."""
-    fields = {k: (v.event_id if isinstance(v, Step) else v) for k, v in step.fields.items()}
+    fields: dict[str, Any] = {k: (v.event_id if isinstance(v, Step) else v) for k, v in step.fields.items()}
     try:
         if step.type == "FamilyRegistered":
             recorded = ledger.register_family(policy=fields["policy"], team=fields["team"], members=fields["members"],

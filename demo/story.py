@@ -129,7 +129,8 @@ class Story:
         self.p_defer = 0.35 if "late_recording" in features else 0.03
         self.force_defer = "late_recording" in features
         self.last_recorded = start
-        self.agenda: list[tuple[Any, ...]] = []
+        self.agenda: list[tuple[date, int, int, str, Episode | None, Callable[..., Iterator[Step]],
+                                tuple[Any, ...]]] = []
         self._seq = itertools.count()
         self.ep: Episode | None = None
         self.episodes = 0
@@ -211,7 +212,8 @@ class Story:
         """Anything else (a new referral, follow-up after closure)."""
         self._push(day, prio, "free", fn, args)
 
-    def repeat(self, first: date, limit: Callable[[], int], action: Callable[[], Iterator[Step]], prio: int = 6) -> None:
+    def repeat(self, first: date, limit: Callable[[], int], action: Callable[[], Iterator[Step]],
+               prio: int = 6) -> None:
         """Recurring work (visits, supervision) until the episode starts closing."""
         def tick() -> Iterator[Step]:
             yield from action()
@@ -226,7 +228,7 @@ class Story:
             while self.agenda:
                 day, prio, _, kind, ep, fn, args = heapq.heappop(self.agenda)
                 if kind != "free":
-                    if ep is not self.ep or ep.closed:
+                    if ep is None or ep is not self.ep or ep.closed:
                         continue
                     if kind == "work":
                         if ep.closing:
@@ -253,9 +255,11 @@ class Story:
         else:
             r = self.rng.random()
             if r < 0.96:  # typed up within the hour, or later that day
-                recorded = occurred + timedelta(minutes=self.rng.randint(2, 40) if r < 0.7 else self.rng.randint(40, 180))
+                recorded = occurred + timedelta(
+                    minutes=self.rng.randint(2, 40) if r < 0.7 else self.rng.randint(40, 180))
             else:  # first thing the next working day
-                recorded = at(self.cal.add_working_days(london_date(occurred), 1), self.rng.randint(8 * 60 + 30, 10 * 60 + 30))
+                recorded = at(self.cal.add_working_days(london_date(occurred), 1),
+                              self.rng.randint(8 * 60 + 30, 10 * 60 + 30))
             recorded = min(max(recorded, self.last_recorded), self.until - timedelta(minutes=1))
             self.last_recorded = recorded
         return Step(type_name, occurred, recorded, actor, fields or {}, list(about or ()), context or {},
@@ -310,7 +314,8 @@ class Story:
         return [m for m in self.members if m["kind"] == "child" and m["date_of_birth"] <= on]
 
     def age(self, member: dict[str, Any], on: date | None = None) -> int:
-        on, dob = on or self.day, member["date_of_birth"]
+        on = on or self.day
+        dob: date = member["date_of_birth"]
         return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
     def parent(self) -> dict[str, Any]:
@@ -387,7 +392,8 @@ class Story:
         seen = [c for c in kids if self.chance(0.95)] if len(kids) > 1 else kids
         alone_ids = [c["member_id"] for c in seen if self.age(c) >= 5 and self.chance(alone)]
         present = [a["member_id"] for a in self.adults[: 1 + self.chance(0.4)]]
-        location = {"visit": "home", "unannounced_visit": "home", "office": "Family Hub", "school": "school"}.get(method)
+        location = {"visit": "home", "unannounced_visit": "home", "office": "Family Hub",
+                    "school": "school"}.get(method)
         s = self.step("ContactMade", actor or self.lead, {
             "method": method, "party": "family", "members_present": present + [c["member_id"] for c in seen],
             "children_seen": [c["member_id"] for c in seen], "children_seen_alone": alone_ids,
@@ -527,7 +533,7 @@ class Story:
             self.once(self.after(self.rng.randint(span // 3, max(span // 3 + 1, span * 2 // 3)), start), self.correct)
         if ("expected_baby" in self.f and ep.number == 1) or (ep.number == 1 and self.chance(0.05)):
             self.once(self.after(self.rng.randint(5, max(6, span // 3)), start), self.expecting)
-        if "transfer" in self.f and ep.number == 1 or self.chance(0.06):
+        if ("transfer" in self.f and ep.number == 1) or self.chance(0.06):
             self.once(self.after(self.rng.randint(span // 4 + 5, max(span // 4 + 6, span * 2 // 3)), start),
                       self.transfer_out)
 

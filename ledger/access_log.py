@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -61,7 +62,7 @@ class AccessLog:
         self.db, self.clock, self.key = db, clock, key
         db.create(TABLE, DDL)
 
-    def _tx(self, commit: bool = True) -> Any:
+    def _tx(self, commit: bool = True) -> AbstractContextManager[Tx]:
         return self.db.transaction({TABLE: self.db.table(TABLE)}, commit=commit)
 
     def record(self, *, actor: dict[str, str], action: str, path: str, query: str, outcome: str = "allowed",

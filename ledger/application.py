@@ -8,18 +8,22 @@ answer with the new version and the event's position in the global order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, InterfaceError, Mapper, OperationalError, Transcoder
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import get_topic
 
 from aggregates.errors import (
@@ -37,17 +41,26 @@ from ledger import deadlines as deadline_engine
 from ledger.access_log import AccessLog
 from ledger.calendar import london_date
 from ledger.clock import utc_now
-from ledger.retention import retain_until
 from ledger.commands import EARLIEST_MOMENT, LATEST_MOMENT, corrected_command  # noqa: F401
 from ledger.keys import KeyStore, MasterKey, load_keyring
 from ledger.legal_holds import LegalHolds
-from ledger.sealing import SealingMapper
 from ledger.policies.loader import load_packs, shipped_packs
 from ledger.policies.schema import Pack
+from ledger.retention import retain_until
+from ledger.sealing import SealingMapper
 from ledger.serialisation import OrjsonTranscoder
 from ledger.settings import Settings, get_settings
 from ledger.sql import Database
-from ledger.storage import IdempotencyRecord, LedgerRepository, checkpoint, environment
+from ledger.storage import (
+    IdempotencyRecord,
+    LedgerRepository,
+    PostgresLedgerFactory,
+    PostgresLedgerRecorder,
+    SQLiteLedgerFactory,
+    SQLiteLedgerRecorder,
+    checkpoint,
+    environment,
+)
 from ledger.teams import Teams
 
 log = logging.getLogger("ledger")
@@ -79,6 +92,9 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"
     snapshotting_intervals: ClassVar[dict[type, int]] = {Family: 100}
+    # The library types this as its abstract recorder; this application's is always one
+    # of ledger/storage.py (environment()), with a datastore, table names and its queries.
+    recorder: SQLiteLedgerRecorder | PostgresLedgerRecorder
 
     def __init__(
         self,
@@ -108,14 +124,14 @@ class Ledger(Application[UUID]):
         self._write_locks = [threading.Lock() for _ in range(64)]
         self._read_erased: set[UUID] = set()
         """Erased families decoded again after erasure by this process (``family``)."""
-        self.listeners: list[Callable[[Recorded], None]] = []
+        self.listeners: list[Callable[[Recorded], object]] = []  # what a listener returns is ignored
         """Called after each command is stored, outside the family's write lock (the
         projector registers here to keep the read models current in this process)."""
         env = environment(self.settings)
         if only_writer and self.settings.family_cache:
             env["DEEPCOPY_FROM_AGGREGATE_CACHE"] = "n"
         super().__init__(env=env)
-        self.recorder.chain_key = self.settings.hash_chain_key()  # type: ignore[attr-defined]
+        self.recorder.chain_key = self.settings.hash_chain_key()
         self.holds = LegalHolds(self)
         self.teams = Teams(Database.of(self), clock=self.now)
         self.access_log = AccessLog(Database.of(self), clock=self.now, key=self.settings.hash_chain_key())
@@ -126,14 +142,21 @@ class Ledger(Application[UUID]):
         """The application's "now": its clock."""
         return self.clock()
 
+    @property
+    def _datastore(self) -> SQLiteDatastore | PostgresDatastore:
+        # The library types the factory as its abstract one, which has no datastore; this
+        # application's (SQLite or PostgreSQL, ledger/storage.py) always has one.
+        return cast("SQLiteLedgerFactory | PostgresLedgerFactory", self.factory).datastore
+
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, with snapshots it cannot use passed over (ADR 0015)."""
         base = super().construct_repository()
+        cache = base.cache  # None (no cache), an LRUCache, or an unbounded Cache (maxsize 0 to the library)
         return LedgerRepository(event_store=base.event_store, snapshot_store=base.snapshot_store,
-                                cache_maxsize=base.cache.maxsize if base.cache is not None else None,
+                                cache_maxsize=None if cache is None else getattr(cache, "maxsize", 0),
                                 fastforward=base.fastforward, fastforward_skipping=base.fastforward_skipping,
                                 deepcopy_from_cache=base.deepcopy_from_cache)
 
@@ -142,7 +165,7 @@ class Ledger(Application[UUID]):
         def keyring() -> list[MasterKey]:
             return load_keyring(self.settings.master_keys, self.settings.data_dir)
 
-        self.keys = KeyStore(Database(self.factory.datastore, postgres=self.settings.is_postgres), keyring(),
+        self.keys = KeyStore(Database(self._datastore, postgres=self.settings.is_postgres), keyring(),
                              reload=keyring, clock=self.now)
         return SealingMapper(self.construct_transcoder(), self.keys)
 
@@ -241,7 +264,7 @@ class Ledger(Application[UUID]):
             recorded = self._save(family, actor, None)
         self._announce(recorded)
         if not self.settings.is_postgres:
-            checkpoint(self.factory.datastore)
+            checkpoint(self._datastore)
         return recorded
 
     def _check_retention_passed(self, family: Family, pack: Pack) -> None:
@@ -339,9 +362,10 @@ class Ledger(Application[UUID]):
         decoded before its key was destroyed: it is decoded again from its events, with
         the key read again from the store, so it reads erased as it does anywhere else."""
         try:
-            family = self.repository.get(family_id, deepcopy_from_cache=copy)
-            if not isinstance(family, Family):  # the hold register, not a family
+            found: MutableOrImmutableAggregate[UUID] = self.repository.get(family_id, deepcopy_from_cache=copy)
+            if not isinstance(found, Family):  # the hold register, not a family
                 raise AggregateNotFoundError(family_id)
+            family = found
             if self._newly_erased(family_id, getattr(family, "erased", None) is not None):
                 family = self.repository.get(family_id, deepcopy_from_cache=copy)
             return family
@@ -353,10 +377,8 @@ class Ledger(Application[UUID]):
         self.keys.forget_cached(family_id)
         cache = self.repository.cache
         if cache is not None:
-            try:
+            with contextlib.suppress(KeyError):  # not held
                 cache.get(family_id, evict=True)
-            except KeyError:
-                pass
 
     def family_events(self, family_id: UUID) -> list[FamilyEvent]:
         """The family's events, decoded. Erased (by any process) since this process last
@@ -364,9 +386,11 @@ class Ledger(Application[UUID]):
         found = list(self.events.get(family_id))
         if not found or not isinstance(found[0], FamilyEvent):
             raise NotFound(f"no family {family_id}")
-        if self._newly_erased(family_id, found[-1].type == "PersonalDataErased"):
-            found = list(self.events.get(family_id))
-        return found  # type: ignore[return-value]
+        # A stream that starts with a family's event is a family's: all its events are.
+        events = cast(list[FamilyEvent], found)
+        if self._newly_erased(family_id, events[-1].type == "PersonalDataErased"):
+            events = cast(list[FamilyEvent], list(self.events.get(family_id)))
+        return events
 
     def _newly_erased(self, family_id: UUID, erased: bool) -> bool:
         """Whether this process meets the family's erasure for the first time: if so its
@@ -459,7 +483,7 @@ class Ledger(Application[UUID]):
         the id of someone already on any family's record."""
         if family is not None and member_id.hex in family.members:
             raise InvalidCommand(f"member {member_id} already exists", field=field)
-        if self.recorder.member_family(member_id) is not None:  # type: ignore[attr-defined]
+        if self.recorder.member_family(member_id) is not None:
             raise InvalidCommand(f"member id {member_id} is already someone's on another family's record: "
                                  "leave member_id out and the ledger gives the new member one", field=field)
 
@@ -479,7 +503,7 @@ class Ledger(Application[UUID]):
                     state = self.mapper.transcoder.decode(note.state)
                     people = state.get("members") or [state]
                     found += [(UUID(str(p["member_id"])).hex, family) for p in people if "member_id" in p]
-                except Exception:  # noqa: BLE001 - an unreadable event stops no start-up
+                except Exception:  # an unreadable event stops no start-up
                     log.exception("event at position %s does not decode: its members are not indexed", note.id)
             if len(page) < 1000:
                 break
@@ -569,7 +593,8 @@ class Ledger(Application[UUID]):
                 stored = list(self.events.get(family_id, gt=version - 1, lte=version))
                 if not stored or stored[0].event_id != event_id:  # type: ignore[attr-defined]
                     return None
-                position = self.recorder.position_of(family_id, version)  # type: ignore[attr-defined]
+                position = self.recorder.position_of(family_id, version)
+                assert position is not None  # the event was just read back: it has a position
                 log.warning("the connection failed after family %s version %s was stored: answered as recorded",
                             family_id, version)
                 return Recorded(event_id=event_id, family_id=family_id, version=version, position=position)
@@ -583,7 +608,7 @@ class Ledger(Application[UUID]):
         (or none was sent). The same key with another request is refused."""
         if idempotency is None:
             return None
-        found: IdempotencyRecord | None = self.recorder.find_idempotency(  # type: ignore[attr-defined]
+        found: IdempotencyRecord | None = self.recorder.find_idempotency(
             actor["user_id"], idempotency.key)
         if found is not None and found.request_hash != idempotency.request_hash:
             raise IdempotencyMismatch(
@@ -601,7 +626,8 @@ class Ledger(Application[UUID]):
         if actor.get("team") != family.team:
             raise NotAuthorised(f"this Idempotency-Key recorded on a family now held by team {family.team}; "
                                 f"a member of team {actor.get('team')} may not read or write it")
-        position = self.recorder.position_of(family_id, found.version)  # type: ignore[attr-defined]
+        position = self.recorder.position_of(family_id, found.version)
+        assert position is not None  # the key's event is stored (events are never deleted)
         members: tuple[dict[str, Any], ...] = ()
         if found.version == 1:
             registration = next(iter(self.events.get(family_id, lte=1)))

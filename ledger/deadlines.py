@@ -25,8 +25,8 @@ and the list ``breaches`` (ADR 0019). Counting is ``ledger.calendar`` (ADR 0007)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, TypedDict, get_args
@@ -36,8 +36,8 @@ import orjson
 
 from aggregates import state
 from aggregates.corrections import corrected
-from aggregates.state import Episode, FamilyState, Member
 from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
+from aggregates.state import Episode, FamilyState, Member
 from ledger.calendar import Due, WorkingCalendar, add_years, london_date, start_of_day
 from ledger.policies.matching import ANY_MEMBER, matches
 from ledger.policies.schema import Pack, Rule
@@ -201,7 +201,7 @@ class _Walk:
     @property
     def episode_id(self) -> UUID | None:
         episode = self.episode
-        return None if episode is None else episode["episode_id"]  # type: ignore[no-any-return]
+        return None if episode is None else episode["episode_id"]
 
     @property
     def episode_open(self) -> bool:
@@ -683,7 +683,7 @@ def freeze(result: dict[str, Any]) -> dict[str, Any]:
     """An ``evaluate`` result as plain JSON values without names, for ``PersonalDataErased``:
     clocks that depend on a child's age cannot be worked out again once the dates of
     birth are destroyed, so the outcome at erasure is what the record keeps (ADR 0013)."""
-    frozen = orjson.loads(orjson.dumps({k: v for k, v in result.items() if k != "family_id"}))
+    frozen: dict[str, Any] = orjson.loads(orjson.dumps({k: v for k, v in result.items() if k != "family_id"}))
     for row in frozen["deadlines"]:
         if row.get("member_name") is not None:
             row["member_name"] = ERASED_NAME

@@ -44,7 +44,8 @@ GENESIS = "0" * 64
 TABLE = "event_hashes"
 
 
-def stream_hash(key: bytes, prev: str, originator_id: UUID, version: int, topic: str, state: bytes) -> str:
+def stream_hash(key: bytes, prev: str, originator_id: UUID, version: int, topic: str,
+                state: bytes | bytearray | memoryview) -> str:
     head = "\x1f".join((prev, originator_id.hex, str(version), topic)).encode()
     return hmac.new(key, head + b"\x1e" + bytes(state), hashlib.sha256).hexdigest()
 
@@ -61,9 +62,11 @@ def chain(
 ) -> list[tuple[int, str, int, str, str, int, str]]:
     """The ``event_hashes`` rows for events just inserted at ``positions``: each keyed
     by the chain key, and each global link carrying the access log's head at that moment."""
-    rows, streams, previous = [], {}, last_global
+    rows: list[tuple[int, str, int, str, str, int, str]] = []
+    streams: dict[UUID, str] = {}
+    previous = last_global
     log_seq, log_hash = log_head
-    for event, position in sorted(zip(stored, positions), key=lambda pair: pair[1]):
+    for event, position in sorted(zip(stored, positions, strict=True), key=lambda pair: pair[1]):
         family = UUID(str(event.originator_id))
         prev = streams[family] if family in streams else last_stream(family)
         mine = stream_hash(key, prev, family, event.originator_version, event.topic, event.state)
@@ -94,7 +97,7 @@ def verify(ledger: Ledger, page: int = 5000) -> Verified:
     ``replay.compare``.)"""
     key = ledger.settings.hash_chain_key()
     recorder = ledger.recorder
-    hashes = {row["notification_id"]: row for row in recorder.select_hashes()}  # type: ignore[attr-defined]
+    hashes = {row["notification_id"]: row for row in recorder.select_hashes()}
     result = Verified()
     streams: dict[str, tuple[int, str]] = {}
     seen: set[int] = set()
@@ -230,7 +233,7 @@ def expected(ledger: Ledger, result: Verified, published: str) -> list[str]:
             return ["the published statement's signature does not match (not made with this ledger's chain key, "
                     "or altered)"]
         problems = []
-        row = next((r for r in ledger.recorder.select_hashes()  # type: ignore[attr-defined]
+        row = next((r for r in ledger.recorder.select_hashes()
                     if r["notification_id"] == body["position"]), None)
         if row is None or not hmac.compare_digest(row["global_hash"], body["head"]):
             problems.append(f"the record up to position {body['position']} is not the one published on "
@@ -240,7 +243,7 @@ def expected(ledger: Ledger, result: Verified, published: str) -> list[str]:
             problems.append(f"access log: row {seq} is not the one published on {body['at']}")
         return problems
     if not any(hmac.compare_digest(r["global_hash"], text)
-               for r in ledger.recorder.select_hashes()):  # type: ignore[attr-defined]
+               for r in ledger.recorder.select_hashes()):
         return [f"the published head {text} is not in the chain: the record it stood for was rewritten"]
     return []
 

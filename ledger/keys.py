@@ -124,8 +124,8 @@ class KeyStore:
         if row is None:
             if not create:
                 return None
-            key = secrets.token_bytes(32)
-            master_id, wrapped = self._wrap(family_id, key)
+            fresh = secrets.token_bytes(32)
+            master_id, wrapped = self._wrap(family_id, fresh)
             with self.db.transaction(self._tables()) as tx:
                 tx.run("INSERT INTO {family_keys} (family_id, master_key_id, wrapped, created_at) VALUES (?,?,?,?) "
                        "ON CONFLICT (family_id) DO NOTHING", (family_id.hex, master_id, wrapped, stamp(self.clock)))

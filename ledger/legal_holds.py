@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
 from aggregates.holds import ALL, REGISTER_ID, HoldRegister
@@ -38,7 +39,7 @@ class LegalHolds:
 
     def register(self) -> HoldRegister:
         try:
-            found = self.ledger.repository.get(REGISTER_ID)
+            found: MutableOrImmutableAggregate[UUID] = self.ledger.repository.get(REGISTER_ID)
         except AggregateNotFoundError:
             return HoldRegister.open(self.ledger.now())
         assert isinstance(found, HoldRegister)

@@ -15,19 +15,24 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import (PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory,
-                                   PostgresTrackingRecorder)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+    PostgresTrackingRecorder,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteFactory
-from psycopg_pool import PoolTimeout
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import PoolTimeout
 
 from ledger.integrity import GENESIS, chain
 from ledger.settings import Settings
@@ -230,7 +235,8 @@ def _created_despite_races(create_table: Any) -> Any:
     def call(self: Any) -> None:
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
-                return create_table(self)
+                create_table(self)
+                return
             except Exception as e:
                 if attempt == CREATE_ATTEMPTS or not creation_race(e):
                     raise
@@ -429,7 +435,7 @@ def environment(settings: Settings) -> dict[str, str]:
 
 def _database(settings: Settings) -> dict[str, str]:
     if settings.is_postgres:
-        url = urlparse(settings.database_url)
+        url = urlparse(settings.database_url or "")  # set: is_postgres says so
         return {
             "PERSISTENCE_MODULE": "ledger.storage:PostgresLedgerFactory",
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",

@@ -11,11 +11,12 @@ names it), and renaming changes the name shown, never the id families are held b
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from typing import Any
 
 from aggregates.errors import InvalidCommand
 from ledger.clock import Clock, stamp, utc_now
-from ledger.sql import Database
+from ledger.sql import Database, Tx
 
 TABLE = "teams"
 DDL = [
@@ -31,7 +32,7 @@ class Teams:
         self.db, self.clock = db, clock
         db.create(TABLE, DDL)
 
-    def _tx(self, commit: bool = True) -> Any:
+    def _tx(self, commit: bool = True) -> AbstractContextManager[Tx]:
         return self.db.transaction({TABLE: self.db.table(TABLE)}, commit=commit)
 
     def add(self, team_id: str, *, name: str, by: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from aggregates import state
@@ -54,10 +54,14 @@ class Context:
         return found
 
 
+TableColumns = dict[str, tuple[str, ...]]
+"""Column names per table."""
+
+
 class ReadModel(ABC):
     name: str
     tables: tuple[str, ...]
-    sealed: dict[str, tuple[str, ...]] = {}
+    sealed: ClassVar[TableColumns] = {}
     """Per table, the columns holding personal data, written sealed (``projections/sealed.py``)."""
     version: int = 1
     """The shape of the model's tables and rows: a ledger whose tables were made for
@@ -71,7 +75,7 @@ class ReadModel(ABC):
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
         """Apply events (in global order, none seen before) to this model's tables."""
 
-    def discard(self, family_id: UUID) -> None:
+    def discard(self, family_id: UUID) -> None:  # noqa: B027 - a hook: most models hold nothing in memory
         """Drop anything held in memory about one family (an attempt to apply its events
         was undone); its rows are as they were."""
 
@@ -90,7 +94,7 @@ class PerFamilyModel(ReadModel):
 
     BATCH = 500  # family ids per DELETE
 
-    columns: dict[str, tuple[str, ...]] = {}
+    columns: ClassVar[TableColumns] = {}
     """Per table, its columns in order (the rows ``derive`` gives), where any is sealed."""
 
     @abstractmethod

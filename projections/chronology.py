@@ -24,23 +24,22 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, ClassVar, NotRequired, TypedDict, cast
 from uuid import UUID
 
 import orjson
 
 from aggregates.corrections import MEMBER_DETAILS
-from aggregates.wording import TOKEN
 from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
+from aggregates.wording import TOKEN
 from ledger.calendar import LONDON, start_of_day
 from ledger.deadlines import late_rules
 from ledger.policies.schema import Pack
 from ledger.serialisation import to_json_value
-from projections import people
-from projections.base import Change, Context, ReadModel, hexid, iso
-from projections.sealed import Sealer
-from projections import spreadsheet
 from ledger.sql import Tx
+from projections import people, spreadsheet
+from projections.base import Change, Context, ReadModel, TableColumns, hexid, iso
+from projections.sealed import Sealer
 
 CONTEXT = ("agency", "significance", "impact_on_child", "action_taken", "note", "reference")
 COLUMNS = (
@@ -69,7 +68,8 @@ def summarise(event_type: str, d: dict[str, Any], pack: Pack) -> str:
 
 
 def event_data(event: FamilyEvent) -> dict[str, Any]:
-    return to_json_value({name: getattr(event, name) for name in payload_fields(type(event))})
+    data: dict[str, Any] = to_json_value({name: getattr(event, name) for name in payload_fields(type(event))})
+    return data
 
 
 class Correction(TypedDict):
@@ -255,8 +255,9 @@ def ordered(rows: Iterable[ChronologyRow]) -> list[ChronologyRow]:
 class ChronologyModel(ReadModel):
     name = "chronology"
     tables = ("chronology", "chronology_members", "person_index")
-    sealed = {"chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
-              "chronology_members": ("given_name", "family_name", "date_of_birth")}
+    sealed: ClassVar[TableColumns] = {
+        "chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
+        "chronology_members": ("given_name", "family_name", "date_of_birth")}
     version = 2
 
     def ddl(self) -> list[str]:

@@ -20,16 +20,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import orjson
 
 from ledger.calendar import LONDON
 from ledger.deadlines import Progress, evaluate_from_start, evaluate_on
-from projections.base import Context, PerFamilyModel, hexid, iso
-from projections.sealed import Sealer
 from ledger.sql import Tx
+from projections.base import Context, PerFamilyModel, TableColumns, hexid, iso
+from projections.sealed import Sealer
 
 COLUMNS = (
     "family_id", "seq", "policy", "team", "worker", "episode_open", "current_episode", "rule", "title",
@@ -54,7 +54,8 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
     each family got to, so that newer events are walked on from there (``evaluate_on``)."""
     pack = context.packs[events[0].policy]
     as_of = max(max(e.occurred_at, e.recorded_at) for e in events)
-    stream, walked = list(events), None
+    stream = list(events)
+    walked: tuple[dict[str, Any], Progress | None] | None = None
     held = progress.get(family_id) if progress is not None else None
     if held is not None and held.pack is pack:
         walked = evaluate_on(held, stream, as_of)
@@ -87,9 +88,9 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
 class DeadlinesModel(PerFamilyModel):
     name = "deadlines"
     tables = ("deadline_clocks",)
-    sealed = {"deadline_clocks": ("member_name",)}
+    sealed: ClassVar[TableColumns] = {"deadline_clocks": ("member_name",)}
     version = 2
-    columns = {"deadline_clocks": COLUMNS}
+    columns: ClassVar[TableColumns] = {"deadline_clocks": COLUMNS}
 
     def ddl(self) -> list[str]:
         return [
@@ -197,7 +198,9 @@ def _due(value: str | None, unit: str | None) -> date | datetime | None:
 
 def _shown(r: dict[str, Any]) -> dict[str, Any]:
     """A stored clock as the API shows it: the same shape and types as the engine's rows."""
-    uuid = lambda v: None if v is None else UUID(v)  # noqa: E731
+    def uuid(v: str | None) -> UUID | None:
+        return None if v is None else UUID(v)
+
     return {
         "family_id": uuid(r["family_id"]), "team": r["team"], "worker": r["worker"], "policy": r["policy"],
         "rule": r["rule"], "title": r["title"], "kind": r["kind"], "category": r["category"], "state": r["state"],

@@ -24,10 +24,10 @@ Dates are London calendar days as ISO text, whose string order is date order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from aggregates import state
@@ -35,7 +35,7 @@ from aggregates.events import VOCABULARY, FamilyEvent
 from ledger.calendar import london_date
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
-from projections.base import Change, Context, PerFamilyModel, hexid
+from projections.base import Change, Context, PerFamilyModel, TableColumns, hexid
 from projections.chronology import fold
 from projections.sealed import Sealer
 
@@ -119,7 +119,7 @@ def read_here(event: FamilyEvent) -> bool:
     return VOCABULARY[event.type].category in READ
 
 
-def walk(rows: Iterable[dict[str, Any]], pack: Pack) -> tuple[list[Episode], dict[str, dict[str, Any]]]:
+def walk(rows: Iterable[Mapping[str, Any]], pack: Pack) -> tuple[list[Episode], dict[str, dict[str, Any]]]:
     """A family's episodes (with their assessments) and its children, from its chronology
     rows in the order they were recorded. When episodes open and close and who their lead
     worker is come from the one fold of the family's facts (``aggregates/state.py``)."""
@@ -189,7 +189,7 @@ def episode_row_id(episode_id: str, person_id: str) -> str:
     return str(uuid.uuid5(UUID(episode_id), person_id))
 
 
-def family_rows(rows: Sequence[dict[str, Any]], pack: Pack) -> FamilyRows:
+def family_rows(rows: Sequence[Mapping[str, Any]], pack: Pack) -> FamilyRows:
     """The episode, assessment and child rows of one family's chronology rows."""
     episodes, children = walk(rows, pack)
     family_id = rows[0]["family_id"] if rows else ""
@@ -243,10 +243,12 @@ class EpisodesModel(PerFamilyModel):
 
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")
-    sealed = {"early_help_episodes": ("reason",), "early_help_children": ("given_name", "family_name", "date_of_birth")}
+    sealed: ClassVar[TableColumns] = {
+        "early_help_episodes": ("reason",), "early_help_children": ("given_name", "family_name", "date_of_birth")}
     version = 3  # episodes and their lead worker from the one fold (a transfer clears the worker)
-    columns = {"early_help_episodes": EPISODE_COLUMNS, "early_help_assessments": ASSESSMENT_COLUMNS,
-               "early_help_children": CHILD_COLUMNS}
+    columns: ClassVar[TableColumns] = {
+        "early_help_episodes": EPISODE_COLUMNS, "early_help_assessments": ASSESSMENT_COLUMNS,
+        "early_help_children": CHILD_COLUMNS}
 
     def ddl(self) -> list[str]:
         return [
@@ -287,7 +289,8 @@ def overlaps(start: str, until: str | None, first: date, last: date) -> bool:
     return start <= last.isoformat() and (until is None or until >= first.isoformat())
 
 
-def _with_child(rows: Iterable[dict[str, Any]], children: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_child(rows: Iterable[dict[str, Any]],
+                children: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     joined = []
     for row in rows:
         child = children.get((row["family_id"], row["person_id"]), {})
@@ -295,7 +298,8 @@ def _with_child(rows: Iterable[dict[str, Any]], children: dict[tuple[str, str], 
     return joined
 
 
-def in_period(found: Iterable[FamilyRows], first: date, last: date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def in_period(found: Iterable[FamilyRows], first: date,
+              last: date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(episode rows, assessment rows) touching the period, each with its child's details:
     the same answer as ``stored_in_period``, from rows derived in memory (time travel)."""
     episodes, assessments, children = [], [], {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -25,9 +25,9 @@ from aggregates.vocabulary import MANAGEMENT_ROLES
 from ledger.calendar import LONDON
 from ledger.policies.schema import Pack
 from projections import chronology as chronology_model
-from projections.chronology import ChronologyRow
-from projections import spreadsheet
 from projections import episodes as episode_model
+from projections import spreadsheet
+from projections.chronology import ChronologyRow
 
 PROFILES = ("court", "practice", "review")
 CHRONOLOGY_FORMATS = ("json", "csv", "docx")
@@ -85,7 +85,7 @@ def _json(document: dict[str, Any]) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 
 
-def latest_recorded(rows: Sequence[dict[str, Any]]) -> datetime:
+def latest_recorded(rows: Sequence[Mapping[str, Any]]) -> datetime:
     """The latest moment anything in these rows was recorded (an entry or a correction):
     what an export without ``as_at`` is as at, fixed by the record, not the clock."""
     moments = [r["recorded_at"] for r in rows if r.get("recorded_at")]
@@ -206,7 +206,7 @@ def _name(member: dict[str, Any]) -> str:
     return f"{member['given_name']} {member['family_name']}"
 
 
-def involvement(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any]], pack: Pack,
+def involvement(rows: Sequence[Mapping[str, Any]], members: dict[str, dict[str, Any]], pack: Pack,
                 member: UUID | None, moment: datetime) -> dict[str, Any]:
     """The succinct summary of the length of the council's involvement with the family
     and, for a child's chronology, with the child (PD12A), with its episodes."""
@@ -214,13 +214,13 @@ def involvement(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any
     surnames = list(dict.fromkeys(m["family_name"] for m in members.values()))
     family = f"{' and '.join(surnames)} family"
     today = moment.astimezone(LONDON).date()
-    shown = []
-    for e in found:
-        start = e.started.astimezone(LONDON).date()
-        end = e.ended.astimezone(LONDON).date() if e.ended else None
-        shown.append({"episode_id": str(UUID(e.episode_id)), "start": start.isoformat(),
-                      "end": end.isoformat() if end else None, "end_reason": e.end_reason,
-                      "days": ((end or today) - start).days + 1, "children": e.children})
+    shown: list[dict[str, Any]] = []
+    for episode in found:
+        start = episode.started.astimezone(LONDON).date()
+        end = episode.ended.astimezone(LONDON).date() if episode.ended else None
+        shown.append({"episode_id": str(UUID(episode.episode_id)), "start": start.isoformat(),
+                      "end": end.isoformat() if end else None, "end_reason": episode.end_reason,
+                      "days": ((end or today) - start).days + 1, "children": episode.children})
     if not shown:
         text = f"{pack.council} had no early help episode with the {family} as at {_long(today)}."
     else:
@@ -228,7 +228,8 @@ def involvement(rows: Sequence[dict[str, Any]], members: dict[str, dict[str, Any
                  + (f"{_long(date.fromisoformat(e['end']))}, closed ({(e['end_reason'] or '').replace('_', ' ')})"
                     if e["end"] else f"{_long(today)}, open") for e in shown]
         count = f"{len(shown)} episode{'s' if len(shown) > 1 else ''} of early help"
-        text = (f"{pack.council} has been involved with the {family} since {_long(date.fromisoformat(shown[0]['start']))}: "
+        since = _long(date.fromisoformat(shown[0]["start"]))
+        text = (f"{pack.council} has been involved with the {family} since {since}: "
                 f"{count} ({'; '.join(parts)}), {sum(e['days'] for e in shown)} days in all as at {_long(today)}.")
     child = None
     if member is not None:
@@ -321,10 +322,10 @@ def word_document(title: str, lines: Sequence[tuple[str, str]], summary: str, ta
     repeat = OxmlElement("w:tblHeader")  # the header row repeats on every page
     repeat.set(qn("w:val"), "true")
     header._tr.get_or_add_trPr().append(repeat)
-    for cell, text in zip(header.cells, table.columns):
+    for cell, text in zip(header.cells, table.columns, strict=True):
         cell.paragraphs[0].add_run(text).bold = True
     for values in table.cells:
-        for cell, text in zip(grid.add_row().cells, values):
+        for cell, text in zip(grid.add_row().cells, values, strict=True):
             cell.text = text
     raw = io.BytesIO()
     document.save(raw)
@@ -339,7 +340,7 @@ def _fixed_zip(content: bytes, moment: datetime) -> bytes:
     with zipfile.ZipFile(io.BytesIO(content)) as source, \
             zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
         for entry in source.infolist():
-            info = zipfile.ZipInfo(entry.filename, date_time=stamp)  # type: ignore[arg-type]
+            info = zipfile.ZipInfo(entry.filename, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16

@@ -34,7 +34,7 @@ def page(ledger: Ledger, after: int, limit: int, types: Sequence[str] = ()) -> d
     notes = ledger.recorder.select_notifications(after + 1, limit + 1, topics=topics)
     more = len(notes) > limit
     notes = notes[:limit]
-    decoded = [(n.id, ledger.mapper.to_domain_event(n)) for n in notes]  # type: ignore[arg-type]
+    decoded = [(n.id, ledger.mapper.to_domain_event(n)) for n in notes]
     events = [{"position": position, **event_view(e)} for position, e in decoded
               if isinstance(e, FamilyEvent)]  # the hold register's events are no family's
     return {"after": after, "next": notes[-1].id if notes else after, "more": more, "events": events}

@@ -20,18 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
+from aggregates import state
 from aggregates.events import VOCABULARY
 from aggregates.vocabulary import MANAGEMENT_ROLES
+from aggregates.wording import TOKEN
 from ledger.calendar import WorkingCalendar
 from ledger.policies.schema import Pack
-from aggregates import state
-from projections.base import Change, Context, ReadModel, iso, upsert
-from projections.chronology import TOKEN, event_data, members_stored, summarise
-from projections.sealed import Sealer
 from ledger.sql import Tx
+from projections.base import Change, Context, ReadModel, TableColumns, iso, upsert
+from projections.chronology import event_data, members_stored, summarise
+from projections.sealed import Sealer
 
 FAMILY_COLUMNS = ("family_id", "policy", "team", "open", "opened_at", "last_oversight_at", "pending_team")
 
@@ -43,7 +44,7 @@ DECISION_COLUMNS = ("event_id", "family_id", "position", "occurred_at", "recorde
 class OversightModel(ReadModel):
     name = "oversight"
     tables = ("oversight_decisions", "oversight_families", "footprints")
-    sealed = {"oversight_decisions": ("summary",)}
+    sealed: ClassVar[TableColumns] = {"oversight_decisions": ("summary",)}
     version = 3  # families' rows from the one fold: corrections move them too
 
     def ddl(self) -> list[str]:
@@ -85,7 +86,8 @@ class OversightModel(ReadModel):
         tx.many("INSERT INTO {footprints} VALUES (?,?,?,?,?,?) ON CONFLICT (family_id, user_id, role) DO UPDATE "
                 "SET first_at = CASE WHEN excluded.first_at < {footprints}.first_at THEN excluded.first_at "
                 "ELSE {footprints}.first_at END, last_at = CASE WHEN excluded.last_at > {footprints}.last_at "
-                "THEN excluded.last_at ELSE {footprints}.last_at END, entries = {footprints}.entries + excluded.entries",
+                "THEN excluded.last_at ELSE {footprints}.last_at END, "
+                "entries = {footprints}.entries + excluded.entries",
                 [(*key, *value) for key, value in prints.items()])
         tx.many("INSERT INTO {oversight_decisions} VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 context.sealer.seal_rows("oversight_decisions", DECISION_COLUMNS, decisions))

@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from projections.store import Tx
+from ledger.sql import Tx
 
 TABLE = "person_index"
 SHORTEST = 2

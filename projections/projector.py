@@ -36,10 +36,10 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from aggregates.events import FamilyEvent
 from aggregates.holds import REGISTER_ID
-
+from ledger.sql import Tx
 from projections.base import Change, Context, ReadModel
 from projections.sealed import Sealer
-from projections.store import FORMATS, FORMATS_DDL, QUARANTINE, QUARANTINE_DDL, Tx, ViewStore
+from projections.store import FORMATS, FORMATS_DDL, QUARANTINE, QUARANTINE_DDL, ViewStore
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -270,7 +270,7 @@ class Projector:
                 event = to_event(StoredEvent(family, r["originator_version"], r["topic"], state))
                 if isinstance(event, FamilyEvent):  # the hold register's events are no family's
                     found.append(Change(r["notification_id"], event))
-            except Exception as e:  # noqa: BLE001 - whatever is wrong with the stored row
+            except Exception as e:  # whatever is wrong with the stored row
                 if failed is None:
                     raise
                 failed.append(Unprocessable("*", family, r["notification_id"], None, r["topic"].rsplit(":", 1)[-1],
@@ -388,7 +388,7 @@ class Projector:
             with tx.savepoint():
                 self._apply(tx, model, todo, context)
             return []
-        except Exception:  # noqa: BLE001 - which family, and why, is worked out below
+        except Exception:  # which family, and why, is worked out below
             log.warning("read model %s could not apply a batch of %d events: applying family by family",
                         model.name, len(todo), exc_info=True)
         families: dict[UUID, list[Change]] = {}

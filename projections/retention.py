@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ledger.sql import Tx
 from projections.sealed import Sealer
-from projections.store import Tx
 
 TABLES = ("caseload_families", "early_help_episodes", "early_help_children")
 

@@ -64,7 +64,9 @@ def to_csv(found: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = spreadsheet.writer(out)
     writer.writerow(CSV_HEADER)
-    dump = lambda v: orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()  # noqa: E731
+    def dump(v: Any) -> str:
+        return orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
+
     writer.writerow(("person", found["member_id"], "", "", "", "", "", dump(found["person"])))
     for e in found["events"]:
         writer.writerow(("event", e["event_id"], e["type"], _text(e["occurred_at"]), _text(e["recorded_at"]),

@@ -96,7 +96,7 @@ def held_back(projector: Projector, family_id: UUID) -> list[Quarantined]:
 
 
 def rows(ledger: Ledger, projector: Projector, family_id: UUID,
-         as_at: datetime | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+         as_at: datetime | None = None) -> tuple[list[chronology_model.ChronologyRow], dict[str, dict[str, Any]]]:
     """The family's chronology rows and members, with the practice breaches the record
     shows: from the read models, or as the record stood at ``as_at``. Empty if there is no
     such family (the caller decides whether that is a 404)."""

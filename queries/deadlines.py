@@ -5,17 +5,16 @@ read model, or from the record for a past ``as_of``)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, NotRequired, cast
 from uuid import UUID
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from ledger.application import Ledger
-from ledger.deadlines import State
+from ledger.deadlines import State as State  # re-exported: the states a caller filters on
 from projections import deadlines as deadline_model
 from projections.projector import Projector
 from queries.reading import quarantined
-
 
 
 class RuleSource(TypedDict):

@@ -4,10 +4,10 @@ with no oversight within their pack's interval, and who has a footprint on a cas
 
 from __future__ import annotations
 
-from typing import cast
+from typing import NotRequired, cast
 from uuid import UUID
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from aggregates.errors import InvalidCommand
 from ledger.application import Ledger
@@ -214,5 +214,5 @@ def oversight_gaps(ledger: Ledger, projector: Projector, *, team: str | None = N
 def one_question(manager: str | None, gaps: bool, auditor: str | None) -> None:
     """``/oversight`` answers one question at a time: a manager's footprint, the gaps, or
     an auditor's footprint."""
-    if sum(x is not None and x is not False for x in (manager, gaps or None, auditor)) != 1:
+    if sum(x is not None for x in (manager, gaps or None, auditor)) != 1:
         raise InvalidCommand("ask for exactly one of manager=, gaps=true or auditor=", field="query")

@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from ledger.sql import Tx
 from projections.base import ReadModel
 from projections.projector import Projector, Unprocessable
-from projections.store import QUARANTINE, Tx
+from projections.store import QUARANTINE
 
 SUFFIX = "__rebuild"
 PAGE = 10_000

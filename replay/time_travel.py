@@ -40,10 +40,11 @@ def recorded_by(ledger: Ledger, family_id: UUID, at: datetime) -> list[FamilyEve
 def family(ledger: Ledger, family_id: UUID, at: datetime) -> dict[str, Any]:
     """The family's state as it stood at ``at``."""
     version = recorded_by(ledger, family_id, at)[-1].originator_version
-    return ledger.repository.get(family_id, version=version).state()  # type: ignore[no-any-return]
+    return ledger.repository.get(family_id, version=version).state()
 
 
-def chronology(ledger: Ledger, family_id: UUID, at: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def chronology(ledger: Ledger, family_id: UUID,
+               at: datetime) -> tuple[list[chronology_model.ChronologyRow], dict[str, dict[str, Any]]]:
     """Chronology rows and members as they stood at ``at``, with the practice breaches
     the record then showed."""
     rows, members = chronology_model.fold(recorded_by(ledger, family_id, at), ledger.packs)

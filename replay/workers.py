@@ -64,7 +64,8 @@ def apply_in_workers(
     tables = [t for m in models for t in m.tables]
     folder = None if postgres else ledger.settings.sqlite_path().resolve().parent
     events = 0
-    with tempfile.TemporaryDirectory(prefix=".ledger-rebuild-", dir=folder) if folder else nullcontext(None) as scratch, \
+    scratch_folder = tempfile.TemporaryDirectory(prefix=".ledger-rebuild-", dir=folder) if folder else nullcontext(None)
+    with scratch_folder as scratch, \
             _Gatherer(ledger.settings.sqlite_path(), tables, fresh) if scratch else nullcontext(None) as gather:
         args = (ledger.settings, ledger.packs, names, fresh, create, upto, scratch)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
@@ -77,6 +78,7 @@ def apply_in_workers(
                     if quarantined is not None:
                         quarantined += found
                     if gather is not None:  # while the workers go on with the next pages
+                        assert scratch is not None  # a gatherer is made for a scratch folder only
                         gather.copy(_scratch_file(scratch, pending[done]))
                     on_progress(events)
             except BaseException:
