@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import field
-from types import MappingProxyType
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -26,19 +26,19 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.vocabulary import (
     AgreementSubject,
-    EntryCategory,
-    PowerName,
     ClosureReason,
     ConsentForm,
     ConsentScope,
     ContactMethod,
     ContactOutcome,
     ContactParty,
+    EntryCategory,
     Ethnicity,
     Gender,
     MeetingKind,
     MemberKind,
     PauseReason,
+    PowerName,
     ReferralRoute,
     SupervisionKind,
     TriageOutcome,

@@ -29,9 +29,9 @@ from eventsourcing.domain import Aggregate
 
 from aggregates import events as ev
 from aggregates import state
-from aggregates.state import Assessment, Episode, FamilyState, Member, PendingTransfer, Plan
 from aggregates.corrections import MEMBER_DETAILS, corrected
 from aggregates.errors import InvalidCommand, LedgerError, NotAuthorised, RuleBroken
+from aggregates.state import Assessment, Episode, FamilyState, Member, PendingTransfer, Plan
 from aggregates.vocabulary import MANAGEMENT_ROLES
 
 LONDON = ZoneInfo("Europe/London")
@@ -439,7 +439,8 @@ class Family(Aggregate):
                                    replaying: bool) -> None:
         assessment = self._assessment(f)
         if assessment["status"] not in ("started", "returned"):
-            raise RuleBroken(f"the assessment is {assessment['status']}; only a started or returned assessment can be submitted")
+            raise RuleBroken(f"the assessment is {assessment['status']}; "
+                             "only a started or returned assessment can be submitted")
         self._not_before(envelope, assessment["started_at"], "the assessment was started")
 
     def _check_AssessmentReturned(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
@@ -614,7 +615,8 @@ class Family(Aggregate):
         corrector = envelope["actor"]
         self._check_authority(kind, corrected[4], corrector, pack)
         original = target[2]
-        if ev.VOCABULARY[kind].decision_kind and corrector["user_id"] != original.get("user_id") and corrector["role"] != "manager":
+        if (ev.VOCABULARY[kind].decision_kind and corrector["user_id"] != original.get("user_id")
+                and corrector["role"] != "manager"):
             raise NotAuthorised(f"{kind} records a decision by {original.get('user_id')} "
                                 f"({original.get('role')}): only they or a manager of team {self.team} may correct it")
         problems = self._correction_problems(f["corrects"].hex, corrected, pack)

@@ -176,7 +176,7 @@ async def log_reads(request: Request, call_next: Any) -> Any:
              else [Read(**base, outcome=outcome, family_id=access.get("family_id"))])
     try:
         await run_in_threadpool(request.app.state.access_log.record_all, reads)
-    except Exception:  # noqa: BLE001 - whatever stops the log stops the answer
+    except Exception:  # whatever stops the log stops the answer
         log.exception("a read could not be logged: not answered")
         return problem(503, "Service unavailable", "the read could not be written to the access log; retry shortly",
                        {"Retry-After": "2"})

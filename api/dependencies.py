@@ -43,7 +43,8 @@ ProjectorDep = Annotated[Projector, Depends(projector)]
 AccessLogDep = Annotated[AccessLog, Depends(access_log)]
 
 MinPosition = Annotated[int | None, Query(
-    ge=0, le=MAX_POSITION, description="Wait until the read models have processed this position (a command's `position`).")]
+    ge=0, le=MAX_POSITION,
+    description="Wait until the read models have processed this position (a command's `position`).")]
 
 
 def read_models(request: Request, min_position: MinPosition = None) -> Projector:
@@ -55,7 +56,8 @@ ReadModels = Annotated[Projector, Depends(read_models)]
 """The read models, caught up with the ``min_position`` query parameter (ADR 0011)."""
 
 AsAt = Annotated[Moment | None, Query(
-    description="The record as it stood at this moment of recording: later entries and later corrections are left out.")]
+    description="The record as it stood at this moment of recording: "
+                "later entries and later corrections are left out.")]
 AsOf = Annotated[Moment | None, Query(description="Evaluate as of this moment (default now).")]
 
 

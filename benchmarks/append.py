@@ -173,7 +173,8 @@ def through_http(tgt: Target, families: int, per_family: int, clients: int, *, p
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log", *(["--workers", str(api_processes)] if api_processes > 1 else [])],
+         "--log-level", "warning", "--no-access-log",
+         *(["--workers", str(api_processes)] if api_processes > 1 else [])],
         env=env, cwd=root)
     worker = None
     caught_up = None
@@ -273,7 +274,7 @@ async def _drive(base: str, families: int, per_family: int, clients: int) -> tup
         async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             for _ in range(share):
                 family = await post(session, "/families", registration)
-                for type_name, body in steps:
+                for _type_name, body in steps:
                     await post(session, f"/families/{family['family_id']}/commands", body)
 
     started = time.perf_counter()

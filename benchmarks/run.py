@@ -178,7 +178,8 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     out.append(Figure(db, f"ceiling: the ledger's decode alone, {decoded['events']:,} events", decoded["rate"],
                       "events/s", second_ref["rate"], "rows read + orjson-decoded/s",
                       decoded["rate"] / second_ref["rate"],
-                      detail={"seconds": decoded["seconds"], "rebuild_share_of_ceiling": second["rate"] / decoded["rate"]}))
+                      detail={"seconds": decoded["seconds"],
+                              "rebuild_share_of_ceiling": second["rate"] / decoded["rate"]}))
     growth = (second["seconds"] / first["seconds"]) / (second["events"] / first["events"])
     out.append(Figure(db, f"growth: replay time x{second['events'] / first['events']:.1f} events",
                       second["seconds"] / first["seconds"], "x time", second["events"] / first["events"],
@@ -186,7 +187,8 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     out.append(Figure(db, f"peak memory: replay process{' and its workers' if second['workers'] > 1 else ''}",
                       second["peak_rss_mb"], "MB", None, "", None,
                       detail={"events": second["events"], "workers": second["workers"],
-                              "parent_mb": second["parent_peak_rss_mb"], "each_worker_mb": second["worker_peak_rss_mb"]}))
+                              "parent_mb": second["parent_peak_rss_mb"],
+                              "each_worker_mb": second["worker_peak_rss_mb"]}))
 
     measured = {}
     for families in scale.query_families:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Optional
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -52,14 +51,14 @@ def masked(url: str | None) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_ledger(database_url: Optional[str] = None) -> Ledger:
+def open_ledger(database_url: str | None = None) -> Ledger:
     """The ledger on the configured database (or ``database_url``); the caller closes it."""
     if database_url:
         use_database(database_url)
     return Ledger(get_settings())
 
 
-def load_packs_or_exit(directory: Optional[Path]) -> dict[str, Pack]:
+def load_packs_or_exit(directory: Path | None) -> dict[str, Pack]:
     """The packs, or a one-line refusal naming the file, the rule and what is wrong."""
     try:
         return load_packs(directory or get_settings().policy_dir or PACKS_DIR)
@@ -68,7 +67,7 @@ def load_packs_or_exit(directory: Optional[Path]) -> dict[str, Pack]:
         raise typer.Exit(code=2) from None
 
 
-def open_projector(database_url: Optional[str]) -> Projector:
+def open_projector(database_url: str | None) -> Projector:
     """The ledger and its projector, on the configured database (or ``database_url``)."""
     if database_url:
         use_database(database_url)
@@ -98,7 +97,7 @@ def uuid_option(value: str, hint: str) -> UUID:
         raise typer.BadParameter(f"{value!r} is not an id", param_hint=hint) from None
 
 
-def moment_option(value: Optional[str]) -> Optional[datetime]:
+def moment_option(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 from uuid import UUID
 
 import typer
@@ -31,30 +31,30 @@ from queries.trust import subject_access_export
 export = typer.Typer(help="Export chronologies and data returns.", no_args_is_help=True)
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     court = "court"
     practice = "practice"
     review = "review"
 
 
-class ChronologyFormat(str, Enum):
+class ChronologyFormat(StrEnum):
     json = "json"
     csv = "csv"
     docx = "docx"
 
 
-class ReturnFormat(str, Enum):
+class ReturnFormat(StrEnum):
     csv = "csv"
     json = "json"
 
 
-Output = Annotated[Optional[Path], typer.Option(help="File to write (default: standard output).")]
-AsAt = Annotated[Optional[str], typer.Option(
+Output = Annotated[Path | None, typer.Option(help="File to write (default: standard output).")]
+AsAt = Annotated[str | None, typer.Option(
     "--as-at", help="The record as it stood at this moment of recording (ISO 8601 with a timezone offset).")]
 
 
-def _write(make: Callable[[Ledger, Projector], Export], output: Optional[Path], what: str,
-           member_id: Optional[UUID] = None) -> None:
+def _write(make: Callable[[Ledger, Projector], Export], output: Path | None, what: str,
+           member_id: UUID | None = None) -> None:
     """Make an export, log it (one access-log row per family it carries, under
     ``cli:<operating-system user>``), then write it."""
     with reading() as (ledger, projector):
@@ -83,7 +83,7 @@ def chronology(
     family: Annotated[str, typer.Option("--family", help="The family's id.")],
     profile: Annotated[Profile, typer.Option(help="court (FPR PD12A), practice (multi-agency) or review.")],
     format: Annotated[ChronologyFormat, typer.Option("--format", help="json, csv or docx.")] = ChronologyFormat.json,
-    member: Annotated[Optional[str], typer.Option("--member", help="A member's own chronology.")] = None,
+    member: Annotated[str | None, typer.Option("--member", help="A member's own chronology.")] = None,
     as_at: AsAt = None,
     output: Output = None,
 ) -> None:
@@ -127,7 +127,7 @@ def ssd(
 @export.callback(invoke_without_command=True)
 def subject_access(
     ctx: typer.Context,
-    member: Annotated[Optional[str], typer.Option("--member", help="Everything held about this person "
+    member: Annotated[str | None, typer.Option("--member", help="Everything held about this person "
                                                   "(subject access), when no export is named.")] = None,
     format: Annotated[ReturnFormat, typer.Option("--format", help="json or csv.")] = ReturnFormat.json,
     output: Output = None,

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 from uuid import UUID
 
 import psycopg
@@ -41,6 +41,8 @@ from replay.rebuild import rebuild
 __all__ = ["app", "main", "masked", "use_database"]
 
 app = typer.Typer(help="Early Help case ledger.", no_args_is_help=True, add_completion=False)
+DatabaseUrl = Annotated[str | None, typer.Option(help="postgresql://... (default: the configured database).")]
+PackDir = Annotated[Path | None, typer.Option("--dir", help="Folder of pack files (default: the shipped packs).")]
 
 
 @app.command()
@@ -48,10 +50,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     database_url: Annotated[
-        Optional[str], typer.Option(help="postgresql://... (default: SQLite in LEDGER_DATA_DIR).")
+        str | None, typer.Option(help="postgresql://... (default: SQLite in LEDGER_DATA_DIR).")
     ] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes (PostgreSQL only).")] = 1,
-    demo: Annotated[bool, typer.Option("--demo", help="Load synthetic demo families first (if the database has none).")] = False,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Load synthetic demo families first (if the database has none).")] = False,
     demo_families: Annotated[int, typer.Option(min=1, help="How many demo families.")] = 60,
 ) -> None:
     """Run the HTTP API."""
@@ -73,7 +76,7 @@ def serve(
 def token(
     sub: Annotated[str, typer.Option(help="User id the token speaks for.")],
     role: Annotated[str, typer.Option(help="practitioner, supervisor, manager, auditor, service, admin or inspector.")],
-    team: Annotated[Optional[str], typer.Option(help="Team (required for practitioner, supervisor, manager).")] = None,
+    team: Annotated[str | None, typer.Option(help="Team (required for practitioner, supervisor, manager).")] = None,
     hours: Annotated[float, typer.Option(min=0.01, help="Lifetime in hours, more than 0 (an inspector's at most 336: "
                                                          "14 days).")] = 8.0,
 ) -> None:
@@ -90,9 +93,10 @@ def token(
 
 @app.command()
 def project(
-    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+    database_url: DatabaseUrl = None,
     page: Annotated[int, typer.Option(min=1, max=10_000, help="Events per transaction.")] = 500,
-    until_caught_up: Annotated[bool, typer.Option("--until-caught-up", help="Exit once every read model is current.")] = False,
+    until_caught_up: Annotated[bool, typer.Option(
+        "--until-caught-up", help="Exit once every read model is current.")] = False,
     retry_quarantined: Annotated[bool, typer.Option("--retry-quarantined", help=(
         "Apply the families a read model held back again (after a fix), report, and exit."))] = False,
 ) -> None:
@@ -140,11 +144,12 @@ def project(
 
 @app.command()
 def replay(
-    projection: Annotated[Optional[list[str]], typer.Option(
+    projection: Annotated[list[str] | None, typer.Option(
         "--projection", help="Read model to rebuild (repeat for several; default: all).")] = None,
-    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
-    page: Annotated[int, typer.Option(min=1, max=100_000, help="About how many events each transaction applies (whole families).")] = 10_000,
-    workers: Annotated[Optional[int], typer.Option(min=1, max=64, help=(
+    database_url: DatabaseUrl = None,
+    page: Annotated[int, typer.Option(
+        min=1, max=100_000, help="About how many events each transaction applies (whole families).")] = 10_000,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help=(
         "Processes applying pages side by side (default: one per CPU, up to 8, from 50,000 events; else 1)."))] = None,
 ) -> None:
     """Rebuild read models from position 0 into fresh tables and swap them in when complete.
@@ -228,7 +233,7 @@ def _load_demo(families: int, seed: int, *, only_if_empty: bool = False, as_json
 def demo(
     families: Annotated[int, typer.Option(min=1, help="How many synthetic families.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same families.")] = 1,
-    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+    database_url: DatabaseUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Walk synthetic families through their packs' pathways over the last fifteen months,
@@ -247,7 +252,7 @@ app.add_typer(teams, name="teams")
 def teams_add(
     team_id: Annotated[str, typer.Argument(help="The team's id, as tokens carry it (e.g. north).")],
     name: Annotated[str, typer.Option(help="The team's name as staff say it.")],
-    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Add a team to the directory (or rename one): families are registered for, and
     transferred to, teams of the directory only."""
@@ -264,7 +269,7 @@ def teams_add(
 
 @teams.command("list")
 def teams_list(
-    database_url: Annotated[Optional[str], typer.Option(help="postgresql://... (default: the configured database).")] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """List the team directory."""
     ledger = open_ledger(database_url)
@@ -286,7 +291,7 @@ cli_trust.install(app)
 
 @policies.command("check")
 def policies_check(
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder of pack files (default: the shipped packs).")] = None,
+    directory: PackDir = None,
 ) -> None:
     """Validate every pack and list them (exit 2 naming the file and rule if one is malformed)."""
     packs = load_packs_or_exit(directory)
@@ -305,8 +310,9 @@ def policies_check(
 @policies.command("render")
 def policies_render(
     output: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path("docs/policies.md"),
-    check: Annotated[bool, typer.Option("--check", help="Only report whether the file is up to date (exit 1 if not).")] = False,
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Folder of pack files (default: the shipped packs).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Only report whether the file is up to date (exit 1 if not).")] = False,
+    directory: PackDir = None,
 ) -> None:
     """Write the packs as tables a council manager can check against their procedure."""
     text = render_markdown(load_packs_or_exit(directory))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,7 +29,7 @@ keys = typer.Typer(help="The master keyring that wraps each family's key.", no_a
 
 
 def verify(
-    expect: Annotated[Optional[str], typer.Option(
+    expect: Annotated[str | None, typer.Option(
         "--expect", help="A head published earlier: a statement `--publish` printed, a file holding one, or a head "
                          "hash; the record up to it must be unchanged.")] = None,
     publish: Annotated[bool, typer.Option(

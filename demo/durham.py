@@ -85,9 +85,9 @@ class Durham(Story):
         self.repeat(self.after(self.rng.randint(12, 18)), lambda: 18 if self.ep.pathway == self.HUB else 28,  # type: ignore[union-attr]
                     self.supervise)
         self.repeat(self.after(self.rng.randint(15, 30)), lambda: 35, self.oversee, prio=7)
-        if "step_up" in self.f and ep.number == 1 or self.chance(0.05):
+        if ("step_up" in self.f and ep.number == 1) or self.chance(0.05):
             self.once(self.after(self.rng.randint(length // 2, length - 5)), self.step_up)
-        if ifst and ("step_down" in self.f and ep.number == 1 or self.chance(0.1)):
+        if ifst and (("step_down" in self.f and ep.number == 1) or self.chance(0.1)):
             self.once(self.after(self.rng.randint(45, max(46, length - 30))), self.step_down)
         self.plan_mix(self.day, end)
 
@@ -145,7 +145,7 @@ class Durham(Story):
                 self.once(self.due_by(c, 28, lo=8), self.family_network_meeting)
             if not self.skip():
                 self.once(self.due_by(c, 28, lo=10), self.taf, "team_around_the_family")
-            if "extension" in self.f and ep.number == 1 or self.chance(0.08):
+            if ("extension" in self.f and ep.number == 1) or self.chance(0.08):
                 self.once(self.due_by(c, 25, lo=19), self.extend_assessment)
             else:
                 self.once(self.due_by(c, 23, lo=10), self.submit_assessment)

@@ -35,7 +35,8 @@ class Haringey(Story):
         if priority == "red":
             self.later(60, 180 if not self.chance(self.p_late) else 400)
         if nfa:
-            yield self.step("TriageDecided", self.mgr, {"outcome": "signpost", "rationale": "Universal services can help"})
+            yield self.step("TriageDecided", self.mgr,
+                            {"outcome": "signpost", "rationale": "Universal services can help"})
             self.later()
             ep.closing, ep.reason = True, "no_further_action"
             yield self.propose_closure("no_further_action", self.duty)
@@ -98,7 +99,7 @@ class Haringey(Story):
             length = min(length, 80)
         end = self.after(length, a)
         self.once(end, self.close)
-        if "step_up" in self.f and ep.number == 1 or self.chance(0.05):
+        if ("step_up" in self.f and ep.number == 1) or self.chance(0.05):
             self.once(self.after(self.rng.randint(length // 3, length - 5), a), self.step_up)
         self.plan_mix(a, end)
 
@@ -124,7 +125,8 @@ class Haringey(Story):
         if self.chance(0.7):
             self.later()
             yield self.document("family-outcome-star")
-        self.repeat(self.after(self.rng.randint(3, 4)), lambda: 4 if self.ep.assessment_state in (None, "started") else 9,  # type: ignore[union-attr]
+        self.repeat(self.after(self.rng.randint(3, 4)),
+                    lambda: 4 if self.ep.assessment_state in (None, "started") else 9,  # type: ignore[union-attr]
                     self.routine_visit)
 
     def routine_visit(self) -> Iterator[Step]:
@@ -198,7 +200,8 @@ class Haringey(Story):
         self.then(self.after(self.rng.randint(0, 2)), self.spa_outcome)
 
     def spa_outcome(self) -> Iterator[Step]:
-        yield self.step("TriageDecided", self.mgr, {"outcome": "step_up", "rationale": "Accepted by Children's Social Care"})
+        yield self.step("TriageDecided", self.mgr,
+                        {"outcome": "step_up", "rationale": "Accepted by Children's Social Care"})
         self.later()
         yield self.propose_closure("step_up")
         self.later()
@@ -247,8 +250,9 @@ class Haringey(Story):
     def follow_up_call(self, worker: dict[str, str]) -> Iterator[Step]:
         worker = self.holding(worker)
         needs = self.chance(0.2)
-        yield self.step("FollowUpCompleted", worker, {"method": "phone", "further_support_needed": needs,
-                                                     "outcome": "Worried about the rent again" if needs else "All well"})
+        yield self.step("FollowUpCompleted", worker, {
+            "method": "phone", "further_support_needed": needs,
+            "outcome": "Worried about the rent again" if needs else "All well"})
         if needs:
             self.whenever(self.due_by(self.day, 5, lo=1), self.follow_up_visit, worker)
 

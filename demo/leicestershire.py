@@ -150,7 +150,7 @@ class Leicestershire(Story):
         if "rereferral" in self.f and ep.number == 1:
             length = min(length, months(3))
         self.once(self.after(self.rng.randint(max(30, length - 20), length), e), self.close)
-        if "step_up" in self.f and ep.number == 1 or self.chance(0.05):
+        if ("step_up" in self.f and ep.number == 1) or self.chance(0.05):
             self.once(self.after(self.rng.randint(20, max(21, length - 10)), e), self.step_up)
         self.plan_mix(e, self.after(length, e))
 
@@ -184,9 +184,9 @@ class Leicestershire(Story):
         ep = self.ep
         assert ep is not None
         ep.extended += 1
-        yield self.step("DeadlineExtended", self.mgr, {"rule": rule, "extend_by": by,
-                                                      "reason": self.rng.choice(("Family illness", "One more session needed",
-                                                                                 "New information from school"))})
+        yield self.step("DeadlineExtended", self.mgr, {
+            "rule": rule, "extend_by": by,
+            "reason": self.rng.choice(("Family illness", "One more session needed", "New information from school"))})
 
     def submit_assessment(self) -> Iterator[Step]:
         ep = self.ep
@@ -223,7 +223,8 @@ class Leicestershire(Story):
         yield self.supervision(actor=self.sup if self.chance(0.6) else self.mgr)
 
     def transfer_prerequisites(self) -> Iterator[Step]:
-        yield self.meeting("handover", self.mgr, family=False, attendees=["Team Leader (sending)", "Team Leader (receiving)"])
+        yield self.meeting("handover", self.mgr, family=False,
+                           attendees=["Team Leader (sending)", "Team Leader (receiving)"])
 
     def step_up(self) -> Iterator[Step]:
         ep = self.ep
@@ -235,7 +236,8 @@ class Leicestershire(Story):
         yield self.meeting("step_up_step_down", self.mgr, family=False,
                            attendees=["Team Leader", "Strengthening Families Team Manager"])
         self.later()
-        yield self.step("SteppedUp", self.mgr, {"to_service": "childrens_social_care", "reason": "Safeguarding concerns"},
+        yield self.step("SteppedUp", self.mgr,
+                        {"to_service": "childrens_social_care", "reason": "Safeguarding concerns"},
                         context={"significance": "high"})
         self.then(self.after(self.rng.randint(1, 3)), self.closure_steps, "step_up")
 

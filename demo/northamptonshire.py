@@ -56,15 +56,15 @@ class Northamptonshire(Story):
         length = self.rng.randint(weeks(10), weeks(24))
         if "rereferral" in self.f and ep.number == 1:
             length = min(length, weeks(14))
-        extend = "extension" in self.f and ep.number == 1 or self.chance(0.1)
+        extend = ("extension" in self.f and ep.number == 1) or self.chance(0.1)
         if extend:
             length = weeks(26) - self.rng.randint(8, 15)
             self.once(self.after(length, a), self.extension)
         else:
             self.once(self.after(length, a), self.close)
-        if "pause" in self.f and ep.number == 1 or self.chance(0.06):
+        if ("pause" in self.f and ep.number == 1) or self.chance(0.06):
             self.once(self.after(self.rng.randint(10, max(11, length // 2)), a), self.pause)
-        if "step_up" in self.f and ep.number == 1 or self.chance(0.04):
+        if ("step_up" in self.f and ep.number == 1) or self.chance(0.04):
             self.once(self.after(self.rng.randint(length // 3, length - 5), a), self.step_up)
         self.plan_mix(a, self.after(length, a))
         # A child turning 11 during the episode joins the CSE rule (L214) on the birthday.
@@ -241,7 +241,8 @@ class Northamptonshire(Story):
             self.once(self.after(3), self.close)
             return
         ep.closing = True
-        ep.reason = "moved_away" if self.chance(0.1) else self.rng.choice(("outcomes_met", "outcomes_met", "transferred"))
+        ep.reason = ("moved_away" if self.chance(0.1)
+                     else self.rng.choice(("outcomes_met", "outcomes_met", "transferred")))
         yield self.propose_closure(ep.reason)
         if ep.reason == "moved_away":
             self.then(self.after(self.rng.randint(1, 3)), self.authorise_and_close, ep.reason)
@@ -259,9 +260,9 @@ class Northamptonshire(Story):
         self.later()
         yield self.step("AgreementRecorded", self.lead, {"subject": "closure", "with_team_around_the_family": True})
         self.later()
-        yield self.step("AgreementRecorded", self.lead, {"subject": "lead_professional", "with_team_around_the_family": True,
-                                                        "detail": self.rng.choice(("school nurse", "health visitor",
-                                                                                   "school pastoral lead"))})
+        yield self.step("AgreementRecorded", self.lead, {
+            "subject": "lead_professional", "with_team_around_the_family": True,
+            "detail": self.rng.choice(("school nurse", "health visitor", "school pastoral lead"))})
         self.then(self.after(self.rng.randint(0, 2)), self.final_close)
 
     def final_close(self) -> Iterator[Step]:

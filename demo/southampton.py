@@ -56,7 +56,7 @@ class Southampton(Story):
         if "rereferral" in self.f and ep.number == 1:
             length = min(length, months(3) + 10)
         self.once(self.after(length, ep.allocated or a), self.closure_taf)
-        if "step_up" in self.f and ep.number == 1 or self.chance(0.05):
+        if ("step_up" in self.f and ep.number == 1) or self.chance(0.05):
             self.once(self.after(self.rng.randint(length // 3, length - 5), a), self.step_up)
         self.plan_mix(a, self.after(length, a))
 
@@ -75,9 +75,9 @@ class Southampton(Story):
         assert ep is not None
         if tries < 3:
             method = ("phone", "text", "letter")[tries]
-            yield self.step("ContactAttempted", self.lead, {"method": method, "party": "family",
-                                                           "outcome": "letter_sent" if method == "letter" else "no_answer"},
-                            deferrable=True)
+            yield self.step("ContactAttempted", self.lead, {
+                "method": method, "party": "family", "outcome": "letter_sent" if method == "letter" else "no_answer"},
+                deferrable=True)
             self.once(self.after(self.rng.randint(3, 6)), self.chase, tries + 1)
             return
         yield self.oversight("15 working days of attempts by three methods: close unless the family makes contact",
@@ -137,7 +137,8 @@ class Southampton(Story):
             self.once(self.after(1), self.submit_assessment)
             return
         yield self.assessment_step("AssessmentSubmitted", self.lead)
-        self.once(self.due_by(ep.allocated or self.day, 29, lo=self.cal.working_days_between(ep.allocated or self.day, self.day) + 1),
+        self.once(self.due_by(ep.allocated or self.day, 29,
+                              lo=self.cal.working_days_between(ep.allocated or self.day, self.day) + 1),
                   self.authorise_assessment)
 
     def authorise_assessment(self) -> Iterator[Step]:
@@ -147,7 +148,8 @@ class Southampton(Story):
         ep = self.ep
         assert ep is not None
         yield self.plan()
-        self.once(self.due_by(ep.allocated or self.day, 29, lo=self.cal.working_days_between(ep.allocated or self.day, self.day) + 1),
+        self.once(self.due_by(ep.allocated or self.day, 29,
+                              lo=self.cal.working_days_between(ep.allocated or self.day, self.day) + 1),
                   self.sign_off_plan)
 
     def sign_off_plan(self) -> Iterator[Step]:
@@ -181,7 +183,8 @@ class Southampton(Story):
     def summary(self, title: str) -> Iterator[Step]:
         """A closing or transfer summary, authorised by the Team Co-ordinator (L251, L282)."""
         summary = self.uid()
-        yield self.step("AssessmentStarted", self.lead, {"assessment_id": summary, "assessment_kind": "closing-summary"})
+        yield self.step("AssessmentStarted", self.lead,
+                        {"assessment_id": summary, "assessment_kind": "closing-summary"})
         self.later(30, 120)
         yield self.step("AssessmentSubmitted", self.lead, {"assessment_id": summary})
         self.later(30, 120)
@@ -198,7 +201,8 @@ class Southampton(Story):
             return
         ep.closing, ep.reason = True, "step_up"
         yield self.step("SteppedUp", self.sup, {"to_service": "childrens_social_care",
-                                               "reason": "Section 17 assessment needed"}, context={"significance": "high"})
+                                               "reason": "Section 17 assessment needed"},
+                        context={"significance": "high"})
         self.later()
         yield self.propose_closure("step_up")
         self.then(self.after(self.rng.randint(1, 4)), self.closing_summary)
@@ -213,7 +217,7 @@ class Southampton(Story):
         yield self.meeting("closure")
         self.later()
         yield self.propose_closure("outcomes_met")
-        if "extension" in self.f and ep.number == 1 or self.chance(0.1):
+        if ("extension" in self.f and ep.number == 1) or self.chance(0.1):
             self.then(self.after(self.rng.randint(7, 9)), self.extend_closure)
         else:
             self.then(self.due_by(self.day, weeks(2), lo=2), self.closing_summary)
@@ -253,7 +257,8 @@ class Southampton(Story):
         held = london_date(closure_taf.occurred_at)
         worker = ep.worker or self.duty
         if not self.skip():
-            self.whenever(max(self.day, self.after(self.within(weeks(8) - 2, lo=20), held)), self.keep_going_review, worker)
+            self.whenever(max(self.day, self.after(self.within(weeks(8) - 2, lo=20), held)), self.keep_going_review,
+                          worker)
         self.whenever(max(self.day, self.after(self.within(months(8) - 5, lo=100), held)), self.follow_up, worker)
 
     def keep_going_review(self, worker: dict[str, str]) -> Iterator[Step]:

@@ -59,7 +59,8 @@ def staff_teams(pack_id: str, families: int) -> list[Team]:
     teams = []
     for n in range(count):
         locality = service.localities[n % len(service.localities)]
-        name = f"{service.prefix}-{locality}" + (f"-{n // len(service.localities) + 1}" if n >= len(service.localities) else "")
+        name = f"{service.prefix}-{locality}" + (
+            f"-{n // len(service.localities) + 1}" if n >= len(service.localities) else "")
         practitioner, supervisor, manager = service.codes
         teams.append(Team(
             id=name,

@@ -10,9 +10,10 @@ else goes straight through orjson. See docs/adr/0005-serialisation.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 import orjson

@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     master_keys: str | None = Field(
         default=None,
         description="Master keyring that wraps each family's key: 'id:base64-32-bytes,...', newest first; "
-        "generated into data_dir/master-keys on first use if unset (set it in production; every process must share it).",
+        "generated into data_dir/master-keys on first use if unset (set it in production; every process must "
+        "share it).",
     )
     projections: Literal["inline", "worker"] = Field(
         default="inline",

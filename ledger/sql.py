@@ -27,7 +27,8 @@ def creation_race(error: BaseException) -> bool:
                           psycopg.errors.DuplicateTable, psycopg.errors.DuplicateFunction)):
         return True
     text = str(cause)
-    return "tuple concurrently updated" in text or (isinstance(cause, sqlite3.OperationalError) and "already exists" in text)
+    return "tuple concurrently updated" in text or (
+        isinstance(cause, sqlite3.OperationalError) and "already exists" in text)
 
 
 class Tx:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregates import state
-from projections.base import Change, Context, ReadModel, upsert
 from ledger.sql import Tx
+from projections.base import Change, Context, ReadModel, upsert
 
 COLUMNS = ("family_id", "policy", "team", "worker", "open", "children", "pending_team")
 

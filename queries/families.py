@@ -4,10 +4,10 @@ decision-maker could see when they recorded a decision."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, NotRequired, cast
 from uuid import UUID
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from ledger.application import Ledger, event_view
 from queries.chronology import ChronologyEntry

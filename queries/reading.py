@@ -14,7 +14,7 @@ from typing_extensions import TypedDict
 
 from aggregates.errors import InvalidCommand
 from ledger.application import Ledger
-from projections.projector import Projector, ProjectionsBehind
+from projections.projector import ProjectionsBehind, Projector
 
 WAIT_SECONDS = 5.0
 MAX_POSITION = 2**63 - 1

@@ -32,7 +32,8 @@ def _refused_naming(r: Any, unknown: str, accepted: list[str]) -> dict[str, Any]
     assert f"query.{unknown}: unknown parameter" in problem["detail"]
     assert all(name in problem["detail"] for name in accepted), problem["detail"]
     assert problem["accepted"] == accepted or set(accepted) <= set(problem["accepted"])
-    assert {"field": f"query.{unknown}", "message": "unknown parameter", "type": "unknown_parameter"} in problem["errors"]
+    error = {"field": f"query.{unknown}", "message": "unknown parameter", "type": "unknown_parameter"}
+    assert error in problem["errors"]
     return problem  # type: ignore[no-any-return]
 
 
@@ -116,7 +117,8 @@ def test_a_command_loads_its_family_once_and_looks_its_key_up_once(client, count
         assert r.status_code == 201, r.text
         assert counted == {"loads": 1, "lookups": 1}, (body["type"], counted)
     counted.update(loads=0, lookups=0)
-    again = command(client, fid, {"type": "CaseNoteRecorded", "text": "seen at home"}, MANAGER, **{"Idempotency-Key": "k2"})
+    again = command(client, fid, {"type": "CaseNoteRecorded", "text": "seen at home"}, MANAGER,
+                    **{"Idempotency-Key": "k2"})
     assert again.status_code == 201 and counted == {"loads": 1, "lookups": 1}, counted
     counted.update(loads=0, lookups=0)
     assert command(client, fid, {"type": "CaseNoteRecorded", "text": "x"}, MANAGER).status_code == 201

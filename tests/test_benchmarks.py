@@ -56,7 +56,7 @@ def test_quick_benchmarks_report_every_figure_with_its_reference(tmp_path):
             assert any(n.endswith("clients, 2 API processes") for n in names), names
         worker = next(f for f in mine if f["measure"].endswith("projection worker"))
         assert worker["detail"]["catch_up_s"] >= 0  # the worker brought the read models to the end
-        goals = {n.split(":")[0] for n, f in zip(names, mine) if f["goal"]}
+        goals = {n.split(":")[0] for n, f in zip(names, mine, strict=True) if f["goal"]}
         assert {"append", "replay", "growth"} <= goals
     console = Console(record=True, width=220)
     console.print(bench.table(written))

@@ -229,7 +229,8 @@ def when(y: int, m: int, d: int, h: int = 10) -> datetime:
 class Walk:
     """A family recorded through the aggregate, one command at a time."""
 
-    def __init__(self, children: dict[str, date], registered: datetime = when(2025, 11, 3)) -> None:
+    def __init__(self, children: dict[str, date],
+                 registered: datetime = when(2025, 11, 3)) -> None:  # noqa: B008 - a datetime is immutable
         members = [{"member_id": uuid.uuid4(), "given_name": n, "family_name": "Test", "kind": "child",
                     "date_of_birth": dob} for n, dob in children.items()]
         members.append({"member_id": uuid.uuid4(), "given_name": "Carer", "family_name": "Test",
@@ -527,7 +528,8 @@ after = {{ event = "DocumentRecorded", where = {{ document = "closure-letter" }}
     walk.open(when(2026, 1, 2))
     walk.family.record("ClosureProposed", {"reason": "outcomes_met"}, walk.envelope(when(2026, 1, 8), PAT), pack)
     with pytest.raises(RuleBroken, match="ClosureAuthorised must be recorded before"):
-        walk.family.record("DocumentRecorded", {"document": "closure-letter"}, walk.envelope(when(2026, 1, 8), PAT), pack)
+        walk.family.record("DocumentRecorded", {"document": "closure-letter"}, walk.envelope(when(2026, 1, 8), PAT),
+                           pack)
     walk.family.record("ClosureAuthorised", {}, walk.envelope(when(2026, 1, 9), MEG), pack)
     walk.family.record("EpisodeClosed", {"reason": "outcomes_met"}, walk.envelope(when(2026, 1, 9, 12), MEG), pack)
     letter = walk.family.record("DocumentRecorded", {"document": "closure-letter"},

@@ -109,12 +109,14 @@ def test_a_generated_client_registers_a_family_records_a_command_and_reads_the_c
     ava = registered.members[0].member_id
 
     occurred = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
-    recorded = record_command.sync(registered.family_id, client=client, if_match='"1"', body=models.ReferralReceivedCommand(
-        type_="ReferralReceived", route=models.ReferralReceivedCommandRoute.PROFESSIONAL,
-        reason="School worried about attendance", referrer_agency="Hill Primary School", occurred_at=occurred,
-        about=[ava]))
+    recorded = record_command.sync(
+        registered.family_id, client=client, if_match='"1"', body=models.ReferralReceivedCommand(
+            type_="ReferralReceived", route=models.ReferralReceivedCommandRoute.PROFESSIONAL,
+            reason="School worried about attendance", referrer_agency="Hill Primary School", occurred_at=occurred,
+            about=[ava]))
     assert isinstance(recorded, models.CommandRecorded)
-    assert recorded.family_id == registered.family_id and recorded.version == 2 and recorded.position > registered.position
+    assert recorded.family_id == registered.family_id and recorded.version == 2
+    assert recorded.position > registered.position
 
     family = get_family.sync(registered.family_id, client=client)
     assert isinstance(family, models.FamilyState)
@@ -180,7 +182,7 @@ def test_every_successful_get_documents_what_it_answers(document: dict[str, Any]
                 missing.append(f"{method} {path} {status}: no application/json")
             for media, body in content.items():
                 schema = body.get("schema") or {}
-                if not schema or schema == {} or schema.get("additionalProperties") is True and "properties" not in schema:
+                if not schema or (schema.get("additionalProperties") is True and "properties" not in schema):
                     missing.append(f"{method} {path} {status} {media}: no schema")
                 elif media == "application/json" and not ("$ref" in schema or "anyOf" in schema):
                     missing.append(f"{method} {path} {status}: an inline schema, not a named model: {schema}")

@@ -32,7 +32,8 @@ def get_caseloads(
 def get_family_oversight(
     ledger: LedgerDep, read_models: ReadModels, family_id: UUID, actor: Actor,
     auditor: Annotated[str | None, Query(
-        max_length=200, description="Check this person's independence of the family (default: the caller, if an auditor).")] = None,
+        max_length=200,
+        description="Check this person's independence of the family (default: the caller, if an auditor).")] = None,
 ) -> Response:
     """Every management decision on the family with who and when, the people with a
     footprint on it, its oversight gap, and an auditor's independence of it."""
@@ -45,10 +46,12 @@ def get_family_oversight(
             response_model=oversight.ManagerFootprint | oversight.OversightGaps | oversight.AuditorFootprint)
 def get_oversight(
     ledger: LedgerDep, read_models: ReadModels, actor: Actor, shown: Shown,
-    manager: Annotated[str | None, Query(max_length=200, description="One manager's decisions across families.")] = None,
+    manager: Annotated[str | None, Query(
+        max_length=200, description="One manager's decisions across families.")] = None,
     gaps: Annotated[bool, Query(description="Open families with no oversight within their pack's interval.")] = False,
     team: Annotated[str | None, Query(max_length=200, description="With gaps: one team.")] = None,
-    auditor: Annotated[str | None, Query(max_length=200, description="The families this person has a footprint on.")] = None,
+    auditor: Annotated[str | None, Query(
+        max_length=200, description="The families this person has a footprint on.")] = None,
 ) -> JSONResponse:
     """A manager's footprint (``manager=``), the oversight gaps (``gaps=true``), or an
     auditor's conflicts (``auditor=``): one of the three."""

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Actor
 from api.dependencies import AccessLogDep, AsAt, LedgerDep
 from api.headers import ERRORS, cached, etag, idempotency
-from api.models import RegisterFamily, Registered
+from api.models import Registered, RegisterFamily
 from api.responses import JSONResponse
 from queries import families
 

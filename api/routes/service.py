@@ -27,7 +27,8 @@ def get_health(ledger: LedgerDep, projector: ProjectorDep) -> JSONResponse:
 @router.get("/feed", response_model=service.Feed, tags=["feed"])
 def get_feed(
     ledger: LedgerDep, actor: Actor, shown: Shown,
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The last position already processed (0 for the start).")] = 0,
+    after: Annotated[int, Query(
+        ge=0, le=MAX_POSITION, description="The last position already processed (0 for the start).")] = 0,
     limit: Annotated[int, Query(ge=1, le=service.MAX_FEED_LIMIT)] = 100,
     types: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
 ) -> service.Feed:

@@ -39,7 +39,7 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
     head = list(head)
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return out + [""]
+    return [*out, ""]
 
 
 def _duration(rule: Rule) -> str:
@@ -116,7 +116,8 @@ def render_pack(pack: Pack) -> list[str]:
         cap = " or ".join(filter(None, [
             f"{pack.caseload.max_families} families" if pack.caseload.max_families else "",
             f"{pack.caseload.max_children} children" if pack.caseload.max_children else ""]))
-        facts.append(("caseload cap per practitioner", cap or "none", _lines(pack.caseload.source), pack.caseload.reading))
+        facts.append(("caseload cap per practitioner", cap or "none", _lines(pack.caseload.source),
+                      pack.caseload.reading))
     if pack.retention is not None:
         keep = " and ".join(filter(None, [
             f"{pack.retention.years_after_closure} years after closure" if pack.retention.years_after_closure else "",
@@ -140,7 +141,8 @@ def render_pack(pack: Pack) -> list[str]:
     if timed:
         out += ["### Timescales", ""]
         out += _table(
-            ["rule", "what", "applies to", "clock starts", "clock stops", "duration", "extension, pause, end", "source"],
+            ["rule", "what", "applies to", "clock starts", "clock stops", "duration", "extension, pause, end",
+             "source"],
             ((f"`{r.id}`", r.title, _applies(r, pack), _matches(r.start), _matches(r.stop), _duration(r),
               _extension(r, pack), _lines(r.source)) for r in timed))
     ordering = [r for r in pack.rules if r.kind == "ordering"]
