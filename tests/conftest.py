@@ -1,4 +1,21 @@
-"""Fixtures: every test that needs storage runs once on SQLite and once on PostgreSQL.
+"""Fixtures, and the level each test runs at: on one database or on every database.
+
+Storage-neutral tests (validation, authorisation, pack rules over HTTP, response shapes,
+export formatting, chronology wording...) run on one database, SQLite. Tests of behaviour
+that depends on storage (concurrency, transactions, the event store, snapshots, the
+projector and its tracking, tamper evidence and erasure of stored bytes, faults,
+quarantine, integrity, read-model queries and rebuilds, PostgreSQL-only code paths) run
+on SQLite and on PostgreSQL. Each test module says which it is with a module-level
+``pytestmark``; a test may override its module with its own mark (the closest mark wins):
+
+    pytestmark = pytest.mark.storage        # every database (SQLite and PostgreSQL)
+    pytestmark = pytest.mark.one_database   # one database: SQLite (the default, unmarked)
+
+The databases are those of ``--databases`` (default ``sqlite,postgres``): a ``storage``
+test runs on each, a ``one_database`` test on the first. ``--databases=postgres`` runs
+the whole suite on PostgreSQL only, ``--databases=sqlite`` on SQLite only (and skips the
+tests that need PostgreSQL itself); ``--every-database`` runs every test on each database,
+as the whole matrix (a nightly run). See docs/testing.md.
 
 SQLite gets a fresh file in the test's tmp_path. PostgreSQL gets one fresh database per
 test run (``ledger_test_<random>``, dropped at the end) and a fresh schema per test, so
@@ -55,7 +72,9 @@ def _pg_available() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+def pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    if "postgres" not in selected_databases(request.config):
+        pytest.skip("PostgreSQL is not among --databases")
     problem = _pg_available()
     if problem is not None:
         if os.environ.get("CI"):
@@ -70,16 +89,72 @@ def pg_database() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Any) -> Settings:
-    common = {"data_dir": tmp_path / "data", "jwt_secret": SECRET}
-    if request.param == "sqlite":
+DATABASES = ("sqlite", "postgres")
+LEVELS = ("storage", "one_database")
+"""The marks that say which level a test runs at (docs/testing.md)."""
+_SELECTED = pytest.StashKey[tuple[str, ...]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ledger", "databases (docs/testing.md)")
+    group.addoption("--databases", default=",".join(DATABASES), metavar="NAMES",
+                    help="comma-separated databases to test on (default: sqlite,postgres): tests marked "
+                         "storage run on each, the others on the first")
+    group.addoption("--every-database", action="store_true",
+                    help="run every test that opens a database on each of --databases, storage-neutral "
+                         "ones too (the whole matrix, for a nightly run)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "storage: behaviour that depends on storage: runs on each database "
+                                       "of --databases (SQLite and PostgreSQL)")
+    config.addinivalue_line("markers", "one_database: storage-neutral: runs on one database, the first of "
+                                       "--databases (SQLite); the default for unmarked tests")
+    names = [n.strip() for n in config.getoption("--databases").split(",") if n.strip()]
+    unknown = sorted(set(names) - set(DATABASES))
+    if unknown or not names:
+        raise pytest.UsageError(f"--databases: {unknown or names} not among {', '.join(DATABASES)}")
+    config.stash[_SELECTED] = tuple(dict.fromkeys(names))
+
+
+def selected_databases(config: pytest.Config) -> tuple[str, ...]:
+    return config.stash[_SELECTED]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that opens a database (through ``database``: ``settings``, ``ledger``,
+    ``client``... or a module's own fixture) runs on each selected database if its closest
+    level mark is ``storage`` (or with ``--every-database``), else on the first only."""
+    if "database" not in metafunc.fixturenames:
+        return
+    level = next((m.name for m in metafunc.definition.iter_markers() if m.name in LEVELS), "one_database")
+    names = selected_databases(metafunc.config)
+    every = level == "storage" or metafunc.config.getoption("--every-database")
+    metafunc.parametrize("database", names if every else names[:1], indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def database(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgres``: the database this test runs on (see ``pytest_generate_tests``)."""
+    return str(request.param)
+
+
+def settings_for(database: str, data_dir: Any, request: pytest.FixtureRequest, **extra: Any) -> Settings:
+    """Settings for a fresh ledger on ``database``: a new SQLite file in ``data_dir``, or
+    a new schema of the run's PostgreSQL database."""
+    common = {"data_dir": data_dir, "jwt_secret": SECRET, **extra}
+    if database == "sqlite":
         return Settings(**common)
     url = request.getfixturevalue("pg_database")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    return Settings(**common, database_url=url, database_schema=schema, pool_size=12)
+    return Settings(**{"pool_size": 12, **common}, database_url=url, database_schema=schema)
+
+
+@pytest.fixture
+def settings(database: str, request: pytest.FixtureRequest, tmp_path: Any) -> Settings:
+    return settings_for(database, tmp_path / "data", request)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@
 Where the requirement leaves a cell open, the stricter reading is taken and said so in a
 comment on the row.
 
-Every cell is one test (``test_cell[<METHOD> <path> | <actor>]``), run on SQLite and on
-PostgreSQL against real families registered through the API: a family held by team north
+Every cell is one test (``test_cell[<database>-<METHOD> <path> | <actor>]``), run on one database (SQLite;
+``--databases=postgres`` runs it on PostgreSQL: docs/testing.md) against real families registered through the API: a family held by team north
 ("held") and one transferred from north to south ("transferred", family routes only),
 where the family's own team is south and the old team, north, is the other team.
 An allowed cell must succeed (2xx); a refused one must be 403 problem+json (401 for no
@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -43,7 +42,12 @@ from fastapi.testclient import TestClient
 from api.app import create_app, served_routes as routes_of
 from ledger.application import Ledger
 from ledger.settings import Settings
-from tests.conftest import open_ledger, SECRET, auth
+from tests.conftest import open_ledger, SECRET, auth, settings_for
+
+# Storage-neutral (docs/testing.md): who may call what is decided before storage, so the
+# matrix runs on one database; the access log's own storage (a PostgreSQL table lock, the
+# rows a read leaves) is tested on every database, marked storage below.
+pytestmark = pytest.mark.one_database
 
 # --- the actors (the matrix's columns) ------------------------------------------------------
 
@@ -315,17 +319,9 @@ CELLS += [pytest.param("transferred", k, a, id=f"transferred: {k[0]} {k[1]} | {a
 # --- the world, once per database ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    common = {"data_dir": tmp_path_factory.mktemp("access") / "data", "jwt_secret": SECRET}
-    if request.param == "sqlite":
-        settings = Settings(**common)
-    else:
-        url = request.getfixturevalue("pg_database")
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        settings = Settings(**common, database_url=url, database_schema=schema, pool_size=12)
+@pytest.fixture(scope="module")
+def world(database: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    settings = settings_for(database, tmp_path_factory.mktemp("access") / "data", request)
     ledger = open_ledger(settings)
     try:
         with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
@@ -567,6 +563,7 @@ def _log_size(world: World) -> int:
         return head(tx)[0]
 
 
+@pytest.mark.storage
 @pytest.mark.parametrize("route", sorted(k for k in ROUTES if k[0] == "GET"), ids=lambda k: f"{k[0]} {k[1]}")
 def test_every_read_in_the_openapi_document_is_in_the_access_log_with_its_outcome(world: World, route) -> None:
     paths = world.client.get("/openapi.json").json()["paths"]
@@ -588,6 +585,7 @@ def test_every_read_in_the_openapi_document_is_in_the_access_log_with_its_outcom
     assert {x["outcome"] for x in rows} == {"allowed"} and {x["path"] for x in rows} == {call.url}
 
 
+@pytest.mark.storage
 def test_a_read_of_a_family_that_does_not_exist_is_logged_not_found(world: World) -> None:
     missing = uuid.uuid4()
     r = world.client.get(f"/families/{missing}/chronology", headers=auth("auditor", "auditor-1", None))
@@ -596,6 +594,7 @@ def test_a_read_of_a_family_that_does_not_exist_is_logged_not_found(world: World
     assert [(x["outcome"], x["user_id"]) for x in log] == [("not found", "auditor-1")]
 
 
+@pytest.mark.storage
 def test_a_search_logs_the_families_it_found_and_withholds_the_terms(world: World) -> None:
     r = world.client.get("/people", params={"name": "stone"}, headers=auth("auditor", "auditor-1", None))
     assert r.status_code == 200 and r.json()["count"] >= 1
@@ -604,6 +603,7 @@ def test_a_search_logs_the_families_it_found_and_withholds_the_terms(world: Worl
     assert (last["action"], last["query"], last["outcome"]) == ("search", "name=%5Bwithheld%5D", "allowed")
 
 
+@pytest.mark.storage
 @pytest.mark.parametrize("args", [
     ["chronology", "--family", "{family}", "--profile", "review", "--format", "csv"],
     ["annex-a", "--from", "2020-01-01", "--to", "2030-12-31"],

@@ -18,6 +18,10 @@ from pydantic import ValidationError
 from ledger.settings import Settings
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok
 
+# Storage tests (docs/testing.md): what the stored bytes hold, read back from the SQLite file
+# and WAL or the PostgreSQL tables, on every database.
+pytestmark = pytest.mark.storage
+
 CHILD, ADULT = ("Zephyrine", "Quillfeather", "2017-03-14"), ("Marguerite", "Quillfeather", "1985-07-22")
 SECRETS = (b"Zephyrine", b"Quillfeather", b"Marguerite", b"2017-03-14", b"1985-07-22", b"shouted at the school gate")
 

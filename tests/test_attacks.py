@@ -1,8 +1,8 @@
 """Every request of the adversarial review of the write path (issue "A record that one
-request cannot break and a correction cannot bend"), replayed on both databases with an
-ordinary practitioner's token (and, where it matters, a manager's): each is refused with
-problem+json, records nothing, and leaves every read model current. docs/security.md
-lists each attack with the test here that shows it refused.
+request cannot break and a correction cannot bend"), replayed (on one database:
+docs/testing.md) with an ordinary practitioner's token (and, where it matters, a
+manager's): each is refused with problem+json, records nothing, and leaves every read
+model current. docs/security.md lists each attack with the test here that shows it refused.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok, register
+
+# Storage-neutral (docs/testing.md): each attack is refused by validation or the aggregate
+# before anything is stored, so on one database; the one about stored bytes is marked storage.
+pytestmark = pytest.mark.one_database
 
 NORTH_MANAGER = MANAGER
 SOUTH_MANAGER = auth("manager", "sol", "south")
@@ -354,6 +358,7 @@ def test_ledger_token_refuses_a_lifetime_that_has_already_ended(ledger_cli):
         assert "eyJ" not in result.output  # no token printed
 
 
+@pytest.mark.storage
 def test_ledger_verify_names_an_event_whose_bytes_were_turned_into_text(client, ifst, ledger, ledger_cli):
     from ledger.sql import Database
 

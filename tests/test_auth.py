@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 from cli.main import app as cli
 from tests.conftest import SECRET, auth, command, register, token
 
+# Storage-neutral (docs/testing.md): runs on one database (SQLite).
+pytestmark = pytest.mark.one_database
+
 BODY = {"type": "ReferralReceived", "route": "self", "reason": "help"}
 
 

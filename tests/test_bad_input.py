@@ -1,5 +1,5 @@
-"""Bad input, on SQLite and PostgreSQL: whatever arrives, the answer is a problem+json
-saying what is wrong, never a 500, and nothing is recorded.
+"""Bad input (on one database: docs/testing.md): whatever arrives, the answer is a
+problem+json saying what is wrong, never a 500, and nothing is recorded.
 
 Oversized bodies (with and without Content-Length), JSON nested 10,000 deep, bytes that
 are not UTF-8, dates in the far past and future, unknown fields and malformed UUIDs.
@@ -14,6 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, ok, register
+
+# Storage-neutral (docs/testing.md): runs on one database (SQLite).
+pytestmark = pytest.mark.one_database
 
 JSON = {"Content-Type": "application/json"}
 

@@ -1,5 +1,6 @@
-"""The chronology read model, on SQLite and PostgreSQL: order, per-child views, corrections
-beside what they correct, late entries, CSV, and the record as it stood at a past moment."""
+"""The chronology read model (on one database: docs/testing.md): order, per-child views,
+corrections beside what they correct, late entries, CSV, and the record as it stood at a
+past moment."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import io
 import time
 import uuid
 
+import pytest
+
 from tests.conftest import MANAGER, PRACTITIONER, auth, ok, register
+
+# Storage-neutral (docs/testing.md): runs on one database (SQLite).
+pytestmark = pytest.mark.one_database
 
 CSV_HEADER = ["date", "time", "event", "summary", "source", "role", "team", "agency", "significance",
               "impact on child", "action taken", "recorded at", "recorded by", "late entry", "corrections",

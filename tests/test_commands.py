@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from aggregates.events import COMMAND_TYPES
 from api.models import CONTEXT_FIELDS
 from tests.conftest import AUDITOR, PRACTITIONER, command, register
 from tests.walkthrough import SOUTH_PRACTITIONER, every_command
+
+# Storage-neutral (docs/testing.md): command shapes and answers over HTTP, on one database;
+# every command type's round trip through the event store is marked storage.
+pytestmark = pytest.mark.one_database
 
 ENVELOPE = {"type", "occurred_at", "about", *CONTEXT_FIELDS}
 
@@ -18,6 +24,7 @@ def _same(sent, stored):
     return sent == stored
 
 
+@pytest.mark.storage
 def test_every_command_type_round_trips_with_its_envelope(client):
     family = register(client)
     fid = family["family_id"]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
+
 from tests.conftest import open_ledger, PRACTITIONER, command, register, version
+
+# Storage tests (docs/testing.md): optimistic concurrency, idempotency under contention and
+# schema creation races are the database's work, on every database.
+pytestmark = pytest.mark.storage
 
 THREADS = 8
 PER_THREAD = 6

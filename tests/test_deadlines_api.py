@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, command, deadlines, register
+
+# Storage-neutral (docs/testing.md): runs on one database (SQLite).
+pytestmark = pytest.mark.one_database
 
 SOUTH = auth("manager", "sol", "south")
 

@@ -1,5 +1,5 @@
 """The demo data (issue 5): synthetic families walked through every pack's pathways over
-simulated months, through the real command path, on SQLite and PostgreSQL.
+simulated months, through the real command path (on one database: docs/testing.md).
 
 Every command a story records must be accepted by the aggregate and its pack (a refusal
 stops the run), so the first checks are that the record holds exactly what the generator
@@ -26,7 +26,12 @@ from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
 from demo import PACK_ORDER, DemoAlreadyLoaded, generate
 from ledger.settings import Settings
-from tests.conftest import FixedClock, open_ledger, SECRET
+from tests.conftest import FixedClock, open_ledger, settings_for
+
+# Storage-neutral (docs/testing.md): the demo generator's stories, mix and determinism are
+# Python over the public command path; the event store under it is tested by the storage
+# tests, so on one database.
+pytestmark = pytest.mark.one_database
 
 UNTIL = datetime(2026, 11, 24, tzinfo=timezone.utc)
 """Histories end here (midnight starting 24 November 2026), so every assertion is stable
@@ -52,19 +57,11 @@ def by_family(events: list[FamilyEvent]) -> dict[uuid.UUID, list[FamilyEvent]]:
     return families
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+@pytest.fixture(scope="module")
+def demo(database: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Twenty families (four per pack) recorded into a fresh database, once per database
     kind for the tests of this module that only read them (as ``settings`` makes them)."""
-    common = {"data_dir": tmp_path_factory.mktemp("demo"), "jwt_secret": SECRET}
-    if request.param == "sqlite":
-        settings = Settings(**common)
-    else:
-        url = request.getfixturevalue("pg_database")
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        settings = Settings(**common, database_url=url, database_schema=schema, pool_size=4)
+    settings = settings_for(database, tmp_path_factory.mktemp("demo"), request, pool_size=4)
     ledger = open_ledger(settings)
     summary = generate(settings, families=20, seed=7, until=UNTIL)
     events = events_in_order(ledger)

@@ -22,6 +22,12 @@ from projections.projector import Projector
 from replay.rebuild import rebuild
 from tests.conftest import open_ledger, AUDITOR, MANAGER, PRACTITIONER, auth, command, register, version
 
+# Storage tests (docs/testing.md): sealed stored bytes, key destruction seen across processes,
+# key rotation and rebuilds after erasure run on every database; the rules of erasure,
+# legal holds, retention and subject access over HTTP are storage-neutral and marked
+# one_database below.
+pytestmark = pytest.mark.storage
+
 ADMIN = auth("admin", "adam", None)
 ERASE = {"reason": "erasure-request", "legal_basis": "UK GDPR Art. 17(1)(a)"}
 RETENTION = {"reason": "retention-period-passed", "legal_basis": "UK GDPR Art. 5(1)(e) and Art. 17(1)(a)"}
@@ -148,6 +154,7 @@ def test_a_family_erased_by_another_process_reads_erased_here_at_once(client, le
     assert command(client, fid, {"type": "EpisodeReopened", "reason": "new worry"}).status_code == 409
 
 
+@pytest.mark.one_database
 def test_nothing_more_is_recorded_for_an_erased_family_and_it_cannot_be_erased_twice(client, stones):
     fid = stones["family_id"]
     assert client.post(f"/families/{fid}/erasure", headers=ADMIN, json=ERASE).status_code == 201
@@ -169,6 +176,7 @@ def test_a_rebuild_after_erasure_gives_what_incremental_processing_gave(client, 
     assert _everything(client, fid)["deadlines"] == incremental["deadlines"]
 
 
+@pytest.mark.one_database
 def test_erasure_is_refused_under_a_legal_hold_with_an_open_episode_and_to_other_roles(client, stones):
     fid = stones["family_id"]
     at = version(client, fid)
@@ -195,6 +203,7 @@ def test_erasure_is_refused_under_a_legal_hold_with_an_open_episode_and_to_other
                        json=ERASE).status_code == 404
 
 
+@pytest.mark.one_database
 def test_retention_due_lists_closed_families_past_their_packs_retention(client, stones, clock):
     fid = stones["family_id"]
     # Durham keeps a record until the later of 6 years after closure (2032-01-12) and the
@@ -218,6 +227,7 @@ def test_retention_due_lists_closed_families_past_their_packs_retention(client, 
     assert fid not in due("2051-03-01")
 
 
+@pytest.mark.one_database
 def test_subject_access_gives_one_person_their_record_without_their_siblings(client, stones):
     fid, ava = stones["family_id"], stones["ava"]
     r = client.get(f"/members/{ava}/subject-access", headers=MANAGER)

@@ -1,6 +1,6 @@
-"""Exports that leave the ledger, on SQLite and PostgreSQL, from families recorded through
-the real command path with a recording clock the test controls (so late entries are late
-and every "as at" is exact):
+"""Exports that leave the ledger (on one database; the returns SQL selects, on both:
+docs/testing.md), from families recorded through the real command path with a recording
+clock the test controls (so late entries are late and every "as at" is exact):
 
 - the Stone family (Durham, Family Hub): referred by Hill Primary School on Monday
   5 January 2026, a home visit on the 9th typed in on the 14th (a late entry), an early
@@ -34,6 +34,10 @@ from projections.episodes import episode_row_id
 from projections.projector import Projector
 from replay.rebuild import rebuild
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SECRET, SUPERVISOR, auth, open_ledger
+
+# Storage-neutral (docs/testing.md): export formats and wording, on one database; the
+# returns whose rows SQL selects by period, and the episodes rebuild, are marked storage.
+pytestmark = pytest.mark.one_database
 
 UTC = timezone.utc
 INSPECTOR = auth("inspector", "ofsted-hmi-1", None)
@@ -358,6 +362,7 @@ def test_the_word_chronology_opens_in_python_docx_with_its_heading_and_table(cli
 # --- Annex A and the SSD -----------------------------------------------------------------------
 
 
+@pytest.mark.storage
 def test_annex_a_list_2_has_a_row_per_child_per_early_help_assessment_in_the_period(client, families):
     f = families
     r = get(client, "/exports/annex-a/list-2", **{"from": "2026-01-01", "to": "2026-06-30"})
@@ -390,6 +395,7 @@ def test_annex_a_list_2_has_a_row_per_child_per_early_help_assessment_in_the_per
         [f["ben"], "1", "MWBC", "15/09/2019", "6", "12/01/2026", "22/01/2026", DURHAM]]
 
 
+@pytest.mark.storage
 def test_ssd_early_help_episodes_has_a_row_per_child_per_episode_with_end_reasons(client, families):
     f = families
     table = rows_of(get(client, "/exports/ssd/early-help-episodes", **{"from": "2026-01-01", "to": "2026-06-30"}))
@@ -424,6 +430,7 @@ def test_ssd_early_help_episodes_has_a_row_per_child_per_episode_with_end_reason
         (f["ava"], None), (f["ben"], None)]
 
 
+@pytest.mark.storage
 def test_the_episodes_read_model_rebuilds_to_exactly_what_incremental_processing_gave(client, families):
     projector: Projector = client.app.state.projector
     model = projector.model("episodes")

@@ -35,6 +35,10 @@ import pytest
 
 from tests.conftest import SECRET, auth
 
+# Storage tests (docs/testing.md): lost connections, retries and outages of the database,
+# on every database.
+pytestmark = pytest.mark.storage
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 4
 LOAD_SECONDS = 13.0

@@ -30,6 +30,10 @@ from schemathesis import GenerationMode
 from api import access
 from tests.conftest import MANAGER, AUDITOR, auth, ok, register
 
+# Storage tests (docs/testing.md): fuzzed values reach each database's SQL (a NUL or an
+# out-of-range integer is fine for SQLite and an error for PostgreSQL), so on every database.
+pytestmark = pytest.mark.storage
+
 EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "25"))
 """Examples per operation and mode; with ~17 operations, two modes and two databases,
 this keeps the whole module near a minute on two cores. Set LEDGER_FUZZ_EXAMPLES to

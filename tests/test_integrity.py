@@ -13,6 +13,10 @@ from ledger import integrity
 from ledger.sql import Database
 from tests.conftest import AUDITOR, MANAGER, command, register
 
+# Storage tests (docs/testing.md): tamper evidence over rows edited in the database, on
+# every database.
+pytestmark = pytest.mark.storage
+
 
 @pytest.fixture
 def recorded(client, ledger):

@@ -9,6 +9,9 @@ import pytest
 
 from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, refused, register, version
 
+# Storage-neutral (docs/testing.md): runs on one database (SQLite).
+pytestmark = pytest.mark.one_database
+
 
 @pytest.fixture
 def family(client):

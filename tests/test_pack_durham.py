@@ -29,6 +29,9 @@ from tests.conftest import (
     refused,
 )
 
+# Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
+pytestmark = pytest.mark.one_database
+
 PACK = "durham-one-point"
 SEED = "000_5f8893c51560d94f.txt"
 OTHER_PRACTITIONER = auth("practitioner", "kim")

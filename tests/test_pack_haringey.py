@@ -26,6 +26,9 @@ from tests.conftest import (
     register,
 )
 
+# Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
+pytestmark = pytest.mark.one_database
+
 PACK = "haringey-early-help"
 SEED = "001_509a4e628a302634.txt"
 

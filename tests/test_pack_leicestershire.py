@@ -25,6 +25,9 @@ from tests.conftest import (
     register,
 )
 
+# Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
+pytestmark = pytest.mark.one_database
+
 POLICY = "leicestershire-early-help"
 
 

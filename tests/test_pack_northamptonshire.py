@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.conftest import (
     MANAGER,
     PRACTITIONER,
@@ -22,6 +24,9 @@ from tests.conftest import (
     ok,
     refused,
 )
+
+# Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
+pytestmark = pytest.mark.one_database
 
 POLICY = "northamptonshire-0-19"
 SEED = "002_6924756e8b581caa.txt"

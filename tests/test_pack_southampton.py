@@ -30,6 +30,9 @@ from tests.conftest import (
     register,
 )
 
+# Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
+pytestmark = pytest.mark.one_database
+
 POLICY = "southampton-0-19"
 INTENSIVE = "intensive-family-support"
 LONDON = ZoneInfo("Europe/London")

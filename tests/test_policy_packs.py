@@ -16,6 +16,9 @@ from ledger.policies.render import render_markdown
 from ledger.settings import Settings
 from tests.conftest import open_ledger, MANAGER, PRACTITIONER, SECRET
 
+# Storage-neutral (docs/testing.md): runs on one database (SQLite).
+pytestmark = pytest.mark.one_database
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = Path(os.environ.get("LEDGER_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
 PACK_IDS = {"durham-one-point", "haringey-early-help", "northamptonshire-0-19",

@@ -28,6 +28,10 @@ from replay.rebuild import SUFFIX, rebuild
 from tests.conftest import open_ledger, AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, command, ok, register
 from tests.walkthrough import SOUTH_PRACTITIONER, every_command
 
+# Storage tests (docs/testing.md): the projector's tracking, transactions, workers
+# killed mid-page and rebuilds, on every database.
+pytestmark = pytest.mark.storage
+
 ROOT = Path(__file__).resolve().parents[1]
 PAT = {"user_id": "pat", "role": "practitioner", "team": "north"}
 MEG = {"user_id": "meg", "role": "manager", "team": "north"}
@@ -373,6 +377,7 @@ def test_a_projector_with_nothing_new_takes_no_write_lock(ledger, monkeypatch):
     assert projector.catch_up() == 1 and len(pages) == 1
 
 
+@pytest.mark.one_database  # the engine's walk on against its whole walk is Python; rebuilds on each database are above
 def test_deadlines_walked_on_command_by_command_equal_a_walk_of_the_whole_record(ledger, monkeypatch):
     """The deadline engine walks a family on from where its last walk got to (``Progress``)
     when the new events simply follow; corrections, back-dated entries and erasures make

@@ -22,6 +22,10 @@ from ledger.sql import Database
 from projections.deadlines import DeadlinesModel
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, ok, open_ledger, register
 
+# Storage tests (docs/testing.md): undecodable stored events and the quarantine table, on
+# every database.
+pytestmark = pytest.mark.storage
+
 
 def _open(client: TestClient, family: dict[str, Any]) -> None:
     fid = family["family_id"]

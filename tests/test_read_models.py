@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok
+
+# Storage tests (docs/testing.md): the team views, caseloads, oversight and the feed are SQL
+# run by the database (filters, grouping, ordering, the notification log), so on every
+# database; a request refused before any query is marked one_database.
+pytestmark = pytest.mark.storage
 
 NCC = "northamptonshire-0-19"
 SOUTHAMPTON = "southampton-0-19"
@@ -125,6 +132,7 @@ def test_an_auditor_with_a_footprint_on_a_case_is_not_independent_of_it(client):
     assert [c["family_id"] for c in cases] == [fid]
 
 
+@pytest.mark.one_database
 def test_an_oversight_query_asks_for_one_thing(client):
     r = client.get("/oversight", headers=MANAGER)
     assert r.status_code == 422 and "exactly one" in r.json()["detail"]

@@ -1,4 +1,9 @@
+import pytest
+
 from tests.conftest import register, command, version
+
+# Storage test (docs/testing.md): the smallest write and read back, on every database.
+pytestmark = pytest.mark.storage
 
 
 def test_register_and_refer(client):

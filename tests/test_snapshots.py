@@ -5,8 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
+import pytest
+
 from aggregates.family import Family
 from eventsourcing.application import project_aggregate
+
+# Storage tests (docs/testing.md): the snapshot store and the aggregate cache over the event
+# store, on every database.
+pytestmark = pytest.mark.storage
 
 ACTOR = {"user_id": "pat", "role": "practitioner", "team": "north"}
 

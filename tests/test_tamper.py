@@ -9,11 +9,16 @@ import json
 from uuid import UUID
 
 import orjson
+import pytest
 
 from ledger import integrity
 from ledger.sql import Database
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok, register
 from tests.test_integrity import Rows
+
+# Storage tests (docs/testing.md): tamper evidence over stored rows, snapshots, keys and
+# read models edited in the database, on every database.
+pytestmark = pytest.mark.storage
 
 ADMIN = auth("admin", "root", None)
 
