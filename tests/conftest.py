@@ -37,9 +37,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.tokens import mint
 from ledger.application import Ledger
 from ledger.settings import Settings
+from ledger.tokens import mint
 
 PG_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "test-signing-key-not-for-production-use-0123456789"
@@ -219,15 +219,18 @@ def register(client: TestClient, policy: str = "durham-one-point", team: str = "
     return response.json()
 
 
-def command(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None, **extra_headers: str) -> Any:
-    return client.post(f"/families/{family_id}/commands", json=body, headers={**(headers or PRACTITIONER), **extra_headers})
+def command(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None,
+            **extra_headers: str) -> Any:
+    return client.post(f"/families/{family_id}/commands", json=body,
+                       headers={**(headers or PRACTITIONER), **extra_headers})
 
 
 def version(client: TestClient, family_id: str) -> int:
     return client.get(f"/families/{family_id}", headers=AUDITOR).json()["version"]
 
 
-def deadlines(client: TestClient, family_id: str, as_of: str, headers: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+def deadlines(client: TestClient, family_id: str, as_of: str,
+              headers: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """GET /families/{id}/deadlines?as_of=..., as {rule id: [its clocks]} (in due order)."""
     response = client.get(f"/families/{family_id}/deadlines", params={"as_of": as_of}, headers=headers or PRACTITIONER)
     assert response.status_code == 200, response.text
@@ -237,7 +240,8 @@ def deadlines(client: TestClient, family_id: str, as_of: str, headers: dict[str,
     return by_rule
 
 
-def ok(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+def ok(client: TestClient, family_id: str, body: dict[str, Any],
+       headers: dict[str, str] | None = None) -> dict[str, Any]:
     """Record a command that must be accepted; its 201 body."""
     r = command(client, family_id, body, headers)
     assert r.status_code == 201, (body.get("type"), r.text)

@@ -53,7 +53,8 @@ def test_every_command_type_round_trips_with_its_envelope(client):
     assert events[0]["type"] == "FamilyRegistered"
     positions_ok = last["position"] < r.json()["position"]
     assert positions_ok
-    for (headers, body), event in zip(steps, events[1:]):
+    # events[1:] ends with the correction that closes the walk, which has no step: not strict.
+    for (_, body), event in zip(steps, events[1:], strict=False):
         assert event["type"] == body["type"]
         assert _same(body["occurred_at"], event["occurred_at"])
         assert event["actor"]["user_id"] in {"pat", "sam", "meg", "sol"}

@@ -19,8 +19,10 @@ def _family_hub_family(client, team="north", worker="pat", allocated="2025-12-22
     fam = register(client, team=team) if team == "north" else _register_south(client)
     fid = fam["family_id"]
     for body in (
-        {"type": "ReferralReceived", "route": "self", "reason": "asked for help", "occurred_at": "2025-12-15T09:00:00+00:00"},
-        {"type": "TriageDecided", "outcome": "early_help", "pathway": "family-hub", "occurred_at": "2025-12-16T09:00:00+00:00"},
+        {"type": "ReferralReceived", "route": "self", "reason": "asked for help",
+         "occurred_at": "2025-12-15T09:00:00+00:00"},
+        {"type": "TriageDecided", "outcome": "early_help", "pathway": "family-hub",
+         "occurred_at": "2025-12-16T09:00:00+00:00"},
         {"type": "AllocatedToWorker", "worker_id": worker, "occurred_at": allocated},
     ):
         r = command(client, fid, body, headers)

@@ -22,9 +22,9 @@ import psycopg
 import pytest
 
 from aggregates.events import FamilyEvent
+from demo import PACK_ORDER, DemoAlreadyLoaded, generate
 from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
-from demo import PACK_ORDER, DemoAlreadyLoaded, generate
 from ledger.settings import Settings
 from tests.conftest import FixedClock, open_ledger, settings_for
 
@@ -158,7 +158,8 @@ def test_the_mix_of_a_real_service(demo):
     assert types["TransferredIn"]
     # Re-referrals: a second episode opened after the first was closed.
     rereferred = [s for s in families.values()
-                  if any(e.type == "ReferralReceived" and any(p.type == "EpisodeClosed" for p in s[:e.originator_version - 1])
+                  if any(e.type == "ReferralReceived"
+                         and any(p.type == "EpisodeClosed" for p in s[:e.originator_version - 1])
                          for e in s)]
     assert rereferred and summary["re_referrals"] == len(
         [e for e in events if e.type == "ReferralReceived"]) - len(families)

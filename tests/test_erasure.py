@@ -20,7 +20,7 @@ import pytest
 from ledger import integrity
 from projections.projector import Projector
 from replay.rebuild import rebuild
-from tests.conftest import open_ledger, AUDITOR, MANAGER, PRACTITIONER, auth, command, register, version
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, command, open_ledger, register, version
 
 # Storage tests (docs/testing.md): sealed stored bytes, key destruction seen across processes,
 # key rotation and rebuilds after erasure run on every database; the rules of erasure,
@@ -119,12 +119,14 @@ def test_erasure_shreds_names_and_free_text_everywhere_and_keeps_the_audit_struc
     assert after["events"]["events"][-1]["data"]["reason"] == "erasure-request"
     # The chronology keeps its entries (plus the erasure), with names gone.
     entry = lambda e: (e["event_id"], e["type"], e["occurred_at"], e["source"])  # noqa: E731
-    assert [entry(e) for e in after["chronology"]["entries"][:-1]] == [entry(e) for e in before["chronology"]["entries"]]
+    assert ([entry(e) for e in after["chronology"]["entries"][:-1]]
+            == [entry(e) for e in before["chronology"]["entries"]])
     assert after["chronology"]["entries"][-1]["summary"].startswith(
         "Personal data erased (erasure request; UK GDPR Art. 17(1)(a))")
     # Deadlines met or missed are unchanged (the outcome was frozen before the dates of birth went).
     outcome = lambda d: {k: v for k, v in d.items() if k not in ("member_name",)}  # noqa: E731
-    assert [outcome(d) for d in after["deadlines"]["deadlines"]] == [outcome(d) for d in before["deadlines"]["deadlines"]]
+    assert ([outcome(d) for d in after["deadlines"]["deadlines"]]
+            == [outcome(d) for d in before["deadlines"]["deadlines"]])
     assert after["oversight"]["decisions"] == before["oversight"]["decisions"] or len(
         after["oversight"]["decisions"]) == len(before["oversight"]["decisions"])
     # The members are still there, as ids and kinds.

@@ -28,8 +28,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.tokens import INSPECTOR_MAX_HOURS, TokenTooLong, mint
 from ledger.settings import Settings
+from ledger.tokens import INSPECTOR_MAX_HOURS, TokenTooLong, mint
 from projections.episodes import episode_row_id
 from projections.projector import Projector
 from replay.rebuild import rebuild
@@ -287,7 +287,8 @@ def test_the_review_chronology_shows_both_times_late_entries_corrections_and_dec
     by_id = {e["event_id"]: e for e in body["entries"]}
     visit = by_id[f["visit"]]
     assert (visit["occurred_at"], visit["recorded_at"]) == ("2026-01-09T10:00:00+00:00", "2026-01-14T16:00:00+00:00")
-    assert visit["late_entry"] and visit["late_rules"] == ["recording-within-24-hours", "recording-within-1-working-day"]
+    assert visit["late_entry"] and visit["late_rules"] == [
+        "recording-within-24-hours", "recording-within-1-working-day"]
     started = by_id[f["started"]]
     assert started["occurred_at"] == "2026-01-13T10:00:00+00:00"
     [correction] = started["corrections"]
@@ -330,7 +331,7 @@ def test_a_chronology_export_as_at_a_moment_leaves_out_later_entries_and_later_c
     assert by_id[f["note"]]["reference"] == "Case note 26/01"
     assert "SteppedUp" not in {e["type"] for e in then["entries"]}
     court = rows_of(chronology(client, f["stone"], profile="court", format="csv", as_at=BEFORE_CORRECTIONS))
-    assert ["Case note 26/01"] == [row[3] for row in court if row[2] == "Ava said she is frightened at home"]
+    assert [row[3] for row in court if row[2] == "Ava said she is frightened at home"] == ["Case note 26/01"]
 
 
 def test_the_word_chronology_opens_in_python_docx_with_its_heading_and_table(client, families):
@@ -400,7 +401,7 @@ def test_ssd_early_help_episodes_has_a_row_per_child_per_episode_with_end_reason
     f = families
     table = rows_of(get(client, "/exports/ssd/early-help-episodes", **{"from": "2026-01-01", "to": "2026-06-30"}))
     assert table[0] == SSD
-    rows = [dict(zip(SSD, row)) for row in table[1:]]
+    rows = [dict(zip(SSD, row, strict=True)) for row in table[1:]]
     assert [(r["earl_person_id"], r["earl_episode_start_date"], r["earl_episode_end_date"],
              r["earl_episode_end_reason"], r["earl_episode_organisation"], r["earl_episode_worker_id"])
             for r in rows] == [

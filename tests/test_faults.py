@@ -143,7 +143,7 @@ def ledger_service(args: list[str], env: dict[str, str], log_path: Path,
     """``ledger serve --port <free> ARGS`` in its own process, once it answers /health:
     its base URL, the process and its log (stopped at the end)."""
     port = _free_port()
-    log = open(log_path, "w+")
+    log = open(log_path, "w+")  # noqa: SIM115 - the server writes to it until the context's end, then it is closed
     process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port), *args],
                                env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -173,8 +173,9 @@ def service(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[dict[
     """``ledger serve`` against the private cluster, in its own process."""
     env = {**os.environ, "LEDGER_DATA_DIR": str(tmp_path / "data"), "LEDGER_JWT_SECRET": SECRET,
            "LEDGER_POOL_SIZE": "4", "LEDGER_DATABASE_TIMEOUT": str(DATABASE_TIMEOUT)}
-    with ledger_service(["--database-url", private_postgres.url], env, tmp_path / "service.log") as (base, process, log):
-        add_teams(env, ["--database-url", private_postgres.url])
+    database = ["--database-url", private_postgres.url]
+    with ledger_service(database, env, tmp_path / "service.log") as (base, process, log):
+        add_teams(env, database)
         yield {"base": base, "process": process, "log": log, "postgres": private_postgres}
 
 

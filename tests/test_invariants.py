@@ -202,7 +202,8 @@ def test_only_the_team_holding_a_family_records_on_it_and_a_transfer_moves_that_
     south = auth("manager", "sol", "south")
     refused(client, fid, {"type": "CaseNoteRecorded", "text": "not our family"}, south, status=403,
             contains="held by team north")
-    assert command(client, fid, {"type": "TransferredOut", "to_team": "south", "reason": "moved"}, MANAGER).status_code == 201
+    transfer_out = {"type": "TransferredOut", "to_team": "south", "reason": "moved"}
+    assert command(client, fid, transfer_out, MANAGER).status_code == 201
     refused(client, fid, {"type": "TransferredIn", "from_team": "north"}, auth("manager", "wes", "west"),
             status=403, contains="the transfer is to team south: only that team accepts it")
     assert command(client, fid, {"type": "TransferredIn", "from_team": "north"}, south).status_code == 201

@@ -206,7 +206,8 @@ def test_a_family_hub_family_walked_through_christmas_and_new_year(client):
     assert state(deadlines(client, fid, at("2026-01-08", 17)), "fh-consent") == ("2026-01-08", "open")
     assert state(deadlines(client, fid, at("2026-01-09", 9)), "fh-consent") == ("2026-01-08", "overdue")
 
-    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment", "occurred_at": at("2026-01-05")})
+    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment",
+                     "occurred_at": at("2026-01-05")})
     ok(client, fid, {"type": "ContactMade", "method": "visit", "party": "family", "members_present": [ava, cara],
                      "children_seen": [ava], "children_seen_alone": [ava], "occurred_at": at("2026-01-06")})
     ok(client, fid, {"type": "ConsentGiven", "given_by": cara, "scope": ["support", "information_sharing"],
@@ -230,7 +231,8 @@ def test_a_family_hub_family_walked_through_christmas_and_new_year(client):
     ok(client, fid, {"type": "AssessmentSubmitted", "assessment_id": aid, "occurred_at": at("2026-02-04")})
     ok(client, fid, {"type": "AssessmentAuthorised", "assessment_id": aid, "occurred_at": at("2026-02-10")}, MANAGER)
     plan = str(uuid.uuid4())
-    ok(client, fid, {"type": "PlanAgreed", "plan_id": plan, "outcomes": ["calmer bedtimes"], "occurred_at": at("2026-02-11")})
+    ok(client, fid, {"type": "PlanAgreed", "plan_id": plan, "outcomes": ["calmer bedtimes"],
+                     "occurred_at": at("2026-02-11")})
 
     rows = deadlines(client, fid, at("2026-02-12", 12))
     # Returned on Monday 2 February (QA done in time); the resubmission on Wednesday 4
@@ -278,7 +280,8 @@ def test_ifst_step_down_to_a_family_hub_over_the_august_bank_holiday(client):
 
     ok(client, fid, {"type": "AllocatedToWorker", "worker_id": "kim", "worker_role": "Early Help Practitioner",
                      "occurred_at": at("2026-09-07")}, MANAGER)
-    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment", "occurred_at": at("2026-09-07")})
+    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment",
+                     "occurred_at": at("2026-09-07")})
     ok(client, fid, {"type": "ContactMade", "method": "visit", "party": "family", "members_present": [ava, cara],
                      "children_seen": [ava], "children_seen_alone": [], "joint": True, "joint_with": ["IFS Key Worker"],
                      "occurred_at": at("2026-09-08")}, OTHER_PRACTITIONER)
@@ -465,7 +468,8 @@ def test_only_a_manager_extends_the_ifst_assessment_and_never_past_45_working_da
     fid, m = register_family(client, ("Ava", "2016-05-04"))
     refer(client, fid, "2026-03-02", "intensive-family-support", triage="2026-03-03", tray="2026-03-04")
     ok(client, fid, {"type": "AllocatedToWorker", "worker_id": "pat", "occurred_at": at("2026-03-05")}, SUPERVISOR)
-    ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support"], "occurred_at": at("2026-03-12")})
+    ok(client, fid, {"type": "ConsentGiven", "given_by": m["Cara"], "scope": ["support"],
+                     "occurred_at": at("2026-03-12")})
 
     # 28 wd from consent on Thursday 12 March (L685, L689): 13 Mar (1), 16-20 (6), 23-27 (11),
     # 30 Mar-2 Apr (15), Good Friday and Easter Monday skipped, 7-10 (19), 13-17 (24),
@@ -540,9 +544,11 @@ def test_every_child_seen_the_over_fives_alone_and_the_under_ones_visited(client
     ava, eve, dan, fay, cara = m["Ava"], m["Eve"], m["Dan"], m["Fay"], m["Cara"]
     refer(client, fid, "2025-12-29", "intensive-family-support", triage="2025-12-30", tray="2025-12-30")
     ok(client, fid, {"type": "AllocatedToWorker", "worker_id": "pat", "occurred_at": at("2026-01-02")}, SUPERVISOR)
-    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment", "occurred_at": at("2026-01-05")})
-    ok(client, fid, {"type": "ContactMade", "method": "visit", "party": "family", "members_present": [ava, eve, dan, cara],
-                     "children_seen": [ava, eve, dan], "children_seen_alone": [ava], "occurred_at": at("2026-01-14")})
+    ok(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment",
+                     "occurred_at": at("2026-01-05")})
+    ok(client, fid, {"type": "ContactMade", "method": "visit", "party": "family",
+                     "members_present": [ava, eve, dan, cara], "children_seen": [ava, eve, dan],
+                     "children_seen_alone": [ava], "occurred_at": at("2026-01-14")})
 
     rows = deadlines(client, fid, at("2026-02-09", 12))
     # Every child seen at least every 20 wd from allocation on Friday 2 January (L683):

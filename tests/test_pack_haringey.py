@@ -313,10 +313,12 @@ def test_spa_red_and_amber_are_counted_in_clock_hours(client):
     ok(client, red, {"type": "ReferralReceived", "occurred_at": "2026-03-27T15:00:00+00:00",
                      "route": "professional", "reason": "injury seen at school", "priority": "red"})
     # Red (Tier 4): directed within four hours of the SPA receiving it, 19:00 on Friday 27 March (L307).
-    assert one(deadlines(client, red, "2026-03-27T18:00:00+00:00"), "spa-red") == ("open", "2026-03-27T19:00:00+00:00")
-    assert one(deadlines(client, red, "2026-03-27T19:01:00+00:00"), "spa-red") == ("overdue", "2026-03-27T19:00:00+00:00")
-    ok(client, red, {"type": "TriageDecided", "occurred_at": "2026-03-27T19:30:00+00:00", "outcome": "step_up"}, MANAGER)
-    assert one(deadlines(client, red, "2026-03-28T12:00:00+00:00"), "spa-red") == ("met_late", "2026-03-27T19:00:00+00:00")
+    red_due = "2026-03-27T19:00:00+00:00"
+    assert one(deadlines(client, red, "2026-03-27T18:00:00+00:00"), "spa-red") == ("open", red_due)
+    assert one(deadlines(client, red, "2026-03-27T19:01:00+00:00"), "spa-red") == ("overdue", red_due)
+    ok(client, red, {"type": "TriageDecided", "occurred_at": "2026-03-27T19:30:00+00:00", "outcome": "step_up"},
+       MANAGER)
+    assert one(deadlines(client, red, "2026-03-28T12:00:00+00:00"), "spa-red") == ("met_late", red_due)
 
     amber = register(client, policy=PACK)["family_id"]
     ok(client, amber, {"type": "ReferralReceived", "occurred_at": "2026-03-28T12:00:00+00:00",

@@ -420,7 +420,7 @@ def test_needs_not_met_referrer_and_family_notified_after_closure(client):
 def test_withdrawal_confirmation_ends_when_safeguarding_concerns_lead_to_a_step_up(client):
     fid, _ava, _ben, _cara = family(client)
     referral(client, fid, "2026-10-30")
-    # Outcome 16 on Monday 2 November 2026: "Within 5 working days confirm to referrer/family –
+    # Outcome 16 on Monday 2 November 2026: "Within 5 working days confirm to referrer/family -
     # unless safeguard concerns identified" (seed 003 L98): due Monday 9 November.
     triage(client, fid, "2026-11-02", "close-withdrawn", outcome="no_further_action")
     row = one(deadlines(client, fid, at("2026-11-03", 12)), "outcome-16-withdrawal-confirmed")
@@ -465,7 +465,8 @@ def targeted_family(client):
     return targeted(client)
 
 
-def test_a_targeted_closure_without_supervision_review_closure_form_or_managers_note_is_flagged(client, targeted_family):
+def test_a_targeted_closure_without_supervision_review_closure_form_or_managers_note_is_flagged(
+        client, targeted_family):
     fid = targeted_family
     proposal = {"type": "ClosureProposed", "occurred_at": at("2026-11-10"), "reason": "outcomes_met"}
     # "closure should be agreed in supervision" (seed 003 L816), and "A review should always
@@ -500,7 +501,7 @@ def test_a_targeted_closure_without_supervision_review_closure_form_or_managers_
 def test_a_family_that_never_engaged_closes_on_the_managers_note_alone(client, targeted_family):
     # Never engaged: "the manager must as a minimum enter a case-note agreeing to the closure"
     # (seed 003 L813); no review, closure form or supervision is asked (Fwi "Family refused
-    # service – i.e. no work was undertaken", L827).
+    # service - i.e. no work was undertaken", L827).
     proposal = {"type": "ClosureProposed", "occurred_at": at("2026-11-10"), "reason": "consent_withdrawn"}
     closing = {"type": "EpisodeClosed", "occurred_at": at("2026-11-12"), "reason": "consent_withdrawn"}
     fid = targeted_family

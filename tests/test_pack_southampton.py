@@ -111,15 +111,17 @@ def walk_to_assessment_authorised(client) -> tuple[str, dict[str, str], str]:
     rec(client, fid, {"type": "ManagementOversightRecorded", "about": [ids["Ben"]],
                       "text": "Ben is six weeks old and cannot be spoken to alone; seen with his mother.",
                       "decision": "child not seen alone: agreed", "occurred_at": at("2026-04-13", "09:00")}, SUPERVISOR)
-    rec(client, fid, {"type": "MeetingHeld", "meeting_kind": "team_around_the_family", "attendees": ["school", "health visitor"],
-                      "members_present": [ids["Cara"]], "occurred_at": at("2026-04-13", "14:00")})
+    rec(client, fid, {"type": "MeetingHeld", "meeting_kind": "team_around_the_family",
+                      "attendees": ["school", "health visitor"], "members_present": [ids["Cara"]],
+                      "occurred_at": at("2026-04-13", "14:00")})
     visit(client, fid, ids, "2026-04-15")
     visit(client, fid, ids, "2026-04-23")
     rec(client, fid, {"type": "AssessmentSubmitted", "assessment_id": aid, "occurred_at": at("2026-04-24")})
     plan_id = str(uuid.uuid4())
     rec(client, fid, {"type": "PlanAgreed", "plan_id": plan_id, "outcomes": ["Ava in school every day"],
                       "occurred_at": at("2026-04-28")})
-    rec(client, fid, {"type": "AssessmentAuthorised", "assessment_id": aid, "occurred_at": at("2026-05-12")}, SUPERVISOR)
+    rec(client, fid, {"type": "AssessmentAuthorised", "assessment_id": aid, "occurred_at": at("2026-05-12")},
+        SUPERVISOR)
     return fid, ids, plan_id
 
 
@@ -128,7 +130,8 @@ def close_with_summary(client, fid, day, reason="outcomes_met", letter=True):
     rec(client, fid, {"type": "AssessmentStarted", "assessment_id": sid, "assessment_kind": "closing-summary",
                       "occurred_at": at(day, "09:00")})
     rec(client, fid, {"type": "AssessmentSubmitted", "assessment_id": sid, "occurred_at": at(day, "09:30")})
-    rec(client, fid, {"type": "AssessmentAuthorised", "assessment_id": sid, "occurred_at": at(day, "10:00")}, SUPERVISOR)
+    rec(client, fid, {"type": "AssessmentAuthorised", "assessment_id": sid, "occurred_at": at(day, "10:00")},
+        SUPERVISOR)
     rec(client, fid, {"type": "ClosureAuthorised", "occurred_at": at(day, "10:30")}, SUPERVISOR)
     if letter:
         rec(client, fid, {"type": "DocumentRecorded", "document": "closure-letter", "sent_to": ["family", "referrer"],
@@ -151,7 +154,8 @@ def test_stone_family_from_referral_to_assessment_over_easter(client):
     assert (one(rows, "allocation")["due"], one(rows, "allocation")["state"]) == ("2026-03-31", "met_late")
     # Allocated to the SFSW on Wednesday 1 April: initial contact and visit within five
     # working days (L220, L99), skipping Good Friday 3 and Easter Monday 6 April: Friday 10 April.
-    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == ("2026-04-10", "open")
+    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == (
+        "2026-04-10", "open")
     # Each child to be seen and spoken to alone at that visit (L221), one clock per child.
     seen_alone = by_member(rows, "child-seen-alone")
     assert {n: (r["due"], r["state"]) for n, r in seen_alone.items()} == {
@@ -166,7 +170,8 @@ def test_stone_family_from_referral_to_assessment_over_easter(client):
     assert (one(rows, "eha-authorised")["due"], one(rows, "eha-authorised")["state"]) == ("2026-05-12", "open")
     assert one(rows, "ehp-authorised")["due"] == "2026-05-12"
     # First unsuccessful attempt Thursday 2 April: 15 working days of attempts (L427) end Monday 27 April.
-    assert (one(rows, "non-engagement-attempts")["due"], one(rows, "non-engagement-attempts")["state"]) == ("2026-04-27", "open")
+    assert (one(rows, "non-engagement-attempts")["due"], one(rows, "non-engagement-attempts")["state"]) == (
+        "2026-04-27", "open")
     # No face-to-face visit yet, so the weekly cadence (L268) has not started.
     assert one(rows, "weekly-visits")["state"] == "not_applicable"
     assert one(rows, "taf-review")["state"] == "not_applicable"
@@ -186,11 +191,13 @@ def test_stone_family_from_referral_to_assessment_over_easter(client):
     rec(client, fid, {"type": "AssessmentSubmitted", "assessment_id": aid, "occurred_at": at("2026-04-24")})
     rec(client, fid, {"type": "PlanAgreed", "plan_id": str(uuid.uuid4()), "outcomes": ["routines"],
                       "occurred_at": at("2026-04-28")})
-    rec(client, fid, {"type": "AssessmentAuthorised", "assessment_id": aid, "occurred_at": at("2026-05-12")}, SUPERVISOR)
+    rec(client, fid, {"type": "AssessmentAuthorised", "assessment_id": aid, "occurred_at": at("2026-05-12")},
+        SUPERVISOR)
 
     rows = deadlines(client, fid, at("2026-05-13", "12:00"))
     # Home visit Thursday 9 April, due Friday 10 April: met (L220).
-    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == ("2026-04-10", "met")
+    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == (
+        "2026-04-10", "met")
     # Ava seen alone on 9 April: met. Ben: the supervising manager recorded on Monday 13 April
     # why he could not be spoken to alone (L221-L223), after the Friday 10 April due date: met late.
     seen_alone = by_member(rows, "child-seen-alone")
@@ -219,7 +226,8 @@ def test_stone_family_from_referral_to_assessment_over_easter(client):
     # Supervision summary every 6 months (L280): 1 October.
     assert one(rows, "supervision-summary")["due"] == "2026-10-01"
     # TAF closure meeting no later than 6 months (L135, L247) from locality allocation: 26 September.
-    assert (one(rows, "taf-closure-meeting")["due"], one(rows, "taf-closure-meeting")["state"]) == ("2026-09-26", "open")
+    assert (one(rows, "taf-closure-meeting")["due"], one(rows, "taf-closure-meeting")["state"]) == (
+        "2026-09-26", "open")
     # Review TAF clocks start only when the plan is signed off (L244).
     assert one(rows, "taf-review")["state"] == "not_applicable"
     assert one(rows, "keep-going-plan-review")["state"] == "not_applicable"
@@ -229,7 +237,8 @@ def test_stone_family_from_referral_to_assessment_over_easter(client):
 def test_stone_family_reviews_closure_and_keeping_it_going(client):
     fid, ids, plan_id = walk_to_assessment_authorised(client)
     rec(client, fid, {"type": "PlanAuthorised", "plan_id": plan_id, "occurred_at": at("2026-05-14")}, SUPERVISOR)
-    rec(client, fid, {"type": "PlanShared", "plan_id": plan_id, "shared_with": ["family"], "occurred_at": at("2026-05-14", "11:00")})
+    rec(client, fid, {"type": "PlanShared", "plan_id": plan_id, "shared_with": ["family"],
+                      "occurred_at": at("2026-05-14", "11:00")})
     rec(client, fid, {"type": "SupervisionRecorded", "worker_id": "pat", "occurred_at": at("2026-05-26")}, SUPERVISOR)
     rec(client, fid, {"type": "DocumentRecorded", "document": "case-summary", "occurred_at": at("2026-06-30")})
     rec(client, fid, {"type": "DocumentRecorded", "document": "chronology-update", "occurred_at": at("2026-07-02")})
@@ -274,7 +283,8 @@ def test_stone_family_reviews_closure_and_keeping_it_going(client):
     # Closure actions within two weeks of being identified (L283): Friday 11 September.
     assert (one(rows, "closure-actions")["due"], one(rows, "closure-actions")["state"]) == ("2026-09-11", "open")
     # Keep-going plan review 8 weeks after the closure TAF (L249): Friday 23 October.
-    assert (one(rows, "keep-going-plan-review")["due"], one(rows, "keep-going-plan-review")["state"]) == ("2026-10-23", "open")
+    assert (one(rows, "keep-going-plan-review")["due"], one(rows, "keep-going-plan-review")["state"]) == (
+        "2026-10-23", "open")
     # Follow-up evaluation 8 months after the closure TAF (L254): 28 April 2027.
     assert one(rows, "follow-up-evaluation")["due"] == "2027-04-28"
 
@@ -288,15 +298,20 @@ def test_stone_family_reviews_closure_and_keeping_it_going(client):
     assert states(rows, "case-summary")[-1] == ("2026-09-30", "not_applicable")
     assert one(rows, "supervision-summary")["state"] == "not_applicable"
     # ... but not the keep-going review and the follow-up, which are about after closure.
-    assert (one(rows, "keep-going-plan-review")["due"], one(rows, "keep-going-plan-review")["state"]) == ("2026-10-23", "open")
+    assert (one(rows, "keep-going-plan-review")["due"], one(rows, "keep-going-plan-review")["state"]) == (
+        "2026-10-23", "open")
 
     # The keep-going plan is reviewed Monday 26 October, after the family's case closed.
-    rec(client, fid, {"type": "DocumentRecorded", "document": "keep-going-plan-review", "occurred_at": at("2026-10-26")})
-    response = client.get(f"/families/{fid}/deadlines", params={"as_of": at("2026-11-20", "12:00")}, headers=PRACTITIONER)
+    rec(client, fid, {"type": "DocumentRecorded", "document": "keep-going-plan-review",
+                      "occurred_at": at("2026-10-26")})
+    response = client.get(f"/families/{fid}/deadlines", params={"as_of": at("2026-11-20", "12:00")},
+                          headers=PRACTITIONER)
     assert response.json()["episode_open"] is False
     rows = deadlines(client, fid, at("2026-11-20", "12:00"))
-    assert (one(rows, "keep-going-plan-review")["due"], one(rows, "keep-going-plan-review")["state"]) == ("2026-10-23", "met_late")
-    assert (one(rows, "follow-up-evaluation")["due"], one(rows, "follow-up-evaluation")["state"]) == ("2027-04-28", "open")
+    assert (one(rows, "keep-going-plan-review")["due"], one(rows, "keep-going-plan-review")["state"]) == (
+        "2026-10-23", "met_late")
+    assert (one(rows, "follow-up-evaluation")["due"], one(rows, "follow-up-evaluation")["state"]) == (
+        "2027-04-28", "open")
 
 
 def test_non_engagement_over_christmas_to_closure(client):
@@ -321,7 +336,8 @@ def test_non_engagement_over_christmas_to_closure(client):
     assert (one(rows, "allocation")["due"], one(rows, "allocation")["state"]) == ("2025-12-22", "met")
     # Initial contact within five working days of 17 December: Wednesday 24 December; the
     # hand-delivered letter of 23 December is the seed's last resort (L220): met.
-    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == ("2025-12-24", "met")
+    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == (
+        "2025-12-24", "met")
     # Zoe was never seen alone (L221): overdue since 24 December.
     assert (one(rows, "child-seen-alone")["due"], one(rows, "child-seen-alone")["state"]) == ("2025-12-24", "overdue")
     # Initial TAF within 10 working days of the locality allocation on Tuesday 16 December,
@@ -329,20 +345,23 @@ def test_non_engagement_over_christmas_to_closure(client):
     assert (one(rows, "initial-taf")["due"], one(rows, "initial-taf")["state"]) == ("2026-01-02", "overdue")
     # 15 working days of unsuccessful attempts from Thursday 18 December (L427): Tuesday 13
     # January. No contact: overdue, the management decision on closure is due.
-    assert (one(rows, "non-engagement-attempts")["due"], one(rows, "non-engagement-attempts")["state"]) == ("2026-01-13", "overdue")
+    assert (one(rows, "non-engagement-attempts")["due"], one(rows, "non-engagement-attempts")["state"]) == (
+        "2026-01-13", "overdue")
     # EHA within 20 working days of 16 December (L215): Friday 16 January, still open.
     assert (one(rows, "eha-completed")["due"], one(rows, "eha-completed")["state"]) == ("2026-01-16", "open")
     # ... and authorised within 30: Friday 30 January.
     assert one(rows, "eha-authorised")["due"] == "2026-01-30"
 
     # Management decision recorded (L427), then the template letter (L429).
-    rec(client, fid, {"type": "ManagementOversightRecorded", "text": "15 working days, three methods: close unless contact.",
+    rec(client, fid, {"type": "ManagementOversightRecorded",
+                      "text": "15 working days, three methods: close unless contact.",
                       "decision": "non-engagement closure letter", "occurred_at": at("2026-01-15")}, SUPERVISOR)
-    rec(client, fid, {"type": "DocumentRecorded", "document": "non-engagement-letter", "sent_to": ["family", "referrer"],
-                      "occurred_at": at("2026-01-16")})
+    rec(client, fid, {"type": "DocumentRecorded", "document": "non-engagement-letter",
+                      "sent_to": ["family", "referrer"], "occurred_at": at("2026-01-16")})
     # The family has 10 working days from the letter of Friday 16 January (L417, L430, L461): Friday 30 January.
     rows = deadlines(client, fid, at("2026-01-30", "17:00"))
-    assert (one(rows, "non-engagement-letter-reply")["due"], one(rows, "non-engagement-letter-reply")["state"]) == ("2026-01-30", "open")
+    assert (one(rows, "non-engagement-letter-reply")["due"], one(rows, "non-engagement-letter-reply")["state"]) == (
+        "2026-01-30", "open")
     rows = deadlines(client, fid, at("2026-02-02", "09:00"))
     assert one(rows, "non-engagement-letter-reply")["state"] == "overdue"
 
@@ -404,7 +423,8 @@ def test_assessment_taf_and_professional_contact_before_consent_are_flagged(clie
     flagged(client, fid, professional("2026-06-04"), rule="consent-before-professional-contact", contains="L212")
     flagged(client, fid, taf("2026-06-05"), rule="consent-before-taf", contains="L213")
     flagged(client, fid, assessment("2026-06-04"), rule="consent-before-assessment", contains="L126")
-    rec(client, fid, {"type": "ConsentGiven", "given_by": ids["Cara"], "scope": ["support"], "occurred_at": at("2026-06-08")})
+    rec(client, fid, {"type": "ConsentGiven", "given_by": ids["Cara"], "scope": ["support"],
+                      "occurred_at": at("2026-06-08")})
     not_flagged(client, fid, assessment("2026-06-08"))
     # Consent to support is not consent to share with professionals (L212-L213).
     flagged(client, fid, professional("2026-06-08"), rule="consent-before-professional-contact",
@@ -423,7 +443,8 @@ def test_a_plan_shared_before_it_is_approved_is_flagged(client):
     shared = {"type": "PlanShared", "plan_id": first, "shared_with": ["family"], "occurred_at": at("2026-06-12")}
     # L236-L237: the approved plan is shared with the family.
     flagged(client, fid, shared, rule="plan-approved-before-shared", contains="L236")
-    rec(client, fid, {"type": "PlanAgreed", "plan_id": second, "outcomes": ["y"], "occurred_at": at("2026-06-10", "11:00")})
+    rec(client, fid, {"type": "PlanAgreed", "plan_id": second, "outcomes": ["y"],
+                      "occurred_at": at("2026-06-10", "11:00")})
     rec(client, fid, {"type": "PlanAuthorised", "plan_id": second, "occurred_at": at("2026-06-11")}, SUPERVISOR)
     # Another plan's approval is not this plan's.
     flagged(client, fid, {**shared, "occurred_at": at("2026-06-15")}, rule="plan-approved-before-shared",
@@ -441,7 +462,8 @@ def test_unannounced_visits_before_a_risk_assessment_are_flagged(client):
     # L425-L426: unannounced home visits to unknown families are risk assessed.
     flagged(client, fid, attempt, rule="risk-assessment-before-unannounced-attempt", contains="L425")
     flagged(client, fid, made, rule="risk-assessment-before-unannounced-visit", contains="L425")
-    rec(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment", "occurred_at": at("2026-06-10")})
+    rec(client, fid, {"type": "DocumentRecorded", "document": "home-visit-risk-assessment",
+                      "occurred_at": at("2026-06-10")})
     not_flagged(client, fid, {**attempt, "occurred_at": at("2026-06-11")})
     not_flagged(client, fid, {**made, "occurred_at": at("2026-06-12")})
 
@@ -454,11 +476,12 @@ def test_non_engagement_letter_and_closure_steps_in_order(client):
     sent = flagged(client, fid, letter, rule="decision-before-non-engagement-letter", contains="L427")
     # The decision of Wednesday 24 June, recorded after the letter of the 25th: in the order
     # things happened, the decision came first.
-    rec(client, fid, {"type": "ManagementOversightRecorded", "text": "close unless contact", "occurred_at": at("2026-06-24")},
-        SUPERVISOR)
+    rec(client, fid, {"type": "ManagementOversightRecorded", "text": "close unless contact",
+                      "occurred_at": at("2026-06-24")}, SUPERVISOR)
     assert breaches(client, fid, sent["event_id"]) == []
 
-    closure_letter = {"type": "DocumentRecorded", "document": "closure-letter", "occurred_at": at("2026-07-10", "11:00")}
+    closure_letter = {"type": "DocumentRecorded", "document": "closure-letter",
+                      "occurred_at": at("2026-07-10", "11:00")}
     close = {"type": "EpisodeClosed", "reason": "disengaged", "occurred_at": at("2026-07-10", "12:00")}
     # L250: closure approved by the Team Co-ordinator, then the family informed in writing.
     # A closure letter sent on the morning closure was proposed, before the approval, is
@@ -509,8 +532,8 @@ def test_closure_actions_extended_only_with_management_agreement(client):
     # Identified for closure Friday 28 August: usually two weeks (L283): Friday 11 September.
     assert (one(rows, "closure-actions")["due"], one(rows, "closure-actions")["state"]) == ("2026-09-11", "open")
 
-    extend = {"type": "DeadlineExtended", "rule": "closure-actions", "extend_by": 2, "reason": "closing summary awaited",
-              "occurred_at": at("2026-09-04")}
+    extend = {"type": "DeadlineExtended", "rule": "closure-actions", "extend_by": 2,
+              "reason": "closing summary awaited", "occurred_at": at("2026-09-04")}
     # "extension only with management agreement" (L283): not the SFSW.
     refused(client, fid, extend, PRACTITIONER, status=403, contains="lets a supervisor or manager extend a deadline")
     rows = deadlines(client, fid, at("2026-09-14", "12:00"))
@@ -549,7 +572,8 @@ def test_a_section_47_enquiry_does_not_pause_the_clocks(client):
     rec(client, fid, {"type": "WorkPaused", "reason": "section_47", "occurred_at": at("2026-06-08")})
     rows = deadlines(client, fid, at("2026-06-10", "12:00"))
     # Allocated to the SFSW Wednesday 3 June: initial contact due Wednesday 10 June, still open.
-    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == ("2026-06-10", "open")
+    assert (one(rows, "initial-contact-visit")["due"], one(rows, "initial-contact-visit")["state"]) == (
+        "2026-06-10", "open")
     rows = deadlines(client, fid, at("2026-06-11", "12:00"))
     assert one(rows, "initial-contact-visit")["state"] == "overdue"
 
@@ -586,7 +610,8 @@ def test_events_recorded_more_than_48_hours_after_they_happened_are_late(client,
 
 def test_seen_alone_applies_to_each_child_of_the_0_19_service(client):
     fam = family_of(client, [
-        {"given_name": "Dan", "family_name": "Reed", "date_of_birth": "2006-01-15", "kind": "child"},  # 20 on 15 Jan 2026
+        {"given_name": "Dan", "family_name": "Reed", "date_of_birth": "2006-01-15",
+         "kind": "child"},  # 20 on 15 Jan 2026
         {"given_name": "Eve", "family_name": "Reed", "date_of_birth": "2006-02-01", "kind": "child"},  # 19 throughout
         {"given_name": "Fay", "family_name": "Reed", "date_of_birth": "2005-06-01", "kind": "child"},  # already 20
         {"given_name": "Hal", "family_name": "Reed", "date_of_birth": "2024-01-01", "kind": "child"},  # two
@@ -620,8 +645,9 @@ def test_unknown_pack_terms_are_refused(client):
     fid, _ = _intensive_family(client)
     refused(client, fid, {"type": "DocumentRecorded", "document": "outcome-star", "occurred_at": at("2026-06-05")},
             status=422, contains="keep-going-plan-review")
-    refused(client, fid, {"type": "AssessmentStarted", "assessment_id": str(uuid.uuid4()), "assessment_kind": "cin-plan",
-                          "occurred_at": at("2026-06-05")}, status=422, contains="closing-summary")
+    refused(client, fid, {"type": "AssessmentStarted", "assessment_id": str(uuid.uuid4()),
+                          "assessment_kind": "cin-plan", "occurred_at": at("2026-06-05")},
+            status=422, contains="closing-summary")
 
 
 def test_the_pack_authorises_closure_by_team_co_ordinator_not_the_sfsw(client):

@@ -14,7 +14,7 @@ from cli.main import app as cli
 from ledger.policies.loader import PACKS_DIR, PackError, load_packs, shipped_packs
 from ledger.policies.render import render_markdown
 from ledger.settings import Settings
-from tests.conftest import open_ledger, MANAGER, PRACTITIONER, SECRET
+from tests.conftest import MANAGER, PRACTITIONER, SECRET, open_ledger
 
 # Storage-neutral (docs/testing.md): runs on one database (SQLite).
 pytestmark = pytest.mark.one_database
@@ -76,7 +76,8 @@ unit = "working_days"
      r"broken-rule.*unknown event type 'AllocatedToWokrer'"),
     (lambda r: r.replace('unit = "working_days"', 'unit = "fortnights"'), r"broken-rule.*unit.*'working_days'"),
     (lambda r: r.replace("duration = 10\n", ""), r"broken-rule.*needs duration and unit"),
-    (lambda r: r.replace('category = "consent"', 'category = "consent"\nextension = { roles = ["practitioner"], max_total = 20 }'),
+    (lambda r: r.replace('category = "consent"',
+                         'category = "consent"\nextension = { roles = ["practitioner"], max_total = 20 }'),
      r"broken-rule.*extension.roles \['practitioner'\] may not extend"),
     (lambda r: r.replace('where = { scope = "support" }', 'where = { children_seen = "$member" }').replace(
         "ConsentGiven", "ContactMade"), r"broken-rule.*'\$member' is only meaningful in a per = 'child' rule"),
@@ -85,7 +86,8 @@ unit = "working_days"
     (lambda r: r.replace('category = "consent"', 'category = "consnet"'), r"broken-rule.*category"),
     (lambda r: r.replace('title = "A rule', 'titel = "A rule'), r"broken-rule.*titel.*Extra inputs are not permitted"),
     (lambda r: r.replace('lines = [617]', 'lines = []'), r"broken-rule.*source > lines"),
-    (lambda r: r + r.replace("A rule with a mistake", "Again"), r"rule ids must be unique; repeated: \['broken-rule'\]"),
+    (lambda r: r + r.replace("A rule with a mistake", "Again"),
+     r"rule ids must be unique; repeated: \['broken-rule'\]"),
     (lambda r: r.replace('[[rules]]', '[[rules]\n'), r"not valid TOML"),
 ])
 def test_a_malformed_pack_is_refused_naming_the_file_the_rule_and_the_problem(tmp_path, change, expected):

@@ -19,13 +19,13 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from fastapi.testclient import TestClient
 
-from queries import reading
 from api.app import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.projector import Projector
+from queries import reading
 from replay.rebuild import SUFFIX, rebuild
-from tests.conftest import open_ledger, AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, command, ok, register
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, command, ok, open_ledger, register
 from tests.walkthrough import SOUTH_PRACTITIONER, every_command
 
 # Storage tests (docs/testing.md): the projector's tracking, transactions, workers
@@ -350,10 +350,9 @@ def test_read_model_positions_only_move_forward(ledger):
     end = ledger.recorder.max_notification_id()
     assert set(at.values()) == {end}
     for position in (end, end - 1):
-        with pytest.raises(IntegrityError):
-            with projector.store.transaction() as tx:
-                projector.store.lock_positions(tx, names)
-                projector.store.advance(tx, names, position)
+        with pytest.raises(IntegrityError), projector.store.transaction() as tx:
+            projector.store.lock_positions(tx, names)
+            projector.store.advance(tx, names, position)
     assert projector.positions() == at
     ledger.record(projector.families(end)[0][0], "CaseNoteRecorded", {"text": "one more"}, actor=PAT)
     assert projector.catch_up() == 1
@@ -387,8 +386,8 @@ def test_deadlines_walked_on_command_by_command_equal_a_walk_of_the_whole_record
     walks every family's whole record once."""
     from datetime import datetime, timezone
 
-    from ledger import deadlines as engine
     from demo import generate
+    from ledger import deadlines as engine
 
     walked_on, restarted = [], []
     original = engine.evaluate_on

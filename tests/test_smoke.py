@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import register, command, version
+from tests.conftest import command, register, version
 
 # Storage test (docs/testing.md): the smallest write and read back, on every database.
 pytestmark = pytest.mark.storage

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from aggregates.family import Family
-from eventsourcing.application import project_aggregate
 
 # Storage tests (docs/testing.md): the snapshot store and the aggregate cache over the event
 # store, on every database.

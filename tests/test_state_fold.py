@@ -19,8 +19,8 @@ from aggregates import state
 from aggregates.family import Family
 from demo import generate
 from ledger.deadlines import evaluate
-from projections.projector import Projector
 from ledger.settings import Settings
+from projections.projector import Projector
 from tests.conftest import SECRET, open_ledger
 from tests.test_demo import events_in_order
 
@@ -70,7 +70,8 @@ def test_the_aggregate_the_engine_and_every_read_model_agree_after_every_event(d
         for clock in clocks:
             assert (clock["team"], clock["worker"], bool(clock["episode_open"])) == (
                 expected["team"], expected["worker"], expected["episode_open"]), where
-        latest = [e for e in episodes if expected["episode_id"] and uuid.UUID(e["episode_id"]) == expected["episode_id"]]
+        latest = [e for e in episodes
+                  if expected["episode_id"] and uuid.UUID(e["episode_id"]) == expected["episode_id"]]
         for row in latest:  # one row per child of the episode
             assert (row["worker_id"], row["end_date"] is None) == (expected["worker"], expected["episode_open"]), where
         checked["non-lead workers"] += bool(expected["other_workers"])
