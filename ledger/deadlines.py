@@ -169,6 +169,10 @@ class _Walk:
     clocks: list[Clock] = field(default_factory=list)
     now: FamilyState | None = None
     """The family's facts at the walk's moment (``aggregates/state.py``, in time order)."""
+    episode_id: UUID | None = None
+    episode_open: bool = False
+    pathway: str | None = None
+    """The episode and pathway at the walk's moment (from ``now``, set by ``track``)."""
     recorded: FamilyState | None = None
     """The family's facts as the record states them (the same fold, in recording order):
     what the outcome reports as its team, worker, pathway and episode, as the aggregate does."""
@@ -181,8 +185,9 @@ class _Walk:
     def fork(self) -> _Walk:
         """A copy to walk on from, sharing nothing it would change with this one (the
         pack, calendar and rules are shared; facts and their values are never changed)."""
+        now, recorded = copy.deepcopy((self.now, self.recorded))  # one copy where they are one fold
         return replace(self, clocks=[replace(c, extensions=list(c.extensions)) for c in self.clocks],
-                       now=copy.deepcopy(self.now), recorded=copy.deepcopy(self.recorded),
+                       now=now, recorded=recorded,
                        activated=set(self.activated), episode_log=list(self.episode_log),
                        breaches=list(self.breaches))
 
@@ -198,21 +203,6 @@ class _Walk:
     def episode(self) -> Episode | None:
         return state.current(self.now) if self.now is not None else None
 
-    @property
-    def episode_id(self) -> UUID | None:
-        episode = self.episode
-        return None if episode is None else episode["episode_id"]
-
-    @property
-    def episode_open(self) -> bool:
-        episode = self.episode
-        return episode is not None and episode["status"] == "open"
-
-    @property
-    def pathway(self) -> str | None:
-        episode = self.episode
-        return None if episode is None else episode["pathway"]
-
     def values(self, fact: Fact) -> dict[str, Any]:
         values = dict(fact.fields)
         values.update(pathway=self.pathway, actor_role=fact.actor.get("role"), about=list(fact.about))
@@ -227,6 +217,11 @@ class _Walk:
             self.now = state.fold([as_state_fact(fact)])
         else:
             state.apply(self.now, as_state_fact(fact))
+        # Read at every step for every clock: kept as plain attributes, from the fold.
+        episode = state.current(self.now)
+        self.episode_id = None if episode is None else episode["episode_id"]
+        self.episode_open = episode is not None and episode["status"] == "open"
+        self.pathway = None if episode is None else episode["pathway"]
 
     def children_for(self, rule: Rule, fact: Fact | None, on: date) -> list[UUID]:
         """The children a per-child rule covers on ``on``: born by then, of the rule's
@@ -490,8 +485,11 @@ def evaluate_from_start(
     walk = _Walk(pack, calendar)
     for fact in happened:
         walk.step(fact)
-    if happened:
-        walk.recorded = state.fold(as_state_fact(f) for f in sorted(happened, key=_recording_order))
+    by_recording = sorted(happened, key=_recording_order)
+    if all(a is b for a, b in zip(by_recording, happened, strict=True)):
+        walk.recorded = walk.now  # recorded in the order it happened (the common case): one fold
+    elif happened:
+        walk.recorded = state.fold(as_state_fact(f) for f in by_recording)
     late = late_entries(all_facts, pack, calendar)
     onward = None
     if progress and known_at is None and happened and len(happened) == len(all_facts) and events:
@@ -521,7 +519,7 @@ def evaluate_on(
     walk = progress.walk.fork()
     for fact in new_facts:
         walk.step(fact)
-        if walk.recorded is not None:
+        if walk.recorded is not None and walk.recorded is not walk.now:
             state.apply(walk.recorded, as_state_fact(fact))
     late = progress.late + late_entries(new_facts, pack, calendar)
     onward = Progress(pack, calendar, newer[-1].originator_version, last, walk.fork(), late)
