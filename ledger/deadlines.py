@@ -29,10 +29,11 @@ import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, TypedDict, get_args
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import orjson
+from typing_extensions import TypedDict  # pydantic reads it (queries' response models)
 
 from aggregates import state
 from aggregates.corrections import corrected
@@ -133,7 +134,7 @@ class Clock:
         self.paused_for = self.paused_for + calendar.pause_length(self.pause_since, at, self.rule.unit)  # type: ignore[operator]
         self.pause_since = None
 
-    def state(self, calendar: WorkingCalendar, as_of: datetime) -> str:
+    def state(self, calendar: WorkingCalendar, as_of: datetime) -> State:
         if self.stopped_at is not None:
             return "met" if self.due(calendar).met_by(self.stopped_at) else "met_late"
         if self.ended_at is not None:
@@ -551,7 +552,9 @@ def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime
     }
 
 
-class Source(TypedDict):
+class RuleSource(TypedDict):
+    """Where a rule comes from: the seed procedure and its lines."""
+
     seed: str
     lines: list[int]
 
@@ -563,10 +566,11 @@ class ClockRow(TypedDict):
     rule: str
     title: str
     kind: str
-    category: str
-    state: str  # one of STATES
+    category: str | None
+    state: State
     reason: str | None
-    due: date | datetime | None  # the due day, or moment for a rule counted in hours
+    due: date | datetime | None
+    """A date for rules counted in days, weeks or months; an instant for hours."""
     due_at: datetime | None
     member: UUID | None  # the child a per-child clock runs for
     member_name: str | None
@@ -581,10 +585,10 @@ class ClockRow(TypedDict):
     extensions: list[UUID]
     duration: int | None
     unit: str | None
-    source: Source
+    source: RuleSource
 
 
-def source(rule: Rule) -> Source:
+def source(rule: Rule) -> RuleSource:
     return {"seed": rule.source.seed, "lines": list(rule.source.lines)}
 
 

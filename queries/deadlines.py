@@ -11,46 +11,15 @@ from uuid import UUID
 from typing_extensions import TypedDict
 
 from ledger.application import Ledger
+from ledger.deadlines import ClockRow
+from ledger.deadlines import RuleSource as RuleSource  # re-exported: the queries name a rule's source by it
 from ledger.deadlines import State as State  # re-exported: the states a caller filters on
 from projections import deadlines as deadline_model
 from projections.projector import Projector
 from queries.reading import quarantined
 
-
-class RuleSource(TypedDict):
-    """Where a rule comes from: the seed procedure and its lines."""
-
-    seed: str
-    lines: list[int]
-
-
-class Clock(TypedDict):
-    """One rule instance of the family's pack: its state, due date, and the events that
-    started and stopped it."""
-
-    rule: str
-    title: str
-    kind: str
-    category: str | None
-    state: State
-    reason: str | None
-    due: date | datetime | None
-    """A date for rules counted in days, weeks or months; an instant for hours."""
-    due_at: datetime | None
-    member: UUID | None
-    member_name: str | None
-    episode_id: UUID | None
-    pathway: str | None
-    started_by: UUID | None
-    started_at: datetime | None
-    stopped_by: UUID | None
-    stopped_at: datetime | None
-    ended_by: UUID | None
-    extended_by: int
-    extensions: list[UUID]
-    duration: int | None
-    unit: str | None
-    source: RuleSource
+Clock = ClockRow
+"""One rule instance of the family's pack (the deadline engine's row)."""
 
 
 class LateEntry(TypedDict):

@@ -4,16 +4,14 @@ every event in global order for downstream tools."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Literal, cast
-from uuid import UUID
+from typing import Literal, cast
 
 from typing_extensions import TypedDict
 
 from ledger.application import Ledger
 from projections import feed as feed_model
 from projections.projector import Projector
-from queries.families import Actor
+from queries.families import EventView
 
 MAX_FEED_LIMIT = feed_model.MAX_LIMIT
 
@@ -46,23 +44,11 @@ def health(ledger: Ledger, projector: Projector) -> Health:
                                        read_models=sorted({r["model"] for r in held})))
 
 
-class FeedEvent(TypedDict):
-    """An event with its envelope (as ``EventView``), after its position."""
+class FeedEvent(EventView):
+    """An event with its envelope (as ``EventView``), and its position."""
 
     position: int
     """The event's place in the global order: the cursor."""
-    event_id: UUID
-    type: str
-    family_id: UUID
-    version: int
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: Actor
-    policy: str
-    policy_version: str
-    about: list[UUID]
-    context: dict[str, Any]
-    data: dict[str, Any]
 
 
 class Feed(TypedDict):

@@ -188,7 +188,7 @@ def test_every_successful_get_documents_what_it_answers(document: dict[str, Any]
                     missing.append(f"{method} {path} {status}: an inline schema, not a named model: {schema}")
     assert not missing, "\n".join(missing)
     schemas = document["components"]["schemas"]
-    for name in ("Chronology", "ChronologyEntry", "FamilyDeadlines", "Clock", "DeadlineList", "Caseloads",
+    for name in ("Chronology", "ChronologyEntry", "FamilyDeadlines", "ClockRow", "DeadlineList", "Caseloads",
                  "FamilyOversight", "FamilyState", "FamilyEvents", "Feed", "Health", "AccessLog", "People",
                  "RetentionDue", "LegalHolds", "Policies", "Pack", "Teams", "AnnexA", "SsdEarlyHelpEpisodes"):
         assert schemas[name].get("properties"), name
