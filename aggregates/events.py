@@ -334,6 +334,12 @@ class ConsentWithdrawn(FamilyEvent):
 # --- assessment and plan --------------------------------------------------------
 
 
+def _assessment(d: Mapping[str, Any], terms: Terms, verb: str) -> str:
+    """An assessment's step in words: its kind as the pack names it, the verb, a reason."""
+    kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
+    return join(f"{kind} {verb}", d.get("reason", ""))
+
+
 class AssessmentStarted(FamilyEvent):
     """An early help assessment starts (seed 000 L685: expected timescale set)."""
 
@@ -342,8 +348,7 @@ class AssessmentStarted(FamilyEvent):
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
-        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
-        return join(f"{kind} started", d.get("reason", ""))
+        return _assessment(d, terms, "started")
 
     assessment_id: UUID
     assessment_kind: str = "early-help-assessment"
@@ -360,8 +365,7 @@ class AssessmentSubmitted(FamilyEvent):
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
-        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
-        return join(f"{kind} submitted", d.get("reason", ""))
+        return _assessment(d, terms, "submitted")
 
     assessment_id: UUID
 
@@ -378,8 +382,7 @@ class AssessmentReturned(FamilyEvent):
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
-        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
-        return join(f"{kind} returned", d.get("reason", ""))
+        return _assessment(d, terms, "returned")
 
     assessment_id: UUID
     reason: str
@@ -396,8 +399,7 @@ class AssessmentAuthorised(FamilyEvent):
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
-        kind = terms.term_name("assessment_kinds", d.get("assessment_kind")) or "Assessment"
-        return join(f"{kind} authorised", d.get("reason", ""))
+        return _assessment(d, terms, "authorised")
 
     assessment_id: UUID
 

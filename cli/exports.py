@@ -48,6 +48,9 @@ class ReturnFormat(StrEnum):
     json = "json"
 
 
+First = Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD).")]
+Last = Annotated[str, typer.Option("--to", help="Last day of the period (YYYY-MM-DD).")]
+ReturnFormatOption = Annotated[ReturnFormat, typer.Option("--format", help="csv or json.")]
 Output = Annotated[Path | None, typer.Option(help="File to write (default: standard output).")]
 AsAt = Annotated[str | None, typer.Option(
     "--as-at", help="The record as it stood at this moment of recording (ISO 8601 with a timezone offset).")]
@@ -97,9 +100,9 @@ def chronology(
 
 @export.command("annex-a")
 def annex_a(
-    first: Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD).")],
-    last: Annotated[str, typer.Option("--to", help="Last day of the period (YYYY-MM-DD).")],
-    format: Annotated[ReturnFormat, typer.Option("--format", help="csv or json.")] = ReturnFormat.csv,
+    first: First,
+    last: Last,
+    format: ReturnFormatOption = ReturnFormat.csv,
     as_at: AsAt = None,
     output: Output = None,
 ) -> None:
@@ -112,9 +115,9 @@ def annex_a(
 
 @export.command("ssd")
 def ssd(
-    first: Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD).")],
-    last: Annotated[str, typer.Option("--to", help="Last day of the period (YYYY-MM-DD).")],
-    format: Annotated[ReturnFormat, typer.Option("--format", help="csv or json.")] = ReturnFormat.csv,
+    first: First,
+    last: Last,
+    format: ReturnFormatOption = ReturnFormat.csv,
     as_at: AsAt = None,
     output: Output = None,
 ) -> None:
