@@ -57,7 +57,7 @@ def serve(
         "--demo", help="Load synthetic demo families first (if the database has none).")] = False,
     demo_families: Annotated[int, typer.Option(min=1, help="How many demo families.")] = 60,
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API and the review console (http://HOST:PORT/)."""
     if database_url:
         use_database(database_url)
     settings = get_settings()
@@ -69,7 +69,7 @@ def serve(
         _load_demo(demo_families, seed=1, only_if_empty=True)
     processes = workers if settings.is_postgres else 1
     typer.echo(f"Early Help case ledger on http://{host}:{port} (database: {where})")
-    uvicorn.run("api.main:app", host=host, port=port, workers=processes)
+    uvicorn.run("console.main:app", host=host, port=port, workers=processes)
 
 
 @app.command()
