@@ -59,6 +59,10 @@ class Rule:
     log: str | None = None
     """The access-log action, for reads of a family's record."""
     public: bool = False
+    page: bool = False
+    """A console page (``console/``): its credentials may come from the console's session
+    cookie, which no API route accepts (a cookie sent by the browser on its own would open
+    the API's writes to cross-site requests; the pages only read)."""
 
 
 POLICY: dict[tuple[str, str], Rule] = {
@@ -68,6 +72,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/teams"): Rule(PACK_READERS),
     ("POST", "/families"): Rule(TEAM_ROLES),
     ("POST", "/families/{family_id}/commands"): Rule(TEAM_ROLES, scope="command"),
+    ("GET", "/families"): Rule(READERS, scope="team", log="search"),
     ("GET", "/families/{family_id}"): Rule(READERS, scope="family", log="family"),
     ("GET", "/families/{family_id}/events"): Rule(READERS, scope="family", log="events"),
     ("GET", "/families/{family_id}/deadlines"): Rule(READ_MODELS, scope="family", log="deadlines"),
@@ -93,8 +98,10 @@ EXPORTS = Rule(frozenset({"auditor", "inspector"}), log="export")
 team role reads them (a team reads only the families it holds); auditors and inspectors do."""
 
 
-def rule_for(method: str, path: str) -> Rule | None:
-    found = POLICY.get((method, path))
+def rule_for(method: str, path: str, policy: dict[tuple[str, str], Rule] | None = None) -> Rule | None:
+    """The rule for a route: from ``policy`` (an app's table: ``POLICY`` and, where the
+    console is served, its pages' rules, ``app.state.policy``), else ``POLICY``."""
+    found = (POLICY if policy is None else policy).get((method, path))
     if found is None and method == "GET" and path.startswith("/exports/"):
         return EXPORTS
     return found
@@ -108,10 +115,10 @@ def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> Non
                           "(%00), which no parameter may hold", field=f"query.{name.replace(chr(0), '')}")
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
-    rule = rule_for(request.method, path)
+    rule = rule_for(request.method, path, getattr(request.app.state, "policy", None))
     if rule is not None and rule.public:
         return
-    actor = current_actor(request, _credentials(request))
+    actor = current_actor(request, _credentials(request, session=rule is not None and rule.page))
     if rule is None:
         raise Problem(403, "Forbidden", f"{request.method} {path} is not open to any role")
     role = actor["role"]
@@ -211,9 +218,15 @@ def _uuid(value: Any, name: str) -> UUID:
         raise Problem(422, "Invalid request", f"path.{name}: not a UUID") from None
 
 
-def _credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+SESSION_COOKIE = "ledger_session"
+"""The console's session cookie: a short-lived bearer token (``console/session.py``)."""
+
+
+def _credentials(request: Request, *, session: bool = False) -> HTTPAuthorizationCredentials | None:
     header = request.headers.get("Authorization")
     scheme, token = get_authorization_scheme_param(header)
+    if (not header or not scheme or not token) and session and request.cookies.get(SESSION_COOKIE):
+        return HTTPAuthorizationCredentials(scheme="Bearer", credentials=request.cookies[SESSION_COOKIE])
     if not header or not scheme or not token:
         return None
     return HTTPAuthorizationCredentials(scheme=scheme, credentials=token)

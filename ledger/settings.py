@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         description="inline: each process brings the read models up to date right after it "
         "records a command; worker: `ledger project` does (PostgreSQL with several API processes).",
     )
+    console_demo_sign_in: bool = Field(
+        default=False,
+        description="Let the review console's sign-in page sign anyone in as any demo user, role and team "
+        "(demo only: `ledger serve --demo` turns it on; never in a council's deployment).")
+    console_session_minutes: int = Field(
+        default=30, ge=1, le=12 * 60,
+        description="How long a console session's token lasts without a page being opened (each page "
+        "opened after half of it renews it).")
     policy_dir: Path | None = Field(
         default=None,
         description="Folder of policy pack files to load instead of the shipped ones "

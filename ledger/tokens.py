@@ -36,8 +36,10 @@ class TokenRefused(Exception):
     """A presented token that is not valid (the API answers 401 with this detail)."""
 
 
-def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0, now: datetime | None = None) -> str:
-    """A token for ``sub`` in ``role`` (and ``team``), valid for ``hours``."""
+def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0, now: datetime | None = None,
+         session: str | None = None) -> str:
+    """A token for ``sub`` in ``role`` (and ``team``), valid for ``hours``; ``session``
+    names the console session it belongs to (``sid``), which signing out ends."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == "inspector" and hours > INSPECTOR_MAX_HOURS:
@@ -47,6 +49,8 @@ def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0,
     claims: dict[str, Any] = {"sub": sub, "role": role, "iat": now, "exp": now + timedelta(hours=hours)}
     if team:
         claims["team"] = team
+    if session:
+        claims["sid"] = session
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
@@ -73,4 +77,7 @@ def decode(key: str, token: str) -> dict[str, str]:
     team = claims.get("team") or ""
     if role in TEAM_ROLES and not team:
         raise TokenRefused(f"a {role} token must name a team")
-    return {"user_id": str(claims["sub"]), "role": role, "team": str(team)}
+    actor = {"user_id": str(claims["sub"]), "role": role, "team": str(team)}
+    if claims.get("sid"):
+        actor["session"] = str(claims["sid"])
+    return actor
