@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from api import access, problems
+from api import access, docs, problems
 from api.dependencies import refuse_unknown_query
 from api.limits import BodyLimit
 from api.responses import JSONResponse
@@ -61,6 +61,8 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
         lifespan=lifespan,
         dependencies=[Depends(access.enforce), Depends(refuse_unknown_query)],
         generate_unique_id_function=operation_id,
+        docs_url=None,  # served from the bundled Swagger UI, not a CDN: api/docs.py
+        redoc_url=None,
     )
     if ledger is not None:
         app.state.ledger = ledger
@@ -72,6 +74,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
+    docs.install(app)
     return app
 
 
