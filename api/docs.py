@@ -59,7 +59,9 @@ def install(app: FastAPI) -> None:
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        parameters: dict[str, Any] = {}
+        # No "online validator" badge: Swagger UI would send the document's address to
+        # validator.swagger.io (from any host but localhost), and offline show a broken image.
+        parameters: dict[str, Any] = {"validatorUrl": None}
         if SWAGGER_UI_MAJOR < 5:  # it would say "Unable to render this definition" to 3.1
             parameters["spec"] = openapi_30(app.openapi())
         return get_swagger_ui_html(
