@@ -4,8 +4,12 @@ driven by Playwright (docs/testing.md, "Browser tests"; ADR 0028).
 - ``served`` (one per session, so one per pytest-xdist worker): a fresh SQLite ledger on
   the tests' fixed clock with twelve demo families (seed 1), served by uvicorn on a free
   port of 127.0.0.1; ``served.base_url``, ``served.ledger``, ``served.token(role, team)``.
-- ``browser`` (one per session): headless Chromium. Without one, the tests are skipped
-  with the reason; in CI (``CI`` set) they fail, as CI installs it (``.ci/run``).
+- ``browser`` (one per test module): headless Chromium. Without one, the tests are
+  skipped with the reason; in CI (``CI`` set) they fail, as CI installs it (``.ci/run``).
+  Not one per session: while Playwright's sync API is started, its event loop stays
+  marked as running on the thread, and any later test in the same worker that calls
+  ``asyncio.run`` (the benchmark's HTTP load) fails with "cannot be called from a running
+  event loop". Stopped after each module, Playwright leaves the thread as it found it.
 - ``page`` (one per test): Playwright's ``Page`` in a fresh context whose relative URLs
   are the served app's (``page.goto("/docs")``). The test fails at teardown if any
   request would have left the machine (each is aborted before it goes) or if anything
@@ -23,6 +27,7 @@ Every test in this folder is marked ``browser`` (``-m browser`` selects them,
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -53,7 +58,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("browser") / "data", jwt_secret=SECRET)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("browser") / "data", jwt_secret=SECRET,
+                        console_demo_sign_in=True)  # as `ledger serve --demo` serves it
     generate(settings, families=DEMO_FAMILIES, seed=DEMO_SEED, until=DEMO_UNTIL)
     ledger = open_ledger(settings, FixedClock(NOW))
     try:
@@ -64,7 +70,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         ledger.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     chromium = find_chromium()
     if chromium is None:
@@ -83,6 +89,12 @@ def browser() -> Iterator[Browser]:
             launched.close()
     finally:
         playwright.stop()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # none: as it should be
+        return
+    pytest.fail("Playwright left its event loop running on this thread: a later test calling asyncio.run would "
+                "fail")
 
 
 @pytest.fixture
