@@ -258,7 +258,7 @@ class ChronologyModel(ReadModel):
     sealed: ClassVar[TableColumns] = {
         "chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
         "chronology_members": ("given_name", "family_name", "date_of_birth")}
-    version = 2
+    version = 3  # 3: person_index keyed (token, family_id, member_id), for the search for families
 
     def ddl(self) -> list[str]:
         return [

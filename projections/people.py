@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -65,23 +66,82 @@ def index(tx: Tx, key: bytes, family_id: str, member_id: str, given_name: str | 
             [(t, family_id, member_id) for t in sorted(tokens(key, given_name, family_name, date_of_birth))])
 
 
+def wanted(key: bytes, *, name: str | None = None, date_of_birth: date | None = None) -> list[str]:
+    """The blind tokens a member must have all of to match ``name`` (each word of it, or
+    its beginning; one-letter words are left out of a name of several) and
+    ``date_of_birth``; none if neither gives anything to look for. The likeliest to be
+    rare come first (the date of birth, then the longest words; ``rarest_first`` asks the
+    index)."""
+    found: dict[str, tuple[int, str]] = {}
+    for word in words(name):
+        if len(word) >= SHORTEST or len(words(name)) == 1:
+            token = _hash(key, "n:" + word)
+            found[token] = (-len(word), token)
+    if date_of_birth is not None:
+        token = _hash(key, "d:" + date_of_birth.isoformat())
+        found[token] = (-100, token)
+    return sorted(found, key=found.__getitem__)
+
+
+RAREST_CAP = 10_000
+"""How far ``rarest_first`` counts a token's rows: enough to tell a rare word from a common
+beginning, never a count of a common one's every row."""
+
+
+def rarest_first(tx: Tx, tokens: Sequence[str]) -> list[str]:
+    """``tokens`` with the one fewest members have first (``having_all`` starts from it),
+    each counted up to ``RAREST_CAP`` rows of the index's key; ties keep their order."""
+    if len(tokens) < 2:
+        return list(tokens)
+    counts = {t: tx.one(f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM {{person_index}} WHERE token = ? "
+                        f"LIMIT {RAREST_CAP}) AS capped", (t,)) for t in tokens}
+    return sorted(tokens, key=lambda t: int((counts[t] or {"n": 0})["n"]))
+
+
+def having_all(tokens: Sequence[str], select: Sequence[str] = ("family_id", "member_id"),
+               families: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """SQL selecting the members (``select``: of family_id, member_id) that have every one
+    of ``tokens`` (of ``families`` only, if any are given), and its arguments. It reads
+    the first token's members from the index's key and looks each of them up under the
+    other tokens (three columns of the key: a point), so a common beginning ("ma") costs
+    a look-up per member of a rarer word beside it, not a row per member that has it."""
+    columns = ", ".join(f"p0.{c}" for c in select)
+    where, args = "p0.token = ?", [tokens[0]]
+    if families:
+        where += f" AND p0.family_id IN ({','.join('?' * len(families))})"
+        args += list(families)
+    for i, token in enumerate(tokens[1:], start=1):
+        # LIMIT 1 OFFSET 0 keeps the look-up a look-up: PostgreSQL would otherwise make it
+        # a join, which may read every row of the commoner token.
+        where += (f" AND EXISTS (SELECT 1 FROM {{person_index}} p{i} WHERE p{i}.token = ? "
+                  f"AND p{i}.family_id = p0.family_id AND p{i}.member_id = p0.member_id LIMIT 1 OFFSET 0)")
+        args.append(token)
+    return f"SELECT {columns} FROM {{person_index}} p0 WHERE {where}", args
+
+
 def find(tx: Tx, key: bytes, *, name: str | None = None, date_of_birth: date | None = None,
          limit: int = 200) -> list[tuple[str, str]]:
     """Members (family id, member id, hex) whose names begin with every word of ``name``
     and who were born on ``date_of_birth``, as far as each is given."""
-    wanted: set[str] = set()
-    for word in words(name):
-        if len(word) >= SHORTEST or len(words(name)) == 1:
-            wanted.add(_hash(key, "n:" + word))
-    if date_of_birth is not None:
-        wanted.add(_hash(key, "d:" + date_of_birth.isoformat()))
-    if not wanted:
+    tokens = rarest_first(tx, wanted(key, name=name, date_of_birth=date_of_birth))
+    if not tokens:
         return []
-    marks = ",".join("?" * len(wanted))
-    rows = tx.rows(f"SELECT family_id, member_id FROM {{person_index}} WHERE token IN ({marks}) "
-                   f"GROUP BY family_id, member_id HAVING COUNT(DISTINCT token) = ? "
-                   f"ORDER BY family_id, member_id LIMIT {int(limit)}", [*sorted(wanted), len(wanted)])
+    sql, args = having_all(tokens)
+    rows = tx.rows(f"{sql} ORDER BY p0.family_id, p0.member_id LIMIT {int(limit)}", args)
     return [(r["family_id"], r["member_id"]) for r in rows]
+
+
+def member_families(tx: Tx, member: str) -> list[str]:
+    """The families (hex ids) of the member whose hex id is ``member`` or, given fewer
+    than 32 hex digits, of every member whose id begins with them: read from the index's
+    member column (a member with neither a name of Latin letters or digits nor a date of
+    birth has no index rows, and is not found this way)."""
+    if len(member) == 32:
+        rows = tx.rows("SELECT DISTINCT family_id FROM {person_index} WHERE member_id = ?", (member,))
+    else:  # a range of the index, then the beginning checked whatever the collation
+        rows = tx.rows("SELECT DISTINCT family_id FROM {person_index} WHERE member_id >= ? AND member_id < ? "
+                       "AND substr(member_id, 1, ?) = ?", (member, member + "g", len(member), member))
+    return sorted(r["family_id"] for r in rows)
 
 
 def search(tx: Tx, sealer: Any, *, name: str | None = None, date_of_birth: date | None = None,
@@ -113,8 +173,13 @@ def search(tx: Tx, sealer: Any, *, name: str | None = None, date_of_birth: date 
 
 def ddl() -> list[str]:
     return [
+        # Keyed by token, then family: a search reads the families of a token's members
+        # from the key alone and looks a member up under another token by the key
+        # (``having_all``), never reading a row per match (at 100,000 families a
+        # two-letter beginning matches some 10,000 members). A member is of one family,
+        # so the key is as unique as (token, member_id) was.
         "CREATE TABLE {person_index} (token TEXT NOT NULL, family_id TEXT NOT NULL, member_id TEXT NOT NULL, "
-        "PRIMARY KEY (token, member_id))",
+        "PRIMARY KEY (token, family_id, member_id))",
         "CREATE INDEX person_index_family{ix} ON {person_index} (family_id)",
         "CREATE INDEX person_index_member{ix} ON {person_index} (member_id)",
     ]

@@ -240,6 +240,13 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/feed"): Row(
         frozenset({"service", "auditor"}), lambda w, f: Call("GET", "/feed", params={"limit": 5}),
         "every family's events"),
+    # Finding a family (by a member's name or date of birth, an id, team, worker, pack,
+    # status; or browsing): whoever reads family records, a team role within its own team
+    # (asking for another team is refused); not services (they read the feed and read
+    # models, and this opens members' names and dates of birth) or admins.
+    ("GET", "/families"): Row(
+        OWN | {"auditor", "inspector"}, lambda w, f: Call("GET", "/families", params={"team": w.teams[f][0]}),
+        "own team only; each family shown is logged, names and dates of birth withheld"),
     # Finding a person by name or date of birth (the blind index): a manager finds the
     # people of the families their team holds, an auditor anyone's.
     ("GET", "/people"): Row(

@@ -1,20 +1,22 @@
-"""``/families``: register a family, and read its record as such (its state now or as it
-stood, its events, what a decision-maker could see)."""
+"""``/families``: register a family, find families, and read a family's record as such
+(its state now or as it stood, its events, what a decision-maker could see)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import access
 from api.auth import Actor
-from api.dependencies import AccessLogDep, AsAt, LedgerDep
+from api.dependencies import AccessLogDep, AsAt, LedgerDep, ReadModels, Shown
 from api.headers import ERRORS, cached, etag, idempotency
 from api.models import Registered, RegisterFamily
 from api.responses import JSONResponse
-from queries import families
+from queries import families, search
 
 router = APIRouter(tags=["families"], responses=ERRORS)
 
@@ -46,6 +48,42 @@ async def register_family(
     }
     return JSONResponse(content, status_code=201, headers={
         "ETag": etag(recorded.version), "Location": f"/families/{recorded.family_id}"})
+
+
+@router.get("/families", response_model=search.FamilySearch)
+def find_families(
+    read_models: ReadModels, actor: Actor, shown: Shown,
+    name: Annotated[str | None, Query(min_length=1, max_length=search.MAX_TEXT, description=(
+        "Whole words of a member's names, or their beginnings (case and accents ignored)."))] = None,
+    date_of_birth: Annotated[date | None, Query(description=(
+        "A member born on this date (with `name`, the same member)."))] = None,
+    family_or_member_id: Annotated[str | None, Query(alias="id", min_length=1, max_length=100, description=(
+        "A family's id or a member's: a UUID, or its first 8 hex digits."))] = None,
+    team: Annotated[str | None, Query(min_length=1, max_length=search.MAX_TEXT, description=(
+        "The team holding the family (a team role: only its own)."))] = None,
+    worker: Annotated[str | None, Query(min_length=1, max_length=search.MAX_TEXT, description=(
+        "The lead worker's user id."))] = None,
+    policy: Annotated[str | None, Query(min_length=1, max_length=search.MAX_TEXT, description=(
+        "The policy pack the family is worked under."))] = None,
+    status: Annotated[search.Status, Query(description=(
+        "open: an episode is open; closed: the latest episode is closed; no_episode: never referred."))] = "any",
+    sort: Annotated[search.Sort, Query(description=(
+        "recent: the latest entry first; registered: the latest registered first; "
+        "team: by team, then the latest entry first."))] = "recent",
+    page: Annotated[int, Query(ge=1, le=search.MAX_PAGE)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=search.MAX_PER_PAGE)] = search.PER_PAGE,
+) -> JSONResponse:
+    """Find families by a member's name or date of birth (through the blind index), by
+    their id or a member's, by team, lead worker, pack and status, in any combination;
+    with none, every family a page at a time. Closed families are found too, erased ones
+    never; a team role finds only the families its team holds. Each family shown is
+    written to the access log."""
+    found = search.find_families(
+        read_models, name=name, date_of_birth=date_of_birth, family_or_member_id=family_or_member_id,
+        team=team, worker=worker, policy=policy, status=status, sort=sort, page=page, per_page=per_page,
+        within_team=access.own_team(actor, None))
+    shown(f["family_id"] for f in found["families"])
+    return JSONResponse(found)
 
 
 @router.get("/families/{family_id}", response_model=families.FamilyState)
