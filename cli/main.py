@@ -9,6 +9,7 @@ uvicorn the app's import path).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -67,8 +68,13 @@ def serve(
     open_ledger(None).close()  # the database answers (or start-up stops here, saying why)
     if demo:
         _load_demo(demo_families, seed=1, only_if_empty=True)
+        # The console's demo sign-in (anyone as anyone): for the demo data only.
+        os.environ["LEDGER_CONSOLE_DEMO_SIGN_IN"] = "true"
+        get_settings.cache_clear()
     processes = workers if settings.is_postgres else 1
     typer.echo(f"Early Help case ledger on http://{host}:{port} (database: {where})")
+    typer.echo(f"Review console: http://{host}:{port}/"
+               + ("  (demo sign-in: pick any user, role and team)" if get_settings().console_demo_sign_in else ""))
     uvicorn.run("console.main:app", host=host, port=port, workers=processes)
 
 

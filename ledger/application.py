@@ -436,15 +436,17 @@ class Ledger(Application[UUID]):
         states: set[str] | None = None,
         due_before: date | None = None,
         as_of: datetime | None = None,
+        episodes: str = "open",
     ) -> list[dict[str, Any]]:
-        """The clocks of every family with an open episode, for team and worker views,
-        soonest due first. (Evaluated family by family; the deadlines read model of
+        """The clocks of every family with an open episode (``episodes`` "closed": with its
+        latest episode closed, "any": both), for team and worker views, soonest due first.
+        (Evaluated family by family; the deadlines read model of
         ``projections/`` replaces this scan where it is built.)"""
         as_of = _aware(as_of or self.clock(), "as_of")
         rows = []
         for family_id in self.family_ids():
             result = self.deadlines(family_id, as_of=as_of)
-            if not result["episode_open"]:
+            if episodes != "any" and result["episode_open"] != (episodes == "open"):
                 continue
             if team is not None and result["team"] != team:
                 continue

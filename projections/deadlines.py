@@ -151,11 +151,17 @@ class Progresses:
 
 
 def view(tx: Tx, *, now: datetime, sealer: Sealer, team: str | None = None, worker: str | None = None,
-         states: set[str] | None = None, due_before: date | None = None) -> list[dict[str, Any]]:
-    """Team and worker views: the current episode's clocks of open families, soonest due
-    first (the same rows ``GET /families/{id}/deadlines`` would give, judged at ``now``)."""
+         states: set[str] | None = None, due_before: date | None = None,
+         episodes: str = "open") -> list[dict[str, Any]]:
+    """Team and worker views: the current episode's clocks of open families (``episodes``
+    "closed": of closed ones, "any": both), soonest due first (the same rows
+    ``GET /families/{id}/deadlines`` would give, judged at ``now``)."""
     state, params = state_sql(iso(now) or "")
-    where, args = ["episode_open = 1", "current_episode = 1"], []
+    where: list[str] = ["current_episode = 1"]
+    args: list[Any] = []
+    if episodes != "any":
+        where.append("episode_open = ?")
+        args.append(1 if episodes == "open" else 0)
     if team is not None:
         where.append("team = ?")
         args.append(team)

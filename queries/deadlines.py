@@ -5,7 +5,7 @@ read model, or from the record for a past ``as_of``)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, NotRequired, cast
+from typing import Any, Literal, NotRequired, cast
 from uuid import UUID
 
 from typing_extensions import TypedDict
@@ -79,6 +79,11 @@ class ListedClock(Clock):
     """Present (true) where the deadlines read model holds the family back (ADR 0021)."""
 
 
+Episodes = Literal["open", "closed", "any"]
+"""Whose clocks a view across families lists: families whose latest episode is open
+(the default: what is due), closed (what a case review asks about), or both."""
+
+
 class DeadlineList(TypedDict):
     count: int
     deadlines: list[ListedClock]
@@ -93,19 +98,21 @@ def family_deadlines(ledger: Ledger, family_id: UUID, *, as_of: datetime | None 
 
 def deadlines(ledger: Ledger, projector: Projector, *, team: str | None = None, worker: str | None = None,
               states: set[str] | None = None, due_before: date | None = None,
-              as_of: datetime | None = None) -> DeadlineList:
-    """The clocks of every open family (one team's, one worker's), soonest due first.
+              as_of: datetime | None = None, episodes: Episodes = "open") -> DeadlineList:
+    """The clocks of every open family (one team's, one worker's; ``episodes``: of closed
+    families, or both), soonest due first.
     Read from the deadlines read model; with ``as_of`` (a moment in the past), evaluated
     from the record instead, so states are as they stood then."""
     rows: list[dict[str, Any]]
     if as_of is None:
         with projector.reading("deadlines") as tx:
             rows = deadline_model.view(tx, now=ledger.clock(), sealer=projector.sealer, team=team, worker=worker,
-                                       states=states, due_before=due_before)
+                                       states=states, due_before=due_before, episodes=episodes)
         held = {h["family_id"] for h in quarantined(projector, ("deadlines",))}
         for row in rows:
             if row["family_id"] in held:
                 row["quarantined"] = True
     else:
-        rows = ledger.deadline_view(team=team, worker=worker, states=states, due_before=due_before, as_of=as_of)
+        rows = ledger.deadline_view(team=team, worker=worker, states=states, due_before=due_before, as_of=as_of,
+                                    episodes=episodes)
     return DeadlineList(count=len(rows), deadlines=cast(list[ListedClock], rows))

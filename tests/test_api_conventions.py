@@ -44,8 +44,9 @@ def test_a_mistyped_filter_is_refused_naming_it_and_the_accepted_ones_not_answer
     command(client, fid, {"type": "ReferralReceived", "route": "self", "reason": "help",
                           "occurred_at": "2026-10-01T09:00:00+00:00"}, MANAGER)
     r = client.get("/deadlines", params={"states": "overdue"}, headers=AUDITOR)
-    problem = _refused_naming(r, "states", ["team", "worker", "status", "due_before", "as_of", "min_position"])
-    assert problem["accepted"] == ["team", "worker", "status", "due_before", "as_of", "min_position"]
+    accepted = ["team", "worker", "status", "due_before", "as_of", "episodes", "min_position"]
+    problem = _refused_naming(r, "states", accepted)
+    assert problem["accepted"] == accepted
     meant = client.get("/deadlines", params={"status": "overdue"}, headers=AUDITOR)
     assert meant.status_code == 200 and {row["state"] for row in meant.json()["deadlines"]} <= {"overdue"}
 
@@ -183,6 +184,8 @@ def _requests(c: TestClient) -> dict[str, list[tuple[str, dict[str, Any]]]]:
         "/oversight": [("/oversight", {"gaps": "true"}), ("/oversight", {"manager": worker}),
                        ("/oversight", {"auditor": worker})],
         "/people": [("/people", {"name": "a"})],
+        "/families": [("/families", {}), ("/families", {"name": "a", "status": "closed", "per_page": 100}),
+                      ("/families", {"id": str(fid), "sort": "team"})],
         "/exports/annex-a/list-2": [("/exports/annex-a/list-2", {"from": "2025-01-01", "to": "2026-12-31",
                                                                   "format": "json"})],
         "/exports/ssd/early-help-episodes": [("/exports/ssd/early-help-episodes", {

@@ -41,11 +41,14 @@ def list_deadlines(
         description="Only clocks in these states (repeat the parameter for several).")] = None,
     due_before: Annotated[date | None, Query(description="Only clocks due before this date.")] = None,
     as_of: Annotated[Moment | None, Query(description="Judge states as at this past moment.")] = None,
+    episodes: Annotated[deadlines.Episodes, Query(
+        description="open (default): families whose latest episode is open; closed; or any.")] = "open",
 ) -> JSONResponse:
-    """Team and worker views: the clocks of open families, soonest due first. Read from
+    """Team and worker views: the clocks of open families (or closed ones), soonest due first. Read from
     the deadlines read model; with ``as_of`` (a moment in the past), evaluated from the
     record instead, so states are as they stood then."""
     found = deadlines.deadlines(ledger, read_models, team=access.own_team(actor, team), worker=worker,
-                                states=set(status) if status else None, due_before=due_before, as_of=as_of)
+                                states=set(status) if status else None, due_before=due_before, as_of=as_of,
+                                episodes=episodes)
     shown(r["family_id"] for r in found["deadlines"])
     return JSONResponse(found)

@@ -1,0 +1,183 @@
+"""The review console as a person uses it, in Chromium: sign in, find a family by part of
+a name, open it, switch the chronology's layout, look at it as it stood before a
+correction, open what a decision-maker saw, download a file; another team's practitioner
+finds nothing. Every page is checked with axe-core and shot at 1280 and 390 px; the
+``page`` fixture fails a test if a request leaves 127.0.0.1 or the page logs an error."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from queries import chronology, families
+from tests.browser.support import Served
+
+UK = ZoneInfo("Europe/London")
+
+
+def sign_in(page: Page, role: str, team: str | None = None, user_id: str = "demo-reader") -> None:
+    page.goto("/console/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Demo only").first).to_be_visible()
+    page.get_by_label("User id").fill(user_id)
+    page.get_by_label("Role").select_option(role)
+    if team:
+        page.get_by_label("Team").select_option(team)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {user_id}")).to_be_visible()
+
+
+def corrected_family(served: Served) -> tuple[UUID, dict[str, Any], str, str]:
+    """A demo family with a correction: its id, the correction's event, and the corrected
+    entry's summary as it stood before the correction and as it stands."""
+    ledger = served.ledger
+    for family_id in ledger.family_ids():
+        events = families.events(ledger, family_id)["events"]
+        for event in events:
+            if event["type"] != "EntryCorrected":
+                continue
+            before = event["recorded_at"] - timedelta(seconds=1)
+            then = {e["event_id"]: e for e in chronology.chronology(
+                ledger, _projector(served), family_id, as_at=before)["entries"]}
+            now = {e["event_id"]: e for e in chronology.chronology(
+                ledger, _projector(served), family_id)["entries"]}
+            target = str(event["data"]["corrects"])
+            old, new = then.get(UUID(target)) or then.get(target), now.get(UUID(target)) or now.get(target)
+            if old and new and old["summary"] != new["summary"]:
+                return family_id, event, old["summary"], new["summary"]
+    pytest.fail("no demo family has a correction that changes an entry's wording")
+
+
+def _projector(served: Served) -> Any:
+    from projections.projector import Projector
+
+    projector = Projector(served.ledger)
+    projector.catch_up()
+    return projector
+
+
+def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision_maker_saw(
+        page: Page, served: Served, shot: Any, axe: Any) -> None:
+    family_id, correction, original, corrected = corrected_family(served)
+    state = families.family(served.ledger, family_id)
+    someone = state["members"][0]
+    sign_in(page, "auditor", user_id="demo-auditor")
+    axe()
+    shot("console-start")
+
+    # Find the family by the beginnings of a member's names.
+    page.get_by_role("link", name="Find a family").first.click()
+    expect(page.get_by_role("heading", name="Find a family")).to_be_visible()
+    axe()
+    page.get_by_label("Member's name").fill(f"{someone['given_name'][:3].lower()} {someone['family_name'][:3].upper()}")
+    page.get_by_role("button", name="Search").click()
+    result = page.locator(f'a[href="/console/families/{family_id}"]')
+    expect(result).to_be_visible()
+    axe()
+    shot("console-search")
+    result.click()
+
+    # The family page: members, chronology (with the correction marked), deadlines.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("family")
+    expect(page.get_by_role("cell", name=f"{someone['given_name']} {someone['family_name']}").first).to_be_visible()
+    expect(page.locator(".correction").first).to_be_visible()
+    expect(page.get_by_text(corrected).first).to_be_visible()
+    expect(page.locator("figure.timeline svg[role=img]")).to_be_visible()
+    axe()
+    shot("console-family")
+
+    # Switch to the court layout and back.
+    page.get_by_role("link", name="Court (PD12A)", exact=True).click()
+    expect(page.get_by_role("columnheader", name="Event detail")).to_be_visible()
+    expect(page.get_by_role("link", name="Court (PD12A)", exact=True)).to_have_attribute("aria-current", "page")
+    axe()
+    shot("console-family-court")
+    page.get_by_role("link", name="Whole record").click()
+
+    # As it stood just before the correction was recorded: the original wording, no correction.
+    before = (correction["recorded_at"] - timedelta(minutes=1)).astimezone(UK)
+    page.get_by_label("What the ledger knew at").fill(before.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Show").first.click()
+    expect(page.get_by_role("region", name="Past view")).to_contain_text("A past view")
+    expect(page.get_by_text(original).first).to_be_visible()
+    expect(page.locator(".correction")).to_have_count(0)
+    axe()
+    shot("console-family-as-it-stood")
+
+    # What the decision-maker saw, from the first decision in the chronology.
+    page.goto(f"/console/families/{family_id}")
+    decision = page.get_by_role("link", name="What the decision-maker saw").first
+    decision.click()
+    expect(page.get_by_text("What the decision-maker saw").first).to_be_visible()
+    expect(page.get_by_role("region", name="Past view")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overdue when it was decided")).to_be_visible()
+    axe()
+    shot("console-decision")
+
+    # Download the court chronology as CSV.
+    page.goto(f"/console/families/{family_id}")
+    with page.expect_download() as downloading:
+        page.locator('a[href*="profile=court&format=csv"]').click()
+    download = downloading.value
+    assert download.suggested_filename.endswith(".csv")
+    text = download.path().read_text(encoding="utf-8-sig")
+    assert "serial number" in text.lower()
+
+    # The access log shows this auditor's reads.
+    page.get_by_role("link", name="Access log").click()
+    expect(page.get_by_role("cell", name="demo-auditor").first).to_be_visible()
+    expect(page.get_by_text("export").first).to_be_visible()
+    axe()
+    shot("console-access-log")
+
+
+def test_a_practitioner_of_another_team_finds_nothing_of_that_family(page: Page, served: Served,
+                                                                     page_watch: Any) -> None:
+    family_id = served.ledger.family_ids()[0]
+    state = families.family(served.ledger, family_id)
+    other = next(t for t in served.ledger.teams.all() if t["team_id"] != state["team"])
+    sign_in(page, "practitioner", other["team_id"], user_id="other-worker")
+    page.goto("/console/families")
+    page.get_by_label("Member's name").fill(state["members"][0]["family_name"])
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(f'a[href="/console/families/{family_id}"]')).to_have_count(0)
+    answer = page.goto(f"/console/families/{family_id}")
+    assert answer is not None and answer.status == 403
+    expect(page.get_by_role("heading", name="Forbidden")).to_be_visible()
+    page_watch.expect_errors("403")  # Chromium logs the refused page as a failed load
+
+
+def test_a_manager_sees_the_teams_caseloads_and_the_policy_browser_cites_the_seeds(
+        page: Page, served: Served, shot: Any, axe: Any) -> None:
+    team = served.teams[0]
+    sign_in(page, "manager", team, user_id="demo-manager")
+    page.get_by_role("link", name="Team").first.click()
+    expect(page.get_by_role("heading", name="Caseloads")).to_be_visible()
+    axe()
+    shot("console-team")
+    page.get_by_role("link", name="Due in the next 7 days").click()
+    expect(page.get_by_role("link", name="Due in the next 7 days")).to_have_attribute("aria-current", "page")
+    page.get_by_role("link", name="Policy packs").first.click()
+    axe()
+    page.locator("table a").first.click()
+    expect(page.get_by_text(".txt").first).to_be_visible()
+    axe()
+    shot("console-policy")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto("/console/team")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_the_keyboard_reaches_the_main_content_first_and_focus_is_visible(page: Page, served: Served) -> None:
+    sign_in(page, "auditor")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    outline = skip.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert outline == "rgb(255, 221, 0)"  # the focus colour
