@@ -32,6 +32,19 @@ def sign_in(page: Page, role: str, team: str | None = None, user_id: str = "demo
     expect(page.get_by_text(f"Signed in as {user_id}")).to_be_visible()
 
 
+def fits_a_phone(page: Page) -> None:
+    """At 390 px wide the page needs no sideways scrolling: wide tables scroll inside
+    their own box, long words wrap."""
+    before = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, f"{page.url} is {wide} px wide at 390 px"
+    finally:
+        if before is not None:
+            page.set_viewport_size(before)
+
+
 def corrected_family(served: Served) -> tuple[UUID, dict[str, Any], str, str]:
     """A demo family with a correction: its id, the correction's event, and the corrected
     entry's summary as it stood before the correction and as it stands."""
@@ -69,6 +82,7 @@ def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision
     sign_in(page, "auditor", user_id="demo-auditor")
     axe()
     shot("console-start")
+    fits_a_phone(page)
 
     # Find the family by the beginnings of a member's names.
     page.get_by_role("link", name="Find a family").first.click()
@@ -80,6 +94,7 @@ def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision
     expect(result).to_be_visible()
     axe()
     shot("console-search")
+    fits_a_phone(page)
     result.click()
 
     # The family page: members, chronology (with the correction marked), deadlines.
@@ -90,6 +105,7 @@ def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision
     expect(page.locator("figure.timeline svg[role=img]")).to_be_visible()
     axe()
     shot("console-family")
+    fits_a_phone(page)
 
     # Switch to the court layout and back.
     page.get_by_role("link", name="Court (PD12A)", exact=True).click()
@@ -97,6 +113,7 @@ def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision
     expect(page.get_by_role("link", name="Court (PD12A)", exact=True)).to_have_attribute("aria-current", "page")
     axe()
     shot("console-family-court")
+    fits_a_phone(page)
     page.get_by_role("link", name="Whole record").click()
 
     # As it stood just before the correction was recorded: the original wording, no correction.
@@ -108,6 +125,7 @@ def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision
     expect(page.locator(".correction")).to_have_count(0)
     axe()
     shot("console-family-as-it-stood")
+    fits_a_phone(page)
 
     # What the decision-maker saw, from the first decision in the chronology.
     page.goto(f"/console/families/{family_id}")
@@ -118,6 +136,7 @@ def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision
     expect(page.get_by_role("heading", name="Overdue when it was decided")).to_be_visible()
     axe()
     shot("console-decision")
+    fits_a_phone(page)
 
     # Download the court chronology as CSV.
     page.goto(f"/console/families/{family_id}")
@@ -134,6 +153,7 @@ def test_an_auditor_finds_a_family_reads_it_as_it_stood_and_sees_what_a_decision
     expect(page.get_by_text("export").first).to_be_visible()
     axe()
     shot("console-access-log")
+    fits_a_phone(page)
 
 
 def test_a_practitioner_of_another_team_finds_nothing_of_that_family(page: Page, served: Served,
@@ -160,6 +180,7 @@ def test_a_manager_sees_the_teams_caseloads_and_the_policy_browser_cites_the_see
     expect(page.get_by_role("heading", name="Caseloads")).to_be_visible()
     axe()
     shot("console-team")
+    fits_a_phone(page)
     page.get_by_role("link", name="Due in the next 7 days").click()
     expect(page.get_by_role("link", name="Due in the next 7 days")).to_have_attribute("aria-current", "page")
     page.get_by_role("link", name="Policy packs").first.click()
@@ -168,6 +189,7 @@ def test_a_manager_sees_the_teams_caseloads_and_the_policy_browser_cites_the_see
     expect(page.get_by_text(".txt").first).to_be_visible()
     axe()
     shot("console-policy")
+    fits_a_phone(page)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.goto("/console/team")
