@@ -6,6 +6,8 @@ finds nothing. Every page is checked with axe-core and shot at 1280 and 390 px; 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -15,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from queries import chronology, families
-from tests.browser.support import Served
+from tests.browser.support import SCREENSHOTS, Served
 
 UK = ZoneInfo("Europe/London")
 
@@ -203,3 +205,26 @@ def test_the_keyboard_reaches_the_main_content_first_and_focus_is_visible(page: 
     expect(skip).to_be_focused()
     outline = skip.evaluate("e => getComputedStyle(e).backgroundColor")
     assert outline == "rgb(255, 221, 0)"  # the focus colour
+
+
+def test_the_family_page_prints_as_a_record_without_the_screen_furniture(page: Page, served: Served) -> None:
+    """Printed (or saved as PDF), the family page is its record: no navigation, forms or
+    downloads; the banner, summary, chronology and timeline stay; table headers repeat."""
+    family_id = served.ledger.family_ids()[0]
+    sign_in(page, "auditor")
+    page.goto(f"/console/families/{family_id}")
+    page.emulate_media(media="print")
+    for hidden in (".header", "form.as-at", ".tabs", ".page-links", "#downloads"):
+        expect(page.locator(hidden).first).to_be_hidden()
+    expect(page.locator("table.chronology")).to_be_visible()
+    expect(page.locator("figure.timeline svg")).to_be_visible()
+    assert page.locator("table.chronology thead").evaluate("e => getComputedStyle(e).display") == "table-header-group"
+    out = SCREENSHOTS.parent / "print"
+    out.mkdir(parents=True, exist_ok=True)
+    pdf = out / "console-family.pdf"
+    page.pdf(path=str(pdf), format="A4", print_background=False)
+    assert pdf.read_bytes()[:4] == b"%PDF"
+    if shutil.which("pdftoppm"):  # the first page as a person would see it
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(out / "console-family")],
+                       check=True)
+        assert list(out.glob("console-family*.png"))
