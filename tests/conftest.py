@@ -17,10 +17,11 @@ the whole suite on PostgreSQL only, ``--databases=sqlite`` on SQLite only (and s
 tests that need PostgreSQL itself); ``--every-database`` runs every test on each database,
 as the whole matrix (a nightly run). See docs/testing.md.
 
-SQLite gets a fresh file in the test's tmp_path. PostgreSQL gets one fresh database per
-test run (``ledger_test_<random>``, dropped at the end) and a fresh schema per test, so
-no test touches data that is not its own. Without CI=true, a missing PostgreSQL server
-skips the PostgreSQL half with the reason; in CI it fails.
+SQLite gets a fresh file in the test's tmp_path (in memory: on /dev/shm, where there is
+one). PostgreSQL gets one fresh database per test run (``ledger_test_<random>``, dropped
+at the end) and a fresh schema per test, so no test touches data that is not its own.
+Without CI=true, a missing PostgreSQL server skips the PostgreSQL half with the reason; in
+CI it fails.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 DATABASES = ("sqlite", "postgres")
+TMPFS = "/dev/shm"
 LEVELS = ("storage", "one_database")
 """The marks that say which level a test runs at (docs/testing.md)."""
 _SELECTED = pytest.StashKey[tuple[str, ...]]()
@@ -115,6 +117,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if unknown or not names:
         raise pytest.UsageError(f"--databases: {unknown or names} not among {', '.join(DATABASES)}")
     config.stash[_SELECTED] = tuple(dict.fromkeys(names))
+    # The tests' folders (tmp_path, so every SQLite file) in memory where the machine has a
+    # tmpfs: on the disk each commit waited for an fsync, and a test's ledger made its tables
+    # in about 0.15 s instead of 0.03. Nothing here tests durability after a power cut; what
+    # SQLite does (SQL, transactions, locks, WAL) is the same. --basetemp or
+    # PYTEST_DEBUG_TEMPROOT, given, win.
+    if config.option.basetemp is None and "PYTEST_DEBUG_TEMPROOT" not in os.environ \
+            and os.path.isdir(TMPFS) and os.access(TMPFS, os.W_OK):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = TMPFS
 
 
 def selected_databases(config: pytest.Config) -> tuple[str, ...]:

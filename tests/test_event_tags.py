@@ -17,6 +17,7 @@ import pytest
 from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
 from aggregates.vocabulary import ENTRY_CATEGORIES, PowerName
 from ledger.policies.loader import load_packs
+from ledger.policies.schema import Pack
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TYPES = sorted(VOCABULARY)
@@ -30,12 +31,19 @@ def test_every_event_type_declares_its_category_and_its_own_summary(name: str) -
     assert set(cls.personal) <= set(payload_fields(cls)), f"{name} names personal fields it does not have"
 
 
+@pytest.fixture(scope="module")
+def packs() -> list[Pack]:
+    """Every shipped pack, loaded once for the module's summaries: a pack is frozen, so
+    ``summarise`` can only read it (loading and validating them took most of each test)."""
+    return list(load_packs().values())
+
+
 @pytest.mark.parametrize("name", TYPES)
-def test_every_summary_reads_as_words_for_a_minimal_entry(name: str) -> None:
+def test_every_summary_reads_as_words_for_a_minimal_entry(name: str, packs: list[Pack]) -> None:
     """The summary of each type, made from the values a command would carry, under every
     pack: a sentence, no code left in it, no error."""
     values = _example(VOCABULARY[name])
-    for pack in load_packs().values():
+    for pack in packs:
         text = VOCABULARY[name].summarise(values, pack)
         assert text.strip() and "_" not in text.replace("{m:", ""), (name, text)
         assert "None" not in text, (name, text)
