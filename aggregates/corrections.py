@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-MEMBER_DETAILS = ("given_name", "family_name", "date_of_birth", "gender", "ethnicity", "kind")
+MEMBER_DETAILS = ("given_name", "family_name", "date_of_birth", "gender", "ethnicity", "kind", "expected_date")
 """What a correction may change about one member (``EntryCorrected.member``)."""
 ENVELOPE_CHANGES = ("occurred_at", "about", "context")
 """Besides its own fields, when an entry happened, whom it concerns and its chronology context."""

@@ -39,11 +39,12 @@ from aggregates.vocabulary import (
     MemberKind,
     PauseReason,
     PowerName,
+    ReasonCategory,
     ReferralRoute,
     SupervisionKind,
     TriageOutcome,
 )
-from aggregates.wording import Terms, join, pathway, plain, who, words
+from aggregates.wording import Terms, day, join, member_joined, pathway, plain, staff, who, words
 
 MEETING_NAMES = {
     "team_around_the_family": "Team Around the Family meeting", "review": "Review TAF meeting",
@@ -55,7 +56,7 @@ ENVELOPE_FIELDS = (
 )
 PERSONAL_CONTEXT = ("note", "action_taken", "reference")
 """Free-text chronology details in an event's context: personal data."""
-PERSONAL_MEMBER = ("given_name", "family_name", "date_of_birth")
+PERSONAL_MEMBER = ("given_name", "family_name", "date_of_birth", "expected_date")
 """What identifies a member: personal data wherever members are listed."""
 LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
@@ -131,7 +132,8 @@ class FamilyRegistered(FamilyEvent, Aggregate.Created):
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
-        members = who([m["member_id"] for m in d["members"]])
+        members = ", ".join(member_joined(m["member_id"], "unborn", m.get("expected_date"))
+                            if m.get("kind") == "unborn" else who(m["member_id"]) for m in d["members"])
         return f"Family registered with team {d['team']} under {terms.council}'s procedure: " + members
 
     team: str
@@ -139,15 +141,18 @@ class FamilyRegistered(FamilyEvent, Aggregate.Created):
 
 
 class MemberAdded(FamilyEvent):
-    """A child or adult joins the household record (seed 000 L509: every member)."""
-    personal = ('given_name', 'family_name', 'date_of_birth')
+    """A child or adult joins the household record (seed 000 L509: every member); a child
+    not yet born joins as ``unborn`` with its ``expected_date`` and no date of birth, and
+    ``ChildBorn`` records the birth (seed 000 L2185-L2189, L2266-L2268: pre-birth work)."""
+    personal = ('given_name', 'family_name', 'date_of_birth', 'expected_date')
 
     category = 'family'
     outside_episode = True
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
-        return f"{who(d['member_id'])} ({d['kind']}) joined the family record"
+        joined = member_joined(d["member_id"], d["kind"], d.get("expected_date"))
+        return f"{joined}{',' if d['kind'] == 'unborn' else ''} joined the family record"
 
     member_id: UUID
     given_name: str
@@ -156,6 +161,27 @@ class MemberAdded(FamilyEvent):
     date_of_birth: date | None = None
     gender: Gender | None = None
     ethnicity: Ethnicity | None = None
+    expected_date: date | None = None
+    """An unborn member's expected date of delivery (due date); only an unborn member has one."""
+
+
+class ChildBorn(FamilyEvent):
+    """An unborn member is born: from ``date_of_birth`` they are a child of the family,
+    covered by its per-child rules (seed 000 L2268: "as an unborn and after birth")."""
+    personal = ('date_of_birth', 'given_name')
+
+    category = 'family'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return f"{who(d['member_id'])} was born on {day(d['date_of_birth'])}"
+
+    member_id: UUID
+    date_of_birth: date
+    given_name: str | None = None
+    """The child's given name, when the record had none or a placeholder ("Baby")."""
+    gender: Gender | None = None
 
 
 # --- front door -----------------------------------------------------------------
@@ -177,6 +203,9 @@ class ReferralReceived(FamilyEvent):
     episode_id: UUID
     route: ReferralRoute
     reason: str
+    reason_category: ReasonCategory | None = None
+    """The broad category of the reason (the SSD's ``earl_episode_reason``), beside the
+    free text ``reason``: a code from a closed list, not personal data."""
     referrer_name: str | None = None
     referrer_agency: str | None = None
     consent_to_refer: bool | None = None
@@ -236,7 +265,7 @@ class AllocatedToWorker(FamilyEvent):
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
         role = f" ({d['worker_role']})" if d.get("worker_role") else ""
         lead = " as lead professional" if d.get("lead_professional", True) else ""
-        return f"Allocated to {d['worker_id']}{role}{lead}"
+        return f"Allocated to {staff(d['worker_id'])}{role}{lead}"
 
     worker_id: str
     worker_role: str | None = None
@@ -436,7 +465,7 @@ class PlanAgreed(FamilyEvent):
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
         return join("Plan agreed: " + "; ".join(d["outcomes"]),
-                    f"review by {d['review_by']}" if d.get("review_by") else "")
+                    f"review by {day(d['review_by'])}" if d.get("review_by") else "")
 
     plan_id: UUID
     outcomes: list[str]
@@ -483,7 +512,7 @@ class MeetingHeld(FamilyEvent):
         kind = MEETING_NAMES.get(d["meeting_kind"], words(d["meeting_kind"]).capitalize() + " meeting")
         return join(f"{kind} held", "with " + ", ".join(d["attendees"]) if d["attendees"] else "",
                     f"family present: {who(d['members_present'])}" if d["members_present"] else "",
-                    f"next meeting {d['next_meeting']}" if d.get("next_meeting") else "")
+                    f"next meeting {day(d['next_meeting'])}" if d.get("next_meeting") else "")
 
     meeting_kind: MeetingKind
     attendees: list[str]
@@ -534,7 +563,8 @@ class SupervisionRecorded(FamilyEvent):
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
-        return join(f"{words(d['kind']).capitalize()} supervision of {d['worker_id']}", d.get("text", ""), sep=": ")
+        return join(f"{words(d['kind']).capitalize()} supervision of {staff(d['worker_id'])}", d.get("text", ""),
+                    sep=": ")
 
     worker_id: str
     kind: SupervisionKind = "formal"
@@ -746,6 +776,10 @@ class DocumentRecorded(FamilyEvent):
     document: str
     title: str = ""
     sent_to: list[str] = field(default_factory=list)
+    regarding: UUID | None = None
+    """The entry of this family's record the document belongs to (the statement of a
+    meeting, the form of an assessment): a court chronology lists it in that entry's
+    witness or document reference (issue 21)."""
 
 
 class AgreementRecorded(FamilyEvent):
@@ -814,7 +848,7 @@ class PersonalDataErased(FamilyEvent):
 VOCABULARY: dict[str, type[FamilyEvent]] = {
     cls.__name__: cls
     for cls in (
-        FamilyRegistered, MemberAdded, ReferralReceived, TriageDecided, AllocatedToTeam,
+        FamilyRegistered, MemberAdded, ChildBorn, ReferralReceived, TriageDecided, AllocatedToTeam,
         AllocatedToWorker, ContactAttempted, ContactMade, ConsentGiven, ConsentRefused,
         ConsentWithdrawn, AssessmentStarted, AssessmentSubmitted, AssessmentReturned,
         AssessmentAuthorised, DeadlineExtended, PlanAgreed, PlanAuthorised, PlanShared,

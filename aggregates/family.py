@@ -57,15 +57,18 @@ NOT_CORRECTABLE_TYPES = frozenset({"EntryCorrected", "PersonalDataErased"})
 
 STATE_PERSONAL: dict[str, tuple[str, ...]] = {
     "MemberAdded": ev.MemberAdded.personal,
+    "ChildBorn": ev.ChildBorn.personal,
     "PlanShared": ev.PlanShared.personal,
 }
 """Personal fields the state itself shows (members' names, who a plan went to); the
 other personal fields (free text) are not kept in the facts."""
 
 EXPECTED_WITHIN = timedelta(weeks=42)
-"""How far ahead a child's date of birth may be: an expected baby is put on the record
-with its expected date of delivery (and is covered by no per-child rule until born, ADR
-0010); a pregnancy lasts at most about 42 weeks."""
+"""How far ahead an unborn member's expected date of delivery may be: a pregnancy lasts at
+most about 42 weeks. An expected baby is a member of kind ``unborn`` with that date and no
+date of birth (covered by no per-child rule until ``ChildBorn``, ADR 0032)."""
+BIRTH_DETAILS = frozenset({"date_of_birth", "expected_date", "kind"})
+"""A member's details whose correction is checked as a new member's would be."""
 EARLIEST_BIRTH = date(1900, 1, 1)
 """No one on an early help record was born before 1900: an earlier date of birth is a
 mistyped year (0001, 1800), refused like one in the future."""
@@ -368,6 +371,27 @@ class Family(Aggregate):
         if not replaying:
             _check_members([dict(f)], _today(envelope))
 
+    def _check_ChildBorn(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                         replaying: bool) -> None:
+        """A birth is recorded once, of a member recorded as unborn, on a day that has come
+        (and not after the entry says it was recorded as happening)."""
+        member = self.members.get(f["member_id"].hex)
+        if member is None:
+            raise InvalidCommand(f"{f['member_id']} is not a member of this family", field="member_id")
+        if member["kind"] != "unborn":
+            born = member.get("date_of_birth")
+            already = f" (born {born:%d/%m/%Y})" if isinstance(born, date) else ""
+            raise RuleBroken(f"{f['member_id']} is recorded as {'a child' if member['kind'] == 'child' else 'an adult'}"
+                             f"{already}, not unborn: a birth is recorded once, of an unborn member")
+        if not replaying:
+            _check_birth(f["date_of_birth"], _today(envelope), kind="born")
+        if f["date_of_birth"] > envelope["occurred_at"].astimezone(LONDON).date():
+            raise InvalidCommand(f"date_of_birth {f['date_of_birth']:%d/%m/%Y} is after the day this entry says "
+                                 "the birth was recorded as happening (occurred_at)", field="date_of_birth")
+        if f.get("given_name") is not None and not str(f["given_name"]).strip():
+            raise InvalidCommand("given_name must not be empty (leave it out to keep the name on record)",
+                                 field="given_name")
+
     def _check_ReferralReceived(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
                                 replaying: bool) -> None:
         if any(e["episode_id"] == f["episode_id"] for e in self.episodes):
@@ -549,6 +573,13 @@ class Family(Aggregate):
             raise RuleBroken("the proposed closure is already authorised")
         self._not_before(envelope, closure.get("proposed_at"), "closure was proposed")
 
+    def _check_DocumentRecorded(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                replaying: bool) -> None:
+        target = f.get("regarding")
+        if target is not None and UUID(str(target)).hex not in self.log:
+            raise InvalidCommand(f"no event {target} exists on this family for the document to be regarding",
+                                 field="regarding")
+
     def _check_EpisodeClosed(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
                              replaying: bool) -> None:
         closure = self._episode()["closure"]
@@ -608,9 +639,10 @@ class Family(Aggregate):
                                          field=f"changes.{name}")
             if "about" in changes:
                 self._check_members_known(changes["about"], "changes.about")
-            if kind == "MemberAdded" and isinstance(changes.get("date_of_birth"), date):
-                _check_birth(changes["date_of_birth"], _today(envelope), "changes.date_of_birth",
-                             kind=changes.get("kind", target[4]["kind"]))
+            if kind == "MemberAdded" and BIRTH_DETAILS & set(changes):
+                _check_member({**target[4], **changes}, _today(envelope), "changes.")
+            if kind == "ChildBorn" and isinstance(changes.get("date_of_birth"), date):
+                _check_birth(changes["date_of_birth"], _today(envelope), "changes.date_of_birth", kind="born")
         corrected = corrected_entry(target, changes, member)
         corrector = envelope["actor"]
         self._check_authority(kind, corrected[4], corrector, pack)
@@ -642,9 +674,8 @@ class Family(Aggregate):
         if unknown:
             raise InvalidCommand(f"a member's correctable details are {', '.join(MEMBER_DETAILS)}, not "
                                  f"{', '.join(unknown)}", field="changes")
-        dob = changes.get("date_of_birth")
-        if isinstance(dob, date):
-            _check_birth(dob, _today(envelope), "changes.date_of_birth", kind=changes.get("kind", found["kind"]))
+        if BIRTH_DETAILS & set(changes):
+            _check_member({**found, **changes}, _today(envelope), "changes.", names=False)
         for name in ("given_name", "family_name"):
             if name in changes and not str(changes[name] or "").strip():
                 raise InvalidCommand(f"changes.{name} must not be empty", field=f"changes.{name}")
@@ -785,23 +816,47 @@ def _today(envelope: Mapping[str, Any]) -> date:
 
 
 def _check_birth(dob: date, today: date, field: str = "date_of_birth", kind: str = "child") -> None:
-    if kind != "child" and dob > today:
-        raise InvalidCommand(f"{field} {dob.isoformat()} is in the future", field=field)
-    if dob > today + EXPECTED_WITHIN:
-        raise InvalidCommand(f"{field} {dob.isoformat()} is more than 42 weeks ahead: an expected baby is "
-                             "recorded with its expected date of delivery", field=field)
+    """A date of birth that can be: not in the future (a child not yet born is a member of
+    kind ``unborn`` with an expected date), not before 1900."""
+    if dob > today:
+        hint = "" if kind != "child" else (": a child not yet born is recorded as kind unborn with its "
+                                           "expected_date, and ChildBorn when born")
+        raise InvalidCommand(f"{field} {dob.isoformat()} is in the future{hint}", field=field)
     if dob < EARLIEST_BIRTH:
         raise InvalidCommand(f"{field} {dob.isoformat()} is before {EARLIEST_BIRTH.year}", field=field)
 
 
-def _check_members(members: list[dict[str, Any]], today: date) -> None:
-    for member in members:
-        dob = member.get("date_of_birth")
+def _check_member(member: Mapping[str, Any], today: date, prefix: str = "", *, names: bool = True) -> None:
+    """One member's details as they would stand: an unborn member has an expected date
+    (if known) within a pregnancy's length and no date of birth; a born one no expected
+    date and, if given, a date of birth that has come."""
+    kind = member.get("kind", "child")
+    dob, expected = member.get("date_of_birth"), member.get("expected_date")
+    if kind == "unborn":
         if dob is not None:
-            _check_birth(dob, today, kind=member.get("kind", "child"))
+            raise InvalidCommand("an unborn member has no date of birth: give expected_date, and record "
+                                 "ChildBorn when the child is born", field=f"{prefix}date_of_birth")
+        if isinstance(expected, date):
+            if expected > today + EXPECTED_WITHIN:
+                raise InvalidCommand(f"{prefix}expected_date {expected.isoformat()} is more than 42 weeks ahead",
+                                     field=f"{prefix}expected_date")
+            if expected < EARLIEST_BIRTH:
+                raise InvalidCommand(f"{prefix}expected_date {expected.isoformat()} is before "
+                                     f"{EARLIEST_BIRTH.year}", field=f"{prefix}expected_date")
+    elif expected is not None and prefix == "":
+        raise InvalidCommand(f"expected_date is for an unborn member, not a {kind}: a child is recorded with "
+                             "date_of_birth", field="expected_date")
+    if isinstance(dob, date) and kind != "unborn":
+        _check_birth(dob, today, f"{prefix}date_of_birth", kind=kind)
+    if names:
         for name in ("given_name", "family_name"):
             if not str(member.get(name, "")).strip():
                 raise InvalidCommand(f"{name} must not be empty", field=name)
+
+
+def _check_members(members: list[dict[str, Any]], today: date) -> None:
+    for member in members:
+        _check_member(member, today)
 
 
 def _compact(fields: Mapping[str, Any], personal: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -47,6 +47,8 @@ class Member(TypedDict, total=False):
     date_of_birth: Any
     gender: str | None
     ethnicity: str | None
+    expected_date: Any
+    """An unborn member's expected date of delivery (kept once they are born)."""
     added_by: Any
 
 
@@ -206,7 +208,7 @@ def _member(values: Mapping[str, Any], added_by: Any) -> Member:
         "member_id": values["member_id"], "given_name": values.get("given_name", ""),
         "family_name": values.get("family_name", ""), "kind": values["kind"],
         "date_of_birth": values.get("date_of_birth"), "gender": values.get("gender"),
-        "ethnicity": values.get("ethnicity"),
+        "ethnicity": values.get("ethnicity"), "expected_date": values.get("expected_date"),
     }
     if added_by is not None:
         member["added_by"] = added_by
@@ -219,6 +221,17 @@ def _episode(state: FamilyState) -> Episode | None:
 
 def _member_added(state: FamilyState, f: Fact) -> None:
     state["members"][key(f.values["member_id"])] = _member(f.values, f.event_id)
+
+
+def _child_born(state: FamilyState, f: Fact) -> None:
+    """An unborn member becomes a child, born on ``date_of_birth``."""
+    member = state["members"].get(key(f.values["member_id"]))
+    if member is None:  # refused when recorded
+        return
+    member["kind"], member["date_of_birth"] = "child", f.values["date_of_birth"]
+    for name in ("given_name", "gender"):
+        if f.values.get(name):
+            member[name] = f.values[name]
 
 
 def _referral(state: FamilyState, f: Fact) -> None:
@@ -388,6 +401,7 @@ def _oversight(episode: Episode, f: Fact) -> None:
 
 HANDLERS: dict[str, Callable[[FamilyState, Fact], None]] = {
     "MemberAdded": _member_added,
+    "ChildBorn": _child_born,
     "ReferralReceived": _referral,
     "AllocatedToTeam": _team,
     "AllocatedToWorker": _on_episode(_worker),

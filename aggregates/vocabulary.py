@@ -34,7 +34,13 @@ PowerName = Literal["triage", "step", "transfer", "accept_transfer", "authorise"
 """The powers a policy pack gives to roles (its ``authority``): an event type that needs
 one says which (``FamilyEvent.power``)."""
 
-MemberKind = Literal["child", "adult"]
+MemberKind = Literal["child", "adult", "unborn"]
+"""Who a member is: a child, an adult, or a child not yet born (recorded with the expected
+date of delivery and no date of birth; ``ChildBorn`` makes them a child from their birth).
+Pre-birth work is early help work (seed 000 L2185-L2189: Durham's Pre-Birth Intervention
+Service "during the second stage of pregnancy"; L2266-L2268 "danger to the unborn child
+(as an unborn and after birth)"; L1788 case clinics select "unborn babies and children
+under one")."""
 
 # DfE CIN census / Annex A gender codes: 0 not known, 1 male, 2 female, 9 not specified.
 Gender = Literal["0", "1", "2", "9"]
@@ -102,7 +108,33 @@ period has passed (listed by GET /retention/due), the person asked (UK GDPR Art.
 the family was recorded in error."""
 ERASURE_REASONS: tuple[str, ...] = ErasureReason.__args__  # type: ignore[attr-defined]
 
+ReasonCategory = Literal[
+    "alcohol_substance_misuse", "mental_health", "parenting_family_dynamics", "disabilities_illness",
+    "domestic_abuse", "child_abuse_neglect", "special_circumstances", "socio_economic",
+    "child_wellbeing_development", "information_support", "other",
+]
+"""The broad category of the reason for early help involvement, recorded on a referral
+beside its free text (``ReferralReceived.reason_category``): what the Standard
+Safeguarding Dataset's ``earl_episode_reason`` (EARL005A, "Broad categorisation of Reason
+for Early Help Involvement") carries. A code, not personal data."""
+REASON_CATEGORIES: dict[str, str] = {
+    "alcohol_substance_misuse": "Alcohol/substance misuse", "mental_health": "Mental health",
+    "parenting_family_dynamics": "Parenting and family dynamics", "disabilities_illness": "Disabilities/illness",
+    "domestic_abuse": "Domestic abuse", "child_abuse_neglect": "Child abuse/neglect",
+    "special_circumstances": "Special circumstances", "socio_economic": "Socio-economic",
+    "child_wellbeing_development": "Child well-being and development",
+    "information_support": "Information and support", "other": "Other",
+}
+"""Each category as the SSD extract writes it."""
+
 ClosureReason = Literal[
     "outcomes_met", "step_up", "step_down", "transferred", "no_further_action",
     "disengaged", "consent_withdrawn", "moved_away", "other",
 ]
+CLOSURE_REASONS: tuple[str, ...] = ClosureReason.__args__  # type: ignore[attr-defined]
+
+SsdEndReason = Literal["Outcomes met", "Step-up", "NFA"]
+"""The Standard Safeguarding Dataset's end reasons of an early help episode
+(``earl_episode_end_reason``, EARL006A: "Reason Episode endeed e.g. Outcomes met/ Step-up/
+NFA"), as it writes them; each pack maps every ``ClosureReason`` onto one."""
+SSD_END_REASONS: tuple[str, ...] = SsdEndReason.__args__  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@
 - auditors read every family and write nothing; inspectors likewise, with tokens that
   expire (the length of an inspection);
 - services read the feed and the read models only, never a family's record as such;
-- admins manage packs and keys (erasure, legal holds, retention) and read no case content.
+- admins manage packs and keys (erasure, legal holds, retention) and the staff directory
+  (whose changes the access log keeps), and read no case content.
 
 ``POLICY`` maps (method, route) to the roles allowed and how the family is found.
 ``enforce`` runs before every route (an application-wide dependency): a route missing
@@ -92,6 +93,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", "/legal-holds/{family_id}"): Rule(ADMIN),
     ("GET", "/legal-holds"): Rule(frozenset({"admin", "auditor"}), log="legal-holds"),
     ("POST", "/families/{family_id}/erasure"): Rule(ADMIN),
+    ("GET", "/staff"): Rule(ADMIN),
+    ("GET", "/staff/{user_id}"): Rule(ADMIN),
+    ("PUT", "/staff/{user_id}"): Rule(ADMIN, log="staff-update"),
 }
 EXPORTS = Rule(frozenset({"auditor", "inspector"}), log="export")
 """Council-wide data returns (``/exports/...``): they list every team's children, so no

@@ -80,6 +80,7 @@ def marked(response: Response, held: Sequence[Quarantined]) -> Response:
 CSV = {"text/csv": {"schema": {"type": "string"}}}
 DOCX = {"application/vnd.openxmlformats-officedocument.wordprocessingml.document": {
     "schema": {"type": "string", "format": "binary"}}}
+PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def answered_as(description: str, *media: dict[str, Any]) -> dict[int | str, dict[str, Any]]:

@@ -26,6 +26,7 @@ from ledger.application import Ledger
 from projections.exports import Export
 from projections.projector import Projector
 from queries.exports import annex_a_export, chronology_export, ssd_export
+from queries.exports import prepared_by as exports_prepared_by
 from queries.trust import subject_access_export
 
 export = typer.Typer(help="Export chronologies and data returns.", no_args_is_help=True)
@@ -40,6 +41,7 @@ class Profile(StrEnum):
 class ChronologyFormat(StrEnum):
     json = "json"
     csv = "csv"
+    pdf = "pdf"
     docx = "docx"
 
 
@@ -52,6 +54,8 @@ First = Annotated[str, typer.Option("--from", help="First day of the period (YYY
 Last = Annotated[str, typer.Option("--to", help="Last day of the period (YYYY-MM-DD).")]
 ReturnFormatOption = Annotated[ReturnFormat, typer.Option("--format", help="csv or json.")]
 Output = Annotated[Path | None, typer.Option(help="File to write (default: standard output).")]
+PackOption = Annotated[str | None, typer.Option(
+    "--pack", help="Only the families worked under this council's policy pack (its id).")]
 AsAt = Annotated[str | None, typer.Option(
     "--as-at", help="The record as it stood at this moment of recording (ISO 8601 with a timezone offset).")]
 
@@ -71,8 +75,9 @@ def _write(make: Callable[[Ledger, Projector], Export], output: Path | None, wha
         ledger.access_log.record_all([Read(operator(), action, f"ledger export {what}", " ".join(sys.argv[2:]),
                                            family_id=f, member_id=member_id) for f in families])
     if output is None:
-        if found.media_type.startswith("application/vnd.") and sys.stdout.isatty():
-            typer.secho("a Word document is not for a terminal: give --output FILE", err=True, fg=typer.colors.RED)
+        if found.media_type.startswith(("application/vnd.", "application/pdf")) and sys.stdout.isatty():
+            typer.secho("a Word or PDF document is not for a terminal: give --output FILE", err=True,
+                        fg=typer.colors.RED)
             raise typer.Exit(code=2)
         sys.stdout.buffer.write(found.content)
         sys.stdout.buffer.flush()
@@ -85,16 +90,23 @@ def _write(make: Callable[[Ledger, Projector], Export], output: Path | None, wha
 def chronology(
     family: Annotated[str, typer.Option("--family", help="The family's id.")],
     profile: Annotated[Profile, typer.Option(help="court (FPR PD12A), practice (multi-agency) or review.")],
-    format: Annotated[ChronologyFormat, typer.Option("--format", help="json, csv or docx.")] = ChronologyFormat.json,
+    format: Annotated[ChronologyFormat, typer.Option(
+        "--format", help="json, csv, pdf or docx (Word).")] = ChronologyFormat.json,
     member: Annotated[str | None, typer.Option("--member", help="A member's own chronology.")] = None,
     as_at: AsAt = None,
+    case_number: Annotated[str | None, typer.Option(
+        "--case-number", help="The court's case number, for the header of a PDF or Word document.")] = None,
+    prepared_by: Annotated[str | None, typer.Option(
+        "--prepared-by", help="Who the document says prepared it: a user id in the staff directory "
+                              "(default: you, as cli:<operating-system user>).")] = None,
     output: Output = None,
 ) -> None:
     """A family's (or one member's) chronology for a court bundle, a partnership or a case review."""
     family_id, member_id = uuid_option(family, "--family"), uuid_option(member, "--member") if member else None
     moment = moment_option(as_at)
     _write(lambda ledger, projector: chronology_export(
-        ledger, projector, family_id, profile=profile.value, fmt=format.value, member=member_id, as_at=moment),
+        ledger, projector, family_id, profile=profile.value, fmt=format.value, member=member_id, as_at=moment,
+        case_number=case_number, prepared_by=exports_prepared_by(ledger, {"user_id": prepared_by or operator()})),
         output, "chronology")
 
 
@@ -104,12 +116,13 @@ def annex_a(
     last: Last,
     format: ReturnFormatOption = ReturnFormat.csv,
     as_at: AsAt = None,
+    pack: PackOption = None,
     output: Output = None,
 ) -> None:
     """Ofsted Annex A, List 2 (early help): one row per child per early help assessment in the period."""
     period = day_option(first, "--from"), day_option(last, "--to")
     moment = moment_option(as_at)
-    _write(lambda ledger, projector: annex_a_export(ledger, projector, *period, format.value, moment), output,
+    _write(lambda ledger, projector: annex_a_export(ledger, projector, *period, format.value, moment, pack), output,
            "annex-a")
 
 
@@ -119,12 +132,14 @@ def ssd(
     last: Last,
     format: ReturnFormatOption = ReturnFormat.csv,
     as_at: AsAt = None,
+    pack: PackOption = None,
     output: Output = None,
 ) -> None:
     """The Standard Safeguarding Dataset's ssd_early_help_episodes: one row per child per episode in the period."""
     period = day_option(first, "--from"), day_option(last, "--to")
     moment = moment_option(as_at)
-    _write(lambda ledger, projector: ssd_export(ledger, projector, *period, format.value, moment), output, "ssd")
+    _write(lambda ledger, projector: ssd_export(ledger, projector, *period, format.value, moment, pack), output,
+           "ssd")
 
 
 @export.callback(invoke_without_command=True)

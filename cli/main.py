@@ -1,5 +1,5 @@
-"""The ``ledger`` command: serve, token, project, replay, demo, teams, policies, export,
-verify, erase and keys.
+"""The ``ledger`` command: serve, token, project, replay, demo, teams, staff, policies,
+export, verify, erase and keys.
 
 The CLI is an entry point beside the HTTP API (``api/``), over the same application core
 (``ledger/``) and query layer (``queries/``): it never imports ``api`` (``serve`` hands
@@ -35,7 +35,7 @@ from demo import DemoAlreadyLoaded, DemoRefused, generate
 from ledger.application import Ledger
 from ledger.policies.render import render_markdown
 from ledger.settings import get_settings
-from ledger.tokens import TokenTooLong, mint
+from ledger.tokens import MAX_NAME_CLAIM, TokenTooLong, mint
 from projections.projector import Projector
 from replay.rebuild import rebuild
 
@@ -85,12 +85,20 @@ def token(
     team: Annotated[str | None, typer.Option(help="Team (required for practitioner, supervisor, manager).")] = None,
     hours: Annotated[float, typer.Option(min=0.01, help="Lifetime in hours, more than 0 (an inspector's at most 336: "
                                                          "14 days).")] = 8.0,
+    name: Annotated[str | None, typer.Option(help="The person's name (claim `name`), recorded with each event "
+                                                  "they record, e.g. \"Sam Jones\".")] = None,
+    job_title: Annotated[str | None, typer.Option(help="Their job title (claim `job_title`), e.g. \"Family "
+                                                       "Support Worker\".")] = None,
 ) -> None:
     """Print a bearer token signed with the local key (LEDGER_JWT_SECRET or the data folder's)."""
     if role in TEAM_ROLES and not team:
         raise typer.BadParameter(f"a {role} token needs --team", param_hint="--team")
+    for hint, value in (("--name", name), ("--job-title", job_title)):
+        if value is not None and (len(value.strip()) > MAX_NAME_CLAIM or any(ord(c) < 32 for c in value)):
+            raise typer.BadParameter(f"at most {MAX_NAME_CLAIM} characters, on one line", param_hint=hint)
     try:
-        typer.echo(mint(get_settings().signing_key(), sub=sub, role=role, team=team, hours=hours))
+        typer.echo(mint(get_settings().signing_key(), sub=sub, role=role, team=team, hours=hours, name=name,
+                        job_title=job_title))
     except TokenTooLong as e:
         raise typer.BadParameter(str(e), param_hint="--hours") from None
     except ValueError as e:
@@ -287,6 +295,84 @@ def teams_list(
         typer.echo("the team directory is empty: add a team with `ledger teams add <id> --name <name>`")
     for team in found:
         typer.echo(f"{team['team_id']:<32} {team['name']}  (added {team['added_at'][:10]} by {team['added_by']})")
+
+
+staff = typer.Typer(help="The staff directory: the names and job titles shown instead of user ids.",
+                    no_args_is_help=True)
+app.add_typer(staff, name="staff")
+
+
+def _put_staff(user_id: str, name: str, job_title: str | None, database_url: str | None, how: str) -> None:
+    ledger = open_ledger(database_url)
+    try:
+        entry = ledger.staff.put(user_id, name, job_title, operator())
+        ledger.access_log.record(actor=operator(), action="staff-update", path=f"ledger staff {how}",
+                                 query=f"user_id={user_id}")
+    except LedgerError as e:
+        typer.secho(f"staff entry refused: {e.detail}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from None
+    finally:
+        ledger.close()
+    typer.echo(f"{entry.user_id}: {entry.name}" + (f", {entry.job_title}" if entry.job_title else ""))
+
+
+@staff.command("add")
+def staff_add(
+    user_id: Annotated[str, typer.Argument(help="The user id tokens carry (sub), e.g. sot-sfsw-06.")],
+    name: Annotated[str, typer.Option(help="Their name as colleagues read it, e.g. \"Sam Jones\".")],
+    job_title: Annotated[str | None, typer.Option(help="Their job title, e.g. \"Family Support Worker\".")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add someone to the staff directory (or replace their entry): entries recorded
+    without a name, and workers named by id, read this name and title."""
+    _put_staff(user_id, name, job_title, database_url, "add")
+
+
+@staff.command("update")
+def staff_update(
+    user_id: Annotated[str, typer.Argument(help="The user id of someone in the directory.")],
+    name: Annotated[str | None, typer.Option(help="Their new name (default: unchanged).")] = None,
+    job_title: Annotated[str | None, typer.Option(help="Their new job title (default: unchanged; \"\" removes it).")]
+    = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change someone's name or job title in the staff directory."""
+    if name is None and job_title is None:
+        raise typer.BadParameter("give --name, --job-title or both", param_hint="--name")
+    ledger = open_ledger(database_url)
+    try:
+        found = ledger.staff.get(user_id)
+    finally:
+        ledger.close()
+    if found is None:
+        typer.secho(f"{user_id} is not in the staff directory: add them with `ledger staff add {user_id} --name ...`",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2)
+    _put_staff(user_id, found.name if name is None else name,
+               found.job_title if job_title is None else job_title, database_url, "update")
+
+
+@staff.command("list")
+def staff_list(
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the staff directory."""
+    ledger = open_ledger(database_url)
+    try:
+        found = ledger.staff.all()
+    finally:
+        ledger.close()
+    if not found:
+        typer.echo("the staff directory is empty: add someone with `ledger staff add <user id> --name <name>`")
+        return
+    table = Table("user id", "name", "job title", "updated")
+    for entry in found:
+        table.add_row(entry.user_id, entry.name, entry.job_title or "",
+                      f"{entry.updated_at[:10]} by {entry.updated_by}")
+    console = Console()
+    if not console.is_terminal:
+        console.width = 200  # piped or captured: one line per person
+    console.print(table)
 
 
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)

@@ -29,6 +29,7 @@ PAGES: dict[tuple[str, str], Rule] = {
     ("GET", f"{PREFIX}/families/{{family_id}}/access-log"): Rule(
         MANAGER_OR_AUDITOR, scope="family", log="access-log", page=True),
     ("GET", f"{PREFIX}/families/{{family_id}}/download"): Rule(READERS, scope="family", log="export", page=True),
+    ("GET", f"{PREFIX}/families/{{family_id}}/document"): Rule(READERS, scope="family", log="export", page=True),
     ("GET", f"{PREFIX}/team"): Rule(READERS, scope="team", log="deadlines-list", page=True),
     ("GET", f"{PREFIX}/policies"): Rule(PACK_READERS, page=True),
     ("GET", f"{PREFIX}/policies/{{policy_id}}"): Rule(PACK_READERS, page=True),

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from api.app import create_app as create_api
 from console import access, pages, session
 from console.rendering import HERE, page
+from documents import chronology as documents
 from ledger.application import Ledger
 from ledger.settings import Settings
 
@@ -34,6 +35,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     app.state.console_demo = settings.console_demo_sign_in
     app.include_router(pages.home)
     app.include_router(pages.router)
+    app.mount(f"{access.PREFIX}/static/documents", StaticFiles(directory=documents.STATIC), name="document-static")
     app.mount(f"{access.PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.middleware("http")(_renew_sessions)
     _as_pages(app)

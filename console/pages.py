@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from aggregates.errors import InvalidCommand
 from aggregates.events import VOCABULARY
@@ -24,6 +24,7 @@ from console import session
 from console.access import PREFIX
 from console.rendering import UK, page
 from console.timeline import timeline_svg
+from documents import chronology as documents
 from queries import chronology, deadlines, exports, families, oversight, policies, trust
 from queries.search import find_families
 
@@ -31,7 +32,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends
 home = APIRouter(include_in_schema=False)
 
 PROFILES = {"court": "Court (PD12A)", "practice": "Practice (multi-agency)", "review": "Case review"}
-DOWNLOADS = ("csv", "docx")
+DOWNLOADS = ("pdf", "docx", "csv")
 
 
 @home.get("/")
@@ -74,8 +75,10 @@ def sign_in(request: Request, ledger: LedgerDep,
                     roles=[r for r in ROLES if r != "service"], teams=ledger.teams.all(), actor=None,
                     form={"user_id": user_id, "role": role, "team": team})
     response = RedirectResponse(_local(next), status_code=303)
+    known = ledger.staff.get(user_id)  # the demo's staff directory names the person signing in (ADR 0030)
     session.start(response, request, settings, user_id=user_id, role=role,
-                  team=team if role in TEAM_ROLES else None, now=datetime.now(timezone.utc))
+                  team=team if role in TEAM_ROLES else None, now=datetime.now(timezone.utc),
+                  name=known.name if known else None, job_title=known.job_title if known else None)
     return response
 
 
@@ -267,11 +270,29 @@ def access_log_page(request: Request, actor: Actor, ledger: LedgerDep, family_id
 
 @router.get("/families/{family_id}/download")
 def download(actor: Actor, ledger: LedgerDep, read_models: ReadModels, family_id: UUID,
-             profile: Literal["court", "practice", "review"], format: Literal["csv", "docx"],
-             member: UUID | None = None) -> Response:
+             profile: Literal["court", "practice", "review"], format: Literal["csv", "pdf", "docx"],
+             member: UUID | None = None, case_number: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     """The chronology in a profile as a file, as the signed-in person (logged as an export)."""
     return file(exports.chronology_export(ledger, read_models, family_id, profile=profile, fmt=format,
-                                          member=member))
+                                          member=member, case_number=case_number,
+                                          prepared_by=exports.prepared_by(ledger, actor)))
+
+
+@router.get("/families/{family_id}/document")
+def document_page(actor: Actor, ledger: LedgerDep, read_models: ReadModels, family_id: UUID,
+                  profile: Literal["court", "practice", "review"] = "court", member: UUID | None = None,
+                  case_number: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """The chronology document as the PDF prints it, from the same template
+    (``documents/templates/chronology.html``), to read or print from the browser (logged
+    as an export, like the download)."""
+    found = exports.chronology_document(ledger, read_models, family_id, profile=profile, member=member,
+                                        case_number=case_number, prepared_by=exports.prepared_by(ledger, actor))
+    query = {k: v for k, v in {"profile": profile, "member": str(member) if member else "",
+                               "case_number": found.case_number or ""}.items() if v}
+    links = {"Back to the family": f"{PREFIX}/families/{family_id}",
+             **{f"Download {fmt.upper()}": f"{PREFIX}/families/{family_id}/download?"
+                + urlencode({**query, "format": fmt}) for fmt in DOWNLOADS}}
+    return HTMLResponse(documents.html(found, stylesheet=f"{PREFIX}/static/documents/print.css", preview=links))
 
 
 # -- a team -----------------------------------------------------------------------------------

@@ -84,8 +84,26 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     context.setdefault("demo", bool(getattr(request.app.state, "console_demo", False)))
     context.setdefault("title", "")
     context.setdefault("path", request.url.path)
+    person = _person(request)
+    context.setdefault("person", person)
+    context.setdefault("people", lambda ids: "; ".join(person(i) for i in ids))
     html = environment.get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def _person(request: Request) -> Any:
+    """``person(user_id, name=None, job_title=None)`` for templates: someone as a person
+    reads them, "Sam Jones, Family Support Worker" (``Ledger.describe``, ADR 0030)."""
+    ledger = getattr(request.app.state, "ledger", None)
+
+    def person(user_id: str | None, name: str | None = None, job_title: str | None = None) -> str:
+        if not user_id and not name:
+            return ""
+        if ledger is None:
+            return name or str(user_id)
+        return str(ledger.describe(user_id, name, job_title).text)
+
+    return person
 
 
 HEADERS = {

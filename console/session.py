@@ -51,10 +51,12 @@ class Sessions:
 
 
 def start(response: Response, request: Request, settings: Settings, *, user_id: str, role: str, team: str | None,
-          now: datetime, session: str | None = None) -> None:
-    """Sign in: set the session cookie with a fresh token (a new session id unless renewing)."""
+          now: datetime, session: str | None = None, name: str | None = None, job_title: str | None = None) -> None:
+    """Sign in: set the session cookie with a fresh token (a new session id unless renewing),
+    carrying the person's ``name`` and ``job_title`` when known (ADR 0030)."""
     token = mint(settings.signing_key(), sub=user_id, role=role, team=team,
-                 hours=settings.console_session_minutes / 60, now=now, session=session or secrets.token_urlsafe(16))
+                 hours=settings.console_session_minutes / 60, now=now, session=session or secrets.token_urlsafe(16),
+                 name=name, job_title=job_title)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=settings.console_session_minutes * 60, path="/", httponly=True,
         samesite="strict", secure=request.url.scheme == "https")
@@ -90,7 +92,8 @@ def renew_if_due(response: Response, request: Request, settings: Settings, actor
     left = expires - now.timestamp()
     if left < settings.console_session_minutes * 30:
         start(response, request, settings, user_id=actor["user_id"], role=actor["role"],
-              team=actor["team"] or None, now=now, session=actor["session"])
+              team=actor["team"] or None, now=now, session=actor["session"], name=actor.get("name"),
+              job_title=actor.get("job_title"))
 
 
 def identify(request: Request) -> tuple[str, float] | None:

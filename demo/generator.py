@@ -49,7 +49,7 @@ from demo.haringey import Haringey
 from demo.leicestershire import Leicestershire
 from demo.northamptonshire import Northamptonshire
 from demo.southampton import Southampton
-from demo.staff import staff_teams, team_name
+from demo.staff import staff_directory, staff_teams, team_name
 from demo.story import Step, Story, at
 from ledger.application import Ledger
 from ledger.calendar import WorkingCalendar, london_date
@@ -185,6 +185,8 @@ def _record_stories(ledger: Ledger, now: list[datetime], *, families: int, seed:
         for team in teams[p]:
             if ledger.teams.get(team.id) is None:
                 ledger.teams.add(team.id, name=team_name(team.id, ledger.packs[p].council), by="demo")
+        # Their staff by name and job title (ADR 0030): the entries name them, not their ids.
+        ledger.staff.put_all(staff_directory(p, teams[p], seed), actor="demo")
 
     # Who each family is and when its story starts (cheap; the stories are built on demand).
     plans: list[tuple[datetime, int, str, int, frozenset[str]]] = []

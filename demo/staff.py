@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 FAMILIES_PER_TEAM = 60
@@ -30,19 +31,23 @@ class Service:
     localities: tuple[str, ...]
     codes: tuple[str, str, str]  # practitioner, supervisor, manager
     title: str  # the lead practitioner's role title (AllocatedToWorker.worker_role)
+    supervisor_title: str = "Senior Practitioner"
+    manager_title: str = "Team Manager"
 
 
 SERVICES: dict[str, Service] = {
     "durham-one-point": Service("dur", ("durham-city", "chester-le-street", "derwentside", "easington",
-                                        "sedgefield", "wear-valley", "teesdale"), ("kw", "skw", "tm"), "Key Worker"),
+                                        "sedgefield", "wear-valley", "teesdale"), ("kw", "skw", "tm"), "Key Worker",
+                                "Senior Key Worker"),
     "haringey-early-help": Service("har", ("tottenham", "wood-green", "hornsey", "muswell-hill", "seven-sisters"),
-                                   ("fsw", "sfsw", "tm"), "Family Support Worker"),
+                                   ("fsw", "sfsw", "tm"), "Family Support Worker", "Senior Family Support Worker"),
     "northamptonshire-0-19": Service("nor", ("northampton", "corby", "kettering", "wellingborough", "daventry",
                                              "towcester"), ("fsw", "sp", "tm"), "Family Support Worker"),
     "leicestershire-early-help": Service("lei", ("charnwood", "hinckley", "melton", "blaby", "harborough",
-                                                 "coalville"), ("fw", "sfw", "tl"), "Family Wellbeing Worker"),
+                                                 "coalville"), ("fw", "sfw", "tl"), "Family Wellbeing Worker",
+                                      "Senior Family Wellbeing Worker", "Team Leader"),
     "southampton-0-19": Service("sot", ("east", "west", "central", "north", "itchen"), ("sfsw", "tc", "om"),
-                                "Senior Family Support Worker"),
+                                "Senior Family Support Worker", "Team Coordinator", "Operations Manager"),
 }
 
 
@@ -76,3 +81,26 @@ def team_name(team_id: str, council: str) -> str:
     words = team_id.split("-", 1)[1].replace("-", " ").title()
     return f"{words} ({council})"
 
+
+
+# --- the staff directory ----------------------------------------------------------------------
+
+GIVEN = ("Sam", "Alex", "Priya", "Tom", "Aisha", "Gareth", "Nadia", "Chris", "Hannah", "Kwame", "Leanne", "Marek",
+         "Joanne", "Imran", "Ruth", "Dev", "Claire", "Tunde", "Fiona", "Owen", "Bethan", "Ravi", "Lucy", "Sean")
+FAMILY = ("Jones", "Patel", "Okafor", "Walsh", "Hughes", "Kowalski", "Reid", "Begum", "Thornton", "Mensah",
+          "Griffiths", "Ahmed", "Lawson", "Doyle", "Nowak", "Sharma", "Pryce", "Campbell", "Whitfield", "Osei")
+"""Made-up staff names (not the demo families' surnames): no real person is meant."""
+
+
+def staff_directory(pack_id: str, teams: list[Team], seed: int) -> list[tuple[str, str, str]]:
+    """(user id, name, job title) for every member of the teams' staff: a made-up name,
+    the same for a seed, and the title the council's service gives the role."""
+    service = SERVICES[pack_id]
+    titles = {"practitioner": service.title, "supervisor": service.supervisor_title,
+              "manager": service.manager_title}
+    found = []
+    for team in teams:
+        for person in (team.manager, team.supervisor, *team.practitioners):
+            rng = random.Random(f"{seed}:staff:{person['user_id']}")
+            found.append((person["user_id"], f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}", titles[person["role"]]))
+    return found

@@ -359,11 +359,11 @@ class Story:
         return self.ep
 
     def referral(self, route: str | None = None, priority: str | None = None) -> Step:
-        reason, source, default_route = self.rng.choice(REFERRALS)
+        reason, source, default_route, category = self.rng.choice(REFERRALS)
         agency = self.rng.choice(AGENCIES[source]) if source else None
         fields: dict[str, Any] = {
             "episode_id": self.ep.episode_id, "route": route or default_route, "reason": reason,  # type: ignore[union-attr]
-            "referrer_agency": agency, "consent_to_refer": True, "priority": priority,
+            "referrer_agency": agency, "consent_to_refer": True, "priority": priority, "reason_category": category,
         }
         if agency:
             fields["referrer_name"] = f"{self.rng.choice(WOMEN + MEN)} {self.rng.choice(SURNAMES)}"
@@ -541,8 +541,10 @@ class Story:
         """An earlier entry put right: a visit's date, a note's words, a meeting's attendees."""
         ep = self.ep
         assert ep is not None
-        choices = [("visit", s) for s in ep.visits[-4:]] + [("note", s) for s in ep.notes[-3:]] + \
-                  [("meeting", s) for s in ep.meetings[-2:]]
+        words = [("note", s) for s in ep.notes[-3:]] + [("meeting", s) for s in ep.meetings[-2:]]
+        choices = [("visit", s) for s in ep.visits[-4:]] + words
+        if "correction" in self.f and words:  # the story's own correction changes what an entry says
+            choices = words
         if not choices:
             self.once(self.after(5), self.correct)
             return
@@ -564,15 +566,16 @@ class Story:
         yield self.step("EntryCorrected", self.lead, {"corrects": target, "changes": changes, "reason": reason})
 
     def expecting(self) -> Iterator[Step]:
-        """Mother tells the worker she is expecting: the baby joins the record, then is born."""
+        """Mother tells the worker she is expecting: the baby joins the record as unborn, with
+        the date it is due, and ChildBorn records the birth (seed 000 L2189, L2268)."""
         ep = self.ep
         assert ep is not None
         due = self.day + timedelta(days=self.rng.randint(25, 110))
         if due > self.latest_birth:  # the aggregate refuses a date of birth after today
             return
         surname = self.adults[0]["family_name"]
-        baby = {"member_id": self.uid(), "given_name": "Baby", "family_name": surname, "date_of_birth": due,
-                "kind": "child", "gender": "0", "ethnicity": self.adults[0]["ethnicity"]}
+        baby = {"member_id": self.uid(), "given_name": "Baby", "family_name": surname, "date_of_birth": None,
+                "kind": "unborn", "expected_date": due, "gender": "0", "ethnicity": self.adults[0]["ethnicity"]}
         added = self.step("MemberAdded", self.lead, {k: baby[k] for k in baby}, context={
             "significance": "high", "note": f"Expected baby: due {due:%d %B %Y}"})
         self.members.append(baby)
@@ -588,10 +591,10 @@ class Story:
         girl = self.chance(0.5)
         name = self.rng.choice(GIRLS if girl else BOYS)
         born = baby["born"]
-        baby.update(given_name=name, date_of_birth=born, gender="2" if girl else "1")
-        yield self.step("EntryCorrected", self.holding(self.ep.worker or self.duty) if self.ep else self.duty, {
-            "corrects": added, "reason": f"Baby born on {born:%d %B %Y}: name and date of birth recorded",
-            "changes": {"given_name": name, "date_of_birth": born, "gender": baby["gender"]}})
+        baby.update(given_name=name, date_of_birth=born, gender="2" if girl else "1", kind="child")
+        yield self.step("ChildBorn", self.holding(self.ep.worker or self.duty) if self.ep else self.duty, {
+            "member_id": baby["member_id"], "date_of_birth": born, "given_name": name, "gender": baby["gender"]},
+            context={"significance": "high"})
         if self.ep is not None and not self.ep.closed and not self.ep.closing:
             yield from self.newborn(baby)
 

@@ -51,6 +51,7 @@ from ledger.sealing import SealingMapper
 from ledger.serialisation import OrjsonTranscoder
 from ledger.settings import Settings, get_settings
 from ledger.sql import Database
+from ledger.staff import Person, Staff
 from ledger.storage import (
     IdempotencyRecord,
     LedgerRepository,
@@ -134,6 +135,8 @@ class Ledger(Application[UUID]):
         self.recorder.chain_key = self.settings.hash_chain_key()
         self.holds = LegalHolds(self)
         self.teams = Teams(Database.of(self), clock=self.now)
+        self.staff = Staff(Database.of(self), clock=self.now)
+        """The staff directory: names and job titles of users (``ledger/staff.py``)."""
         self.access_log = AccessLog(Database.of(self), clock=self.now, key=self.settings.hash_chain_key())
         """Every read of the record (``ledger/access_log.py``)."""
         self._index_members()
@@ -141,6 +144,12 @@ class Ledger(Application[UUID]):
     def now(self) -> datetime:
         """The application's "now": its clock."""
         return self.clock()
+
+    def describe(self, user_id: str | None, name: str | None = None, job_title: str | None = None) -> Person:
+        """Who ``user_id`` is as a person reads it ("Sam Jones, Family Support Worker"): the
+        name given (an event's envelope), else the staff directory's, else the id marked
+        unknown (``ledger/staff.py``)."""
+        return self.staff.describe(user_id, name, job_title)
 
     @property
     def _datastore(self) -> SQLiteDatastore | PostgresDatastore:
@@ -529,10 +538,14 @@ class Ledger(Application[UUID]):
         if occurred_at is None:
             occurred_at = now
         self._check_occurred_at(occurred_at, "occurred_at")
+        who = {"user_id": actor["user_id"], "role": actor["role"], "team": actor["team"]}
+        # The person's name and title as their token gave them (ADR 0030): what was true
+        # when recorded, so the entry names them so ever after. Events before had none.
+        who.update({k: actor[k] for k in ("name", "job_title") if actor.get(k)})
         return {
             "event_id": self.new_id(),
             "occurred_at": occurred_at,
-            "actor": {"user_id": actor["user_id"], "role": actor["role"], "team": actor["team"]},
+            "actor": who,
             "policy": pack.id,
             "policy_version": pack.version,
             "about": list(about),

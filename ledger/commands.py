@@ -106,7 +106,7 @@ class Checked(BaseModel):
         if info.field_name in ("occurred_at", "date_of_birth"):
             # Held to tighter bounds with a clearer message where the clock is known: an
             # entry from 1900 up to now (Ledger._check_occurred_at); a birth from 1900 up to
-            # today, or a pregnancy ahead for a child (the aggregate's _check_birth).
+            # today (the aggregate's _check_birth; an unborn member has an expected_date).
             return value
         problem = unstorable(value, info.field_name or "value")
         if problem:
@@ -168,6 +168,8 @@ class MemberIn(Checked):
     family_name: ShortText
     date_of_birth: date | None = None
     kind: MemberKind
+    expected_date: date | None = Field(
+        default=None, description="An unborn member's expected date of delivery (kind unborn, no date_of_birth).")
     gender: Gender | None = Field(default=None, description="DfE code: 0 not known, 1 male, 2 female, 9 not specified.")
     ethnicity: Ethnicity | None = Field(
         default=None, description="DfE ethnicity code, e.g. WBRI (Ofsted Annex A, CIN census).")

@@ -289,7 +289,9 @@ class _Walk:
             if not self.clocks_of(rule, member["member_id"], self.episode_id):
                 self.clocks.append(Clock(rule=rule, episode_id=self.episode_id, member=member["member_id"],
                                          started_by=fact.event_id, started_at=fact.occurred_at,
-                                         pathway=self.pathway, start_reason="child joined the family"))
+                                         pathway=self.pathway,
+                                         start_reason="child born" if fact.type == "ChildBorn"
+                                         else "child joined the family"))
 
     # -- birthdays ----------------------------------------------------------------------
 
@@ -358,7 +360,7 @@ class _Walk:
             if not (self.episode_open or rule.after_closure):
                 continue
             self.start(rule, fact, values)
-        if fact.type == "MemberAdded":
+        if fact.type in ("MemberAdded", "ChildBorn"):  # a child joins, or an unborn member is born
             self.start_for_new_child(fact)
         if fact.type in self.pack.ordering_after:
             for rule, why in self.pack.ordering_breaches(fact.type, values,

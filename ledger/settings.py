@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         default=30, ge=1, le=12 * 60,
         description="How long a console session's token lasts without a page being opened (each page "
         "opened after half of it renews it).")
+    organisation_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="The organisation the data returns (Annex A List 2, the SSD's early help episodes) name "
+        "for a pack's families, by pack id, as JSON: e.g. {\"northamptonshire-0-19\": \"West Northamptonshire "
+        "Council\"}. Set it for a pack whose council has since been reorganised (the pack lists its successors); "
+        "a pack not named here is named as it says (its council).")
     policy_dir: Path | None = Field(
         default=None,
         description="Folder of policy pack files to load instead of the shipped ones "

@@ -1,4 +1,6 @@
-"""Bearer tokens: HS256 JWTs carrying ``sub``, ``role`` and ``team``.
+"""Bearer tokens: HS256 JWTs carrying ``sub``, ``role`` and ``team`` (and, optionally, the
+person's ``name`` and ``job_title``, which the ledger records with each event they make:
+ADR 0030).
 
 Both entry points use them: ``ledger token`` mints one (``mint``), the HTTP API checks
 the one a request carries (``decode``, through ``api/auth.py``). They live here, below
@@ -36,10 +38,17 @@ class TokenRefused(Exception):
     """A presented token that is not valid (the API answers 401 with this detail)."""
 
 
+NAME_CLAIMS = ("name", "job_title")
+"""Optional claims naming the person (``name`` as OpenID Connect has it; ``job_title``):
+recorded in the envelope of each event the token's holder records."""
+MAX_NAME_CLAIM = 120
+
+
 def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0, now: datetime | None = None,
-         session: str | None = None) -> str:
+         session: str | None = None, name: str | None = None, job_title: str | None = None) -> str:
     """A token for ``sub`` in ``role`` (and ``team``), valid for ``hours``; ``session``
-    names the console session it belongs to (``sid``), which signing out ends."""
+    names the console session it belongs to (``sid``), which signing out ends; ``name``
+    and ``job_title`` name the person ("Sam Jones", "Family Support Worker")."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == "inspector" and hours > INSPECTOR_MAX_HOURS:
@@ -51,6 +60,12 @@ def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0,
         claims["team"] = team
     if session:
         claims["sid"] = session
+    for claim, value in (("name", name), ("job_title", job_title)):
+        text = (value or "").strip()
+        if len(text) > MAX_NAME_CLAIM or any(ord(c) < 32 or ord(c) == 127 for c in text):
+            raise ValueError(f"{claim} must be at most {MAX_NAME_CLAIM} characters, without control characters")
+        if text:
+            claims[claim] = text
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
@@ -80,4 +95,12 @@ def decode(key: str, token: str) -> dict[str, str]:
     actor = {"user_id": str(claims["sub"]), "role": role, "team": str(team)}
     if claims.get("sid"):
         actor["session"] = str(claims["sid"])
+    for claim in NAME_CLAIMS:
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if len(text) > MAX_NAME_CLAIM or any(ord(c) < 32 or ord(c) == 127 for c in text):
+                raise TokenRefused(f"the token's {claim} claim must be at most {MAX_NAME_CLAIM} characters, "
+                                   "without control characters")
+            actor[claim] = text
     return actor

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, NotRequired, TypedDict, cast
 from uuid import UUID
@@ -31,12 +31,13 @@ import orjson
 
 from aggregates.corrections import MEMBER_DETAILS
 from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
-from aggregates.wording import TOKEN
+from aggregates.wording import TOKEN, staff_names
 from ledger.calendar import LONDON, start_of_day
 from ledger.deadlines import late_rules
 from ledger.policies.schema import Pack
 from ledger.serialisation import to_json_value
 from ledger.sql import Tx
+from ledger.staff import Person, describe
 from projections import people, spreadsheet
 from projections.base import Change, Context, ReadModel, TableColumns, hexid, iso
 from projections.sealed import Sealer
@@ -45,7 +46,7 @@ CONTEXT = ("agency", "significance", "impact_on_child", "action_taken", "note", 
 COLUMNS = (
     "event_id", "family_id", "position", "version", "occurred_at", "recorded_at", "type", "summary",
     "actor_id", "actor_role", "actor_team", "agency", "significance", "impact_on_child", "action_taken",
-    "note", "reference", "significant", "about", "late", "data", "corrections",
+    "note", "reference", "significant", "about", "late", "data", "corrections", "actor_name", "actor_job_title",
 )
 JSON_COLUMNS = ("about", "late", "data", "corrections")
 MEMBER_COLUMNS = ("family_id", "member_id", "given_name", "family_name", "kind", "date_of_birth", "added_by")
@@ -82,6 +83,9 @@ class Correction(TypedDict):
     role: str | None
     reason: str
     changes: dict[str, dict[str, Any]]
+    name: NotRequired[str | None]
+    """The corrector's name and job title as their token gave them (ADR 0030)."""
+    job_title: NotRequired[str | None]
 
 
 class ChronologyRow(TypedDict):
@@ -112,6 +116,10 @@ class ChronologyRow(TypedDict):
     late: list[str]
     data: dict[str, Any]
     corrections: list[Correction]
+    actor_name: str | None
+    """The recorder's name and job title as their token gave them when recorded (ADR 0030);
+    None for an entry recorded without (the staff directory names them when read)."""
+    actor_job_title: str | None
     breaches: NotRequired[list[dict[str, Any]]]
     """Practice rules the entry broke (``with_breaches``: from the deadline engine)."""
 
@@ -134,6 +142,7 @@ def entry(event: FamilyEvent, position: int, pack: Pack, *, words: bool = True) 
         "about": [hexid(m) for m in event.about],
         "late": [r.id for r, _ in late_rules(event.type, event.occurred_at, event.recorded_at, pack)] if words else [],
         "data": data, "corrections": [],
+        "actor_name": event.actor.get("name"), "actor_job_title": event.actor.get("job_title"),
     })
 
 
@@ -180,6 +189,7 @@ def correct(row: ChronologyRow, correction: FamilyEvent, pack: Pack, *, words: b
         "event_id": correction.event_id.hex, "recorded_at": iso(correction.recorded_at),
         "recorded_by": correction.actor.get("user_id"), "role": correction.actor.get("role"),
         "reason": correction.reason, "changes": shown,  # type: ignore[attr-defined]
+        "name": correction.actor.get("name"), "job_title": correction.actor.get("job_title"),
     })
     return row
 
@@ -197,6 +207,16 @@ def members_of(event: FamilyEvent) -> list[dict[str, Any]]:
         "kind": p["kind"], "date_of_birth": p["date_of_birth"].isoformat() if p.get("date_of_birth") else None,
         "added_by": event.event_id.hex,
     } for p in persons]
+
+
+def born(member: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A member as a ``ChildBorn`` (its values, corrections applied) leaves them: a child,
+    with the date of birth and the given name it gives."""
+    dob = values.get("date_of_birth")
+    member = {**member, "kind": "child", "date_of_birth": dob.isoformat() if isinstance(dob, date) else dob}
+    if values.get("given_name"):
+        member["given_name"] = values["given_name"]
+    return member
 
 
 def _corrected_members(correction: FamilyEvent, added: Sequence[dict[str, Any]]) -> list[str]:
@@ -236,11 +256,17 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *,
             target = event.corrects.hex  # type: ignore[attr-defined]
             if target in rows:
                 rows[target] = correct(rows[target], event, pack, words=words)
+                if rows[target]["type"] == "ChildBorn" and hexid(rows[target]["data"]["member_id"]) in members:
+                    key = hexid(rows[target]["data"]["member_id"]) or ""
+                    members[key] = born(members[key], rows[target]["data"])
             for key in _corrected_members(event, [m for m in members.values() if m["added_by"] == target]):
                 members[key] = _corrected_member(members[key], _details(event))
             continue
         for member in members_of(event):
             members[member["member_id"]] = member
+        if event.type == "ChildBorn" and event.member_id.hex in members:  # type: ignore[attr-defined]
+            key = event.member_id.hex  # type: ignore[attr-defined]
+            members[key] = born(members[key], {n: getattr(event, n) for n in payload_fields(type(event))})
         rows[event.event_id.hex] = entry(event, event.originator_version, pack, words=words)
     return ordered(rows.values()), members
 
@@ -255,10 +281,13 @@ def ordered(rows: Iterable[ChronologyRow]) -> list[ChronologyRow]:
 class ChronologyModel(ReadModel):
     name = "chronology"
     tables = ("chronology", "chronology_members", "person_index")
+    loading_indexes = ("person_index_member",)  # people.index rewrites a member's rows by member_id
     sealed: ClassVar[TableColumns] = {
         "chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
         "chronology_members": ("given_name", "family_name", "date_of_birth")}
-    version = 3  # 3: person_index keyed (token, family_id, member_id), for the search for families
+    version = 4  # 3: person_index keyed (token, family_id, member_id), for the search for families;
+    # 4: the recorder's name and job title from the envelope (actor_name, actor_job_title), summaries naming
+    # staff as {w:...} tokens
 
     def ddl(self) -> list[str]:
         return [
@@ -267,7 +296,8 @@ class ChronologyModel(ReadModel):
             "recorded_at TEXT NOT NULL, type TEXT NOT NULL, summary TEXT NOT NULL, actor_id TEXT, "
             "actor_role TEXT, actor_team TEXT, agency TEXT, significance TEXT, impact_on_child TEXT, "
             "action_taken TEXT, note TEXT, reference TEXT, significant INTEGER NOT NULL, about TEXT NOT NULL, "
-            "late TEXT NOT NULL, data TEXT NOT NULL, corrections TEXT NOT NULL)",
+            "late TEXT NOT NULL, data TEXT NOT NULL, corrections TEXT NOT NULL, actor_name TEXT, "
+            "actor_job_title TEXT)",
             "CREATE INDEX chronology_family{ix} ON {chronology} (family_id, occurred_at, version)",
             "CREATE TABLE {chronology_members} (family_id TEXT NOT NULL, member_id TEXT NOT NULL, "
             "given_name TEXT NOT NULL, family_name TEXT NOT NULL, kind TEXT NOT NULL, date_of_birth TEXT, "
@@ -287,6 +317,10 @@ class ChronologyModel(ReadModel):
             for member in members_of(event):
                 self._flush(tx, inserts, context)
                 self._member(tx, {"family_id": event.originator_id.hex, **member}, context)
+            if event.type == "ChildBorn":
+                self._flush(tx, inserts, context)
+                self._born(tx, event.originator_id.hex, {n: getattr(event, n) for n in payload_fields(type(event))},
+                           context)
             inserts.append(_values(entry(event, change.position, pack)))
         self._flush(tx, inserts, context)
 
@@ -307,6 +341,13 @@ class ChronologyModel(ReadModel):
         people.index(tx, context.sealer.index_key, member["family_id"], member["member_id"], member["given_name"],
                      member["family_name"], member["date_of_birth"])
 
+    def _born(self, tx: Tx, family_id: str, values: Mapping[str, Any], context: Context) -> None:
+        """An unborn member's row (and blind index rows) once they are born."""
+        found = tx.rows("SELECT * FROM {chronology_members} WHERE family_id = ? AND member_id = ?",
+                        (family_id, hexid(values["member_id"])))
+        for member in context.sealer.open_rows("chronology_members", found):
+            self._member(tx, born(dict(member), values), context)
+
     def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack, context: Context) -> None:
         target = correction.corrects.hex  # type: ignore[attr-defined]
         found = tx.one("SELECT * FROM {chronology} WHERE event_id = ?", (target,))
@@ -315,6 +356,8 @@ class ChronologyModel(ReadModel):
             tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
             tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})",
                    context.sealer.seal_rows("chronology", COLUMNS, [_values(row)])[0])
+            if row["type"] == "ChildBorn":
+                self._born(tx, correction.originator_id.hex, row["data"], context)
         added = context.sealer.open_rows("chronology_members", tx.rows(
             "SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
             (correction.originator_id.hex, target)))
@@ -374,12 +417,25 @@ def engine_breaches(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+Describe = Callable[[str | None, str | None, str | None], Person]
+"""(user id, name, job title) -> the person as read: ``Ledger.describe`` (ADR 0030)."""
+
+
+def unlisted(user_id: str | None, name: str | None = None, job_title: str | None = None) -> Person:
+    """A person described without the staff directory (the envelope's name, or the id)."""
+    return describe(user_id, name=name, job_title=job_title)
+
+
 def view(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], *,
          member: UUID | None = None, significant_only: bool = False,
-         others: str | None = None) -> list[dict[str, Any]]:
+         others: str | None = None, staff: Describe | None = None) -> list[dict[str, Any]]:
     """The entries a reader sees: names rendered, a child's view filtered (their own and
     family-wide entries, from their birth), optionally significant events only. With
-    ``others`` (a subject access request), every other member's name is shown as that."""
+    ``others`` (a subject access request), every other member's name is shown as that.
+    Staff are named by ``staff`` (``Ledger.describe``: the envelope's name, else the
+    staff directory's, else the id marked unknown): ``source.recorded_by_name``, each
+    correction's ``recorded_by_name``, and the workers a summary names."""
+    who = staff or unlisted
     chosen = list(rows)
     if member is not None:
         key = member.hex
@@ -391,7 +447,8 @@ def view(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], *,
                     "summary": f"{{m:{key}}} born", "significant": True, "about": [key], "late": [],
                     "corrections": [], "recorded_at": None, "actor_id": None, "actor_role": None,
                     "actor_team": None, "agency": None, "significance": None, "impact_on_child": None,
-                    "action_taken": None, "note": None, "reference": None, "version": 0, "position": None}
+                    "action_taken": None, "note": None, "reference": None, "version": 0, "position": None,
+                    "actor_name": None, "actor_job_title": None}
             chosen = ordered([cast(ChronologyRow, born), *chosen])
     if significant_only:
         chosen = [r for r in chosen if r["significant"]]
@@ -402,19 +459,30 @@ def view(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], *,
         found = members.get(match.group(1))
         return f"{found['given_name']} {found['family_name']}" if found else "(unknown person)"
 
+    def worker(user_id: str) -> str:
+        return who(user_id, None, None).text
+
+    def recorder(r: Mapping[str, Any]) -> str | None:
+        if r["actor_id"] is None and not r.get("actor_name"):
+            return None  # a child's birth: no one recorded it
+        return who(r["actor_id"], r.get("actor_name"), r.get("actor_job_title")).text
+
     return [{
         "event_id": r["event_id"] and str(UUID(r["event_id"])), "type": r["type"],
         "occurred_at": _london(r["occurred_at"]), "recorded_at": _london(r["recorded_at"]),
-        "summary": TOKEN.sub(name, r["summary"]),
-        "source": {"recorded_by": r["actor_id"], "role": r["actor_role"], "team": r["actor_team"],
-                   "agency": r["agency"]},
+        "summary": staff_names(TOKEN.sub(name, r["summary"]), worker),
+        "source": {"recorded_by": r["actor_id"], "recorded_by_name": recorder(r), "role": r["actor_role"],
+                   "team": r["actor_team"], "agency": r["agency"]},
         "significance": r["significance"], "significant": r["significant"],
         "impact_on_child": r["impact_on_child"], "action_taken": r["action_taken"], "note": r["note"],
         "reference": r.get("reference"),
         "late_entry": bool(r["late"]), "late_rules": r["late"],
         "breaches": r.get("breaches", []),
         "about": [str(UUID(m)) for m in r["about"]],
-        "corrections": [{**c, "event_id": str(UUID(c["event_id"]))} for c in r["corrections"]],
+        "corrections": [{
+            **{k: v for k, v in c.items() if k not in ("name", "job_title")}, "event_id": str(UUID(c["event_id"])),
+            "recorded_by_name": who(c["recorded_by"], c.get("name"), c.get("job_title")).text,
+        } for c in r["corrections"]],
     } for r in chosen]
 
 
@@ -432,11 +500,12 @@ def to_csv(entries: Sequence[dict[str, Any]]) -> str:
         when = e["occurred_at"]
         day, _, clock = when.partition("T")
         corrections = " | ".join(
-            f"{c['recorded_at']} {c['recorded_by']}: " + "; ".join(
+            f"{c['recorded_at']} {c.get('recorded_by_name') or c['recorded_by']}: " + "; ".join(
                 f"{field} was {ch['from']!s}, now {ch['to']!s}" for field, ch in c["changes"].items())
             + f" (reason: {c['reason']})" for c in e["corrections"])
         writer.writerow([
-            day, clock[:5], e["type"], e["summary"], e["source"]["recorded_by"] or "", e["source"]["role"] or "",
+            day, clock[:5], e["type"], e["summary"],
+            e["source"].get("recorded_by_name") or e["source"]["recorded_by"] or "", e["source"]["role"] or "",
             e["source"]["team"] or "", e["source"]["agency"] or "", e["significance"] or "",
             e["impact_on_child"] or "", e["action_taken"] or "", e["recorded_at"] or "",
             e["source"]["recorded_by"] or "", "yes" if e["late_entry"] else "", corrections,

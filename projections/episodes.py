@@ -40,14 +40,15 @@ from projections.chronology import fold
 from projections.sealed import Sealer
 
 EPISODE_COLUMNS = (
-    "family_id", "seq", "episode_id", "earl_episode_id", "person_id", "start_date", "end_date", "reason",
+    "family_id", "seq", "episode_id", "earl_episode_id", "person_id", "start_date", "end_date", "reason_category",
     "end_reason", "organisation", "worker_id", "policy",
 )
 ASSESSMENT_COLUMNS = (
     "family_id", "seq", "assessment_id", "assessment_kind", "episode_id", "person_id", "start_date",
     "completion_date", "until_date", "organisation", "policy",
 )
-CHILD_COLUMNS = ("family_id", "person_id", "given_name", "family_name", "date_of_birth", "gender", "ethnicity")
+CHILD_COLUMNS = ("family_id", "person_id", "given_name", "family_name", "date_of_birth", "gender", "ethnicity",
+                 "kind", "expected_date")
 
 
 def completed_by(pack: Pack) -> str:
@@ -73,7 +74,9 @@ def completed_by(pack: Pack) -> str:
 class Episode:
     episode_id: str
     started: datetime
-    reason: str
+    reason_category: str | None
+    """The broad category of the referral that opened it (``ReferralReceived.reason_category``);
+    never its free text."""
     children: list[str]
     worker: str | None = None
     ended: datetime | None = None
@@ -102,12 +105,21 @@ def _instant(stored: str) -> datetime:
     return datetime.fromisoformat(stored)
 
 
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _child(family_id: str, person: dict[str, Any]) -> dict[str, Any]:
-    dob = person.get("date_of_birth")
+    """A child's row; an unborn child (``kind`` unborn) has an expected date and no date of birth."""
     return {"family_id": family_id, "person_id": hexid(person["member_id"]), "given_name": person["given_name"],
-            "family_name": person["family_name"],
-            "date_of_birth": dob.isoformat() if isinstance(dob, date) else dob,
-            "gender": person.get("gender"), "ethnicity": person.get("ethnicity")}
+            "family_name": person["family_name"], "date_of_birth": _iso(person.get("date_of_birth")),
+            "gender": person.get("gender"), "ethnicity": person.get("ethnicity"), "kind": person["kind"],
+            "expected_date": _iso(person.get("expected_date"))}
+
+
+CHILD_KINDS = frozenset({"child", "unborn"})
+"""The members the returns count: children, born or not (Annex A gives an unborn child an
+age of -1)."""
 
 
 READ = frozenset({"family", "front door", "allocation", "assessment", "transfer", "closure", "correction"})
@@ -141,7 +153,7 @@ def walk(rows: Iterable[Mapping[str, Any]], pack: Pack) -> tuple[list[Episode], 
         else:
             state.apply(now, fact)
         if len(now["episodes"]) > opened:  # a referral with no open episode opened one
-            episodes.append(Episode(hexid(data["episode_id"]) or "", when, data.get("reason") or "",
+            episodes.append(Episode(hexid(data["episode_id"]) or "", when, data.get("reason_category"),
                                     list(children)))
         folded = state.current(now)
         current = episodes[-1] if episodes else None
@@ -152,12 +164,20 @@ def walk(rows: Iterable[Mapping[str, Any]], pack: Pack) -> tuple[list[Episode], 
             people = data["members"] if kind == "FamilyRegistered" else [data]
             for person in people:
                 key = hexid(person["member_id"]) or ""
-                if person["kind"] == "child":
+                if person["kind"] in CHILD_KINDS:
                     children[key] = _child(family_id, person)
                     if current is not None and current.open and key not in current.children:
                         current.children.append(key)
                 else:
                     children.pop(key, None)
+        elif kind == "ChildBorn":
+            key = hexid(data["member_id"]) or ""
+            if key in children:
+                child = children[key]
+                child.update(kind="child", date_of_birth=_iso(data["date_of_birth"]))
+                for name in ("given_name", "gender"):
+                    if data.get(name):
+                        child[name] = data[name]
         elif current is None or VOCABULARY[kind].assessment is None:
             continue
         elif kind == "AssessmentStarted":
@@ -201,8 +221,9 @@ def family_rows(rows: Sequence[Mapping[str, Any]], pack: Pack) -> FamilyRows:
             episode_rows.append({
                 "family_id": family_id, "seq": len(episode_rows), "episode_id": episode.episode_id,
                 "earl_episode_id": episode_row_id(episode.episode_id, person), "person_id": person,
-                "start_date": _day(episode.started), "end_date": _day(episode.ended), "reason": episode.reason,
-                "end_reason": episode.end_reason, "organisation": pack.council, "worker_id": episode.worker,
+                "start_date": _day(episode.started), "end_date": _day(episode.ended),
+                "reason_category": episode.reason_category, "end_reason": episode.end_reason,
+                "organisation": pack.council, "worker_id": episode.worker,
                 "policy": pack.id,
             })
         for assessment_id, found in episode.assessments.items():
@@ -213,8 +234,9 @@ def family_rows(rows: Sequence[Mapping[str, Any]], pack: Pack) -> FamilyRows:
                     "assessment_kind": found["kind"], "episode_id": episode.episode_id, "person_id": person,
                     "start_date": _day(found["started"]), "completion_date": _day(completed),
                     "until_date": _day(completed or episode.ended),
-                    "organisation": (found["completing_agency"] if completed else None) or found["agency"]
-                    or pack.council,
+                    # Another agency's name as recorded; none for the council's own (the export
+                    # names it as the deployment configures: queries/exports.py).
+                    "organisation": (found["completing_agency"] if completed else None) or found["agency"],
                     "policy": pack.id,
                 })
     return FamilyRows(episode_rows, assessment_rows, list(children.values()))
@@ -244,8 +266,9 @@ class EpisodesModel(PerFamilyModel):
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")
     sealed: ClassVar[TableColumns] = {
-        "early_help_episodes": ("reason",), "early_help_children": ("given_name", "family_name", "date_of_birth")}
-    version = 3  # episodes and their lead worker from the one fold (a transfer clears the worker)
+        "early_help_children": ("given_name", "family_name", "date_of_birth", "expected_date")}
+    version = 4  # 4: the referral's reason category (not its free text), unborn children, the council's own
+    # assessments without an organisation name (named at export)
     columns: ClassVar[TableColumns] = {
         "early_help_episodes": EPISODE_COLUMNS, "early_help_assessments": ASSESSMENT_COLUMNS,
         "early_help_children": CHILD_COLUMNS}
@@ -254,17 +277,17 @@ class EpisodesModel(PerFamilyModel):
         return [
             "CREATE TABLE {early_help_episodes} (family_id TEXT NOT NULL, seq INTEGER NOT NULL, "
             "episode_id TEXT NOT NULL, earl_episode_id TEXT NOT NULL, person_id TEXT NOT NULL, "
-            "start_date TEXT NOT NULL, end_date TEXT, reason TEXT NOT NULL, end_reason TEXT, "
+            "start_date TEXT NOT NULL, end_date TEXT, reason_category TEXT, end_reason TEXT, "
             "organisation TEXT NOT NULL, worker_id TEXT, policy TEXT NOT NULL, PRIMARY KEY (family_id, seq))",
             "CREATE INDEX early_help_episodes_dates{ix} ON {early_help_episodes} (start_date, end_date)",
             "CREATE TABLE {early_help_assessments} (family_id TEXT NOT NULL, seq INTEGER NOT NULL, "
             "assessment_id TEXT NOT NULL, assessment_kind TEXT NOT NULL, episode_id TEXT NOT NULL, "
             "person_id TEXT NOT NULL, start_date TEXT NOT NULL, completion_date TEXT, until_date TEXT, "
-            "organisation TEXT NOT NULL, policy TEXT NOT NULL, PRIMARY KEY (family_id, seq))",
+            "organisation TEXT, policy TEXT NOT NULL, PRIMARY KEY (family_id, seq))",
             "CREATE INDEX early_help_assessments_dates{ix} ON {early_help_assessments} (start_date, until_date)",
             "CREATE TABLE {early_help_children} (family_id TEXT NOT NULL, person_id TEXT NOT NULL, "
             "given_name TEXT NOT NULL, family_name TEXT NOT NULL, date_of_birth TEXT, gender TEXT, "
-            "ethnicity TEXT, PRIMARY KEY (family_id, person_id))",
+            "ethnicity TEXT, kind TEXT NOT NULL, expected_date TEXT, PRIMARY KEY (family_id, person_id))",
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
@@ -331,5 +354,4 @@ def stored_in_period(tx: Tx, first: date, last: date,
         "WHERE r.start_date <= ? AND (r.until_date IS NULL OR r.until_date >= ?) "
         "ORDER BY r.start_date, r.family_id, r.seq", period)
     children = "early_help_children"
-    return (sealer.open_rows(children, sealer.open_rows("early_help_episodes", episodes)),
-            sealer.open_rows(children, assessments))
+    return sealer.open_rows(children, episodes), sealer.open_rows(children, assessments)

@@ -1,6 +1,7 @@
 """Exports that leave the ledger, built from the read models: court, practice and review
-chronologies (JSON, CSV, Word), Ofsted Annex A List 2, and the Standard Safeguarding
-Dataset's ``ssd_early_help_episodes``. ``docs/exports.md`` describes each and its source.
+chronologies (JSON, CSV; as PDF and Word: ``documents/chronology.py``), Ofsted Annex A
+List 2, and the Standard Safeguarding Dataset's ``ssd_early_help_episodes``.
+``docs/exports.md`` describes each and its source.
 
 Everything here is a pure function of rows the caller read (the chronology read model
 for "now", the same fold over a prefix of the record for ``as_at``; the episodes read
@@ -11,7 +12,6 @@ clock: the same inputs give the same bytes, whoever asks (HTTP or ``ledger expor
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -21,7 +21,7 @@ from uuid import UUID
 import orjson
 
 from aggregates.events import VOCABULARY
-from aggregates.vocabulary import MANAGEMENT_ROLES
+from aggregates.vocabulary import MANAGEMENT_ROLES, REASON_CATEGORIES
 from ledger.calendar import LONDON
 from ledger.policies.schema import Pack
 from projections import chronology as chronology_model
@@ -30,12 +30,14 @@ from projections import spreadsheet
 from projections.chronology import ChronologyRow
 
 PROFILES = ("court", "practice", "review")
-CHRONOLOGY_FORMATS = ("json", "csv", "docx")
+CHRONOLOGY_FORMATS = ("json", "csv", "pdf", "docx")
+"""JSON and CSV here; PDF and Word are documents (``documents/chronology.py``)."""
 RETURN_FORMATS = ("csv", "json")
 MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
 }
 PD12A = "https://www.justice.gov.uk/courts/procedure-rules/family/practice_directions/pd_part_12a"
 ANNEX_A = "https://www.gov.uk/government/publications/inspecting-local-authority-childrens-services-from-2018"
@@ -111,8 +113,10 @@ def _court(entries: list[dict[str, Any]], pack: Pack) -> Table:
     for serial, e in enumerate(entries, start=1):
         day = _instant(e["occurred_at"]).date()  # type: ignore[union-attr]
         rows.append({"serial_number": serial, "date": day.isoformat(), "event_detail": e["summary"],
-                     "witness_or_document_reference": e["reference"], "event_id": e["event_id"]})
-        cells.append([str(serial), _short(day), e["summary"], e["reference"] or ""])
+                     "witness_or_document_reference": e["reference"], "documents": e.get("documents", []),
+                     "event_id": e["event_id"]})
+        cells.append([str(serial), _short(day), e["summary"],
+                      "; ".join(r for r in (e["reference"], *e.get("documents", [])) if r)])
     return Table(("serial number", "date", "event detail", "witness or document reference"), rows, cells)
 
 
@@ -122,7 +126,7 @@ def _source(e: dict[str, Any], pack: Pack) -> tuple[str, str]:
     s = e["source"]
     if s["recorded_by"] is None:
         return "", s["agency"] or ""
-    person = f"{s['recorded_by']} ({s['role']})"
+    person = s.get("recorded_by_name") or f"{s['recorded_by']} ({s['role']})"
     return person, s["agency"] or f"{pack.council} early help, team {s['team']}"
 
 
@@ -150,9 +154,22 @@ def decision(e: dict[str, Any]) -> str | None:
     return None
 
 
+def changed(value: Any) -> str:
+    """A value a correction changed, in a cell: a time dd/mm/yyyy HH:MM (London), a day
+    dd/mm/yyyy, never ISO (the JSON keeps ISO, for machines)."""
+    text = str(value)
+    if isinstance(value, str) and len(text) >= 16 and text[4:5] == "-" and text[10:11] == "T":
+        return _clock(text)
+    if isinstance(value, str) and len(text) == 10 and text[4:5] == "-" and text[7:8] == "-":
+        return _short(date.fromisoformat(text))
+    return text
+
+
 def _correction_text(c: dict[str, Any]) -> str:
-    changes = "; ".join(f"{name} was {ch['from']!s}, now {ch['to']!s}" for name, ch in c["changes"].items())
-    return f"{_clock(c['recorded_at'])} {c['recorded_by']} ({c['role']}): {changes} (reason: {c['reason']})"
+    changes = "; ".join(f"{name} was {changed(ch['from'])}, now {changed(ch['to'])}"
+                        for name, ch in c["changes"].items())
+    who = c.get("recorded_by_name") or c["recorded_by"]
+    return f"{_clock(c['recorded_at'])} {who} ({c['role']}): {changes} (reason: {c['reason']})"
 
 
 def _review(entries: list[dict[str, Any]], pack: Pack) -> Table:
@@ -165,21 +182,25 @@ def _review(entries: list[dict[str, Any]], pack: Pack) -> Table:
         rows.append({
             "event_id": e["event_id"], "type": e["type"], "occurred_at": e["occurred_at"],
             "recorded_at": e["recorded_at"],
-            "recorded_by": {"user_id": s["recorded_by"], "role": s["role"], "team": s["team"]},
+            "recorded_by": {"user_id": s["recorded_by"], "name": s.get("recorded_by_name"), "role": s["role"],
+                            "team": s["team"]},
             "agency": s["agency"], "summary": e["summary"], "significance": e["significance"],
             "significant": e["significant"], "impact_on_child": e["impact_on_child"],
             "action_taken": e["action_taken"], "note": e["note"], "reference": e["reference"],
+            "documents": e.get("documents", []),
             "late_entry": e["late_entry"], "late_rules": e["late_rules"], "management_decision": kind,
             "breaches": e.get("breaches", []),
             "corrections": e["corrections"], "about": e["about"],
         })
-        who = f"{s['recorded_by']} ({s['role']}, team {s['team']})" if s["recorded_by"] else ""
+        name = s.get("recorded_by_name") or s["recorded_by"]
+        who = f"{name} ({s['role']}, team {s['team']})" if s["recorded_by"] else ""
         cells.append([
             _clock(e["occurred_at"]), _clock(e["recorded_at"]), who, e["type"], e["summary"], s["agency"] or "",
-            e["significance"] or "", e["impact_on_child"] or "", e["action_taken"] or "", e["reference"] or "",
+            e["significance"] or "", e["impact_on_child"] or "", e["action_taken"] or "",
+            "; ".join(r for r in (e["reference"], *e.get("documents", [])) if r),
             ("yes: " + ", ".join(e["late_rules"])) if e["late_entry"] else "",
             " | ".join(_correction_text(c) for c in e["corrections"]),
-            f"{kind} by {s['role']} {s['recorded_by']}" if kind else "",
+            f"{kind} by {s['role']} {name}" if kind else "",
             "; ".join(f"{b['title']} ({b['rule']})" for b in e.get("breaches", [])),
         ])
     return Table(("occurred", "recorded", "recorded by", "event", "summary", "agency", "significance",
@@ -249,15 +270,21 @@ def involvement(rows: Sequence[Mapping[str, Any]], members: dict[str, dict[str, 
 
 def chronology(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], pack: Pack, *,
                family_id: UUID, profile: str, fmt: str, member: UUID | None = None,
-               as_at: datetime | None = None) -> Export:
-    """A chronology export of one family (or one member) in a profile and format, as the
-    record stood at ``as_at`` (the rows given must be that record) or as now recorded."""
+               as_at: datetime | None = None, case_number: str | None = None,
+               staff: chronology_model.Describe | None = None) -> Export:
+    """A chronology export of one family (or one member) in a profile, as JSON or CSV, as
+    the record stood at ``as_at`` (the rows given must be that record) or as now recorded.
+    PDF and Word are documents: ``documents/chronology.py``."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}")
-    if fmt not in CHRONOLOGY_FORMATS:
-        raise ValueError(f"format must be one of {', '.join(CHRONOLOGY_FORMATS)}")
+    if fmt not in ("json", "csv"):
+        raise ValueError("format must be json or csv (documents/chronology.py makes PDF and Word)")
     moment = as_at or latest_recorded(rows)
-    entries = chronology_model.view(rows, members, member=member, significant_only=profile != "review")
+    entries = chronology_model.view(rows, members, member=member, significant_only=profile != "review",
+                                    staff=staff)  # staff named by Ledger.describe (ADR 0030)
+    documents = documents_by_entry(rows)
+    for e in entries:
+        e["documents"] = documents.get(e["event_id"] or "", [])
     table = TABLES[profile](entries, pack)
     about = involvement(rows, members, pack, member, moment)
     title, standard = TITLES[profile]
@@ -265,87 +292,32 @@ def chronology(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]]
         "title": title, "standard": standard, "council": pack.council, "family_id": str(family_id),
         "family": about["family"], "members": [_name(m) for m in members.values()], "child": about["child"],
         "as_at": moment.astimezone(LONDON).isoformat(), "as_at_requested": as_at is not None,
-        "involvement": about["summary"], "episodes": about["episodes"],
+        "case_number": case_number, "involvement": about["summary"], "episodes": about["episodes"],
     }
     name = f"chronology-{profile}-{family_id}" + (f"-{member}" if member else "") + f".{fmt}"
     if fmt == "json":
         content = _json({"profile": profile, "heading": heading, "columns": list(table.columns),
                          "entries": table.entries})
-    elif fmt == "csv":
-        content = _csv(table.columns, table.cells)
     else:
-        lines = [("Council", pack.council), ("Family", f"{about['family']}: {', '.join(heading['members'])}")]
-        if about["child"]:
-            child = about["child"]
-            born = f", born {_long(date.fromisoformat(child['date_of_birth']))}" if child["date_of_birth"] else ""
-            lines.append(("Chronology of", f"{child['name']}{born}"))
-        lines += [("As at", f"{moment.astimezone(LONDON):%d/%m/%Y %H:%M} (London)"
-                   + ("" if as_at else ", the latest entry recorded")), ("Prepared under", standard)]
-        content = word_document(title, lines, about["summary"], table, moment, landscape=profile != "court")
+        content = _csv(table.columns, table.cells)
     return Export(content, MEDIA_TYPES[fmt], name)
 
 
-# --- Word ---------------------------------------------------------------------------------------
-
-
-def word_document(title: str, lines: Sequence[tuple[str, str]], summary: str, table: Table, moment: datetime,
-                  *, landscape: bool) -> bytes:
-    """A .docx with a heading, the summary of involvement and the table, with its core
-    properties and zip entries dated ``moment`` (so the same inputs give the same bytes)."""
-    from docx import Document
-    from docx.enum.section import WD_ORIENT
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
-
-    document = Document()
-    utc = moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
-    props = document.core_properties
-    props.author, props.title, props.comments = "Early Help case ledger", title, ""
-    props.last_modified_by, props.revision = "Early Help case ledger", 1
-    props.created = props.modified = utc
-    if landscape:
-        section = document.sections[0]
-        section.orientation = WD_ORIENT.LANDSCAPE
-        section.page_width, section.page_height = section.page_height, section.page_width
-    document.styles["Normal"].font.size = Pt(9)
-    document.add_heading(title, level=1)
-    for label, value in lines:
-        paragraph = document.add_paragraph()
-        paragraph.add_run(f"{label}: ").bold = True
-        paragraph.add_run(value)
-    document.add_heading("Summary of involvement", level=2)
-    document.add_paragraph(summary)
-    grid = document.add_table(rows=1, cols=len(table.columns))
-    grid.style = "Table Grid"
-    header = grid.rows[0]
-    repeat = OxmlElement("w:tblHeader")  # the header row repeats on every page
-    repeat.set(qn("w:val"), "true")
-    header._tr.get_or_add_trPr().append(repeat)
-    for cell, text in zip(header.cells, table.columns, strict=True):
-        cell.paragraphs[0].add_run(text).bold = True
-    for values in table.cells:
-        for cell, text in zip(grid.add_row().cells, values, strict=True):
-            cell.text = text
-    raw = io.BytesIO()
-    document.save(raw)
-    return _fixed_zip(raw.getvalue(), moment)
-
-
-def _fixed_zip(content: bytes, moment: datetime) -> bytes:
-    """The same zip with every entry stamped ``moment`` (London time, as zip times are
-    local) instead of the time it was written."""
-    stamp = moment.astimezone(LONDON).timetuple()[:6]
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(content)) as source, \
-            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for entry in source.infolist():
-            info = zipfile.ZipInfo(entry.filename, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            target.writestr(info, source.read(entry.filename))
-    return out.getvalue()
+def documents_by_entry(rows: Sequence[ChronologyRow]) -> dict[str, list[str]]:
+    """The documents recorded for each entry (by its event id as the view shows it): a
+    ``DocumentRecorded`` entry names its own document, and the entry it was recorded
+    ``regarding`` (when it names one) lists it too, so the witness or document reference
+    can point to the bundle (issue 21, item 5)."""
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        if r["type"] != "DocumentRecorded" or not r["event_id"]:
+            continue
+        text = f"Document: {r['summary']}" + (f" ({r['reference']})" if r.get("reference") else "")
+        found.setdefault(str(UUID(r["event_id"])), []).append(text)
+        target = r["data"].get("regarding")
+        if target:
+            found.setdefault(str(UUID(str(target))), []).append(text)
+    return found
 
 
 # --- Ofsted Annex A List 2 and the SSD's early help episodes ---------------------------------------
@@ -363,17 +335,43 @@ SSD_COLUMNS = (
     "earl_episode_id", "earl_person_id", "earl_episode_start_date", "earl_episode_end_date",
     "earl_episode_reason", "earl_episode_end_reason", "earl_episode_organisation", "earl_episode_worker_id",
 )
-END_REASONS = {
-    "outcomes_met": "Outcomes met", "step_up": "Step-up", "no_further_action": "NFA",
-    "step_down": "Step-down", "transferred": "Transferred", "disengaged": "Disengaged",
-    "consent_withdrawn": "Consent withdrawn", "moved_away": "Moved away", "other": "Other",
-}
-"""The SSD's end reasons ("Outcomes met/ Step-up/ NFA", EARL006A), and the ledger's other
-closure reasons in words."""
 
 
-def age_in_years(born: date | None, on: date) -> int | None:
-    """Age at the last birthday on ``on`` (-1 for a child not yet born, as Annex A asks)."""
+@dataclass(frozen=True)
+class Council:
+    """What a data return needs of the packs (``queries/exports.py`` fills it): the
+    organisation each pack's families are named under (as the deployment configures it:
+    ``LEDGER_ORGANISATION_NAMES``), each pack's SSD end reason of every closure reason,
+    and the one pack the return was filtered to, if any."""
+
+    packs: Mapping[str, Pack]
+    names: Mapping[str, str]
+    pack: str | None = None
+
+    def organisation(self, policy: str) -> str:
+        found = self.packs.get(policy)
+        return found.organisation(self.names) if found else self.names.get(policy, policy)
+
+    def end_reason(self, policy: str, closure_reason: str | None) -> str | None:
+        """EARL006A: the pack's SSD end reason of the closure reason (None while open)."""
+        found = self.packs.get(policy)
+        if closure_reason is None or found is None:
+            return None if closure_reason is None else "NFA"
+        return found.ssd_end_reason(closure_reason)
+
+
+def reason_category(code: str | None) -> str | None:
+    """EARL005A, the broad category of the reason for involvement as the SSD words it; a
+    referral that recorded none gives none (a blank cell: the SSD makes the field optional,
+    and its "Other" is a reason outside the list, not a reason not recorded)."""
+    return REASON_CATEGORIES.get(code, code) if code else None
+
+
+def age_in_years(born: date | None, on: date, *, unborn: bool = False) -> int | None:
+    """Age at the last birthday on ``on``: -1 for a child not yet born, as Annex A asks
+    (an unborn member, whatever their expected date, or a date of birth still to come)."""
+    if unborn:
+        return -1
     if born is None:
         return None
     if born > on:
@@ -385,52 +383,66 @@ def _day(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
-def _period(first: date, last: date, as_at: datetime | None) -> dict[str, Any]:
+def _period(first: date, last: date, as_at: datetime | None, pack: str | None = None) -> dict[str, Any]:
     return {"from": first.isoformat(), "to": last.isoformat(),
-            "as_at": as_at.astimezone(LONDON).isoformat() if as_at else None}
+            "as_at": as_at.astimezone(LONDON).isoformat() if as_at else None, "pack": pack}
+
+
+def _named(kind: str, first: date, last: date, council: Council, fmt: str) -> str:
+    return f"{kind}-{council.pack + '-' if council.pack else ''}{first}-to-{last}.{fmt}"
 
 
 def annex_a(assessments: Sequence[dict[str, Any]], first: date, last: date, fmt: str,
-            as_at: datetime | None = None) -> Export:
+            as_at: datetime | None = None, council: Council | None = None) -> Export:
     """Annex A List 2: one row per child per early help assessment touching the period
-    (started by its end and not completed before its start); ages at the period's end."""
+    (started by its end and not completed before its start); ages at the period's end.
+    An unborn child is given the expected date as the date of birth and the age -1; an
+    assessment completed by the council itself names the organisation as ``council`` does."""
+    council = council or Council({}, {})
     rows = []
     for r in assessments:
-        born = _day(r["date_of_birth"])
+        unborn = r.get("kind") == "unborn"
+        born = r.get("expected_date") if unborn else r["date_of_birth"]
         rows.append({
             "child_unique_id": str(UUID(r["person_id"])), "gender": r["gender"], "ethnicity": r["ethnicity"],
-            "date_of_birth": r["date_of_birth"], "age_of_child_years": age_in_years(born, last),
+            "date_of_birth": born, "age_of_child_years": age_in_years(_day(born), last, unborn=unborn),
             "assessment_start_date": r["start_date"], "assessment_completion_date": r["completion_date"],
-            "organisation_completing_assessment": r["organisation"],
+            "organisation_completing_assessment": r["organisation"] or council.organisation(r["policy"]),
         })
-    name = f"annex-a-list-2-{first}-to-{last}.{fmt}"
+    name = _named("annex-a-list-2", first, last, council, fmt)
     if fmt == "json":
         content = _json({"return": "Ofsted Annex A, List 2: early help", "specification": ANNEX_A,
-                         **_period(first, last, as_at), "count": len(rows), "columns": list(ANNEX_A_KEYS),
-                         "rows": rows})
+                         **_period(first, last, as_at, council.pack), "count": len(rows),
+                         "columns": list(ANNEX_A_KEYS), "rows": rows})
     else:
         content = _csv(ANNEX_A_COLUMNS, [[
             r["child_unique_id"], r["gender"], r["ethnicity"], _short(_day(r["date_of_birth"])),
-            "" if r["age_of_child_years"] is None else str(r["age_of_child_years"]),
+            # a number, not text: -1 (not yet born) is not a formula, and is written as it is
+            "" if r["age_of_child_years"] is None else r["age_of_child_years"],
             _short(_day(r["assessment_start_date"])), _short(_day(r["assessment_completion_date"])),
             r["organisation_completing_assessment"]] for r in rows])
     return Export(content, MEDIA_TYPES[fmt], name, tuple(sorted({r["family_id"] for r in assessments})))
 
 
 def ssd_early_help_episodes(episodes: Sequence[dict[str, Any]], first: date, last: date, fmt: str,
-                            as_at: datetime | None = None) -> Export:
-    """``ssd_early_help_episodes``: one row per child per episode touching the period."""
+                            as_at: datetime | None = None, council: Council | None = None) -> Export:
+    """``ssd_early_help_episodes``: one row per child per episode touching the period. The
+    reason is the referral's broad category (EARL005A), never its free text; the end reason
+    the pack's mapping of the closure reason (EARL006A); the organisation as ``council``
+    names the family's pack (EARL007A)."""
+    council = council or Council({}, {})
     rows = [{
         "earl_episode_id": r["earl_episode_id"], "earl_person_id": str(UUID(r["person_id"])),
         "earl_episode_start_date": r["start_date"], "earl_episode_end_date": r["end_date"],
-        "earl_episode_reason": r["reason"],
-        "earl_episode_end_reason": END_REASONS.get(r["end_reason"], r["end_reason"]) if r["end_reason"] else None,
-        "earl_episode_organisation": r["organisation"], "earl_episode_worker_id": r["worker_id"],
+        "earl_episode_reason": reason_category(r["reason_category"]),
+        "earl_episode_end_reason": council.end_reason(r["policy"], r["end_reason"]),
+        "earl_episode_organisation": council.organisation(r["policy"]), "earl_episode_worker_id": r["worker_id"],
     } for r in episodes]
-    name = f"ssd_early_help_episodes-{first}-to-{last}.{fmt}"
+    name = _named("ssd_early_help_episodes", first, last, council, fmt)
     if fmt == "json":
-        content = _json({"table": "ssd_early_help_episodes", "specification": SSD, **_period(first, last, as_at),
-                         "count": len(rows), "columns": list(SSD_COLUMNS), "rows": rows})
+        content = _json({"table": "ssd_early_help_episodes", "specification": SSD,
+                         **_period(first, last, as_at, council.pack), "count": len(rows),
+                         "columns": list(SSD_COLUMNS), "rows": rows})
     else:
         content = _csv(SSD_COLUMNS, [[r[c] for c in SSD_COLUMNS] for r in rows])
     return Export(content, MEDIA_TYPES[fmt], name, tuple(sorted({r["family_id"] for r in episodes})))

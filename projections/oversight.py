@@ -26,32 +26,34 @@ from uuid import UUID
 from aggregates import state
 from aggregates.events import VOCABULARY
 from aggregates.vocabulary import MANAGEMENT_ROLES
-from aggregates.wording import TOKEN
+from aggregates.wording import TOKEN, staff_names
 from ledger.calendar import WorkingCalendar
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
 from projections.base import Change, Context, ReadModel, TableColumns, iso, upsert
-from projections.chronology import event_data, members_stored, summarise
+from projections.chronology import Describe, event_data, members_stored, summarise, unlisted
 from projections.sealed import Sealer
 
 FAMILY_COLUMNS = ("family_id", "policy", "team", "open", "opened_at", "last_oversight_at", "pending_team")
 
 
 DECISION_COLUMNS = ("event_id", "family_id", "position", "occurred_at", "recorded_at", "user_id", "role", "team",
-                    "type", "kind", "summary")
+                    "type", "kind", "summary", "actor_name", "actor_job_title")
 
 
 class OversightModel(ReadModel):
     name = "oversight"
     tables = ("oversight_decisions", "oversight_families", "footprints")
     sealed: ClassVar[TableColumns] = {"oversight_decisions": ("summary",)}
-    version = 3  # families' rows from the one fold: corrections move them too
+    version = 4  # 3: families' rows from the one fold: corrections move them too; 4: the decider's name and
+    # job title from the envelope (ADR 0030), summaries naming staff as {w:...} tokens
 
     def ddl(self) -> list[str]:
         return [
             "CREATE TABLE {oversight_decisions} (event_id TEXT PRIMARY KEY, family_id TEXT NOT NULL, "
             "position BIGINT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, user_id TEXT NOT NULL, "
-            "role TEXT NOT NULL, team TEXT, type TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL)",
+            "role TEXT NOT NULL, team TEXT, type TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL, "
+            "actor_name TEXT, actor_job_title TEXT)",
             "CREATE INDEX oversight_decisions_family{ix} ON {oversight_decisions} (family_id, occurred_at)",
             "CREATE INDEX oversight_decisions_user{ix} ON {oversight_decisions} (user_id, occurred_at)",
             "CREATE TABLE {oversight_families} (family_id TEXT PRIMARY KEY, policy TEXT NOT NULL, team TEXT NOT NULL, "
@@ -82,14 +84,15 @@ class OversightModel(ReadModel):
                 pack = context.packs[e.policy]
                 decisions.append((e.event_id.hex, fid, change.position, when, iso(e.recorded_at), user, role,
                                   e.actor.get("team"), e.type, kind,
-                                  summarise(e.type, event_data(e), pack)))
+                                  summarise(e.type, event_data(e), pack), e.actor.get("name"),
+                                  e.actor.get("job_title")))
         tx.many("INSERT INTO {footprints} VALUES (?,?,?,?,?,?) ON CONFLICT (family_id, user_id, role) DO UPDATE "
                 "SET first_at = CASE WHEN excluded.first_at < {footprints}.first_at THEN excluded.first_at "
                 "ELSE {footprints}.first_at END, last_at = CASE WHEN excluded.last_at > {footprints}.last_at "
                 "THEN excluded.last_at ELSE {footprints}.last_at END, "
                 "entries = {footprints}.entries + excluded.entries",
                 [(*key, *value) for key, value in prints.items()])
-        tx.many("INSERT INTO {oversight_decisions} VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        tx.many(f"INSERT INTO {{oversight_decisions}} VALUES ({','.join('?' * len(DECISION_COLUMNS))})",
                 context.sealer.seal_rows("oversight_decisions", DECISION_COLUMNS, decisions))
         upsert(tx, "oversight_families", FAMILY_COLUMNS, [
             self._family(family_id, context) for family_id in
@@ -111,13 +114,22 @@ class OversightModel(ReadModel):
 # --- views ------------------------------------------------------------------------------------
 
 
-def _decisions(rows: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+def _decisions(rows: list[dict[str, Any]], names: dict[str, str], staff: Describe | None) -> list[dict[str, Any]]:
+    who = staff or unlisted
     return [{
         "event_id": str(UUID(r["event_id"])), "family_id": str(UUID(r["family_id"])), "type": r["type"],
         "kind": r["kind"], "occurred_at": r["occurred_at"], "recorded_at": r["recorded_at"],
-        "by": {"user_id": r["user_id"], "role": r["role"], "team": r["team"]},
-        "summary": TOKEN.sub(lambda m: names.get(m.group(1), "a family member"), r["summary"]),
+        "by": {"user_id": r["user_id"], "name": who(r["user_id"], r["actor_name"], r["actor_job_title"]).text,
+               "role": r["role"], "team": r["team"]},
+        "summary": staff_names(TOKEN.sub(lambda m: names.get(m.group(1), "a family member"), r["summary"]),
+                               lambda user: who(user, None, None).text),
     } for r in rows]
+
+
+def _named(prints: list[dict[str, Any]], staff: Describe | None) -> list[dict[str, Any]]:
+    """Footprint rows with each person's name (the staff directory's)."""
+    who = staff or unlisted
+    return [{**p, "name": who(p["user_id"], None, None).text} for p in prints]
 
 
 def _names(tx: Tx, family_ids: Sequence[str], sealer: Sealer) -> dict[str, str]:
@@ -153,20 +165,20 @@ def gap(family: dict[str, Any], packs: dict[str, Pack], now: datetime) -> dict[s
 
 
 def family_view(tx: Tx, family_id: UUID, packs: dict[str, Pack], now: datetime, sealer: Sealer,
-                auditor: str | None = None) -> dict[str, Any]:
+                auditor: str | None = None, staff: Describe | None = None) -> dict[str, Any]:
     """One family: its management decisions in time order, who has a footprint on it, its
     oversight gap if any, and (for an auditor) whether they are independent of it."""
     fid = family_id.hex
     rows = sealer.open_rows("oversight_decisions", tx.rows(
         "SELECT * FROM {oversight_decisions} WHERE family_id = ? ORDER BY occurred_at, position", (fid,)))
     family = tx.one("SELECT * FROM {oversight_families} WHERE family_id = ?", (fid,))
-    prints = tx.rows("SELECT user_id, role, first_at, last_at, entries FROM {footprints} WHERE family_id = ? "
-                     "ORDER BY first_at", (fid,))
+    prints = _named(tx.rows("SELECT user_id, role, first_at, last_at, entries FROM {footprints} "
+                            "WHERE family_id = ? ORDER BY first_at", (fid,)), staff)
     result: dict[str, Any] = {
         "family_id": family_id, "team": family and family["team"], "open": bool(family and family["open"]),
         "last_oversight_at": family and family["last_oversight_at"],
         "gap": gap(family, packs, now) if family else None,
-        "decisions": _decisions(rows, _names(tx, [fid], sealer)), "footprints": prints,
+        "decisions": _decisions(rows, _names(tx, [fid], sealer), staff), "footprints": prints,
     }
     if auditor is not None:
         own = [p for p in prints if p["user_id"] == auditor]
@@ -182,7 +194,8 @@ def _held_by(tx: Tx, team: str | None) -> Callable[[dict[str, Any]], bool]:
     return lambda row: row["family_id"] in held
 
 
-def manager_view(tx: Tx, user_id: str, sealer: Sealer, team: str | None = None) -> dict[str, Any]:
+def manager_view(tx: Tx, user_id: str, sealer: Sealer, team: str | None = None,
+                 staff: Describe | None = None) -> dict[str, Any]:
     """One manager's decisions across every family, family by family; with ``team``, on
     the families that team holds now only (a team reads no other team's families, even
     its own past decisions on one transferred away)."""
@@ -193,9 +206,9 @@ def manager_view(tx: Tx, user_id: str, sealer: Sealer, team: str | None = None) 
     rows = sealer.open_rows("oversight_decisions", rows)
     names = _names(tx, sorted({r["family_id"] for r in rows}), sealer)
     families: dict[str, list[dict[str, Any]]] = {}
-    for decision in _decisions(rows, names):
+    for decision in _decisions(rows, names, staff):
         families.setdefault(decision["family_id"], []).append(decision)
-    return {"manager": user_id, "decisions": len(rows),
+    return {"manager": user_id, "manager_name": (staff or unlisted)(user_id, None, None).text, "decisions": len(rows),
             "families": [{"family_id": f, "decisions": d} for f, d in families.items()]}
 
 

@@ -34,7 +34,8 @@ def events(subject: UUID, views: Sequence[dict[str, Any]]) -> list[dict[str, Any
         data = dict(view["data"])
         if not _mine(subject, view["about"]):
             continue
-        if view["type"] == "MemberAdded" and data.get("member_id") not in (subject, str(subject)):
+        # another member joining, or being born, is theirs (their name and date of birth)
+        if view["type"] in ("MemberAdded", "ChildBorn") and data.get("member_id") not in (subject, str(subject)):
             continue
         if view["type"] == "EntryCorrected" and str(data.get("corrects")) not in shown:
             continue

@@ -33,6 +33,8 @@ class Correction(TypedDict):
     event_id: UUID
     recorded_at: datetime
     recorded_by: str | None
+    recorded_by_name: str
+    """Who corrected it, as a person reads them: "Sam Jones, Family Support Worker" (ADR 0030)."""
     role: str | None
     reason: str
     changes: dict[str, Change]
@@ -42,6 +44,11 @@ class EntrySource(TypedDict):
     """Who recorded an entry, and for which agency."""
 
     recorded_by: str | None
+    """The recorder's user id."""
+    recorded_by_name: str | None
+    """The recorder as a person reads them: their name and job title from the entry (their
+    token's, when recorded), else the staff directory's, else "<id> (not in the staff
+    directory)" (ADR 0030); None for a child's birth."""
     role: str | None
     team: str | None
     agency: str | None
@@ -111,15 +118,17 @@ def chronology(ledger: Ledger, projector: Projector, family_id: UUID, *, member:
                significant: bool = False, as_at: datetime | None = None, fmt: str = "json") -> Chronology:
     """The family's chronology (or ``member``'s own, from their birth, without entries
     about their siblings), all entries or the significant ones (the pack's choice)."""
-    if fmt == "docx":
-        raise InvalidCommand("a Word chronology needs a profile: court, practice or review", field="format")
+    if fmt in ("docx", "pdf"):
+        raise InvalidCommand(f"a {'Word' if fmt == 'docx' else 'PDF'} chronology needs a profile: court, practice "
+                             "or review", field="format")
     held = held_back(projector, family_id)
     found, members = rows(ledger, projector, family_id, as_at)
     if not found:
         ledger.family(family_id)  # 404 if there is no such family
     if member is not None and member.hex not in members:
         raise InvalidCommand(f"{member} is not a member of family {family_id}", field="member")
-    entries = chronology_model.view(found, members, member=member, significant_only=significant)
+    entries = chronology_model.view(found, members, member=member, significant_only=significant,
+                                    staff=ledger.describe)
     return Chronology(family_id=family_id, member=member, as_at=as_at, significant_only=significant,
                       entries=cast(list[ChronologyEntry], entries), quarantined=held)
 

@@ -21,6 +21,10 @@ class Actor(TypedDict):
     user_id: str
     role: str
     team: str
+    name: NotRequired[str]
+    """The ``name`` claim of their token, when it had one (ADR 0030)."""
+    job_title: NotRequired[str]
+    """The ``job_title`` claim of their token, when it had one."""
 
 
 class EventView(TypedDict):
@@ -47,6 +51,8 @@ class FamilyMember(TypedDict):
     family_name: str
     date_of_birth: date | None
     kind: str
+    expected_date: NotRequired[date | None]
+    """An unborn member's expected date of birth (``kind`` ``unborn``), until ``ChildBorn``."""
     gender: NotRequired[str | None]
     ethnicity: NotRequired[str | None]
     added_by: NotRequired[UUID]

@@ -14,6 +14,7 @@ from ledger.application import Ledger
 from projections import caseloads as caseload_model
 from projections import deadlines as deadline_model
 from projections import oversight as oversight_model
+from projections.chronology import Describe
 from projections.projector import Projector
 from queries.chronology import FlaggedBreach
 from queries.deadlines import RuleSource
@@ -24,6 +25,8 @@ from queries.reading import Quarantined, quarantined
 
 class WorkerCaseload(TypedDict):
     worker: str
+    worker_name: str
+    """The worker as a person reads them: "Sam Jones, Family Support Worker" (ADR 0030)."""
     families: int
     children: int
     max_families: int | None
@@ -46,6 +49,7 @@ class TeamCaseload(TypedDict):
 class OverCap(TypedDict):
     team: str
     worker: str
+    worker_name: str
     over: list[str]
 
 
@@ -57,7 +61,11 @@ class Caseloads(TypedDict):
 def caseloads(ledger: Ledger, projector: Projector, team: str | None = None) -> Caseloads:
     """Open families and children per worker and team (one team's, or every team's)."""
     with projector.reading("caseloads") as tx:
-        return cast(Caseloads, caseload_model.view(tx, ledger.packs, team))
+        found = caseload_model.view(tx, ledger.packs, team)
+    for t in found["teams"]:
+        t["workers"] = [{**w, "worker_name": ledger.describe(w["worker"]).text} for w in t["workers"]]
+    found["over_cap"] = [{**o, "worker_name": ledger.describe(o["worker"]).text} for o in found["over_cap"]]
+    return cast(Caseloads, found)
 
 
 # -- oversight --------------------------------------------------------------------------------
@@ -65,6 +73,8 @@ def caseloads(ledger: Ledger, projector: Projector, team: str | None = None) -> 
 
 class By(TypedDict):
     user_id: str
+    name: str
+    """Who, as a person reads them: "Sam Jones, Team Manager" (ADR 0030)."""
     role: str
     team: str | None
 
@@ -86,6 +96,8 @@ class Footprint(TypedDict):
     """Someone's entries on a family: their role, the first and the last, how many."""
 
     user_id: str
+    name: str
+    """Who, as a person reads them (the staff directory's name, ADR 0030)."""
     role: str
     first_at: str
     last_at: str
@@ -140,6 +152,8 @@ class ManagedFamily(TypedDict):
 
 class ManagerFootprint(TypedDict):
     manager: str
+    manager_name: str
+    """The manager as a person reads them (ADR 0030)."""
     decisions: int
     families: list[ManagedFamily]
 
@@ -183,17 +197,18 @@ def family_oversight(ledger: Ledger, projector: Projector, family_id: UUID, *,
     held = quarantined(projector, FAMILY_MODELS, family_id)
     with projector.reading(*FAMILY_MODELS) as tx:
         found = oversight_model.family_view(tx, family_id, ledger.packs, ledger.clock(), projector.sealer,
-                                            auditor=auditor)
+                                            auditor=auditor, staff=ledger.describe)
         breaches = [{"event_id": UUID(event), **b} for event, listed in
                     deadline_model.breaches(tx, family_id).items() for b in listed]
     return cast(FamilyOversight, {**found, "breaches": breaches, "quarantined": held})
 
 
-def manager_footprint(projector: Projector, manager: str, *, team: str | None = None) -> ManagerFootprint:
+def manager_footprint(projector: Projector, manager: str, *, team: str | None = None,
+                      staff: Describe | None = None) -> ManagerFootprint:
     """One manager's decisions across families, family by family; with ``team``, on the
-    families that team holds now only."""
+    families that team holds now only; people named by ``staff`` (``Ledger.describe``)."""
     with projector.reading("oversight", "chronology") as tx:
-        return cast(ManagerFootprint, oversight_model.manager_view(tx, manager, projector.sealer, team))
+        return cast(ManagerFootprint, oversight_model.manager_view(tx, manager, projector.sealer, team, staff))
 
 
 def auditor_footprint(projector: Projector, auditor: str, *, team: str | None = None) -> AuditorFootprint:

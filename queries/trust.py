@@ -102,7 +102,7 @@ def subject_access_export(ledger: Ledger, projector: Projector, member_id: UUID,
     member = family.members.get(member_id.hex)
     if member is None:  # pragma: no cover - the read model and the record agree
         raise NotFound(f"no member {member_id}")
-    entries = chronology.view(rows, members, member=member_id, others=subject_access.OTHERS)
+    entries = chronology.view(rows, members, member=member_id, others=subject_access.OTHERS, staff=ledger.describe)
     views = [event_view(e) for e in ledger.family_events(family_id)]
     clocks = ledger.deadlines(family_id)["deadlines"]
     found = subject_access.report(member_id, dict(member), family_id, views, entries, clocks)

@@ -74,6 +74,6 @@ def decision(ledger: Ledger, family_id: UUID, event_id: UUID) -> dict[str, Any]:
         "decision": event_view(found),
         "as_at": before,
         "family": ledger.repository.get(family_id, version=seen[-1].originator_version).state(),
-        "chronology": chronology_model.view(rows, members),
+        "chronology": chronology_model.view(rows, members, staff=ledger.describe),
         "deadlines": ledger.deadlines(family_id, as_of=found.recorded_at, known_at=before),
     }

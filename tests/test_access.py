@@ -290,6 +290,19 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/retention/due"): Row(
         frozenset({"admin", "auditor"}), lambda w, f: Call("GET", "/retention/due"),
         "admins; auditors may see them (ids and dates only)"),
+
+    # The staff directory (names and job titles of users, not of families): admins keep
+    # it; everyone else reads the names where the ledger shows them. A change is logged
+    # in the access log (action staff-update), not in a family's.
+    ("GET", "/staff"): Row(
+        frozenset({"admin"}), lambda w, f: Call("GET", "/staff"), "admins only; staff names, no case content"),
+    ("GET", "/staff/{user_id}"): Row(
+        frozenset({"admin"}), lambda w, f: _staffed(w, Call("GET", "/staff/sot-sfsw-06")),
+        "admins only; staff names, no case content"),
+    ("PUT", "/staff/{user_id}"): Row(
+        frozenset({"admin"}), lambda w, f: Call("PUT", "/staff/sot-sfsw-06", json={
+            "name": "Sam Jones", "job_title": "Family Support Worker"}),
+        "admins only; each change is in the access log", logged=False),
 }
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {k: r.allowed for k, r in ROUTES.items()}
 
@@ -306,6 +319,12 @@ def _closed(w: World, family_id: str, call: Call) -> Call:
                  {"type": "DocumentRecorded", "document": "family-survey"},
                  {"type": "EpisodeClosed", "reason": "outcomes_met"}):
         w.post(f"/families/{family_id}/commands", body, manager)
+    return call
+
+
+def _staffed(w: World, call: Call) -> Call:
+    """Someone put in the staff directory first, so that reading them can succeed."""
+    w.ledger.staff.put("sot-sfsw-06", "Sam Jones", "Family Support Worker", "test-setup")
     return call
 
 
@@ -562,6 +581,8 @@ NOT_A_READ: dict[tuple[str, str], str] = {
     ("GET", "/policies"): "the packs: published reference data",
     ("GET", "/policies/{policy_id}"): "one pack: published reference data",
     ("GET", "/teams"): "the team directory: reference data",
+    ("GET", "/staff"): "the staff directory: names of users, not of families",
+    ("GET", "/staff/{user_id}"): "one user's name in the staff directory",
 }
 """The GET routes that show nothing of any family's record, and why. Every other route
 that reads is logged; the writes record events, whose own chain says who and when."""

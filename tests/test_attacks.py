@@ -314,7 +314,9 @@ def test_csv_exports_cannot_carry_formulas(client, ifst, start):
         "subject access": client.get(f"/members/{ifst['cara']}/subject-access", params={"format": "csv"},
                                      headers=MANAGER),
     }
-    # The returns: the SSD carries the referral's reason, Annex A the assessing agency.
+    # The returns: Annex A carries the assessing agency. The SSD no longer carries the
+    # referral's free text (only its category from a closed list, ADR 0032): it must not
+    # appear at all, quoted or not.
     returns = register(client)
     rid = returns["family_id"]
     ok(client, rid, {"type": "ReferralReceived", "route": "self", "reason": formula,
@@ -330,7 +332,9 @@ def test_csv_exports_cannot_carry_formulas(client, ifst, start):
         assert r.status_code == 200, (name, r.text)
         cells = [cell for row in csv.reader(io.StringIO(r.text)) for cell in row]
         assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], name
-        if name != "subject access":  # whose events are in its JSON detail column, quoted
+        if name == "ssd":
+            assert not [c for c in cells if "HYPERLINK" in c], cells
+        elif name != "subject access":  # whose events are in its JSON detail column, quoted
             assert any(c.startswith("'" + start) for c in cells), name
 
 

@@ -203,8 +203,9 @@ def test_a_correction_cannot_move_an_entry_to_the_far_past_or_future(client, fam
 @pytest.mark.parametrize("dob", ["0001-01-01", "1800-02-03", "1899-12-31", "3000-01-01", "9999-12-31"])
 def test_dates_of_birth_in_the_far_past_or_future_are_refused(client, family, dob):
     """Bug: a date of birth in year 1 or 1800 was recorded (only the future was refused).
-    A child's may be ahead by a pregnancy at most (an expected baby), an adult's not at all."""
-    expected = "before 1900" if dob < "1900" else "more than 42 weeks ahead"
+    No one's is in the future: a child not yet born is recorded as unborn, with an expected
+    date (ADR 0032), no longer as a child born up to 42 weeks ahead."""
+    expected = "before 1900" if dob < "1900" else "in the future"
     refused(client, "POST", "/families", 422, f"date_of_birth {dob} is {expected}", headers=PRACTITIONER, json={
         "policy": "durham-one-point", "team": "north",
         "members": [{"given_name": "A", "family_name": "B", "kind": "child", "date_of_birth": dob}]})

@@ -56,8 +56,8 @@ def test_entries_are_in_the_order_they_happened_not_the_order_they_were_typed(cl
     assert dated[2]["event_id"] == visit["event_id"]
     assert dated[2]["summary"] == "Visit with the family at home; seen: Ava Stone, Ben Stone; seen alone: Ava Stone"
     referral = dated[0]
-    assert referral["source"] == {"recorded_by": "pat", "role": "practitioner", "team": "north",
-                                  "agency": "Hill Primary School"}
+    assert referral["source"] == {"recorded_by": "pat", "recorded_by_name": "pat (not in the staff directory)",
+                                  "role": "practitioner", "team": "north", "agency": "Hill Primary School"}
     assert referral["occurred_at"] == "2026-01-05T09:00:00+00:00"
     disclosure = dated[4]
     assert (disclosure["significance"], disclosure["impact_on_child"], disclosure["action_taken"]) == \
@@ -158,7 +158,8 @@ def test_the_csv_chronology_opens_with_its_header_and_one_line_per_entry(client)
 def test_bad_chronology_requests_are_clear_problems(client):
     fid, *_ = _family(client)
     for params, status, words in [({"member": str(uuid.uuid4())}, 422, "is not a member"),
-                                  ({"format": "pdf"}, 422, "format"),
+                                  ({"format": "rtf"}, 422, "format"),
+                                  ({"format": "pdf"}, 422, "needs a profile"),
                                   ({"as_at": "2026-01-01T00:00:00"}, 422, "timezone")]:
         r = client.get(f"/families/{fid}/chronology", params=params, headers=PRACTITIONER)
         assert r.status_code == status, r.text

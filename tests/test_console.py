@@ -16,7 +16,7 @@ from api.access import SESSION_COOKIE
 from api.app import served_routes
 from console.access import PAGES
 from console.app import create_app
-from tests.conftest import AUDITOR, PRACTITIONER, auth, ok, open_ledger, register, settings_for
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok, open_ledger, register, settings_for
 
 pytestmark = pytest.mark.one_database
 
@@ -372,3 +372,41 @@ def test_a_teams_deadlines_list_closed_families_when_asked(world):
     sign_in(client, "manager", "north")
     page = client.get("/console/team", params={"team": "north", "show": "overdue", "episodes": "closed"})
     assert page.status_code == 200 and "Closed families' clocks" in visible(page.text)
+
+
+def test_the_document_preview_is_the_pdfs_template_logged_as_an_export(world):
+    """``/console/families/{id}/document`` shows the chronology document in the browser
+    from the template the PDF is made from: its running header, table and links to the
+    files; its stylesheet is served; it is read as an export and logged as one."""
+    client, _ = world
+    fid = the_family(client)["family_id"]
+    sign_in(client, "auditor", user_id="ada")
+    r = client.get(f"/console/families/{fid}/document", params={"profile": "court", "case_number": "ZW26C00123"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "ZW26C00123" in page and "Prepared by" in page and "Referral received" in page
+    assert "<thead>" in page and "Download PDF" in page
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:", page.split("<body", 1)[1])  # no ISO moment a person reads
+    sheet = re.search(r'href="(/console/static/documents/[^"]+\.css)"', page)
+    assert sheet and client.get(sheet.group(1)).status_code == 200
+    reads = client.get(f"/families/{fid}/access-log", headers=AUDITOR).json()["reads"]
+    assert [r["action"] for r in reads if r["path"].endswith("/document")] == ["export"]
+    bad = client.get(f"/console/families/{fid}/document", params={"profile": "gossip"})
+    assert bad.status_code == 422
+
+
+def test_the_family_page_names_the_lead_and_the_other_workers_as_people(world):
+    """Workers are named as people ("Sam Jones, Family Support Worker") from the staff
+    directory; one not in it shows the id, marked as such (ADR 0030)."""
+    client, ledger = world
+    fid = the_family(client)["family_id"]
+    ledger.staff.put("sam", "Sam Jones", "Family Support Worker", "admin")
+    for worker, lead in (("sam", True), ("kit", False)):
+        ok(client, fid, {"type": "AllocatedToWorker", "worker_id": worker, "lead_professional": lead,
+                         "occurred_at": "2026-01-06T10:00:00+00:00"}, MANAGER)
+    sign_in(client, "auditor")
+    r = client.get(f"/console/families/{fid}")
+    assert r.status_code == 200, r.text
+    text = visible(r.text)
+    assert "Lead worker Sam Jones, Family Support Worker" in text, text[:2000]
+    assert "Other workers kit (not in the staff directory)" in text

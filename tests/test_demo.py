@@ -189,12 +189,16 @@ def test_children_of_every_age_with_synthetic_names_and_dfe_codes(demo):
     # Child-specific case notes name one child, and stay off the siblings' chronologies.
     notes = [e for e in events if e.type == "CaseNoteRecorded" and e.about]
     assert notes and all(len(e.about) == 1 for e in notes)
-    # An expected baby: added with the date it is due, then named once born (a correction).
-    expected = [e for e in events if e.type == "MemberAdded" and e.date_of_birth > london_date(e.occurred_at)]
-    assert expected
+    # An expected baby: added unborn with the date it is due, then born (ChildBorn), named.
+    expected = [e for e in events if e.type == "MemberAdded" and e.kind == "unborn"]
+    assert expected and all(e.date_of_birth is None and e.expected_date > london_date(e.occurred_at)
+                            for e in expected)
     for added in expected:
-        born = [e for e in events if e.type == "EntryCorrected" and e.corrects == added.event_id]
-        assert born and born[0].changes["date_of_birth"] and born[0].changes["given_name"] != "Baby"
+        born = [e for e in events if e.type == "ChildBorn" and e.member_id == added.member_id]
+        assert born and born[0].date_of_birth <= london_date(born[0].occurred_at) and born[0].given_name != "Baby"
+    # Referrals carry the broad category of their reason (the SSD's earl_episode_reason), most of them.
+    categories = [e.reason_category for e in events if e.type == "ReferralReceived"]
+    assert any(categories) and len({c for c in categories if c}) > 3
 
 
 def fresh(settings: Settings, tmp_path: Path, name: str) -> Settings:

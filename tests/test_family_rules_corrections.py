@@ -147,8 +147,9 @@ def test_a_member_added_is_corrected_to_a_date_of_birth_that_can_be():
     for dob, says in [(TODAY + timedelta(days=1), "is in the future"), (date(1850, 1, 1), "is before 1900")]:
         refused_correction(case, InvalidCommand, added, {"date_of_birth": dob}, says=f"changes.date_of_birth "
                            f"{dob.isoformat()} {says}", field="changes.date_of_birth")
-    refused_correction(case, InvalidCommand, added, {"kind": "child", "date_of_birth": TODAY + timedelta(weeks=43)},
-                       says="more than 42 weeks ahead", field="changes.date_of_birth")
+    refused_correction(case, InvalidCommand, added, {"kind": "child", "date_of_birth": TODAY + timedelta(weeks=3)},
+                       says="is in the future: a child not yet born is recorded as kind unborn",
+                       field="changes.date_of_birth")
     corrects(case, added, {"date_of_birth": date(1988, 7, 1)})
     eve = next(m for m in case.state["members"] if m["given_name"] == "Eve")
     assert eve["date_of_birth"] == date(1988, 7, 1)
@@ -314,7 +315,7 @@ def test_only_a_members_details_are_corrected_by_naming_them():
     case = referred_case()
     refused_correction(case, InvalidCommand, case.registration, {"team": "south"}, member=case.ava,
                        says="a member's correctable details are given_name, family_name, date_of_birth, gender, "
-                            "ethnicity, kind, not team", field="changes")
+                            "ethnicity, kind, expected_date, not team", field="changes")
 
 
 @pytest.mark.parametrize("changes, field, says", [
@@ -328,8 +329,14 @@ def test_a_members_corrected_details_are_held_to_the_registration_rules(changes,
     refused_correction(case, InvalidCommand, case.registration, changes, member=case.cara, says=says, field=field)
 
 
-def test_a_child_is_corrected_to_an_expected_date_of_delivery_within_42_weeks():
+def test_a_child_is_corrected_to_unborn_with_an_expected_date_of_delivery_within_42_weeks():
+    """A child put on the record as born who is not born yet is corrected to unborn, with
+    the expected date and no date of birth (ADR 0032)."""
     case = referred_case()
-    corrects(case, case.registration, {"date_of_birth": TODAY + timedelta(weeks=42)}, member=case.ben)
-    refused_correction(case, InvalidCommand, case.registration, {"date_of_birth": TODAY + timedelta(weeks=42, days=1)},
-                       member=case.ben, says="more than 42 weeks ahead", field="changes.date_of_birth")
+    refused_correction(case, InvalidCommand, case.registration, {"kind": "unborn"}, member=case.ben,
+                       says="an unborn member has no date of birth", field="changes.date_of_birth")
+    refused_correction(case, InvalidCommand, case.registration,
+                       {"kind": "unborn", "date_of_birth": None, "expected_date": TODAY + timedelta(weeks=42, days=1)},
+                       member=case.ben, says="more than 42 weeks ahead", field="changes.expected_date")
+    corrects(case, case.registration, {"kind": "unborn", "date_of_birth": None,
+                                       "expected_date": TODAY + timedelta(weeks=42)}, member=case.ben)

@@ -72,13 +72,17 @@ def test_a_member_may_be_registered_without_a_date_of_birth():
     assert [m.get("date_of_birth") for m in family.state()["members"]] == [None, None]
 
 
-def test_an_expected_baby_is_registered_up_to_42_weeks_ahead_and_no_further():
-    """An unborn child goes on the record with its expected date of delivery (ADR 0010); a
-    pregnancy lasts at most about 42 weeks, so a later date is a mistyped year."""
-    assert _register(_member(date_of_birth=TODAY + WEEKS_42)).version == 1
+def test_an_expected_baby_is_registered_unborn_up_to_42_weeks_ahead_and_no_further():
+    """An unborn child goes on the record as unborn with its expected date of delivery (ADR
+    0032; it was a child with a date of birth to come); a pregnancy lasts at most about 42
+    weeks, so a later date is a mistyped year. A child's date of birth is never to come."""
+    assert _register(_member(kind="unborn", expected_date=TODAY + WEEKS_42)).version == 1
     with pytest.raises(InvalidCommand) as caught:
-        _register(_member(date_of_birth=TODAY + WEEKS_42 + timedelta(days=1)))
-    assert caught.value.field == "date_of_birth" and "more than 42 weeks ahead" in caught.value.detail
+        _register(_member(kind="unborn", expected_date=TODAY + WEEKS_42 + timedelta(days=1)))
+    assert caught.value.field == "expected_date" and "more than 42 weeks ahead" in caught.value.detail
+    with pytest.raises(InvalidCommand) as caught:
+        _register(_member(date_of_birth=TODAY + timedelta(days=1)))
+    assert caught.value.field == "date_of_birth" and "is in the future" in caught.value.detail
 
 
 def test_an_adult_is_born_by_today():
@@ -116,7 +120,8 @@ def test_a_member_is_added_once():
 
 @pytest.mark.parametrize("details, field, says", [
     ({"kind": "adult", "date_of_birth": TODAY + timedelta(days=1)}, "date_of_birth", "is in the future"),
-    ({"kind": "child", "date_of_birth": TODAY + WEEKS_42 + timedelta(days=1)}, "date_of_birth", "42 weeks"),
+    ({"kind": "child", "date_of_birth": TODAY + timedelta(days=1)}, "date_of_birth", "is in the future"),
+    ({"kind": "unborn", "expected_date": TODAY + WEEKS_42 + timedelta(days=1)}, "expected_date", "42 weeks"),
     ({"kind": "child", "date_of_birth": date(1899, 12, 31)}, "date_of_birth", "before 1900"),
     ({"kind": "child", "given_name": " "}, "given_name", "given_name must not be empty"),
     ({"kind": "child", "family_name": ""}, "family_name", "family_name must not be empty"),

@@ -7,7 +7,8 @@ Top to bottom:
     api, cli, demo   entry points: the HTTP API, the ``ledger`` command, the demo loader
     queries          the read use-cases, one plain function each (the API, the CLI, a console)
     replay           rebuilds, time travel and the read models compared with a rebuild
-    projections      the read models and the projector that keeps them
+    projections      the read models and the projector that keeps them; beside them,
+    documents        the chronology as a document (one HTML template, PDF, Word) from their rows
     ledger           the application (commands), settings, storage, calendar, policy packs,
                      the deadline engine, tokens: what the read models are built on
     aggregates       the Family aggregate, its events, its vocabulary: imports nothing of ours
@@ -41,7 +42,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"api", "cli", "demo"}),
     frozenset({"queries"}),
     frozenset({"replay"}),
-    frozenset({"projections"}),
+    frozenset({"projections", "documents"}),
     frozenset({"ledger"}),
     frozenset({"aggregates"}),
 )

@@ -71,7 +71,8 @@ def test_caseloads_count_open_families_and_children_per_worker_and_flag_who_is_o
     assert (workers["pat"]["max_families"], workers["pat"]["max_children"]) == (10, 25)
     assert workers["pat"]["over_cap"] and workers["pat"]["over"] == ["11 families, cap 10"]
     assert (workers["kim"]["families"], workers["kim"]["children"], workers["kim"]["over_cap"]) == (2, 6, False)
-    assert body["over_cap"] == [{"team": "north", "worker": "pat", "over": ["11 families, cap 10"]}]
+    assert body["over_cap"] == [{"team": "north", "worker": "pat", "worker_name": "pat (not in the staff directory)",
+                                 "over": ["11 families, cap 10"]}]
 
 
 def test_a_transfer_moves_the_family_to_the_receiving_teams_caseload_and_closure_takes_it_off(client):
@@ -98,7 +99,7 @@ def test_a_familys_oversight_footprint_lists_management_decisions_with_who_and_w
     assert decisions == [("allocation", "meg", "manager"), ("allocation", "meg", "manager"),
                          ("supervision", "sam", "supervisor")]
     assert body["decisions"][-1]["event_id"] == sup["event_id"]
-    assert body["decisions"][-1]["summary"] == "Formal supervision of pat: plan reviewed"
+    assert body["decisions"][-1]["summary"] == "Formal supervision of pat (not in the staff directory): plan reviewed"
     assert body["last_oversight_at"].startswith("2026-03-16T10:00:00")
     by_manager = client.get("/oversight", params={"manager": "sam"}, headers=SUPERVISOR).json()
     assert by_manager["decisions"] == 1 and by_manager["families"][0]["family_id"] == fid

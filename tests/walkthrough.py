@@ -17,11 +17,15 @@ SOUTH_PRACTITIONER = auth("practitioner", "sue", "south")
 
 def every_command(members: list[dict[str, Any]]) -> list[tuple[dict[str, str], dict[str, Any]]]:
     ava, ben, cara = (m["member_id"] for m in members)
-    assessment, plan = str(uuid.uuid4()), str(uuid.uuid4())
+    assessment, plan, baby = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     t = lambda day, hour=10: f"2026-01-{day:02d}T{hour:02d}:00:00+00:00"  # noqa: E731
     steps: list[tuple[dict[str, str], dict[str, Any]]] = [
         (PRACTITIONER, {"type": "MemberAdded", "occurred_at": t(2), "given_name": "Dan", "family_name": "Stone",
                         "kind": "adult", "date_of_birth": "1988-07-01", "gender": "1", "ethnicity": "WBRI"}),
+        (PRACTITIONER, {"type": "MemberAdded", "occurred_at": t(2, 11), "member_id": baby, "given_name": "Baby",
+                        "family_name": "Stone", "kind": "unborn", "expected_date": "2026-01-20"}),
+        (PRACTITIONER, {"type": "ChildBorn", "occurred_at": t(3), "member_id": baby, "date_of_birth": "2026-01-03",
+                        "given_name": "Eli", "gender": "1"}),
         (PRACTITIONER, {"type": "ReferralReceived", "occurred_at": t(5), "route": "professional",
                         "reason": "School reports poor attendance and a tired, hungry child",
                         "referrer_name": "Ms Head", "referrer_agency": "Hill Primary School",

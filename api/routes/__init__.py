@@ -7,9 +7,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import caseloads, chronology, commands, deadlines, exports, families, people, policies, service, trust
+from api.routes import (
+    caseloads,
+    chronology,
+    commands,
+    deadlines,
+    exports,
+    families,
+    people,
+    policies,
+    service,
+    staff,
+    trust,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     service.router, policies.router, families.router, commands.router, chronology.router, deadlines.router,
-    caseloads.router, people.router, exports.router, trust.router,
+    caseloads.router, people.router, exports.router, trust.router, staff.router,
 )

@@ -58,7 +58,7 @@ def get_oversight(
     oversight.one_question(manager, gaps, auditor)
     held = access.own_team(actor, None)  # a team role: the families its team holds now
     if manager is not None:
-        footprint = oversight.manager_footprint(read_models, manager, team=held)
+        footprint = oversight.manager_footprint(read_models, manager, team=held, staff=ledger.describe)
         shown(f["family_id"] for f in footprint["families"])
         return JSONResponse(footprint)
     if auditor is not None:

@@ -1,6 +1,6 @@
 """``/families/{id}/chronology``: the chronology in the order things happened, or one
 member's, as JSON or CSV; with ``profile``, an export for a court bundle, a partnership or
-a case review (JSON, CSV or Word)."""
+a case review (JSON, CSV, PDF or Word, ``documents/chronology.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.auth import Actor
 from api.dependencies import AsAt, LedgerDep, ReadModels
-from api.headers import CSV, DOCX, answered_as, file, marked
+from api.headers import CSV, DOCX, PDF, answered_as, file, marked
 from api.responses import JSONResponse
 from queries import chronology, exports
 
@@ -22,18 +22,22 @@ Profile = Literal["court", "practice", "review"]
 
 @router.get("/families/{family_id}/chronology", response_model=chronology.Chronology | exports.ChronologyDocument,
             responses=answered_as(
-                "The chronology (JSON); with ``profile``, its export document (JSON), spreadsheet (CSV) or Word "
-                "document", CSV, DOCX))
+                "The chronology (JSON); with ``profile``, its export document (JSON), spreadsheet (CSV), PDF or "
+                "Word document", CSV, PDF, DOCX))
 def get_chronology(
     ledger: LedgerDep, read_models: ReadModels, family_id: UUID, actor: Actor,
     member: Annotated[UUID | None, Query(description="A child's (or adult's) own chronology.")] = None,
-    format: Annotated[Literal["json", "csv", "docx"], Query(
-        description="json, csv for a spreadsheet, or docx (Word) with a profile.")] = "json",
+    format: Annotated[Literal["json", "csv", "pdf", "docx"], Query(
+        description="json, csv for a spreadsheet, or, with a profile, pdf or docx (Word): A4, page numbers, "
+                    "a running header.")] = "json",
     significant: Annotated[bool, Query(description="Significant events only (the pack's choice).")] = False,
     profile: Annotated[Profile | None, Query(
         description="An export layout: court (FPR PD12A social work chronology), practice (the safeguarding "
                     "partnership multi-agency layout) or review (everything, for a case review).")] = None,
     as_at: AsAt = None,
+    case_number: Annotated[str | None, Query(
+        max_length=40, description="The court's case number, for the header of a profile's document "
+                                   "(letters, digits, spaces and ./:()-, up to 40).")] = None,
 ) -> Response:
     """The family's chronology in the order things happened, or one member's; with
     ``profile``, an export for a court bundle, a partnership or a case review."""
@@ -41,7 +45,8 @@ def get_chronology(
         held = chronology.held_back(read_models, family_id)
         return marked(file(exports.chronology_export(
             ledger, read_models, family_id, profile=profile, fmt=format, member=member, as_at=as_at,
-            significant=significant)), held)
+            significant=significant, case_number=case_number,
+            prepared_by=exports.prepared_by(ledger, actor))), held)
     found = chronology.chronology(ledger, read_models, family_id, member=member, significant=significant,
                                   as_at=as_at, fmt=format)
     if format == "csv":

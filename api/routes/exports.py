@@ -18,16 +18,19 @@ router = APIRouter(tags=["exports"])
 From = Annotated[date, Query(alias="from", description="First day of the period (YYYY-MM-DD, inclusive).")]
 To = Annotated[date, Query(alias="to", description="Last day of the period (YYYY-MM-DD, inclusive).")]
 ReturnFormat = Annotated[Literal["csv", "json"], Query(description="csv (the return's own columns) or json.")]
+PackFilter = Annotated[str | None, Query(
+    description="Only the families worked under this council's policy pack (its id, e.g. durham-one-point); "
+    "an unknown pack is 422.")]
 
 
 @router.get("/exports/annex-a/list-2", response_model=exports.AnnexA,
             responses=answered_as("The return as CSV (default) or JSON", CSV))
 def get_annex_a(ledger: LedgerDep, read_models: ReadModels, actor: Actor, shown: Shown, first: From, last: To,
-                format: ReturnFormat = "csv", as_at: AsAt = None) -> Response:
+                format: ReturnFormat = "csv", as_at: AsAt = None, pack: PackFilter = None) -> Response:
     """Ofsted Annex A, List 2 (early help): one row per child per early help assessment
     in the period: child, gender, ethnicity, date of birth, age, assessment start and
-    completion dates, organisation completing it."""
-    export = exports.annex_a_export(ledger, read_models, first, last, format, as_at)
+    completion dates, organisation completing it (one council's, with ``pack``)."""
+    export = exports.annex_a_export(ledger, read_models, first, last, format, as_at, pack)
     shown(export.families)
     return file(export)
 
@@ -36,9 +39,9 @@ def get_annex_a(ledger: LedgerDep, read_models: ReadModels, actor: Actor, shown:
             responses=answered_as("The table as CSV (default) or JSON", CSV))
 def get_ssd_early_help_episodes(ledger: LedgerDep, read_models: ReadModels, actor: Actor, shown: Shown,
                                 first: From, last: To, format: ReturnFormat = "csv",
-                                as_at: AsAt = None) -> Response:
+                                as_at: AsAt = None, pack: PackFilter = None) -> Response:
     """The Standard Safeguarding Dataset's ``ssd_early_help_episodes``: one row per child
-    per early help episode in the period (``earl_*`` columns)."""
-    export = exports.ssd_export(ledger, read_models, first, last, format, as_at)
+    per early help episode in the period (``earl_*`` columns; one council's, with ``pack``)."""
+    export = exports.ssd_export(ledger, read_models, first, last, format, as_at, pack)
     shown(export.families)
     return file(export)

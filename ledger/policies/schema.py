@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from aggregates.events import VOCABULARY, payload_fields
-from aggregates.vocabulary import Role
+from aggregates.vocabulary import CLOSURE_REASONS, Role, SsdEndReason
 from ledger.policies.matching import MEMBER, matches
 
 Unit = Literal["working_days", "calendar_days", "weeks", "months", "hours"]
@@ -189,6 +189,46 @@ class Retention(Strict):
     until_youngest_child_age: int | None = Field(default=None, gt=0)
     source: Source | None = None
     reading: str = ""
+
+
+DEFAULT_SSD_END_REASONS: dict[str, SsdEndReason] = {
+    reason: "Outcomes met" if reason == "outcomes_met" else "Step-up" if reason == "step_up" else "NFA"
+    for reason in CLOSURE_REASONS}
+"""The SSD end reason of each closure reason for a pack that states none: outcomes met,
+stepped up, and no further action by the council for every other ending."""
+
+
+class Returns(Strict):
+    """How the pack's families appear in the data returns (Ofsted Annex A List 2, the
+    SSD's ``ssd_early_help_episodes``): the organisation they name, and the SSD end reason
+    (EARL006A: "Outcomes met/ Step-up/ NFA") of each of the ledger's closure reasons.
+
+    ``organisation`` is the body responsible for the early help (EARL007A), by default the
+    pack's ``council``. A council since reorganised names no organisation here (the body
+    no longer exists) and lists its ``successors``: the deployment says which of them it
+    is (``LEDGER_ORGANISATION_NAMES``, ``ledger/settings.py``), and until it does the
+    returns name the successors together, never the old council."""
+
+    organisation: str | None = None
+    successors: list[str] = []
+    reorganised_on: date | None = None
+    ssd_end_reasons: dict[str, SsdEndReason] = Field(default_factory=lambda: dict(DEFAULT_SSD_END_REASONS))
+    source: Source | None = None
+    reading: str = ""
+
+    @model_validator(mode="after")
+    def _every_closure_reason(self) -> Returns:
+        unknown = sorted(set(self.ssd_end_reasons) - set(CLOSURE_REASONS))
+        if unknown:
+            raise ValueError(f"ssd_end_reasons maps {unknown}, which are not closure reasons "
+                             f"({', '.join(CLOSURE_REASONS)})")
+        missing = [r for r in CLOSURE_REASONS if r not in self.ssd_end_reasons]
+        if missing:
+            raise ValueError(f"ssd_end_reasons must map every closure reason; missing: {', '.join(missing)}")
+        if self.successors and self.organisation is None and self.reorganised_on is None:
+            raise ValueError("successors are the bodies that took over from a reorganised council: "
+                             "give reorganised_on too")
+        return self
 
 
 class AgeCondition(Strict):
@@ -357,6 +397,7 @@ class Pack(Strict):
     authority: Authority
     caseload: Caseload | None = None
     retention: Retention | None = None
+    returns: Returns = Field(default_factory=Returns)
     pause: Pause | None = None
     """A pause that applies to every timed rule that has none of its own and is not
     ``pausable = false`` (seed 002 L311: actions cease during a Section 47 enquiry)."""
@@ -463,6 +504,25 @@ class Pack(Strict):
         if value is None:
             return ""
         return next((t.name for t in getattr(self, vocabulary) if t.id == value), value)
+
+    def organisation(self, configured: Mapping[str, str] | None = None) -> str:
+        """The organisation the returns name for this pack's families: the deployment's
+        (``configured``, by pack id), else the pack's own, else its council, unless the
+        council has since been reorganised: then its successors, together."""
+        found = (configured or {}).get(self.id)
+        if found:
+            return found
+        if self.returns.organisation:
+            return self.returns.organisation
+        if self.returns.successors:
+            return " or ".join(self.returns.successors)
+        return self.council
+
+    def ssd_end_reason(self, closure_reason: str | None) -> str | None:
+        """The SSD's end reason for one of the ledger's closure reasons (None: not ended)."""
+        if closure_reason is None:
+            return None
+        return self.returns.ssd_end_reasons.get(closure_reason, "NFA")
 
     def may(self, power: str, role: str) -> bool:
         return role in getattr(self.authority, power).roles

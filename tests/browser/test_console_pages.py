@@ -228,3 +228,26 @@ def test_the_family_page_prints_as_a_record_without_the_screen_furniture(page: P
         subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(out / "console-family")],
                        check=True)
         assert list(out.glob("console-family*.png"))
+
+
+def test_the_chronology_document_reads_in_the_browser_as_the_pdf_prints_it(
+        page: Page, served: Served, shot: Any, axe: Any) -> None:
+    """From the family page, the court document opens in the browser from the PDF's own
+    template: its header names the family and the council, the table has its four PD12A
+    columns, the links lead to the files; it passes axe and fits a phone."""
+    family_id = served.ledger.family_ids()[0]
+    sign_in(page, "auditor", user_id="demo-auditor")
+    page.goto(f"/console/families/{family_id}/document?profile=court&case_number=ZW26C00123")
+    expect(page.get_by_text("ZW26C00123").first).to_be_visible()
+    expect(page.get_by_text("Prepared by").first).to_be_visible()
+    headers = page.locator("table thead th").all_inner_texts()
+    assert len(headers) == 4 and "date" in headers[1].lower(), headers
+    assert page.locator("table tbody tr").count() > 0
+    expect(page.get_by_role("link", name="Download PDF")).to_be_visible()
+    axe()
+    shot("console-document-court")
+    fits_a_phone(page)
+    page.goto(f"/console/families/{family_id}/document?profile=review")
+    assert page.locator("table tbody tr").count() > 0
+    axe()
+    shot("console-document-review")
