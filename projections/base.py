@@ -66,6 +66,10 @@ class ReadModel(ABC):
     version: int = 1
     """The shape of the model's tables and rows: a ledger whose tables were made for
     another version has them made afresh and filled again from the log on start."""
+    loading_indexes: ClassVar[tuple[str, ...]] = ()
+    """Names of the secondary indexes the model's own writes look rows up by (beyond the
+    primary key). A rebuild makes these with its fresh tables and every other index after
+    loading; without them each lookup would scan a table that grows as it loads."""
 
     @abstractmethod
     def ddl(self) -> list[str]:

@@ -3,7 +3,8 @@
 1. Drop any ``<table>__rebuild`` left by an interrupted run and create them afresh,
    without their secondary indexes (built once at the end of step 2, from sorted rows,
    instead of row by row at random places: the rebuild's cost then grows with the events,
-   not faster). Loading looks rows up by primary key only.
+   not faster). Loading looks rows up by primary key, or by an index its model names as
+   needed while loading (``ReadModel.loading_indexes``), made with the tables.
 2. Walk the log up to its current end family by family, a page of whole families at a
    time: each page's events are read in one query (their keys in another), decoded once,
    and applied to the fresh tables in one transaction. Every read model's rows belong to
@@ -92,9 +93,13 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
     for model in models:
         fresh.update(store.tables(model.tables, suffix))
     names = {**fresh, "ix": f"_{token}"}
-    ddl = [statement for model in models for statement in model.ddl()]
-    indexes = [statement for statement in ddl if statement.lstrip().upper().startswith("CREATE INDEX")]
-    create = [statement for statement in ddl if statement not in indexes]
+    create: list[str] = []
+    indexes: list[str] = []
+    for model in models:
+        for statement in model.ddl():
+            later = statement.lstrip().upper().startswith("CREATE INDEX") \
+                and not any(f" {name}{{ix}} " in statement for name in model.loading_indexes)
+            (indexes if later else create).append(statement)
     with store.transaction(names) as tx:
         store.drop(tx, [t + suffix for m in models for t in m.tables])
         for statement in create:

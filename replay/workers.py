@@ -163,7 +163,10 @@ def _apply(index: int, family_ids: list[UUID]) -> tuple[int, list[Any]]:
         connection.execute("BEGIN")
         try:
             for statement in _worker["create"]:
-                tx.run(statement)
+                # A page's scratch tables hold one page: they need no index to be looked up
+                # by (and SQLite names an attached database's index on the index, not the table).
+                if not statement.lstrip().upper().startswith("CREATE INDEX"):
+                    tx.run(statement)
             events, found = apply_page(projector, models, tx, family_ids, upto)
         except BaseException:
             connection.execute("ROLLBACK")
