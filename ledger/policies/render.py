@@ -160,6 +160,22 @@ def render_pack(pack: Pack) -> list[str]:
         out += _table(["rule", "what", "events", "recorded within", "source"], (
             (f"`{r.id}`", r.title, ", ".join(r.applies_to) or "every event", _duration(r).removeprefix("within "),
              _lines(r.source)) for r in recording))
+    returns = pack.returns
+    out += ["### Data returns (Ofsted Annex A List 2, SSD early help episodes)", ""]
+    if returns.organisation:
+        named = returns.organisation
+    elif returns.successors:
+        since = f" on {returns.reorganised_on:%d/%m/%Y}" if returns.reorganised_on else ""
+        named = (f"the organisation the deployment configures (`LEDGER_ORGANISATION_NAMES`): {pack.council} "
+                 f"was reorganised{since} into {' and '.join(returns.successors)}")
+    else:
+        named = pack.council
+    out += [f"Organisation named: {_cell(named)}." + (f" Source: {_lines(returns.source)}." if returns.source else ""),
+            ""]
+    if returns.reading:
+        out += [_cell(returns.reading), ""]
+    out += _table(["closure reason", "SSD end reason (`earl_episode_end_reason`)"],
+                  ((f"`{reason}`", end) for reason, end in returns.ssd_end_reasons.items()))
     readings = [(f"`{r.id}`", r.reading) for r in pack.rules if r.reading]
     if readings or pack.readings:
         out += ["### Readings of ambiguous or conflicting text", ""]
