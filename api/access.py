@@ -230,6 +230,7 @@ def _credentials(request: Request, *, session: bool = False) -> HTTPAuthorizatio
     header = request.headers.get("Authorization")
     scheme, token = get_authorization_scheme_param(header)
     if (not header or not scheme or not token) and session and request.cookies.get(SESSION_COOKIE):
+        request.state.session_cookie = True  # the console's own token: api/auth.py takes it as such
         return HTTPAuthorizationCredentials(scheme="Bearer", credentials=request.cookies[SESSION_COOKIE])
     if not header or not scheme or not token:
         return None

@@ -21,6 +21,7 @@ from api.limits import BodyLimit
 from api.responses import JSONResponse
 from api.routes import ROUTERS
 from ledger.application import Ledger
+from ledger.oidc import Provider
 from ledger.settings import Settings, get_settings
 from projections.projector import Projector
 
@@ -69,6 +70,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
         _attach_projector(app)
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
+    app.state.oidc = Provider(settings) if settings.oidc else None  # fetches nothing until a token comes
     problems.install(app)
     app.middleware("http")(access.log_reads)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

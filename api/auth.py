@@ -1,20 +1,30 @@
 """Who is calling: the bearer token of a request, checked (``ledger/tokens.py`` says what
 a valid token is), as the ``Actor`` dependency every route takes.
 
-A refused token is 401 problem+json with ``WWW-Authenticate: Bearer``.
+A refused token is 401 problem+json with ``WWW-Authenticate: Bearer``. Where staff sign
+in through an OpenID Connect provider (``LEDGER_OIDC_ISSUER``), a bearer token is the
+provider's (``ledger/oidc.py``): an HS256 token of the local key is refused unless
+``LEDGER_OIDC_ALLOW_LOCAL_TOKENS`` allows it, and a genuine token that maps to no role is
+403. The console's own session cookie (``console/session.py``) stays a token of the local
+key, minted for the console's audience once the provider has signed the person in.
+A refusal is logged with its reason, never with the token.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
-from ledger.tokens import TokenRefused, decode
+from ledger.oidc import ProviderUnavailable, RoleRefused
+from ledger.tokens import SESSION_AUDIENCE, TokenRefused, decode
 
-bearer = HTTPBearer(auto_error=False, description="JWT from `ledger token`")
+bearer = HTTPBearer(auto_error=False, description="JWT from the council's OpenID Connect provider or `ledger token`")
+log = logging.getLogger("ledger.auth")
 
 
 def unauthorised(detail: str) -> Problem:
@@ -31,9 +41,37 @@ def current_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorised("send Authorization: Bearer <token> (make one with `ledger token`)")
     try:
-        return decode(request.app.state.signing_key, credentials.credentials)
+        return _actor(request, credentials.credentials)
     except TokenRefused as e:
+        log.warning("bearer token refused (401) on %s %s: %s", request.method, request.url.path, e)
         raise unauthorised(str(e)) from None
+    except RoleRefused as e:
+        log.warning("bearer token refused (403) on %s %s: %s", request.method, request.url.path, e)
+        raise Problem(403, "Forbidden", str(e)) from None
+    except ProviderUnavailable as e:
+        log.error("the identity provider did not answer: %s", e)
+        raise Problem(503, "Service unavailable", "the identity provider's keys could not be fetched; retry shortly",
+                      {"Retry-After": "5"}) from None
+
+
+def _actor(request: Request, token: str) -> dict[str, str]:
+    """The actor of a token: the local key's, or (OpenID Connect) the provider's."""
+    state = request.app.state
+    provider = getattr(state, "oidc", None)
+    if provider is None:
+        return decode(state.signing_key, token)
+    if getattr(request.state, "session_cookie", False):
+        return decode(state.signing_key, token, audience=SESSION_AUDIENCE)
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.InvalidTokenError as e:
+        raise TokenRefused(f"the token is not valid: {e}") from None
+    if algorithm == "HS256":
+        if state.settings.oidc_allow_local_tokens:
+            return decode(state.signing_key, token)
+        raise TokenRefused("the token is not valid: tokens come from the council's identity provider here "
+                           "(HS256 tokens of `ledger token` are refused)")
+    return provider.decode(token)  # type: ignore[no-any-return]
 
 
 Actor = Annotated[dict[str, str], Depends(current_actor)]

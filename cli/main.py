@@ -91,6 +91,10 @@ def token(
                                                        "Support Worker\".")] = None,
 ) -> None:
     """Print a bearer token signed with the local key (LEDGER_JWT_SECRET or the data folder's)."""
+    if not get_settings().local_tokens:
+        typer.echo("LEDGER_OIDC_ISSUER is set: tokens come from the council's identity provider, and the API "
+                   "refuses this command's (LEDGER_OIDC_ALLOW_LOCAL_TOKENS=true allows them, for tests only)", err=True)
+        raise typer.Exit(2)
     if role in TEAM_ROLES and not team:
         raise typer.BadParameter(f"a {role} token needs --team", param_hint="--team")
     for hint, value in (("--name", name), ("--job-title", job_title)):

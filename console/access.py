@@ -20,6 +20,8 @@ PAGES: dict[tuple[str, str], Rule] = {
     ("GET", f"{PREFIX}/sign-in"): Rule(PACK_READERS, public=True),
     ("POST", f"{PREFIX}/sign-in"): Rule(PACK_READERS, public=True),
     ("POST", f"{PREFIX}/sign-out"): Rule(PACK_READERS, public=True),
+    ("GET", f"{PREFIX}/auth/start"): Rule(PACK_READERS, public=True),
+    ("GET", f"{PREFIX}/auth/callback"): Rule(PACK_READERS, public=True),
     ("GET", f"{PREFIX}/"): Rule(PACK_READERS, page=True),
     ("GET", f"{PREFIX}/families"): Rule(READERS, scope="team", log="search", page=True),
     ("GET", f"{PREFIX}/families/{{family_id}}"): Rule(READERS, scope="family", log="family", page=True),
@@ -34,7 +36,8 @@ PAGES: dict[tuple[str, str], Rule] = {
     ("GET", f"{PREFIX}/policies"): Rule(PACK_READERS, page=True),
     ("GET", f"{PREFIX}/policies/{{policy_id}}"): Rule(PACK_READERS, page=True),
 }
-"""Every console route. Sign-in and sign-out are public (they make or end the session);
+"""Every console route. Sign-in and sign-out are public (they make or end the session;
+``auth/start`` and ``auth/callback`` are the identity provider's sign-in, ``console/oidc.py``);
 every other page needs a session and a role the API would allow for the same read."""
 
 

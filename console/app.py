@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.app import create_app as create_api
-from console import access, pages, session
+from console import access, oidc, pages, session
 from console.rendering import HERE, page
 from documents import chronology as documents
 from ledger.application import Ledger
@@ -32,9 +32,10 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     settings = app.state.settings
     app.state.policy = access.policy()
     app.state.console_sessions = session.Sessions()
-    app.state.console_demo = settings.console_demo_sign_in
+    app.state.console_demo = settings.console_demo_sign_in and settings.local_tokens  # not beside a provider
     app.include_router(pages.home)
     app.include_router(pages.router)
+    app.include_router(oidc.router)
     app.mount(f"{access.PREFIX}/static/documents", StaticFiles(directory=documents.STATIC), name="document-static")
     app.mount(f"{access.PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.middleware("http")(_renew_sessions)

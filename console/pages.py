@@ -20,7 +20,7 @@ from api.access import MANAGER_OR_AUDITOR, own_team
 from api.auth import Actor
 from api.dependencies import LedgerDep, ReadModels, Shown
 from api.headers import file
-from console import session
+from console import oidc, session
 from console.access import PREFIX
 from console.rendering import UK, page
 from console.timeline import timeline_svg
@@ -46,9 +46,11 @@ def root() -> RedirectResponse:
 
 @router.get("/sign-in")
 def sign_in_form(request: Request, ledger: LedgerDep, next: str = f"{PREFIX}/") -> Response:
-    """The sign-in page: a local demo sign-in where the setting allows it, else the
-    reason there is none (sign-in through the council's identity provider comes later)."""
+    """The sign-in page: through the council's identity provider where one is set up
+    (``console/oidc.py``), a local demo sign-in where the settings allow it."""
     return page(request, "sign_in.html", title="Sign in", next=_local(next), errors={},
+                oidc=request.app.state.oidc is not None,
+                start=f"{PREFIX}/auth/start?" + urlencode({"next": _local(next)}),
                 roles=[r for r in ROLES if r != "service"], teams=ledger.teams.all(),
                 form={"role": "auditor", "team": "", "user_id": ""}, actor=None)
 
@@ -59,7 +61,7 @@ def sign_in(request: Request, ledger: LedgerDep,
             team: Annotated[str, Form()] = "", next: Annotated[str, Form()] = f"{PREFIX}/") -> Response:
     """Sign a demo user in (only where ``console_demo_sign_in`` is on)."""
     settings = ledger.settings
-    if not settings.console_demo_sign_in:
+    if not request.app.state.console_demo:  # off, or refused where the identity provider signs staff in
         return page(request, "sign_in.html", status=403, title="Sign in", next=_local(next), actor=None,
                     errors={"": "Demo sign-in is turned off in this deployment."}, roles=[], teams=[], form={})
     errors: dict[str, str] = {}
@@ -90,7 +92,7 @@ def sign_out(request: Request) -> Response:
         request.app.state.console_sessions.end(*ended)
     response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
     session.stop(response, request)
-    return response
+    return oidc.end_provider_session(request, response)
 
 
 def _local(target: str) -> str:

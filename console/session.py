@@ -14,6 +14,10 @@ clears the cookie and ends the session id in this process (``Sessions``): a copy
 token is refused afterwards. With several API processes (PostgreSQL), another process
 still accepts a copied token until it expires, at most the session's length: the
 browser's own cookie is gone at once.
+
+The token is minted for the console's audience (``SESSION_AUDIENCE``), by the demo
+sign-in or, where the council's OpenID Connect provider signs staff in, by
+``console/oidc.py`` once the provider has (docs/console.md).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from fastapi import Request, Response
 
 from api.access import SESSION_COOKIE
 from ledger.settings import Settings
-from ledger.tokens import mint
+from ledger.tokens import SESSION_AUDIENCE, mint
 
 
 class Sessions:
@@ -56,7 +60,7 @@ def start(response: Response, request: Request, settings: Settings, *, user_id: 
     carrying the person's ``name`` and ``job_title`` when known (ADR 0030)."""
     token = mint(settings.signing_key(), sub=user_id, role=role, team=team,
                  hours=settings.console_session_minutes / 60, now=now, session=session or secrets.token_urlsafe(16),
-                 name=name, job_title=job_title)
+                 name=name, job_title=job_title, audience=SESSION_AUDIENCE)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=settings.console_session_minutes * 60, path="/", httponly=True,
         samesite="strict", secure=request.url.scheme == "https")
@@ -104,7 +108,7 @@ def identify(request: Request) -> tuple[str, float] | None:
     if not token:
         return None
     try:
-        claims = jwt.decode(token, request.app.state.signing_key, algorithms=["HS256"])
+        claims = jwt.decode(token, request.app.state.signing_key, algorithms=["HS256"], audience=SESSION_AUDIENCE)
     except jwt.InvalidTokenError:
         return None
     sid, exp = claims.get("sid"), claims.get("exp")

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_KEY_BYTES = 32
@@ -84,6 +84,58 @@ class Settings(BaseSettings):
         default=30, ge=1, le=12 * 60,
         description="How long a console session's token lasts without a page being opened (each page "
         "opened after half of it renews it).")
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The council's OpenID Connect provider (its issuer URL, e.g. "
+        "https://login.microsoftonline.com/<tenant-id>/v2.0): bearer tokens are then its RS256/ES256 tokens, "
+        "checked against the keys its discovery document publishes, and the console signs in through it "
+        "(docs/security.md).")
+    oidc_audience: str | None = Field(
+        default=None,
+        description="The audience (`aud`) the provider's access tokens for the API carry: the ledger's "
+        "application (client) id or its application ID URI. Required with oidc_issuer.")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The provider's keys (JWKS) URL, if not the discovery document's `jwks_uri`.")
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The console's client id at the provider (the audience of its ID tokens); default "
+        "oidc_audience.")
+    oidc_client_secret: str | None = Field(
+        default=None, repr=False,
+        description="The console's client secret, for a provider that registers it as a confidential client "
+        "(sent to the token endpoint with the code and the PKCE verifier); unset for a public client.")
+    oidc_scopes: str = Field(default="openid profile", description="The scopes the console asks the provider for.")
+    oidc_user_claim: str = Field(
+        default="sub", description="The claim naming the person as the ledger records them (Entra ID: `oid` is the "
+        "same in every application of the tenant; `sub` differs per application).")
+    oidc_role_claim: str = Field(
+        default="roles",
+        description="The claim listing the person's roles: Entra ID app roles arrive as `roles`; a `groups` claim "
+        "or a custom claim may be used instead.")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="The role claim's values as the ledger's roles, as JSON: e.g. {\"Ledger.Manager\": "
+        "\"manager\"}; a value that is itself a ledger role name (`manager`) maps to that role unless listed.")
+    oidc_team_claim: str = Field(
+        default="team", description="The claim naming the person's team (a custom claim, or `groups`).")
+    oidc_team_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="The team claim's values as the ledger's team ids, as JSON: e.g. {\"<group object id>\": "
+        "\"north\"}; a value not listed is taken as the team id itself.")
+    oidc_name_claim: str = Field(default="name", description="The claim holding the person's name.")
+    oidc_job_title_claim: str = Field(
+        default="jobTitle", description="The claim holding the person's job title (ADR 0030).")
+    oidc_leeway_seconds: int = Field(
+        default=60, ge=0, le=300,
+        description="Clock skew allowed when checking exp, nbf and iat of a provider's token.")
+    oidc_key_refresh_seconds: int = Field(
+        default=60, ge=1,
+        description="The least time between two fetches of the provider's keys on an unknown key id (`kid`): a "
+        "flood of tokens naming made-up keys cannot make the ledger flood the provider.")
+    oidc_allow_local_tokens: bool = Field(
+        default=False,
+        description="With oidc_issuer set, still accept HS256 tokens from `ledger token` and the console's demo "
+        "sign-in (tests and a migration only; never in a council's deployment).")
     organisation_names: dict[str, str] = Field(
         default_factory=dict,
         description="The organisation the data returns (Annex A List 2, the SSD's early help episodes) name "
@@ -105,6 +157,29 @@ class Settings(BaseSettings):
                              "(a short key can be guessed): e.g. `python3 -c 'import secrets; "
                              "print(secrets.token_urlsafe(48))'`")
         return value
+
+    @property
+    def oidc(self) -> bool:
+        """Whether staff sign in through an OpenID Connect provider."""
+        return bool(self.oidc_issuer)
+
+    @property
+    def local_tokens(self) -> bool:
+        """Whether HS256 tokens of the local key (``ledger token``, demo sign-in) are taken."""
+        return not self.oidc or self.oidc_allow_local_tokens
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        from aggregates.vocabulary import ROLES
+
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("LEDGER_OIDC_ISSUER needs LEDGER_OIDC_AUDIENCE (the `aud` of the provider's tokens for "
+                             "the ledger: its application id or application ID URI)")
+        wrong = sorted(v for v in self.oidc_role_map.values() if v not in ROLES)
+        if wrong:
+            raise ValueError(f"LEDGER_OIDC_ROLE_MAP maps to {', '.join(wrong)}: each value must be one of "
+                             f"{', '.join(ROLES)}")
+        return self
 
     def password(self) -> str | None:
         """The PostgreSQL password: the URL's, else the setting's, else the file's."""

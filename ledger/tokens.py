@@ -38,6 +38,10 @@ class TokenRefused(Exception):
     """A presented token that is not valid (the API answers 401 with this detail)."""
 
 
+SESSION_AUDIENCE = "ledger-console"
+"""The ``aud`` of a console session's token: the console's own cookie, which it takes
+even where bearer tokens come from an OpenID Connect provider (``ledger/oidc.py``)."""
+
 NAME_CLAIMS = ("name", "job_title")
 """Optional claims naming the person (``name`` as OpenID Connect has it; ``job_title``):
 recorded in the envelope of each event the token's holder records."""
@@ -45,7 +49,8 @@ MAX_NAME_CLAIM = 120
 
 
 def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0, now: datetime | None = None,
-         session: str | None = None, name: str | None = None, job_title: str | None = None) -> str:
+         session: str | None = None, name: str | None = None, job_title: str | None = None,
+         audience: str | None = None) -> str:
     """A token for ``sub`` in ``role`` (and ``team``), valid for ``hours``; ``session``
     names the console session it belongs to (``sid``), which signing out ends; ``name``
     and ``job_title`` name the person ("Sam Jones", "Family Support Worker")."""
@@ -60,6 +65,8 @@ def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0,
         claims["team"] = team
     if session:
         claims["sid"] = session
+    if audience:
+        claims["aud"] = audience
     for claim, value in (("name", name), ("job_title", job_title)):
         text = (value or "").strip()
         if len(text) > MAX_NAME_CLAIM or any(ord(c) < 32 or ord(c) == 127 for c in text):
@@ -69,11 +76,14 @@ def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0,
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def decode(key: str, token: str) -> dict[str, str]:
-    """The actor a token speaks for (``user_id``, ``role``, ``team``), or ``TokenRefused``."""
+def decode(key: str, token: str, *, audience: str | None = None) -> dict[str, str]:
+    """The actor a token speaks for (``user_id``, ``role``, ``team``), or ``TokenRefused``;
+    with ``audience``, only a token minted for it (a console session's)."""
     try:
         claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]}
+            token, key, algorithms=[ALGORITHM], audience=audience,
+            options={"require": ["sub", "role", "exp", *(["aud"] if audience else [])],
+                     "verify_aud": audience is not None}
         )
     except jwt.ExpiredSignatureError:
         raise TokenRefused("the token has expired") from None
@@ -83,12 +93,7 @@ def decode(key: str, token: str) -> dict[str, str]:
     if role not in ROLES:
         raise TokenRefused(f"the token's role {role!r} is not one of {', '.join(ROLES)}")
     if role == "inspector":
-        issued = claims.get("iat")
-        if not isinstance(issued, (int, float)):
-            raise TokenRefused("an inspector token must say when it was issued (iat)")
-        if claims["exp"] - issued > INSPECTOR_MAX_HOURS * 3600:
-            raise TokenRefused(f"an inspector token may be valid for at most {INSPECTOR_MAX_HOURS} hours "
-                               "(14 days, an inspection on site)")
+        inspector_period(claims)
     team = claims.get("team") or ""
     if role in TEAM_ROLES and not team:
         raise TokenRefused(f"a {role} token must name a team")
@@ -96,11 +101,29 @@ def decode(key: str, token: str) -> dict[str, str]:
     if claims.get("sid"):
         actor["session"] = str(claims["sid"])
     for claim in NAME_CLAIMS:
-        value = claims.get(claim)
-        if isinstance(value, str) and value.strip():
-            text = value.strip()
-            if len(text) > MAX_NAME_CLAIM or any(ord(c) < 32 or ord(c) == 127 for c in text):
-                raise TokenRefused(f"the token's {claim} claim must be at most {MAX_NAME_CLAIM} characters, "
-                                   "without control characters")
+        text = person_claim(claim, claims.get(claim))
+        if text:
             actor[claim] = text
     return actor
+
+
+def person_claim(claim: str, value: object) -> str | None:
+    """A name or job title claim as recorded (trimmed), or ``TokenRefused`` if it is too
+    long or holds control characters; ``None`` if there is none."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if len(text) > MAX_NAME_CLAIM or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise TokenRefused(f"the token's {claim} claim must be at most {MAX_NAME_CLAIM} characters, "
+                           "without control characters")
+    return text
+
+
+def inspector_period(claims: dict[str, object]) -> None:
+    """An inspector's token says when it was issued and lasts at most two weeks."""
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, (int, float)):
+        raise TokenRefused("an inspector token must say when it was issued (iat)")
+    if not isinstance(expires, (int, float)) or expires - issued > INSPECTOR_MAX_HOURS * 3600:
+        raise TokenRefused(f"an inspector token may be valid for at most {INSPECTOR_MAX_HOURS} hours "
+                           "(14 days, an inspection on site)")
