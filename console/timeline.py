@@ -13,6 +13,7 @@ What a ``ClockRow`` cannot tell, the picture does not guess (see ``timeline_svg`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -249,26 +250,31 @@ def text(value: str) -> str:
     return html.escape(_NOT_XML.sub("", value), quote=True)
 
 
+@functools.lru_cache(maxsize=4096)
+def _em_thousandths(char: str) -> int:
+    """One character's width in thousandths of an em (wide East Asian characters an em)."""
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return 1000
+    return _WIDTHS.get(char, 556)
+
+
+@functools.lru_cache(maxsize=4096)
 def text_width(value: str, size: float) -> float:
-    """The width of ``value`` in Arial at ``size`` px (wide East Asian characters an em)."""
-    total = 0
-    for char in value:
-        if unicodedata.east_asian_width(char) in ("W", "F"):
-            total += 1000
-        else:
-            total += _WIDTHS.get(char, 556)
-    return total * size / 1000
+    """The width of ``value`` in Arial at ``size`` px (wide East Asian characters an em);
+    remembered, as a timeline's labels repeat row after row."""
+    return sum(map(_em_thousandths, value)) * size / 1000
 
 
+@functools.lru_cache(maxsize=4096)
 def fit(value: str, width: float, size: float) -> str:
     """``value``, cut with an ellipsis to fit ``width`` (with room for a wider fallback font)."""
     room = width * 0.9
     if text_width(value, size) <= room:
         return value
-    room -= text_width("\u2026", size)
-    used, kept = 0.0, 0
+    room = (room - text_width("\u2026", size)) * 1000 / size
+    used, kept = 0, 0
     for char in value:
-        used += text_width(char, size)
+        used += _em_thousandths(char)
         if used > room:
             break
         kept += 1

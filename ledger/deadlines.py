@@ -179,6 +179,9 @@ class _Walk:
     what the outcome reports as its team, worker, pathway and episode, as the aggregate does."""
     activated: set[tuple[str, UUID | None]] = field(default_factory=set)
     episode_log: list[tuple[Fact, dict[str, Any]]] = field(default_factory=list)
+    episode_by_type: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """The episode log's values by event type: an ordering rule looks back for one type, so
+    a long episode is not walked again at every entry."""
     last_day: date | None = None
     breaches: list[tuple[Rule, Fact, str, UUID | None, str | None]] = field(default_factory=list)
     """Ordering rules broken: (rule, the entry that broke it, why, its episode, pathway)."""
@@ -190,6 +193,7 @@ class _Walk:
         return replace(self, clocks=[replace(c, extensions=list(c.extensions)) for c in self.clocks],
                        now=now, recorded=recorded,
                        activated=set(self.activated), episode_log=list(self.episode_log),
+                       episode_by_type={t: list(v) for t, v in self.episode_by_type.items()},
                        breaches=list(self.breaches))
 
     # -- tracking the family --------------------------------------------------------
@@ -345,6 +349,7 @@ class _Walk:
         self.track(fact)
         if self.episode_id != episode_before:
             self.episode_log = []  # a new episode's ordering rules look back over it alone
+            self.episode_by_type = {}
         values = self.values(fact)
         if fact.type == "EpisodeReopened":
             self.reopen(fact)
@@ -363,10 +368,10 @@ class _Walk:
         if fact.type in ("MemberAdded", "ChildBorn"):  # a child joins, or an unborn member is born
             self.start_for_new_child(fact)
         if fact.type in self.pack.ordering_after:
-            for rule, why in self.pack.ordering_breaches(fact.type, values,
-                                                         ((f.type, v) for f, v in self.episode_log)):
+            for rule, why in self.pack.ordering_breaches(fact.type, values, self.episode_by_type):
                 self.breaches.append((rule, fact, why, self.episode_id, self.pathway))
         self.episode_log.append((fact, values))
+        self.episode_by_type.setdefault(fact.type, []).append(values)
 
     def advance(self, clock: Clock, fact: Fact, values: dict[str, Any]) -> None:
         rule = clock.rule

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
@@ -597,12 +597,14 @@ class Pack(Strict):
         return None
 
     def ordering_breaches(
-        self, event_type: str, values: Mapping[str, Any], history: Iterable[tuple[str, Mapping[str, Any]]],
+        self, event_type: str, values: Mapping[str, Any],
+        history: Iterable[tuple[str, Mapping[str, Any]]] | Mapping[str, Sequence[Mapping[str, Any]]],
         *, on_breach: str | None = None,
     ) -> list[tuple[Rule, str]]:
         """The ordering rules this event would break after ``history`` (the episode's
-        earlier events as ``(type, values)``), each with why; only the rules whose breach
-        does ``on_breach`` (``flag`` or ``refuse``) when it is given."""
+        earlier events as ``(type, values)``, or their values by type, which spares walking
+        a long episode for each entry), each with why; only the rules whose breach does
+        ``on_breach`` (``flag`` or ``refuse``) when it is given."""
         pathway = values.get("pathway")
         broken: list[tuple[Rule, str]] = []
         earlier: list[tuple[str, Mapping[str, Any]]] | None = None
@@ -614,12 +616,17 @@ class Pack(Strict):
                 continue
             if not matches(rule.after, event_type, values):
                 continue
-            if earlier is None:
-                earlier = list(history)
             before = rule.before
+            candidates: Iterable[tuple[str, Mapping[str, Any]]]
+            if isinstance(history, Mapping):
+                candidates = ((before.event, v) for v in history.get(before.event, ()))
+            else:
+                if earlier is None:
+                    earlier = list(history)
+                candidates = earlier
             found = any(
                 matches(before, t, v) and all(_same_value(v.get(c), values.get(c)) for c in rule.correlate)
-                for t, v in earlier
+                for t, v in candidates
             )
             if not found:
                 same = f" for the same {', '.join(rule.correlate)}" if rule.correlate else ""
