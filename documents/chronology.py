@@ -126,23 +126,14 @@ class ChronologyDocument:
 # --- dates and words, one way ------------------------------------------------------------------
 
 
-def _local(stored: str | None) -> datetime | None:
-    return None if not stored else datetime.fromisoformat(stored).astimezone(LONDON)
-
-
 def day(stored: str | None) -> str:
-    found = _local(stored)
-    return "" if found is None else f"{found:%d/%m/%Y}"
+    """A stored moment's London date, as documents write dates (``exports.short_date``)."""
+    found = exports.local_time(stored)
+    return exports.short_date(found.date() if found else None)
 
 
-def moment(stored: str | datetime | None) -> str:
-    found = _local(stored) if isinstance(stored, str) or stored is None else stored.astimezone(LONDON)
-    return "" if found is None else f"{found:%d/%m/%Y %H:%M}"
-
-
-def _long(value: str) -> str:
-    found = date.fromisoformat(value)
-    return f"{found.day} {found:%B %Y}"
+moment = exports.short_moment
+"""A stored moment (or a datetime) as documents write moments: dd/mm/yyyy HH:MM, London."""
 
 
 def value_text(value: Any, members: Mapping[str, Mapping[str, Any]]) -> str:
@@ -309,7 +300,8 @@ def build(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], pac
     child = None
     if about["child"]:
         found = about["child"]
-        child = found["name"] + (f", born {_long(found['date_of_birth'])}" if found["date_of_birth"] else "")
+        born = found["date_of_birth"]
+        child = found["name"] + (f", born {exports.long_date(date.fromisoformat(born))}" if born else "")
     return ChronologyDocument(
         profile=profile, title=title, standard=standard, council=pack.council, family=about["family"],
         members=tuple(f"{m['given_name']} {m['family_name']}" for m in members.values()), child=child,

@@ -58,20 +58,26 @@ class Export:
 # --- small formats -----------------------------------------------------------------------------
 
 
-def _instant(stored: str | None) -> datetime | None:
-    return None if stored is None else datetime.fromisoformat(stored).astimezone(LONDON)
+def local_time(stored: str | datetime | None) -> datetime | None:
+    """A stored moment (ISO text) or a datetime, in London time; None for none."""
+    if not stored:
+        return None
+    return (datetime.fromisoformat(stored) if isinstance(stored, str) else stored).astimezone(LONDON)
 
 
-def _long(day: date) -> str:
+def long_date(day: date) -> str:
+    """``3 March 2026``: how a summary of involvement writes a date."""
     return f"{day.day} {day:%B %Y}"
 
 
-def _short(day: date | None) -> str:
+def short_date(day: date | None) -> str:
+    """``03/03/2026``: how every document writes a date."""
     return "" if day is None else f"{day:%d/%m/%Y}"
 
 
-def _clock(stored: str | None) -> str:
-    found = _instant(stored)
+def short_moment(stored: str | datetime | None) -> str:
+    """``03/03/2026 14:05`` in London time: how every document writes a moment."""
+    found = local_time(stored)
     return "" if found is None else f"{found:%d/%m/%Y %H:%M}"
 
 
@@ -111,11 +117,11 @@ def _court(entries: list[dict[str, Any]], pack: Pack) -> Table:
     """PD12A: serial number, date, event detail, witness or document reference."""
     rows, cells = [], []
     for serial, e in enumerate(entries, start=1):
-        day = _instant(e["occurred_at"]).date()  # type: ignore[union-attr]
+        day = local_time(e["occurred_at"]).date()  # type: ignore[union-attr]
         rows.append({"serial_number": serial, "date": day.isoformat(), "event_detail": e["summary"],
                      "witness_or_document_reference": e["reference"], "documents": e.get("documents", []),
                      "event_id": e["event_id"]})
-        cells.append([str(serial), _short(day), e["summary"],
+        cells.append([str(serial), short_date(day), e["summary"],
                       "; ".join(r for r in (e["reference"], *e.get("documents", [])) if r)])
     return Table(("serial number", "date", "event detail", "witness or document reference"), rows, cells)
 
@@ -135,12 +141,12 @@ def _practice(entries: list[dict[str, Any]], pack: Pack) -> Table:
     child, action taken (or why none)."""
     rows, cells = [], []
     for e in entries:
-        day = _instant(e["occurred_at"]).date()  # type: ignore[union-attr]
+        day = local_time(e["occurred_at"]).date()  # type: ignore[union-attr]
         person, agency = _source(e, pack)
         rows.append({"date": day.isoformat(), "source": {"person": person or None, "agency": agency or None},
                      "significant_event": e["summary"], "impact_on_child": e["impact_on_child"],
                      "action_taken": e["action_taken"], "event_id": e["event_id"]})
-        cells.append([_short(day), ", ".join(p for p in (person, agency) if p), e["summary"],
+        cells.append([short_date(day), ", ".join(p for p in (person, agency) if p), e["summary"],
                       e["impact_on_child"] or "", e["action_taken"] or "none recorded"])
     return Table(("date or period", "source (person and agency)", "significant event", "impact on the child",
                   "action taken (or why none)"), rows, cells)
@@ -159,9 +165,9 @@ def changed(value: Any) -> str:
     dd/mm/yyyy, never ISO (the JSON keeps ISO, for machines)."""
     text = str(value)
     if isinstance(value, str) and len(text) >= 16 and text[4:5] == "-" and text[10:11] == "T":
-        return _clock(text)
+        return short_moment(text)
     if isinstance(value, str) and len(text) == 10 and text[4:5] == "-" and text[7:8] == "-":
-        return _short(date.fromisoformat(text))
+        return short_date(date.fromisoformat(text))
     return text
 
 
@@ -169,7 +175,7 @@ def _correction_text(c: dict[str, Any]) -> str:
     changes = "; ".join(f"{name} was {changed(ch['from'])}, now {changed(ch['to'])}"
                         for name, ch in c["changes"].items())
     who = c.get("recorded_by_name") or c["recorded_by"]
-    return f"{_clock(c['recorded_at'])} {who} ({c['role']}): {changes} (reason: {c['reason']})"
+    return f"{short_moment(c['recorded_at'])} {who} ({c['role']}): {changes} (reason: {c['reason']})"
 
 
 def _review(entries: list[dict[str, Any]], pack: Pack) -> Table:
@@ -195,7 +201,8 @@ def _review(entries: list[dict[str, Any]], pack: Pack) -> Table:
         name = s.get("recorded_by_name") or s["recorded_by"]
         who = f"{name} ({s['role']}, team {s['team']})" if s["recorded_by"] else ""
         cells.append([
-            _clock(e["occurred_at"]), _clock(e["recorded_at"]), who, e["type"], e["summary"], s["agency"] or "",
+            short_moment(e["occurred_at"]), short_moment(e["recorded_at"]), who, e["type"], e["summary"],
+            s["agency"] or "",
             e["significance"] or "", e["impact_on_child"] or "", e["action_taken"] or "",
             "; ".join(r for r in (e["reference"], *e.get("documents", [])) if r),
             ("yes: " + ", ".join(e["late_rules"])) if e["late_entry"] else "",
@@ -243,26 +250,26 @@ def involvement(rows: Sequence[Mapping[str, Any]], members: dict[str, dict[str, 
                       "end": end.isoformat() if end else None, "end_reason": episode.end_reason,
                       "days": ((end or today) - start).days + 1, "children": episode.children})
     if not shown:
-        text = f"{pack.council} had no early help episode with the {family} as at {_long(today)}."
+        text = f"{pack.council} had no early help episode with the {family} as at {long_date(today)}."
     else:
-        parts = [f"{_long(date.fromisoformat(e['start']))} to "
-                 + (f"{_long(date.fromisoformat(e['end']))}, closed ({(e['end_reason'] or '').replace('_', ' ')})"
-                    if e["end"] else f"{_long(today)}, open") for e in shown]
+        parts = [f"{long_date(date.fromisoformat(e['start']))} to "
+                 + (f"{long_date(date.fromisoformat(e['end']))}, closed ({(e['end_reason'] or '').replace('_', ' ')})"
+                    if e["end"] else f"{long_date(today)}, open") for e in shown]
         count = f"{len(shown)} episode{'s' if len(shown) > 1 else ''} of early help"
-        since = _long(date.fromisoformat(shown[0]["start"]))
+        since = long_date(date.fromisoformat(shown[0]["start"]))
         text = (f"{pack.council} has been involved with the {family} since {since}: "
-                f"{count} ({'; '.join(parts)}), {sum(e['days'] for e in shown)} days in all as at {_long(today)}.")
+                f"{count} ({'; '.join(parts)}), {sum(e['days'] for e in shown)} days in all as at {long_date(today)}.")
     child = None
     if member is not None:
         person = members[member.hex]
         dob = person.get("date_of_birth")
         child = {"member_id": str(member), "name": _name(person), "date_of_birth": dob}
         own = [e for e in shown if member.hex in e["children"]]
-        born = f" (born {_long(date.fromisoformat(dob))})" if dob else ""
+        born = f" (born {long_date(date.fromisoformat(dob))})" if dob else ""
         if person.get("kind") == "child":
             text += (f" {_name(person)}{born} was included in {len(own)} of these episodes"
                      + (f", {sum(e['days'] for e in own)} days, the first from "
-                        f"{_long(date.fromisoformat(own[0]['start']))}." if own else "."))
+                        f"{long_date(date.fromisoformat(own[0]['start']))}." if own else "."))
     for e in shown:
         e["children"] = [str(UUID(c)) for c in e["children"]]
     return {"summary": text, "family": family, "child": child, "episodes": shown}
@@ -416,10 +423,10 @@ def annex_a(assessments: Sequence[dict[str, Any]], first: date, last: date, fmt:
                          "columns": list(ANNEX_A_KEYS), "rows": rows})
     else:
         content = _csv(ANNEX_A_COLUMNS, [[
-            r["child_unique_id"], r["gender"], r["ethnicity"], _short(_day(r["date_of_birth"])),
+            r["child_unique_id"], r["gender"], r["ethnicity"], short_date(_day(r["date_of_birth"])),
             # a number, not text: -1 (not yet born) is not a formula, and is written as it is
             "" if r["age_of_child_years"] is None else r["age_of_child_years"],
-            _short(_day(r["assessment_start_date"])), _short(_day(r["assessment_completion_date"])),
+            short_date(_day(r["assessment_start_date"])), short_date(_day(r["assessment_completion_date"])),
             r["organisation_completing_assessment"]] for r in rows])
     return Export(content, MEDIA_TYPES[fmt], name, tuple(sorted({r["family_id"] for r in assessments})))
 
