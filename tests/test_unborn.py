@@ -174,17 +174,23 @@ def test_annex_a_gives_an_unborn_child_the_age_minus_one_whatever_the_due_date()
 # --- over HTTP ---------------------------------------------------------------------------------------
 
 
+def expecting(client: TestClient, registered_at: str) -> tuple[str, str, str]:
+    """Cara Stone and her unborn baby (due 1 December 2026) registered over HTTP at
+    ``registered_at``: (family id, Cara's member id, the baby's)."""
+    r = client.post("/families", headers=PRACTITIONER, json={
+        "policy": "durham-one-point", "team": "north", "occurred_at": registered_at,
+        "members": [{"given_name": "Cara", "family_name": "Stone", "kind": "adult"},
+                    {"given_name": "Baby", "family_name": "Stone", "kind": "unborn", "expected_date": "2026-12-01"}]})
+    assert r.status_code == 201, r.text
+    cara, baby = (m["member_id"] for m in r.json()["members"])
+    return r.json()["family_id"], cara, baby
+
+
 def test_an_unborn_child_is_registered_born_and_read_over_http(client: TestClient):
     """Registered unborn on 2 November, born on the 20th (recorded on the 24th): the family
     shows a child, the chronology says when the unborn child joined and when it was born,
     never that a child joined before birth; a birth date to come is a 422 that records nothing."""
-    r = client.post("/families", headers=PRACTITIONER, json={
-        "policy": "durham-one-point", "team": "north", "occurred_at": "2026-11-02T09:00:00+00:00",
-        "members": [{"given_name": "Cara", "family_name": "Stone", "kind": "adult"},
-                    {"given_name": "Baby", "family_name": "Stone", "kind": "unborn", "expected_date": "2026-12-01"}]})
-    assert r.status_code == 201, r.text
-    fid = r.json()["family_id"]
-    baby = r.json()["members"][1]["member_id"]
+    fid, _, baby = expecting(client, "2026-11-02T09:00:00+00:00")
     wrong = client.post(f"/families/{fid}/commands", headers=PRACTITIONER, json={
         "type": "ChildBorn", "member_id": baby, "date_of_birth": "2026-11-25"})
     assert wrong.status_code == 422 and wrong.headers["content-type"] == "application/problem+json"
@@ -238,13 +244,7 @@ def test_an_unborn_childs_expected_date_birth_date_and_name_are_sealed_at_rest(c
 def test_a_birth_is_the_childs_in_a_subject_access_export_not_a_parents(client: TestClient):
     """The birth entry holds the child's name and date of birth: a parent's subject access
     export leaves it out (the rights of others), the child's keeps it."""
-    r = client.post("/families", headers=PRACTITIONER, json={
-        "policy": "durham-one-point", "team": "north", "occurred_at": "2026-10-01T09:00:00+00:00",
-        "members": [{"given_name": "Cara", "family_name": "Stone", "kind": "adult"},
-                    {"given_name": "Baby", "family_name": "Stone", "kind": "unborn", "expected_date": "2026-12-01"}]})
-    assert r.status_code == 201, r.text
-    fid = r.json()["family_id"]
-    cara, baby = (m["member_id"] for m in r.json()["members"])
+    fid, cara, baby = expecting(client, "2026-10-01T09:00:00+00:00")
     r = client.post(f"/families/{fid}/commands", headers=PRACTITIONER, json={
         "type": "ChildBorn", "member_id": baby, "date_of_birth": "2026-11-20", "given_name": "Isla",
         "occurred_at": "2026-11-20T09:00:00+00:00"})
