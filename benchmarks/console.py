@@ -19,8 +19,9 @@ beside the same read through the API, over real HTTP, on a fixed clock with warm
   the same for both sides; what the client, uvicorn and the app's middleware cost with
   no query is measured as the floor (``GET /``, a redirect). Each sample times the
   console page, then the API's requests for the same content one after another (or the
-  other way round: the order alternates): the family page against ``GET /families/{id}``
-  + ``/chronology`` + ``/deadlines``; a search by two word beginnings (``name=ava sh``)
+  other way round: the order alternates): the family page (its first page of 100
+  chronology entries, its deadlines folded) against ``GET /families/{id}`` +
+  ``/chronology?limit=100`` + ``/deadlines``; a search by two word beginnings (``name=ava sh``)
   against ``GET /families?name=``; a team's open families at a random page of them
   against ``GET /families?team=&status=open&page=``. As an auditor, who reads every
   family, so a search runs over all 100,000.
@@ -459,7 +460,7 @@ def measure(port: int, scale: Scale, long_family: str, database: str, log: Calla
         names = [_search_words(rng, scale.families, scale.teams) for _ in range(runs)]
         teams = [team_id(rng.randrange(scale.teams)) for _ in range(runs)]
         picks: dict[str, list[tuple[list[str], str]]] = {
-            "family": [([f"/families/{long_family}", f"/families/{long_family}/chronology",
+            "family": [([f"/families/{long_family}", f"/families/{long_family}/chronology?limit=100",
                          f"/families/{long_family}/deadlines"], f"/console/families/{long_family}")] * runs,
             "name": [([f"/families?{urlencode({'name': n})}"], f"/console/families?{urlencode({'name': n})}")
                      for n in names],
@@ -549,7 +550,7 @@ def profile(settings: Any, scale: Scale, long_family: str, database: str, folder
     runs = max(5, scale.samples // 4)
     name = _search_words(rng, scale.families, scale.teams)
     team = urlencode({"team": team_id(LONG_TEAM), "status": "open"})
-    reads = {"family": ([f"/families/{long_family}", f"/families/{long_family}/chronology",
+    reads = {"family": ([f"/families/{long_family}", f"/families/{long_family}/chronology?limit=100",
                          f"/families/{long_family}/deadlines"], f"/console/families/{long_family}"),
              "name": ([f"/families?{urlencode({'name': name})}"], f"/console/families?{urlencode({'name': name})}"),
              "team": ([f"/families?{team}"], f"/console/families?{team}")}

@@ -22,6 +22,7 @@ from api.dependencies import LedgerDep, ReadModels, Shown
 from api.headers import file
 from console import oidc, session
 from console.access import PREFIX
+from console.folding import Line, fold
 from console.rendering import UK, page
 from console.timeline import timeline_svg
 from documents import chronology as documents
@@ -32,6 +33,8 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends
 home = APIRouter(include_in_schema=False)
 
 PROFILES = {"court": "Court (PD12A)", "practice": "Practice (multi-agency)", "review": "Case review"}
+ENTRIES_A_PAGE = 100
+"""The chronology's entries on one page of the family page (the downloads hold them all)."""
 DOWNLOADS = ("pdf", "docx", "csv")
 
 
@@ -185,11 +188,13 @@ def _moment(value: str, field: str, errors: dict[str, str], *, end_of_day: bool 
 def family_page(
     request: Request, actor: Actor, ledger: LedgerDep, read_models: ReadModels, family_id: UUID,
     profile: Literal["record", "court", "practice", "review"] = "record", member: str = "",
-    as_at: str = "", as_of: str = "",
+    as_at: str = "", as_of: str = "", page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    clocks_shown: Annotated[Literal["current", "all"], Query(alias="deadlines")] = "current",
 ) -> Response:
     """The family: members, episode, team and worker; its chronology (the whole record or
-    an export profile, one child's or all); its deadlines as a table and a timeline; as it
-    stands or as it stood."""
+    an export profile, one child's or all), a page of entries at a time; its deadlines as
+    a table and a timeline, a recurring rule's earlier clocks folded into its latest
+    (``deadlines=all``: every clock on a line of its own); as it stands or as it stood."""
     errors: dict[str, str] = {}
     known_at = _moment(as_at, "as_at", errors)
     state_on = _moment(as_of, "as_of", errors, end_of_day=True)
@@ -209,19 +214,45 @@ def family_page(
     if chosen is not None and all(m["member_id"] != chosen for m in state["members"]):
         errors["member"] = "Choose a member of this family"
         chosen = None
-    record = chronology.chronology(ledger, read_models, family_id, member=chosen, as_at=known_at)
-    document = None
-    if profile != "record":
+    document = record = past = None
+    if known_at is not None:  # the record as it stood: replayed once, whole, for the page and the deadlines
+        past = chronology.chronology(ledger, read_models, family_id, member=chosen, as_at=known_at)
+    if profile == "record":
+        record = past or chronology.chronology(ledger, read_models, family_id, member=chosen,
+                                               offset=(page_number - 1) * ENTRIES_A_PAGE, limit=ENTRIES_A_PAGE)
+        if past is None and not record["entries"] and record["total"]:  # past the end: the last page
+            page_number = -(-record["total"] // ENTRIES_A_PAGE)
+            record = chronology.chronology(ledger, read_models, family_id, member=chosen,
+                                           offset=(page_number - 1) * ENTRIES_A_PAGE, limit=ENTRIES_A_PAGE)
+        entries, total, shown_from = record["entries"], record["total"], record["offset"]
+        if past is not None:
+            page_number = min(page_number, max(1, -(-total // ENTRIES_A_PAGE)))
+            shown_from = (page_number - 1) * ENTRIES_A_PAGE
+            entries = entries[shown_from:shown_from + ENTRIES_A_PAGE]
+    else:
         document = json.loads(exports.chronology_export(
             ledger, read_models, family_id, profile=profile, fmt="json", member=chosen, as_at=known_at).content)
+        pages = max(1, -(-len(document["entries"]) // ENTRIES_A_PAGE))
+        page_number = min(page_number, pages)
+        shown_from = (page_number - 1) * ENTRIES_A_PAGE
+        entries, total = document["entries"][shown_from:shown_from + ENTRIES_A_PAGE], len(document["entries"])
     clocks = deadlines.family_deadlines(ledger, family_id, as_of=state_on, as_at=known_at)
     today = (state_on or ledger.clock()).astimezone(UK).date()
-    picture = timeline_svg(clocks["deadlines"], today=today,
+    every_clock = clocks_shown == "all"
+    lines = [Line(c) for c in clocks["deadlines"]] if every_clock else fold(clocks["deadlines"])
+    picture = timeline_svg(clocks["deadlines"], today=today, lines=lines,
                            as_of_label=f"As of {today:%d/%m/%Y}" if state_on is not None else None)
+    events = chronology.entry_kinds(read_models, family_id, [e for line in lines for e in (
+        line.clock["started_by"], line.clock["stopped_by"])]) if past is None else {
+        e["event_id"]: e for e in past["entries"] if e["event_id"]}
     keep = {k: v for k, v in {"as_at": as_at, "as_of": as_of, "member": member}.items() if v and k not in errors}
+    if every_clock:
+        keep["deadlines"] = "all"
     return page(
         request, "family.html", status=422 if errors else 200, title=_family_title(state), family=state,
-        record=record, document=document,
+        record=record, document=document, lines=lines, every_clock=every_clock,
+        events=events, shown=entries, shown_from=shown_from, total=total,
+        page_number=page_number, pages=max(1, -(-total // ENTRIES_A_PAGE)),
         profile=profile, profiles=PROFILES, clocks=clocks, timeline=picture, errors=errors,
         past=known_at is not None or state_on is not None, known_at=known_at, state_on=state_on,
         form={"as_at": as_at, "as_of": as_of, "member": member}, chosen=chosen,
@@ -243,7 +274,7 @@ def decision_page(request: Request, actor: Actor, ledger: LedgerDep, family_id: 
     the decision was recorded (the same query as ``GET /families/{id}/decisions/{event_id}``)."""
     found = families.decision(ledger, family_id, event_id)
     at = found["as_at"]
-    picture = timeline_svg(found["deadlines"]["deadlines"], today=at.astimezone(UK).date(),
+    picture = timeline_svg(found["deadlines"]["deadlines"], today=at.astimezone(UK).date(), folded=True,
                            as_of_label=f"Decision {at.astimezone(UK):%d/%m/%Y}")
     overdue = [c for c in found["deadlines"]["deadlines"] if c["state"] == "overdue"]
     return page(request, "decision.html", title=f"What the decision-maker saw: {_family_title(found['family'])}",

@@ -20,9 +20,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from console.folding import Line, fold
 from ledger.calendar import LONDON, WorkingCalendar, add_months
 from ledger.deadlines import ClockRow
 
@@ -89,6 +90,22 @@ class Row:
     due: float | None = None
     original_due: float | None = None
     """The due before the row's extensions, where it has any."""
+    history: tuple[Span, ...] = ()
+    """The earlier clocks of the rule and child folded into this row (``console.folding``),
+    merged into spans where one ended as the next began in the same state."""
+    history_note: str = ""
+    """The folded clocks in words, for the history's tooltip."""
+    folded: int = 0
+    """How many earlier clocks are folded into the row."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Earlier clocks of one state, end to end, from ``start`` to ``end`` (day numbers)."""
+
+    state: str
+    start: float
+    end: float
 
 
 def day_number(value: date | datetime) -> float:
@@ -156,25 +173,74 @@ def is_running(row: ClockRow) -> bool:
     return row["stopped_at"] is None and row["ended_by"] is None
 
 
-def plan(row: ClockRow, today: float) -> Row | None:
-    """The row's bar or marker, or None where there is nothing to place on a time axis."""
-    label = row_label(row)
-    if row["state"] == "breach":
-        if row["started_at"] is None:
-            return None
-        return Row("breach", row["title"], row["member_name"], tooltip(row, label), day_number(row["started_at"]))
-    due = due_number(row)
-    if row["started_at"] is None or due is None:
+def plan_line(line: Line, today: float) -> Row | None:
+    """The line's row (``plan``), with its folded earlier clocks as spans."""
+    row = plan(line.clock, today)
+    if row is None or not line.earlier:
+        return row
+    return replace(row, history=tuple(spans(line.earlier, today)), history_note=history_words(line),
+                   folded=len(line.earlier))
+
+
+def spans(earlier: Sequence[ClockRow], today: float) -> Iterator[Span]:
+    """Each earlier clock from its start to where its bar would end, merged with the next
+    where that one starts by the end of this one's day in the same state."""
+    current: Span | None = None
+    for clock in earlier:
+        placed = extent(clock, today)
+        if placed is None:
+            continue
+        start, end = placed
+        if current is not None and current.state == clock["state"] and start <= current.end + 1:
+            current = Span(current.state, current.start, max(current.end, end))
+            continue
+        if current is not None:
+            yield current
+        current = Span(clock["state"], start, end)
+    if current is not None:
+        yield current
+
+
+def history_words(line: Line) -> str:
+    """"24 earlier clocks of this rule, 03/02/2025 to 01/12/2025: 22 met, 2 met late"."""
+    count = len(line.earlier)
+    first = line.earlier[0]["started_at"]
+    ends = [c["stopped_at"] or c["due_at"] or c["started_at"] for c in line.earlier]
+    last = max(e for e in ends if e is not None)
+    how = ", ".join(f"{n} {LOOKS[state].counted}" for state, n in sorted(
+        line.counts.items(), key=lambda item: list(LOOKS).index(item[0])))
+    span = f", {day_shown(first)} to {day_shown(last)}" if first is not None and last is not None else ""
+    return f"{count} earlier clock{'' if count == 1 else 's'} of this rule{span}: {how}."
+
+
+def extent(row: ClockRow, today: float) -> tuple[float, float] | None:
+    """Where a clock's bar starts and ends (a breach: a day at its entry), or None where
+    it has no place on a time axis."""
+    if row["started_at"] is None:
         return None
     start = day_number(row["started_at"])
+    if row["state"] == "breach":
+        return start, start + 1
+    due = due_number(row)
+    if due is None:
+        return None
     if row["stopped_at"] is not None:
-        end = max(start, day_number(row["stopped_at"]))  # a stop recorded before the start: at it
-    elif row["state"] == "overdue" and is_running(row):
-        end = max(due, today)
-    else:
-        end = due
-    return Row(row["state"], row["title"], row["member_name"], tooltip(row, label), start, end, due,
-               original_due(row))
+        return start, max(start, day_number(row["stopped_at"]))  # a stop recorded before the start: at it
+    if row["state"] == "overdue" and is_running(row):
+        return start, max(due, today)
+    return start, due
+
+
+def plan(row: ClockRow, today: float) -> Row | None:
+    """The row's bar or marker, or None where there is nothing to place on a time axis."""
+    placed = extent(row, today)
+    if placed is None:
+        return None
+    label = row_label(row)
+    if row["state"] == "breach":
+        return Row("breach", row["title"], row["member_name"], tooltip(row, label), placed[0])
+    return Row(row["state"], row["title"], row["member_name"], tooltip(row, label), placed[0], placed[1],
+               due_number(row), original_due(row))
 
 
 def row_label(row: ClockRow) -> str:
@@ -337,6 +403,7 @@ def frame_for(rows: Sequence[Row], today: float, width: int) -> Frame:
     """A scale from a little before the first start to a little after the last mark,
     today included, at least four weeks long."""
     points = [today] + [p for r in rows for p in (r.start, r.end, r.due, r.original_due) if p is not None]
+    points += [r.history[0].start for r in rows if r.history]
     first, last = min(points), max(points)
     if last - first < 28:
         middle = (first + last) / 2
@@ -424,11 +491,31 @@ def draw_row(row: Row, index: int, top: float, frame: Frame, prefix: str) -> str
     label = fit_label(row, frame.label_width)
     parts.append(element("text", text(label), x=PAD, y=middle + 4, font_size=LABEL_SIZE, fill=INK))
     parts.append(badge(row.state, frame.badge_x, middle - BADGE / 2))
+    if row.history:
+        parts.append(history(row, middle, frame))
     if row.end is None:
         parts.append(diamond(frame.x(row.start), middle, LOOKS["breach"].colour))
     else:
         parts.extend(bar(row, middle - BAR / 2, frame, prefix))
     return element("g", "".join(parts), class_="row", data_state=row.state)
+
+
+HISTORY = 4  # the height of the strip of a row's earlier clocks
+
+
+def history(row: Row, middle: float, frame: Frame) -> str:
+    """The row's earlier clocks as a thin strip along the middle of the row, one piece a
+    span in its state's colour (breaches as small diamonds), with the count in words as
+    its tooltip."""
+    parts = [element("title", text(row.history_note))]
+    for span in row.history:
+        if span.state == "breach":
+            parts.append(diamond(frame.x(span.start), middle, LOOKS["breach"].colour, size=3, css="earlier"))
+        else:
+            x = frame.x(span.start)
+            parts.append(element("rect", class_="earlier", x=x, y=middle - HISTORY / 2,
+                                 width=max(frame.x(span.end) - x, 1), height=HISTORY, fill=LOOKS[span.state].colour))
+    return element("g", "".join(parts), class_="history", data_clocks=str(row.folded))
 
 
 def bar(row: Row, y: float, frame: Frame, prefix: str) -> Iterator[str]:
@@ -551,6 +638,9 @@ def legend_items(rows: Sequence[Row], prefix: str) -> list[tuple[float, str]]:
         marks.append(("overrun", "Past the due date",
                       element("rect", x=0, y=2, width=24, height=BAR, fill=f"url(#{prefix}-overrun-paused)",
                               stroke=LOOKS["paused"].colour, stroke_width=1.5)))
+    if any(r.history for r in rows):
+        marks.append(("earlier", "Earlier clocks of the rule (thin)",
+                      element("rect", x=0, y=8, width=24, height=HISTORY, fill=LOOKS["met"].colour)))
     items.extend(key(sample, 30, name, None, mark) for mark, name, sample in marks)
     return items
 
@@ -592,6 +682,10 @@ def summary(rows: Sequence[Row], left_out: Counter[str], today_label: str) -> st
                     "without a date")
     if gone:
         words += f" Not drawn: {' and '.join(gone)}."
+    folded = sum(r.folded for r in rows)
+    if folded:
+        words += (f" {folded} earlier clock{'' if folded == 1 else 's'} of recurring rules drawn thin along "
+                  "their rule's row.")
     return f"{words} {today_label}."
 
 
@@ -604,10 +698,10 @@ def left_out(clocks: Sequence[ClockRow]) -> Counter[str]:
     return out
 
 
-def id_prefix(clocks: Sequence[ClockRow], today: date, label: str, width: int) -> str:
+def id_prefix(rows: Sequence[Row], today: date, label: str, width: int) -> str:
     """Ids for this picture's title, description and patterns, the same for the same
     picture and unlikely to meet another picture's ids on one page."""
-    digest = hashlib.sha256(repr((list(clocks), today, label, width)).encode()).hexdigest()
+    digest = hashlib.sha256(repr((list(rows), today, label, width)).encode()).hexdigest()
     return f"timeline-{digest[:10]}"
 
 
@@ -624,7 +718,7 @@ def nothing_started(prefix: str, width: int, desc: str) -> str:
 
 
 def timeline_svg(clocks: Sequence[ClockRow], *, today: date, as_of_label: str | None = None,
-                 width: int = 960) -> str:
+                 width: int = 960, folded: bool = False, lines: Sequence[Line] | None = None) -> str:
     """The family's deadlines as one standalone ``<svg>`` element, safe to embed inline.
 
     One row per clock that has started, in the order given (the table's), each with its
@@ -639,6 +733,12 @@ def timeline_svg(clocks: Sequence[ClockRow], *, today: date, as_of_label: str | 
     the entry's date. A date axis (Mondays or months), a "Today dd/mm/yyyy" line (or
     ``as_of_label``) and a legend of the states present.
 
+    ``folded``: a recurring rule's earlier clocks that have stopped are folded into the
+    row of its latest clock for the child (``console.folding``), drawn as a thin strip
+    along that row, a piece for each run of one state, with their count in its tooltip
+    and the ``<desc>``; the family page folds, ``?deadlines=all`` does not. ``lines``:
+    the clocks already folded (or not) by the caller, who shows the same lines in a table.
+
     Left out, and said so in the ``<desc>``: rules not started (no date to place) and
     breaches without a date. Pauses: a paused clock is drawn as paused up to its due
     (pushed back by the pause so far), but when a pause began or any past pause is not in
@@ -652,8 +752,10 @@ def timeline_svg(clocks: Sequence[ClockRow], *, today: date, as_of_label: str | 
         raise ValueError("a timeline needs at least 320 px")
     today_at = day_number(today) + 0.5  # the middle of the day: after what happened this morning
     today_label = as_of_label or f"Today {today:%d/%m/%Y}"
-    prefix = id_prefix(clocks, today, today_label, width)
-    rows = [r for r in (plan(c, today_at) for c in clocks) if r is not None]
+    if lines is None:
+        lines = fold(clocks) if folded else [Line(c) for c in clocks]
+    rows = [r for r in (plan_line(line, today_at) for line in lines) if r is not None]
+    prefix = id_prefix(rows, today, today_label, width)
     words = summary(rows, left_out(clocks), today_label)
     if not rows:
         return nothing_started(prefix, width, words)

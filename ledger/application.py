@@ -124,6 +124,10 @@ class Ledger(Application[UUID]):
         # conflict; conflicts with other processes are retried with jittered backoff.
         self._write_locks = [threading.Lock() for _ in range(64)]
         self._read_erased: set[UUID] = set()
+        self._walks = deadline_engine.Progresses(limit=256)
+        """Where the deadline engine's walk of each recently read family got to, by its
+        latest version: a family's deadlines read again with nothing new recorded decode
+        and walk none of its events (``deadlines``); a newer event makes it walk again."""
         """Erased families decoded again after erasure by this process (``family``)."""
         self.listeners: list[Callable[[Recorded], object]] = []  # what a listener returns is ignored
         """Called after each command is stored, outside the family's write lock (the
@@ -384,6 +388,7 @@ class Ledger(Application[UUID]):
     def forget_cached(self, family_id: UUID) -> None:
         """Decode the family from its events next time, with its key read from the store."""
         self.keys.forget_cached(family_id)
+        self._walks.put(family_id, None)
         cache = self.repository.cache
         if cache is not None:
             with contextlib.suppress(KeyError):  # not held
@@ -411,19 +416,42 @@ class Ledger(Application[UUID]):
         return True
 
     def deadlines(
-        self, family_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None
+        self, family_id: UUID, *, as_of: datetime | None = None, known_at: datetime | None = None,
+        remember: bool = True,
     ) -> dict[str, Any]:
         """Every rule instance of the family's pack, as of ``as_of`` (now by default),
-        from what had been recorded by ``known_at`` (everything by default)."""
+        from what had been recorded by ``known_at`` (everything by default).
+        ``remember=False``: hold no walk for the next read (a scan of every family)."""
+        as_of = _aware(as_of or self.clock(), "as_of")
+        if known_at is None and remember:
+            return {"family_id": family_id, **self._deadlines_now(family_id, as_of)}
         events = self.family_events(family_id)
         pack = self.pack(events[0].policy)
-        as_of = _aware(as_of or self.clock(), "as_of")
         if known_at is not None:
             _aware(known_at, "known_at")
             events = [e for e in events if e.recorded_at <= known_at]
             if not events:
                 raise NotFound(f"family {family_id} had not been recorded by {known_at.isoformat()}")
         return {"family_id": family_id, **deadline_engine.evaluate(events, pack, as_of, known_at=known_at)}
+
+    def _deadlines_now(self, family_id: UUID, as_of: datetime) -> dict[str, Any]:
+        """``deadlines`` from everything recorded: from the walk held for the family where
+        its latest stored version is still the one walked (read from the store at every
+        call, so never stale), else walked on over the newer events or from the start,
+        and held for the next read (ADR 0037)."""
+        held = self._walks.get(family_id)
+        if held is not None and self.packs.get(held.pack.id) is held.pack:
+            latest = self.recorder.select_events(family_id, desc=True, limit=1)
+            if latest and (found := deadline_engine.evaluate_held(held, latest[0].originator_version, as_of)):
+                return found
+        events = self.family_events(family_id)
+        pack = self.pack(events[0].policy)
+        walked: tuple[dict[str, Any], deadline_engine.Progress | None] | None = None
+        if held is not None and held.pack is pack:
+            walked = deadline_engine.evaluate_on(held, events, as_of)
+        result, onward = walked or deadline_engine.evaluate_from_start(events, pack, as_of)
+        self._walks.put(family_id, onward)
+        return result
 
     def family_ids(self) -> list[UUID]:
         """Every registered family, in the order they were registered."""
@@ -454,7 +482,7 @@ class Ledger(Application[UUID]):
         as_of = _aware(as_of or self.clock(), "as_of")
         rows = []
         for family_id in self.family_ids():
-            result = self.deadlines(family_id, as_of=as_of)
+            result = self.deadlines(family_id, as_of=as_of, remember=False)
             if episodes != "any" and result["episode_open"] != (episodes == "open"):
                 continue
             if team is not None and result["team"] != team:

@@ -26,10 +26,12 @@ and the list ``breaches`` (ADR 0019). Counting is ``ledger.calendar`` (ADR 0007)
 from __future__ import annotations
 
 import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 from uuid import UUID
 
 import orjson
@@ -299,6 +301,28 @@ class _Walk:
 
     # -- birthdays ----------------------------------------------------------------------
 
+    def birthdays_between(self, upto: date) -> bool:
+        """Whether ``birthdays(upto)`` would start or end a clock: a child is born, or
+        crosses an age boundary of a per-child rule, after the last step and by ``upto``."""
+        since = self.last_day
+        if since is None or since >= upto:
+            return False
+        for rule in self.pack.timed_rules:
+            if rule.per != "child":
+                continue
+            for member in self.members.values():
+                dob = member.get("date_of_birth")
+                if member["kind"] != "child" or dob is None:
+                    continue
+                if since < dob <= upto:
+                    return True
+                if rule.age is None:
+                    continue
+                for years in (rule.age.max_years, rule.age.min_years or None):
+                    if years is not None and since < add_years(dob, years) <= upto:
+                        return True
+        return False
+
     def birthdays(self, upto: date) -> None:
         """Children crossing an age boundary of a per-child rule between the last step and
         ``upto``: leaving "under one" rules, joining "five and over" rules."""
@@ -436,6 +460,37 @@ class Progress:
     last: tuple[bool, datetime, int]  # the last fact's place in the walk's order
     walk: _Walk
     late: list[dict[str, Any]]
+    settled: dict[int, ClockRow] = field(default_factory=dict)
+    """The rows of the walk's clocks that have stopped or ended, and of its breaches, by
+    their place in the walk: the same whatever ``as_of`` (``evaluate_held``)."""
+
+
+class Progresses:
+    """Where the engine's walk of each recently derived family got to (``Progress``), for
+    up to ``limit`` families, the least recently used dropped first. Each command then
+    walks only its own new events, not the family's whole record again; a correction,
+    an erasure or a back-dated entry makes the engine walk the whole record. A rebuild
+    walks every family whole and keeps nothing here (``Context.rebuilding``)."""
+
+    def __init__(self, limit: int = 2_000) -> None:
+        self.limit = limit
+        self._held: OrderedDict[UUID, Progress] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def get(self, family_id: UUID) -> Progress | None:
+        with self._lock:
+            return self._held.get(family_id)
+
+    def put(self, family_id: UUID, progress: Progress | None) -> None:
+        with self._lock:
+            self._held.pop(family_id, None)
+            if progress is not None:
+                self._held[family_id] = progress
+                while len(self._held) > self.limit:
+                    self._held.popitem(last=False)
 
 
 # What ``evaluate_on`` cannot carry on over: a correction changes a fact already walked,
@@ -534,12 +589,53 @@ def evaluate_on(
     return _outcome(walk, pack, calendar, as_of, None, late), onward
 
 
+def evaluate_held(progress: Progress, version: int, as_of: datetime) -> dict[str, Any] | None:
+    """``evaluate`` of a family whose latest event is ``version``, from the walk held in
+    ``progress`` without decoding or walking a single event; or None where the held walk
+    is not the family's whole record (a newer event since) or ``as_of`` is before a fact
+    it walked (the facts that had happened by then are fewer). Only the states at
+    ``as_of`` (and the birthdays up to it) are worked out, on a copy of the walk."""
+    if progress.version != version or as_of < progress.last[1]:
+        return None
+    walk, pack, calendar = progress.walk, progress.pack, progress.calendar
+    if walk.birthdays_between(london_date(as_of)):  # a clock starts or ends by then: on a copy
+        return _outcome(walk.fork(), pack, calendar, as_of, None, progress.late)
+    # Nothing changes the walk: only the open clocks' states depend on ``as_of``; the
+    # settled clocks' rows and the breaches' are made once and copied.
+    settled = progress.settled
+    rows = []
+    for i, clock in enumerate(walk.clocks):
+        if clock.is_open:
+            rows.append(_row(clock, walk, calendar, as_of))
+            continue
+        if i not in settled:
+            settled[i] = _row(clock, walk, calendar, as_of)
+        rows.append(_copied(settled[i]))
+    breaches = []
+    for i, breach in enumerate(walk.breaches, start=len(walk.clocks)):
+        if i not in settled:
+            settled[i] = _breach_row(*breach)
+        breaches.append(_copied(settled[i]))
+    return _result(walk, pack, as_of, None, progress.late, rows, breaches)
+
+
+def _copied(row: ClockRow) -> ClockRow:
+    """A row to hand out: a dict of its own (a caller may add to it, as the team views add
+    the family; the lists in it are never changed)."""
+    return cast(ClockRow, dict(row))
+
+
 def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime, known_at: datetime | None,
              late: list[dict[str, Any]]) -> dict[str, Any]:
     walk.birthdays(london_date(as_of))
     rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
+    return _result(walk, pack, as_of, known_at, late, rows, [_breach_row(*breach) for breach in walk.breaches])
+
+
+def _result(walk: _Walk, pack: Pack, as_of: datetime, known_at: datetime | None, late: list[dict[str, Any]],
+            rows: list[ClockRow], breach_rows: list[ClockRow]) -> dict[str, Any]:
     rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or as_of, r["rule"]))
-    rows += [_breach_row(*breach) for breach in walk.breaches]
+    rows += breach_rows
     started = {c.rule.id for c in walk.clocks}
     for rule in pack.timed_rules:
         if rule.id not in started:

@@ -386,6 +386,32 @@ def stored(tx: Tx, family_id: UUID, sealer: Sealer) -> tuple[list[ChronologyRow]
     return rows, members_stored(tx, [family_id.hex], sealer)
 
 
+def stored_page(tx: Tx, family_id: UUID, sealer: Sealer, offset: int, limit: int, *,
+                significant_only: bool = False) -> tuple[list[ChronologyRow], int, dict[str, dict[str, Any]]]:
+    """One page of a family's rows in occurred order (``offset``, at most ``limit``), how
+    many rows there are in all, and its members: only the page's rows are read whole and
+    opened, so a page of a long record costs a page."""
+    where = "family_id = ?" + (" AND significant = 1" if significant_only else "")
+    total = tx.one(f"SELECT COUNT(*) AS n FROM {{chronology}} WHERE {where}", (family_id.hex,))
+    rows = [_decoded(r) for r in sealer.open_rows("chronology", tx.rows(
+        f"SELECT * FROM {{chronology}} WHERE {where} ORDER BY occurred_at, version LIMIT ? OFFSET ?",
+        (family_id.hex, limit, offset)))]
+    return rows, int(total["n"]) if total else 0, members_stored(tx, [family_id.hex], sealer)
+
+
+def entry_kinds(tx: Tx, family_id: UUID, event_ids: Sequence[UUID]) -> dict[str, dict[str, Any]]:
+    """The type and occurred-at of some of a family's entries (by event id as text), no
+    sealed column read: what a deadline's "started by" and "stopped by" name."""
+    found: dict[str, dict[str, Any]] = {}
+    ids = sorted({e.hex for e in event_ids})
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        for r in tx.rows(f"SELECT event_id, type, occurred_at FROM {{chronology}} WHERE family_id = ? "
+                         f"AND event_id IN ({','.join('?' * len(part))})", [family_id.hex, *part]):
+            found[str(UUID(r["event_id"]))] = {"type": r["type"], "occurred_at": r["occurred_at"]}
+    return found
+
+
 def members_stored(tx: Tx, family_ids: Sequence[str], sealer: Sealer) -> dict[str, dict[str, Any]]:
     """Some families' members (by member hex id), opened."""
     found: dict[str, dict[str, Any]] = {}

@@ -16,8 +16,6 @@ A rebuild hands each family's events over in one batch, so each family is evalua
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -26,7 +24,7 @@ from uuid import UUID
 import orjson
 
 from ledger.calendar import LONDON
-from ledger.deadlines import Progress, evaluate_from_start, evaluate_on
+from ledger.deadlines import Progress, Progresses, evaluate_from_start, evaluate_on
 from ledger.sql import Tx
 from projections.base import Context, PerFamilyModel, TableColumns, hexid, iso
 from projections.sealed import Sealer
@@ -38,7 +36,6 @@ COLUMNS = (
     "extended_by", "extensions", "duration", "source",
 )
 SETTLED = ("met", "met_late", "not_applicable")
-PROGRESS_FAMILIES = 2_000
 
 
 def state_sql(now: str) -> tuple[str, list[Any]]:
@@ -89,7 +86,7 @@ class DeadlinesModel(PerFamilyModel):
     name = "deadlines"
     tables = ("deadline_clocks",)
     sealed: ClassVar[TableColumns] = {"deadline_clocks": ("member_name",)}
-    version = 2
+    version = 3  # 3: instants in the one shape, ...000000Z (ADR 0036)
     columns: ClassVar[TableColumns] = {"deadline_clocks": COLUMNS}
 
     def ddl(self) -> list[str]:
@@ -120,34 +117,6 @@ class DeadlinesModel(PerFamilyModel):
     def forget(self, tx: Tx, family_id: UUID) -> None:
         self.progress.put(family_id, None)
         super().forget(tx, family_id)
-
-
-class Progresses:
-    """Where the engine's walk of each recently derived family got to (``Progress``), for
-    up to ``limit`` families, the least recently used dropped first. Each command then
-    walks only its own new events, not the family's whole record again; a correction,
-    an erasure or a back-dated entry makes the engine walk the whole record. A rebuild
-    walks every family whole and keeps nothing here (``Context.rebuilding``)."""
-
-    def __init__(self, limit: int = PROGRESS_FAMILIES) -> None:
-        self.limit = limit
-        self._held: OrderedDict[UUID, Progress] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._held)
-
-    def get(self, family_id: UUID) -> Progress | None:
-        with self._lock:
-            return self._held.get(family_id)
-
-    def put(self, family_id: UUID, progress: Progress | None) -> None:
-        with self._lock:
-            self._held.pop(family_id, None)
-            if progress is not None:
-                self._held[family_id] = progress
-                while len(self._held) > self.limit:
-                    self._held.popitem(last=False)
 
 
 def view(tx: Tx, *, now: datetime, sealer: Sealer, team: str | None = None, worker: str | None = None,

@@ -4,6 +4,7 @@ chronology read model) or as the record stood at a moment of recording."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -93,6 +94,11 @@ class Chronology(TypedDict):
     as_at: datetime | None
     significant_only: bool
     entries: list[ChronologyEntry]
+    total: int
+    """How many entries there are in all (``entries`` is one page of them where a
+    ``limit`` was asked for)."""
+    offset: int
+    """How many entries come before the first in ``entries``."""
     quarantined: list[Quarantined]
     """The read models holding the family back: the entries stop before that event."""
 
@@ -115,22 +121,43 @@ def rows(ledger: Ledger, projector: Projector, family_id: UUID,
 
 
 def chronology(ledger: Ledger, projector: Projector, family_id: UUID, *, member: UUID | None = None,
-               significant: bool = False, as_at: datetime | None = None, fmt: str = "json") -> Chronology:
+               significant: bool = False, as_at: datetime | None = None, fmt: str = "json",
+               offset: int = 0, limit: int | None = None) -> Chronology:
     """The family's chronology (or ``member``'s own, from their birth, without entries
-    about their siblings), all entries or the significant ones (the pack's choice)."""
+    about their siblings), all entries or the significant ones (the pack's choice);
+    with ``limit``, a page of them from ``offset`` (the whole family's, now: only that
+    page is read from the read model)."""
     if fmt in ("docx", "pdf"):
         raise InvalidCommand(f"a {'Word' if fmt == 'docx' else 'PDF'} chronology needs a profile: court, practice "
                              "or review", field="format")
     held = held_back(projector, family_id)
-    found, members = rows(ledger, projector, family_id, as_at)
-    if not found:
-        ledger.family(family_id)  # 404 if there is no such family
-    if member is not None and member.hex not in members:
-        raise InvalidCommand(f"{member} is not a member of family {family_id}", field="member")
-    entries = chronology_model.view(found, members, member=member, significant_only=significant,
-                                    staff=ledger.describe)
+    if limit is not None and member is None and as_at is None:
+        with projector.reading("chronology", "deadlines") as tx:
+            page, total, members = chronology_model.stored_page(tx, family_id, projector.sealer, offset, limit,
+                                                                significant_only=significant)
+            found = chronology_model.with_breaches(page, deadline_model.breaches(tx, family_id))
+        if not total:
+            ledger.family(family_id)  # 404 if there is no such family
+        entries = chronology_model.view(found, members, staff=ledger.describe)
+    else:
+        found, members = rows(ledger, projector, family_id, as_at)
+        if not found:
+            ledger.family(family_id)  # 404 if there is no such family
+        if member is not None and member.hex not in members:
+            raise InvalidCommand(f"{member} is not a member of family {family_id}", field="member")
+        entries = chronology_model.view(found, members, member=member, significant_only=significant,
+                                        staff=ledger.describe)
+        total = len(entries)
+        entries = entries[offset:] if limit is None else entries[offset:offset + limit]
     return Chronology(family_id=family_id, member=member, as_at=as_at, significant_only=significant,
-                      entries=cast(list[ChronologyEntry], entries), quarantined=held)
+                      entries=cast(list[ChronologyEntry], entries), total=total, offset=offset, quarantined=held)
+
+
+def entry_kinds(projector: Projector, family_id: UUID, event_ids: Iterable[UUID | None]) -> dict[str, dict[str, Any]]:
+    """The type and occurred-at of some of the family's entries, by event id (as text):
+    what a deadline's "started by" and "stopped by" name, without reading the record."""
+    with projector.reading("chronology") as tx:
+        return chronology_model.entry_kinds(tx, family_id, [e for e in event_ids if e is not None])
 
 
 def as_csv(found: Chronology) -> Export:

@@ -166,3 +166,27 @@ def test_bad_chronology_requests_are_clear_problems(client):
         assert r.headers["content-type"].startswith("application/problem+json")
         assert words in r.json()["detail"], r.json()["detail"]
     assert client.get(f"/families/{uuid.uuid4()}/chronology", headers=PRACTITIONER).status_code == 404
+
+
+def test_a_long_chronology_is_read_a_page_at_a_time_and_says_how_many_there_are(client):
+    fid, _, ben, *_ = _family(client)
+
+    def read(**params):
+        r = client.get(f"/families/{fid}/chronology", params=params, headers=PRACTITIONER)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    whole = read()
+    assert whole["total"] == len(whole["entries"]) >= 4 and whole["offset"] == 0
+    for offset, limit in ((0, 2), (2, 2), (1, 3), (len(whole["entries"]) - 1, 5), (len(whole["entries"]), 2)):
+        page = read(offset=offset, limit=limit)
+        assert page["total"] == whole["total"] and page["offset"] == offset
+        assert page["entries"] == whole["entries"][offset:offset + limit]
+    significant = read(significant="true")
+    page = read(significant="true", offset=1, limit=1)
+    assert page["entries"] == significant["entries"][1:2] and page["total"] == len(significant["entries"])
+    own = read(member=ben)
+    assert read(member=ben, offset=1, limit=2)["entries"] == own["entries"][1:3]
+    for bad in ({"limit": 0}, {"offset": -1}, {"limit": 2, "profile": "court"}):
+        r = client.get(f"/families/{fid}/chronology", params=bad, headers=PRACTITIONER)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text

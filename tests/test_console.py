@@ -4,9 +4,11 @@ stands and as it stood. What a person sees in a browser is in ``tests/browser/``
 
 from __future__ import annotations
 
+import collections
 import html
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -410,3 +412,69 @@ def test_the_family_page_names_the_lead_and_the_other_workers_as_people(world):
     text = visible(r.text)
     assert "Lead worker Sam Jones, Family Support Worker" in text, text[:2000]
     assert "Other workers kit (not in the staff directory)" in text
+
+
+def _visited_family(client: TestClient, visits: int) -> str:
+    """A family allocated to a worker who then visits every week, seeing both children:
+    every visit stops the children's "seen" clocks and starts the next ones."""
+    fid = the_family(client)["family_id"]
+    state = client.get(f"/families/{fid}", headers=MANAGER).json()
+    children = [m["member_id"] for m in state["members"] if m["kind"] == "child"]
+    adult = next(m["member_id"] for m in state["members"] if m["kind"] == "adult")
+    for body in ({"type": "TriageDecided", "outcome": "early_help", "pathway": "family-hub",
+                  "occurred_at": "2026-01-06T09:00:00+00:00"},
+                 {"type": "AllocatedToWorker", "worker_id": "pat", "occurred_at": "2026-01-07T09:00:00+00:00"}):
+        ok(client, fid, body)
+    for week in range(visits):
+        ok(client, fid, {"type": "ContactMade", "method": "visit", "party": "family", "members_present": [adult],
+                         "children_seen": children, "children_seen_alone": children,
+                         "occurred_at": (datetime(2026, 1, 8, 10, tzinfo=timezone.utc)
+                                         + timedelta(weeks=week)).isoformat()})
+    return fid
+
+
+def test_a_recurring_rules_earlier_clocks_fold_into_its_latest_and_every_clock_is_one_click_away(world):
+    client, _ = world
+    fid = _visited_family(client, 8)
+    clocks = client.get(f"/families/{fid}/deadlines", headers=AUDITOR).json()["deadlines"]
+    per_line = collections.Counter((c["rule"], c["member"]) for c in clocks if c["started_at"])
+    recurring = {key: n for key, n in per_line.items() if n > 1}
+    assert recurring, per_line  # the visits restart some clock
+    sign_in(client, "auditor")
+    page = client.get(f"/console/families/{fid}").text
+    table = page[page.index('class="table deadlines"'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr>") - 1 == len(clocks) - sum(n - 1 for n in recurring.values())
+    folded = sum(n - 1 for n in recurring.values())
+    text = visible(page)
+    assert f"({folded} earlier clocks)" in text and "Show every clock on a line of its own" in text
+    assert re.search(r"and \d+ earlier: \d+ met", visible(table))
+    drawn = sum(int(n) for n in re.findall(r'class="history" data-clocks="(\d+)"', page))
+    assert drawn == folded  # the timeline draws them on their rule's row, thin
+    assert "earlier clocks of recurring rules drawn thin" in page  # and says so in its description
+    every = client.get(f"/console/families/{fid}", params={"deadlines": "all"}).text
+    table = every[every.index('class="table deadlines"'):]
+    assert table[:table.index("</table>")].count("<tr>") - 1 == len(clocks)
+    assert 'class="history"' not in every and "Fold each recurring rule" in visible(every)
+
+
+def test_a_long_chronology_is_read_a_page_at_a_time(world, monkeypatch):
+    client, _ = world
+    monkeypatch.setattr("console.pages.ENTRIES_A_PAGE", 4)
+    fid = _visited_family(client, 6)
+    entries = client.get(f"/families/{fid}/chronology", headers=AUDITOR).json()["entries"]
+    assert len(entries) == 10
+    sign_in(client, "auditor")
+    first = visible(client.get(f"/console/families/{fid}").text)
+    assert "Entries 1 to 4 of 10 (page 1 of 3)" in first and "Next page of the chronology" in first
+    review = client.get(f"/families/{fid}/chronology", params={"profile": "review"}, headers=AUDITOR).json()
+    assert len(review["entries"]) > 4  # a profile's layout is paged the same way
+    layout = client.get(f"/console/families/{fid}", params={"page": 2, "profile": "review"})
+    assert f"Entries 5 to {min(8, len(review['entries']))} of {len(review['entries'])}" in visible(layout.text)
+    second = client.get(f"/console/families/{fid}", params={"page": 2}).text
+    assert "Entries 5 to 8 of 10 (page 2 of 3)" in visible(second)
+    shown = re.findall(r'<tr id="entry-([0-9a-f-]+)"', second)
+    assert shown == [e["event_id"] for e in entries[4:8]]
+    beyond = client.get(f"/console/families/{fid}", params={"page": 9})
+    assert "Entries 9 to 10 of 10 (page 3 of 3)" in visible(beyond.text)  # past the end: the last page
+    assert client.get(f"/console/families/{fid}", params={"page": 0}).status_code == 422

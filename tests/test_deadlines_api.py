@@ -133,3 +133,47 @@ def test_bad_deadline_queries_are_clear_problems(client):
         assert r.status_code == status, (path, params, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
         assert words in r.json()["detail"], (words, r.json()["detail"])
+
+
+def test_a_familys_deadlines_read_again_are_what_a_fresh_walk_of_its_record_gives(client, ledger):
+    """The ledger holds the engine's walk of a family it has read (ADR 0037): a second read
+    with nothing new decodes and walks nothing, but every answer, after a new entry, a
+    correction (which changes a fact already walked) or for an earlier day, is the one the
+    engine gives from the whole record."""
+    from ledger import deadlines as engine
+
+    fid = _family_hub_family(client)["family_id"]
+    family_id = uuid.UUID(fid)
+
+    def fresh(as_of):
+        events = ledger.family_events(family_id)
+        return {"family_id": family_id, **engine.evaluate(events, ledger.pack(events[0].policy), as_of)}
+
+    def read_both(day):
+        as_of = engine.datetime.fromisoformat(day)
+        first, again = (ledger.deadlines(family_id, as_of=as_of) for _ in range(2))
+        assert first == again == fresh(as_of)
+        return again
+
+    consent = next(r for r in read_both("2026-01-09T12:00:00+00:00")["deadlines"] if r["rule"] == "fh-consent")
+    decoded = []
+    real = ledger.family_events
+    ledger.family_events = lambda f: decoded.append(f) or real(f)
+    ledger.deadlines(family_id, as_of=engine.datetime.fromisoformat("2026-02-09T12:00:00+00:00"))
+    assert decoded == []  # nothing new recorded: the held walk answered
+    ledger.family_events = real
+    assert consent["state"] == "overdue"
+    state = client.get(f"/families/{fid}", headers=PRACTITIONER).json()
+    adult = next(m["member_id"] for m in state["members"] if m["kind"] == "adult")
+    r = command(client, fid, {"type": "ConsentGiven", "given_by": adult, "scope": ["support"],
+                              "occurred_at": "2026-01-05T10:00:00+00:00"}, MANAGER)
+    assert r.status_code == 201, r.text
+    events = client.get(f"/families/{fid}/events", headers=PRACTITIONER).json()["events"]
+    referral = next(e for e in events if e["type"] == "ReferralReceived")
+    read_both("2026-01-09T12:00:00+00:00")
+    r = command(client, fid, {"type": "EntryCorrected", "corrects": referral["event_id"], "reason": "wrong day",
+                              "changes": {"occurred_at": "2025-12-12T09:00:00+00:00"}}, MANAGER)
+    assert r.status_code == 201, r.text
+    read_both("2026-01-09T12:00:00+00:00")
+    read_both("2025-12-17T12:00:00+00:00")  # before the allocation: fewer facts had happened
+    read_both("2026-03-01T12:00:00+00:00")

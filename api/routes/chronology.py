@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from aggregates.errors import InvalidCommand
 from api.auth import Actor
 from api.dependencies import AsAt, LedgerDep, ReadModels
 from api.headers import CSV, DOCX, PDF, answered_as, file, marked
@@ -38,17 +39,24 @@ def get_chronology(
     case_number: Annotated[str | None, Query(
         max_length=40, description="The court's case number, for the header of a profile's document "
                                    "(letters, digits, spaces and ./:()-, up to 40).")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Entries to skip (a page's start; "
+                                                                  "not with a profile).")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many entries (a page; "
+                                                                     "``total`` says how many in all).")] = None,
 ) -> Response:
     """The family's chronology in the order things happened, or one member's; with
     ``profile``, an export for a court bundle, a partnership or a case review."""
     if profile is not None:
+        if offset or limit is not None:
+            raise InvalidCommand("a profile's document is whole: offset and limit page the chronology itself",
+                                 field="limit" if limit is not None else "offset")
         held = chronology.held_back(read_models, family_id)
         return marked(file(exports.chronology_export(
             ledger, read_models, family_id, profile=profile, fmt=format, member=member, as_at=as_at,
             significant=significant, case_number=case_number,
             prepared_by=exports.prepared_by(ledger, actor))), held)
     found = chronology.chronology(ledger, read_models, family_id, member=member, significant=significant,
-                                  as_at=as_at, fmt=format)
+                                  as_at=as_at, fmt=format, offset=offset, limit=limit)
     if format == "csv":
         return marked(file(chronology.as_csv(found)), found["quarantined"])
     return marked(JSONResponse(found), found["quarantined"])
