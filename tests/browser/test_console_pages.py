@@ -251,3 +251,35 @@ def test_the_chronology_document_reads_in_the_browser_as_the_pdf_prints_it(
     assert page.locator("table tbody tr").count() > 0
     axe()
     shot("console-document-review")
+
+
+def test_a_recurring_rules_earlier_clocks_read_as_one_line_and_one_strip(
+        page: Page, served: Served, shot: Any, axe: Any) -> None:
+    """A demo family whose visits restarted a clock: the table keeps a line per rule and
+    child saying how many earlier clocks it folds, the timeline draws them as a thin strip
+    on that row with the count in its tooltip, and every clock is one link away."""
+    from console.folding import fold
+
+    ledger = served.ledger
+    for family_id in ledger.family_ids():
+        clocks = ledger.deadlines(family_id)["deadlines"]
+        lines = fold(clocks)
+        if len(lines) < len(clocks):
+            break
+    else:
+        pytest.fail("no demo family has a recurring rule's earlier clocks to fold")
+    folded = next(line for line in lines if line.earlier)
+    sign_in(page, "auditor")
+    page.goto(f"/console/families/{family_id}#deadlines")
+    table = page.locator("table.deadlines")
+    expect(table.locator("tbody tr")).to_have_count(len(lines))
+    expect(table.get_by_text(f"and {len(folded.earlier)} earlier").first).to_be_visible()
+    strip = page.locator("figure.timeline svg g.history").first
+    expect(strip).to_be_visible()
+    assert "earlier clock" in strip.locator("title").text_content()
+    axe()
+    shot("console-family-folded")
+    page.get_by_role("link", name="Show every clock on a line of its own").click()
+    expect(page.locator("table.deadlines tbody tr")).to_have_count(len(clocks))
+    expect(page.locator("figure.timeline svg g.history")).to_have_count(0)
+    axe()
