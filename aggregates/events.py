@@ -72,10 +72,22 @@ class FamilyEvent(Aggregate.Event):
     about: list[UUID]
     context: dict[str, Any]
 
+    kept_by_the_ledger: ClassVar[tuple[str, ...]] = ()
+    """Fields stored with the event for the ledger's own use that are no part of what it
+    shows: left out of its payload (``payload_fields``), and so of its schema, the API
+    and the feed (``PersonalDataErased.deadlines``, ADR 0035)."""
+
     personal: ClassVar[tuple[str, ...]] = ()
     """The fields that hold personal data (names, dates of birth, free text): stored sealed
     with the family's key, shown as erased once that key is destroyed. Everything else
     (types, times, actors, codes, ids) is the audit structure and stays readable."""
+
+    class_version: ClassVar[int] = 1
+    """The version of the type's published schema (``/schemas/{type}``, ``schema_version``
+    in every envelope), which is the ``eventsourcing`` library's own ``class_version``: a
+    change that breaks the schema raises it by one and adds a static method
+    ``upcast_v<n>_v<n+1>(state)`` that turns a stored event of the old version into the
+    new, so that old events stay readable (ADR 0034)."""
 
     # What the rest of the ledger asks of an event type is declared here, once, on the
     # class (ADR 0026): a new type states these and its summary, and the packs that use it.
@@ -828,12 +840,22 @@ class PersonalDataErased(FamilyEvent):
     """The family's personal data was crypto-shredded (UK GDPR Art. 17, or its retention
     period passed): its key is destroyed, so every name, date of birth and free text in
     its events reads as erased from now on (ADR 0013). Recorded by ``Ledger.erase`` only,
-    never through the commands endpoint. ``deadlines`` keeps the deadline engine's outcome
-    as it stood at erasure (rule, state, due, the events that started and stopped each
-    clock; no names), because clocks that depend on a child's age could not be worked
-    out again without the date of birth. ``reason`` is a category, not a narrative."""
+    never through the commands endpoint. ``reason`` is a category, not a narrative.
+
+    What a copy of the record must forget (ADR 0035): the family (the event's own), its
+    ``member_ids`` and ``up_to_position``, the position in the global order of the family's
+    last event before this one (every event of the family is at or before it).
+
+    ``deadlines`` keeps the deadline engine's outcome as it stood at erasure (rule,
+    state, due, the events that started and stopped each clock; no names), because
+    clocks that depend on a child's age could not be worked out again without the date
+    of birth. It is the ledger's own (``kept_by_the_ledger``): stored with the event, so
+    the outcome and the erasure are written together, but no part of what the event
+    shows (its payload, its schema, the feed)."""
 
     category = 'erasure'
+    class_version = 2
+    kept_by_the_ledger = ('deadlines',)
 
     @classmethod
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
@@ -843,6 +865,17 @@ class PersonalDataErased(FamilyEvent):
     reason: str
     legal_basis: str
     deadlines: dict[str, Any]
+    member_ids: list[UUID] | None = None
+    """Every member of the family (ids only); None on an erasure recorded before
+    version 2, which did not say (the family's id is enough to forget it all)."""
+    up_to_position: int | None = None
+    """The position of the family's last event before the erasure; None before version 2."""
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1 said neither the members nor the last position: they read as None."""
+        state.setdefault("member_ids", None)
+        state.setdefault("up_to_position", None)
 
 
 VOCABULARY: dict[str, type[FamilyEvent]] = {
@@ -875,7 +908,7 @@ def payload_fields(cls: type[FamilyEvent]) -> Mapping[str, Any]:
     if found is None:
         import dataclasses
 
-        skip = set(ENVELOPE_FIELDS) | set(LIBRARY_FIELDS)
+        skip = set(ENVELOPE_FIELDS) | set(LIBRARY_FIELDS) | set(cls.kept_by_the_ledger)
         found = MappingProxyType({f.name: f for f in dataclasses.fields(cls) if f.name not in skip})
         _PAYLOAD_FIELDS[cls] = found
     return found

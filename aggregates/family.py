@@ -232,15 +232,16 @@ class Family(Aggregate):
         return cast(ev.FamilyEvent, self.pending_events[before])
 
     def erase(self, *, reason: str, legal_basis: str, deadlines: dict[str, Any],
-              envelope: dict[str, Any]) -> ev.FamilyEvent:
-        """Mark the family erased (``Ledger.erase`` has destroyed its key, or is about to)."""
+              envelope: dict[str, Any], up_to_position: int | None = None) -> ev.FamilyEvent:
+        """Mark the family erased (``Ledger.erase`` has destroyed its key, or is about to),
+        naming its members and the position of its last event (what a copy must forget)."""
         self._check_not_erased()
         episode = self.current_episode
         if episode is not None and episode["status"] == "open":
             raise RuleBroken("the family has an open episode: close it before its personal data is erased")
         before = len(self.pending_events)
         self.trigger_event(ev.PersonalDataErased, reason=reason, legal_basis=legal_basis, deadlines=deadlines,
-                           **envelope)
+                           member_ids=[UUID(k) for k in self.members], up_to_position=up_to_position, **envelope)
         return cast(ev.FamilyEvent, self.pending_events[before])
 
     def _check_not_erased(self) -> None:

@@ -4,7 +4,8 @@
   (a transfer moves that right; writes are checked by the aggregate when it records);
 - auditors read every family and write nothing; inspectors likewise, with tokens that
   expire (the length of an inspection);
-- services read the feed and the read models only, never a family's record as such;
+- services read the feed and the read models only, never a family's record as such
+  (and, as every signed-in role, the feed's published schemas, which hold no personal data);
 - admins manage packs and keys (erasure, legal holds, retention) and the staff directory
   (whose changes the access log keeps), and read no case content.
 
@@ -71,6 +72,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/policies"): Rule(PACK_READERS),
     ("GET", "/policies/{policy_id}"): Rule(PACK_READERS),
     ("GET", "/teams"): Rule(PACK_READERS),
+    ("GET", "/schemas"): Rule(ALL),
+    ("GET", "/schemas/{type}"): Rule(ALL),
     ("POST", "/families"): Rule(TEAM_ROLES),
     ("POST", "/families/{family_id}/commands"): Rule(TEAM_ROLES, scope="command"),
     ("GET", "/families"): Rule(READERS, scope="team", log="search"),
@@ -156,6 +159,14 @@ def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> Non
     if rule.scope == "team" and role in TEAM_ROLES:
         _own_team_only(request, path, actor)
     request.state.actor = actor
+
+
+def log_as(request: Request, action: str) -> None:
+    """Log this read under ``action`` instead of its rule's: a route that knows more than
+    the table (the feed says which view it answered: ``feed-full``, ``feed-pseudonymised``)."""
+    access = getattr(request.state, "access", None)
+    if access is not None:
+        access["action"] = action
 
 
 WITHHELD = frozenset({"name", "date_of_birth"})

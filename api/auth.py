@@ -55,6 +55,41 @@ def current_actor(
 
 
 def _actor(request: Request, token: str) -> dict[str, str]:
+    """The actor of a token (the local key's, or the provider's), with the scopes it
+    grants (``scopes``, space-separated) where it grants any."""
+    actor = _checked(request, token)
+    granted = scopes(jwt.decode(token, options={"verify_signature": False}),  # checked just now
+                     getattr(request.app.state.settings, "oidc_role_claim", "roles"))
+    return {**actor, "scopes": " ".join(sorted(granted))} if granted else actor
+
+
+FULL_FEED = "feed:full"
+"""The scope that lets a ``service`` read the feed in full (member ids, names, dates of
+birth, free text); without it a service reads the feed pseudonymised (ADR 0035). Auditors
+read it in full whatever their token says."""
+
+
+def scopes(claims: dict[str, object], role_claim: str = "roles") -> frozenset[str]:
+    """The ledger's scopes (``feed:full``, so far) a token's claims grant: in its ``scope``
+    (RFC 9068) or ``scp`` (Entra ID's delegated permissions), space-separated, or among
+    the values of its role claim (Entra ID gives an application its permissions, here a
+    ``feed:full`` app role, as ``roles``). Others' scopes (``openid``...) are not kept."""
+    found: set[str] = set()
+    for claim in ("scope", "scp", role_claim):
+        value = claims.get(claim)
+        if isinstance(value, str):
+            found.update(value.split() if claim != role_claim else [value])
+        elif isinstance(value, list):
+            found.update(v for v in value if isinstance(v, str))
+    return frozenset(found & {FULL_FEED})
+
+
+def has_scope(actor: dict[str, str], scope: str) -> bool:
+    """Whether the caller's token grants ``scope``."""
+    return scope in actor.get("scopes", "").split()
+
+
+def _checked(request: Request, token: str) -> dict[str, str]:
     """The actor of a token: the local key's, or (OpenID Connect) the provider's."""
     state = request.app.state
     provider = getattr(state, "oidc", None)

@@ -1,5 +1,5 @@
 """The ``ledger`` command: serve, token, project, replay, demo, teams, staff, policies,
-export, verify, erase and keys.
+export, schemas, verify, erase and keys.
 
 The CLI is an entry point beside the HTTP API (``api/``), over the same application core
 (``ledger/``) and query layer (``queries/``): it never imports ``api`` (``serve`` hands
@@ -31,6 +31,7 @@ from aggregates.vocabulary import TEAM_ROLES
 from cli import trust as cli_trust
 from cli.common import load_packs_or_exit, masked, open_ledger, open_projector, operator, use_database
 from cli.exports import export
+from cli.schemas import schemas
 from demo import DemoAlreadyLoaded, DemoRefused, generate
 from ledger.application import Ledger
 from ledger.policies.render import render_markdown
@@ -89,6 +90,8 @@ def token(
                                                   "they record, e.g. \"Sam Jones\".")] = None,
     job_title: Annotated[str | None, typer.Option(help="Their job title (claim `job_title`), e.g. \"Family "
                                                        "Support Worker\".")] = None,
+    scope: Annotated[str | None, typer.Option(help="Scopes granted, space-separated: `feed:full` lets a service "
+                                                   "read the feed in full (else pseudonymised).")] = None,
 ) -> None:
     """Print a bearer token signed with the local key (LEDGER_JWT_SECRET or the data folder's)."""
     if not get_settings().local_tokens:
@@ -102,7 +105,7 @@ def token(
             raise typer.BadParameter(f"at most {MAX_NAME_CLAIM} characters, on one line", param_hint=hint)
     try:
         typer.echo(mint(get_settings().signing_key(), sub=sub, role=role, team=team, hours=hours, name=name,
-                        job_title=job_title))
+                        job_title=job_title, scope=scope))
     except TokenTooLong as e:
         raise typer.BadParameter(str(e), param_hint="--hours") from None
     except ValueError as e:
@@ -382,6 +385,7 @@ def staff_list(
 policies = typer.Typer(help="Policy packs: check them, render them for managers.", no_args_is_help=True)
 app.add_typer(policies, name="policies")
 app.add_typer(export, name="export")
+app.add_typer(schemas, name="schemas")
 cli_trust.install(app)
 
 

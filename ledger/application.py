@@ -44,6 +44,7 @@ from ledger.clock import utc_now
 from ledger.commands import EARLIEST_MOMENT, LATEST_MOMENT, corrected_command  # noqa: F401
 from ledger.keys import KeyStore, MasterKey, load_keyring
 from ledger.legal_holds import LegalHolds
+from ledger.notify import Arrivals
 from ledger.policies.loader import load_packs, shipped_packs
 from ledger.policies.schema import Pack
 from ledger.retention import retain_until
@@ -137,6 +138,8 @@ class Ledger(Application[UUID]):
             env["DEEPCOPY_FROM_AGGREGATE_CACHE"] = "n"
         super().__init__(env=env)
         self.recorder.chain_key = self.settings.hash_chain_key()
+        self.arrivals = Arrivals.of(self)
+        """Wakes the feed's waiting readers when events are recorded (``ledger/notify.py``)."""
         self.holds = LegalHolds(self)
         self.teams = Teams(Database.of(self), clock=self.now)
         self.staff = Staff(Database.of(self), clock=self.now)
@@ -272,8 +275,10 @@ class Ledger(Application[UUID]):
             self.keys.destroy(family_id, by=actor["user_id"], reason=reason)
             self._drop_snapshots(family_id)
             self.forget_cached(family_id)
+            up_to = self.recorder.position_of(family_id, family.version)
             family = self.family(family_id)  # read again: the names now read as erased
-            family.erase(reason=reason, legal_basis=legal_basis, deadlines=frozen, envelope=envelope)
+            family.erase(reason=reason, legal_basis=legal_basis, deadlines=frozen, envelope=envelope,
+                         up_to_position=up_to)
             recorded = self._save(family, actor, None)
         self._announce(recorded)
         if not self.settings.is_postgres:
@@ -306,6 +311,11 @@ class Ledger(Application[UUID]):
         key: Any = family_id if self.settings.is_postgres else family_id.hex
         with db.transaction() as tx:
             tx.run(f"DELETE FROM {table} WHERE originator_id = ?", (key,))
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """The library's hook once events are stored (committed), whatever recorded them
+        (commands, erasure, the hold register): the feed's waiters in this process read again."""
+        self.arrivals.signal()
 
     def _announce(self, recorded: Recorded) -> None:
         """Tell the listeners; a failing listener never fails a recorded command."""
@@ -692,10 +702,13 @@ def _aware(value: datetime, name: str) -> datetime:
 
 
 def event_view(event: FamilyEvent) -> dict[str, Any]:
-    """An event with its envelope, as plain data (API, feed and exports)."""
+    """An event with its envelope, as plain data (API, feed and exports). Its
+    ``schema_version`` is its type's ``class_version``: the version of ``/schemas/{type}``
+    that ``data`` follows (an older stored event has been upcast to it as it was read)."""
     return {
         "event_id": event.event_id,
         "type": event.type,
+        "schema_version": type(event).class_version,
         "family_id": event.originator_id,
         "version": event.originator_version,
         "occurred_at": event.occurred_at,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from ledger.moments import instant
+
 Clock = Callable[[], datetime]
 
 
@@ -20,5 +22,7 @@ def utc_now() -> datetime:
 
 
 def stamp(clock: Clock) -> str:
-    """``clock()`` as the UTC ISO text the ledger's own tables store."""
-    return clock().astimezone(timezone.utc).isoformat(timespec="microseconds")
+    """``clock()`` as the text the ledger's own tables store: the one shape of an instant
+    (``2026-03-02T09:15:00.000000Z``, ADR 0036; rows stored before it ended ``+00:00``,
+    and are given in the one shape when read)."""
+    return instant(clock())

@@ -37,6 +37,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from ledger.moments import instant
+
 if TYPE_CHECKING:
     from ledger.application import Ledger
 
@@ -211,7 +213,7 @@ def statement(ledger: Ledger, result: Verified) -> str:
     ``ledger verify --expect <statement>`` shows the record up to it is unchanged."""
     body = {"ledger": "early-help-case-ledger", "position": result.position, "head": result.head,
             "events": result.events, "access_log": {"seq": result.log_head[0], "hash": result.log_head[1]},
-            "at": ledger.now().isoformat(timespec="seconds")}
+            "at": instant(ledger.now())}
     payload = json.dumps(body, sort_keys=True, separators=(",", ":"))
     mac = hmac.new(ledger.settings.hash_chain_key(), payload.encode(), hashlib.sha256).hexdigest()
     return json.dumps({**body, "mac": mac}, sort_keys=True, separators=(",", ":"))

@@ -18,6 +18,7 @@ from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
 from aggregates.holds import ALL, REGISTER_ID, HoldRegister
+from ledger.moments import instant
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -30,7 +31,8 @@ def scope_of(family_id: UUID | None) -> str:
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
     return {"hold_id": row["hold_id"], "family_id": None if row["scope"] == ALL else str(UUID(row["scope"])),
             "all_families": row["scope"] == ALL, "reason": row["reason"], "placed_by": row["placed_by"],
-            "placed_at": row["placed_at"], "lifted_by": row["lifted_by"], "lifted_at": row["lifted_at"]}
+            "placed_at": instant(row["placed_at"]), "lifted_by": row["lifted_by"],
+            "lifted_at": instant(row["lifted_at"])}
 
 
 class LegalHolds:

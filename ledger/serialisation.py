@@ -11,13 +11,15 @@ else goes straight through orjson. See docs/adr/0005-serialisation.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Transcoder
+
+from ledger.moments import instant
 
 _ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     UUID: ("uuid_hex", lambda v: v.hex),
@@ -75,13 +77,32 @@ class OrjsonTranscoder(Transcoder):
 
 
 def to_json_value(value: Any) -> Any:
-    """A plain JSON-ready form of event data for API responses (ISO dates, UUID text)."""
-    return orjson.loads(orjson.dumps(value, default=_default))
+    """A plain JSON-ready form of event data for API responses and read models (instants
+    in the one shape of ``ledger/moments.py``, ISO dates, UUID text)."""
+    return orjson.loads(orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME))
+
+
+def answer_json(value: Any, option: int = 0) -> bytes:
+    """JSON for what leaves the ledger (API answers, JSON exports): orjson, with every
+    instant in the one shape (``2026-03-02T09:15:00.000000Z``: ADR 0036) and dates as
+    ``YYYY-MM-DD``; any other value orjson does not write itself, as text."""
+    return orjson.dumps(value, default=_as_text, option=option | orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return instant(value)
+    if isinstance(value, (date, time)):
+        return value.isoformat()
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot serialise a value of type {type(value).__name__}")
+
+
+def _as_text(value: Any) -> Any:
+    try:
+        return _default(value)
+    except TypeError:
+        return str(value)

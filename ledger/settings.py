@@ -5,6 +5,8 @@ Each setting is documented in the README's settings table.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import tempfile
@@ -142,6 +144,12 @@ class Settings(BaseSettings):
         "for a pack's families, by pack id, as JSON: e.g. {\"northamptonshire-0-19\": \"West Northamptonshire "
         "Council\"}. Set it for a pack whose council has since been reorganised (the pack lists its successors); "
         "a pack not named here is named as it says (its council).")
+    deployment_uri: str | None = Field(
+        default=None,
+        description="This deployment's name in the feed's CloudEvents (their `source`), a URI the same in every "
+        "process: e.g. https://ledger.example-council.gov.uk or urn:early-help-ledger:example-council. Unset: "
+        "urn:early-help-ledger:<16 hex digits> worked out from the index key (stable while that key is). Set it "
+        "before consumers store events: they tell events apart by source and id.")
     policy_dir: Path | None = Field(
         default=None,
         description="Folder of policy pack files to load instead of the shipped ones "
@@ -222,6 +230,14 @@ class Settings(BaseSettings):
         """The blind index's key: the setting, else a key kept in ``data_dir/index-key``."""
         text = self.index_key or create_once(self.private_dir() / "index-key", lambda: secrets.token_urlsafe(48))
         return text.encode("utf-8")
+
+    def deployment(self) -> str:
+        """The deployment's URI (CloudEvents ``source``): the setting, else one worked out
+        from the index key, so every process of the deployment says the same."""
+        if self.deployment_uri:
+            return self.deployment_uri
+        digest = hmac.new(self.blind_index_key(), b"early-help-ledger deployment", hashlib.sha256).hexdigest()
+        return f"urn:early-help-ledger:{digest[:16]}"
 
     def hash_chain_key(self) -> bytes:
         """The hash chain's key: the setting, else a key kept in ``data_dir/chain-key``."""

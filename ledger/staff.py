@@ -26,6 +26,7 @@ from typing import Any
 
 from aggregates.errors import InvalidCommand
 from ledger.clock import Clock, stamp, utc_now
+from ledger.moments import instant
 from ledger.sql import Database, Tx
 
 TABLE = "staff"
@@ -54,7 +55,7 @@ class StaffEntry:
 
     def as_dict(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "name": self.name, "job_title": self.job_title,
-                "updated_at": self.updated_at, "updated_by": self.updated_by}
+                "updated_at": instant(self.updated_at), "updated_by": self.updated_by}
 
 
 @dataclass(frozen=True)

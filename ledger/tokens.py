@@ -50,10 +50,11 @@ MAX_NAME_CLAIM = 120
 
 def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0, now: datetime | None = None,
          session: str | None = None, name: str | None = None, job_title: str | None = None,
-         audience: str | None = None) -> str:
+         audience: str | None = None, scope: str | None = None) -> str:
     """A token for ``sub`` in ``role`` (and ``team``), valid for ``hours``; ``session``
     names the console session it belongs to (``sid``), which signing out ends; ``name``
-    and ``job_title`` name the person ("Sam Jones", "Family Support Worker")."""
+    and ``job_title`` name the person ("Sam Jones", "Family Support Worker"); ``scope``
+    grants scopes, space-separated (``feed:full``: a service reads the feed in full)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == "inspector" and hours > INSPECTOR_MAX_HOURS:
@@ -67,6 +68,8 @@ def mint(key: str, *, sub: str, role: str, team: str | None, hours: float = 8.0,
         claims["sid"] = session
     if audience:
         claims["aud"] = audience
+    if scope:
+        claims["scope"] = scope
     for claim, value in (("name", name), ("job_title", job_title)):
         text = (value or "").strip()
         if len(text) > MAX_NAME_CLAIM or any(ord(c) < 32 or ord(c) == 127 for c in text):

@@ -11,13 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
 from aggregates import state
 from aggregates.events import FamilyEvent
 from aggregates.state import FamilyState
+from ledger.moments import instant
 from ledger.policies.schema import Pack
 from ledger.sql import Tx
 from projections.sealed import Sealer, unsealed
@@ -162,11 +163,10 @@ def upsert(tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Mapping[st
             f"ON CONFLICT (family_id) DO UPDATE SET {updates}", [tuple(r[c] for c in columns) for r in rows])
 
 
-def iso(instant: datetime | None) -> str | None:
-    """Instants are stored as UTC ISO text, whose string order is time order."""
-    if instant is None:
-        return None
-    return instant.astimezone(timezone.utc).isoformat(timespec="microseconds")
+def iso(moment: datetime | None) -> str | None:
+    """Instants are stored as text in the one shape answers give them (UTC, microseconds,
+    ``Z``: ``ledger/moments.py``, ADR 0036), whose string order is time order."""
+    return instant(moment)
 
 
 def hexid(value: UUID | str | None) -> str | None:

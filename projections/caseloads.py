@@ -31,7 +31,8 @@ ERASURE = "PersonalDataErased"
 class CaseloadsModel(ReadModel):
     name = "caseloads"
     tables = ("caseload_families",)
-    version = 3  # 3: registered_at, the last entry, status and erased (the search for families)
+    version = 4  # 3: registered_at, the last entry, status and erased (the search for families);
+    # 4: instants in the one shape, ...000000Z (ADR 0036)
 
     def ddl(self) -> list[str]:
         return [

@@ -34,6 +34,7 @@ from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
 from aggregates.wording import TOKEN, staff_names
 from ledger.calendar import LONDON, start_of_day
 from ledger.deadlines import late_rules
+from ledger.moments import instant
 from ledger.policies.schema import Pack
 from ledger.serialisation import to_json_value
 from ledger.sql import Tx
@@ -285,9 +286,9 @@ class ChronologyModel(ReadModel):
     sealed: ClassVar[TableColumns] = {
         "chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
         "chronology_members": ("given_name", "family_name", "date_of_birth")}
-    version = 4  # 3: person_index keyed (token, family_id, member_id), for the search for families;
+    version = 5  # 3: person_index keyed (token, family_id, member_id), for the search for families;
     # 4: the recorder's name and job title from the envelope (actor_name, actor_job_title), summaries naming
-    # staff as {w:...} tokens
+    # staff as {w:...} tokens; 5: instants in the one shape, ...000000Z (ADR 0036)
 
     def ddl(self) -> list[str]:
         return [
@@ -495,7 +496,7 @@ def view(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], *,
 
     return [{
         "event_id": r["event_id"] and str(UUID(r["event_id"])), "type": r["type"],
-        "occurred_at": _london(r["occurred_at"]), "recorded_at": _london(r["recorded_at"]),
+        "occurred_at": instant(r["occurred_at"]), "recorded_at": instant(r["recorded_at"]),
         "summary": staff_names(TOKEN.sub(name, r["summary"]), worker),
         "source": {"recorded_by": r["actor_id"], "recorded_by_name": recorder(r), "role": r["actor_role"],
                    "team": r["actor_team"], "agency": r["agency"]},
@@ -512,9 +513,10 @@ def view(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], *,
     } for r in chosen]
 
 
-def _london(stored: str | None) -> str | None:
-    """A stored UTC instant shown in London time, with its offset."""
-    return None if stored is None else datetime.fromisoformat(stored).astimezone(LONDON).isoformat()
+def _london(shown: str | None) -> str | None:
+    """An instant in London time, with its offset: how the CSV, which people read, gives
+    the day and time of an entry (JSON gives UTC: ADR 0036)."""
+    return None if shown is None else datetime.fromisoformat(shown).astimezone(LONDON).isoformat()
 
 
 def to_csv(entries: Sequence[dict[str, Any]]) -> str:
@@ -523,7 +525,7 @@ def to_csv(entries: Sequence[dict[str, Any]]) -> str:
     writer = spreadsheet.writer(out)
     writer.writerow(CSV_HEADER)
     for e in entries:
-        when = e["occurred_at"]
+        when = str(_london(e["occurred_at"]))
         day, _, clock = when.partition("T")
         corrections = " | ".join(
             f"{c['recorded_at']} {c.get('recorded_by_name') or c['recorded_by']}: " + "; ".join(
@@ -533,7 +535,7 @@ def to_csv(entries: Sequence[dict[str, Any]]) -> str:
             day, clock[:5], e["type"], e["summary"],
             e["source"].get("recorded_by_name") or e["source"]["recorded_by"] or "", e["source"]["role"] or "",
             e["source"]["team"] or "", e["source"]["agency"] or "", e["significance"] or "",
-            e["impact_on_child"] or "", e["action_taken"] or "", e["recorded_at"] or "",
+            e["impact_on_child"] or "", e["action_taken"] or "", _london(e["recorded_at"]) or "",
             e["source"]["recorded_by"] or "", "yes" if e["late_entry"] else "", corrections,
             "; ".join(f"{b['title']} ({b['rule']})" for b in e.get("breaches", [])),
         ])

@@ -23,7 +23,9 @@ import orjson
 from aggregates.events import VOCABULARY
 from aggregates.vocabulary import MANAGEMENT_ROLES, REASON_CATEGORIES
 from ledger.calendar import LONDON
+from ledger.moments import instant, local_instant
 from ledger.policies.schema import Pack
+from ledger.serialisation import answer_json
 from projections import chronology as chronology_model
 from projections import episodes as episode_model
 from projections import spreadsheet
@@ -90,7 +92,7 @@ def _csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
 
 
 def _json(document: dict[str, Any]) -> bytes:
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    return answer_json(document, orjson.OPT_INDENT_2)
 
 
 def latest_recorded(rows: Sequence[Mapping[str, Any]]) -> datetime:
@@ -298,7 +300,7 @@ def chronology(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]]
     heading = {
         "title": title, "standard": standard, "council": pack.council, "family_id": str(family_id),
         "family": about["family"], "members": [_name(m) for m in members.values()], "child": about["child"],
-        "as_at": moment.astimezone(LONDON).isoformat(), "as_at_requested": as_at is not None,
+        "as_at": instant(moment), "as_at_local": local_instant(moment), "as_at_requested": as_at is not None,
         "case_number": case_number, "involvement": about["summary"], "episodes": about["episodes"],
     }
     name = f"chronology-{profile}-{family_id}" + (f"-{member}" if member else "") + f".{fmt}"
@@ -392,7 +394,7 @@ def _day(value: str | None) -> date | None:
 
 def _period(first: date, last: date, as_at: datetime | None, pack: str | None = None) -> dict[str, Any]:
     return {"from": first.isoformat(), "to": last.isoformat(),
-            "as_at": as_at.astimezone(LONDON).isoformat() if as_at else None, "pack": pack}
+            "as_at": instant(as_at), "as_at_local": local_instant(as_at), "pack": pack}
 
 
 def _named(kind: str, first: date, last: date, council: Council, fmt: str) -> str:

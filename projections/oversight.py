@@ -45,8 +45,9 @@ class OversightModel(ReadModel):
     name = "oversight"
     tables = ("oversight_decisions", "oversight_families", "footprints")
     sealed: ClassVar[TableColumns] = {"oversight_decisions": ("summary",)}
-    version = 4  # 3: families' rows from the one fold: corrections move them too; 4: the decider's name and
-    # job title from the envelope (ADR 0030), summaries naming staff as {w:...} tokens
+    version = 5  # 3: families' rows from the one fold: corrections move them too; 4: the decider's name and
+    # job title from the envelope (ADR 0030), summaries naming staff as {w:...} tokens; 5: instants in the one
+    # shape, ...000000Z (ADR 0036)
 
     def ddl(self) -> list[str]:
         return [

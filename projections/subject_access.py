@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
 
+from ledger.moments import instant
+from ledger.serialisation import answer_json
 from projections import spreadsheet
 
 OTHERS = "[another household member]"
@@ -66,7 +69,7 @@ def to_csv(found: dict[str, Any]) -> str:
     writer = spreadsheet.writer(out)
     writer.writerow(CSV_HEADER)
     def dump(v: Any) -> str:
-        return orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
+        return answer_json(v, orjson.OPT_SORT_KEYS).decode()
 
     writer.writerow(("person", found["member_id"], "", "", "", "", "", dump(found["person"])))
     for e in found["events"]:
@@ -86,4 +89,6 @@ def to_csv(found: dict[str, Any]) -> str:
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return instant(value)  # as every instant of the file (ADR 0036)
     return value.isoformat() if hasattr(value, "isoformat") else str(value)

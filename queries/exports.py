@@ -28,7 +28,9 @@ from queries import chronology
 
 class ChronologyDocument(TypedDict):
     """A chronology export as JSON: its heading (council, family, child, as at, the
-    family's involvement with the service) and its entries in the profile's columns."""
+    family's involvement with the service) and its entries in the profile's columns. The
+    heading's ``as_at`` is in UTC like every instant; ``as_at_local`` is the same moment in
+    London time, as the document's reader would say it (ADR 0036)."""
 
     profile: str
     heading: dict[str, Any]
@@ -50,10 +52,11 @@ class AnnexARow(TypedDict):
 
 AnnexA = TypedDict("AnnexA", {
     "return": str, "specification": str, "from": date, "to": date, "as_at": datetime | None,
-    "pack": str | None, "count": int,
+    "as_at_local": datetime | None, "pack": str | None, "count": int,
     "columns": list[str], "rows": list[AnnexARow]})
 """Ofsted Annex A, List 2 as JSON (``format=json``): one row per child per early help
-assessment in the period."""
+assessment in the period. ``as_at`` in UTC, and ``as_at_local`` the same moment in London
+time, as a reader of the return would say it (ADR 0036)."""
 
 
 class SsdEpisode(TypedDict):
@@ -72,10 +75,10 @@ class SsdEpisode(TypedDict):
 
 SsdEarlyHelpEpisodes = TypedDict("SsdEarlyHelpEpisodes", {
     "table": str, "specification": str, "from": date, "to": date, "as_at": datetime | None,
-    "pack": str | None, "count": int,
+    "as_at_local": datetime | None, "pack": str | None, "count": int,
     "columns": list[str], "rows": list[SsdEpisode]})
 """The SSD's ``ssd_early_help_episodes`` as JSON (``format=json``): one row per child per
-early help episode in the period."""
+early help episode in the period (``as_at`` and ``as_at_local`` as for Annex A)."""
 
 
 def _aware(as_at: datetime | None) -> None:

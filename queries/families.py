@@ -4,9 +4,10 @@ decision-maker could see when they recorded a decision."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, NotRequired, cast
+from typing import Annotated, Any, NotRequired, cast
 from uuid import UUID
 
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from ledger.application import Ledger, event_view
@@ -29,10 +30,13 @@ class Actor(TypedDict):
 
 class EventView(TypedDict):
     """An event with its envelope: when it happened, when it was recorded, by whom, under
-    which pack; ``data`` holds the fields of its type (see the command of that type)."""
+    which pack; ``data`` holds the fields of its type (its JSON Schema: ``/schemas/{type}``)."""
 
     event_id: UUID
     type: str
+    schema_version: Annotated[int, Field(description=(
+        "The version of the type's JSON Schema, /schemas/{type}, that data follows (ADR 0034): raised when the "
+        "type changes in a way that breaks it; an older stored event is upcast to it as it is read."))]
     family_id: UUID
     version: int
     occurred_at: datetime
@@ -42,7 +46,9 @@ class EventView(TypedDict):
     policy_version: str
     about: list[UUID]
     context: dict[str, Any]
-    data: dict[str, Any]
+    data: Annotated[dict[str, Any], Field(description=(
+        "The fields of the event's type, as its JSON Schema says: GET /schemas/{type} (every type is listed, "
+        "with its schema_version, at GET /schemas)."))]
 
 
 class FamilyMember(TypedDict):

@@ -14,6 +14,7 @@ from typing_extensions import TypedDict
 
 from aggregates.errors import InvalidCommand
 from ledger.application import Ledger
+from ledger.moments import instant
 from projections.projector import ProjectionsBehind, Projector
 
 WAIT_SECONDS = 5.0
@@ -62,7 +63,7 @@ class Quarantined(TypedDict):
     event_id: UUID | None
     event_type: str | None
     since: str
-    """When it was held back (ISO 8601)."""
+    """When it was held back (``2026-03-02T09:15:00.000000Z``: ADR 0036)."""
     error: str
 
 
@@ -70,5 +71,5 @@ def quarantined(projector: Projector, models: tuple[str, ...], family_id: UUID |
     """The read models among ``models`` that hold a family back, for one family or all."""
     rows = projector.store.quarantine_rows(family_id.hex if family_id else None)
     return [Quarantined(family_id=UUID(r["family_id"]), read_model=r["model"], position=r["position"],
-                        event_id=r["event_id"] and UUID(r["event_id"]), event_type=r["event_type"], since=r["at"],
-                        error=r["error"]) for r in rows if r["model"] in models]
+                        event_id=r["event_id"] and UUID(r["event_id"]), event_type=r["event_type"],
+                        since=instant(r["at"]), error=r["error"]) for r in rows if r["model"] in models]

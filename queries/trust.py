@@ -16,7 +16,9 @@ from typing_extensions import TypedDict
 from aggregates.errors import NotFound
 from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
+from ledger.moments import instant
 from ledger.retention import retain_until
+from ledger.serialisation import answer_json
 from projections import chronology, retention, subject_access
 from projections.exports import Export
 from projections.projector import Projector
@@ -51,7 +53,8 @@ class AccessLog(TypedDict):
 def access_log(ledger: Ledger, family_id: UUID) -> AccessLog:
     """Every read of this family's record: who, when, what, and the outcome."""
     ledger.family(family_id)  # 404 if there is no such family
-    return AccessLog(family_id=family_id, reads=cast(list[Read], ledger.access_log.for_family(family_id)))
+    reads = [{**r, "at": instant(r["at"])} for r in ledger.access_log.for_family(family_id)]
+    return AccessLog(family_id=family_id, reads=cast(list[Read], reads))
 
 
 # -- subject access ---------------------------------------------------------------------------
@@ -110,7 +113,7 @@ def subject_access_export(ledger: Ledger, projector: Projector, member_id: UUID,
     if fmt == "csv":
         return Export(subject_access.to_csv(found).encode(), "text/csv; charset=utf-8", f"{name}.csv",
                       (family_id.hex,))
-    content = orjson.dumps(found, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    content = answer_json(found, orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     return Export(content, "application/json", f"{name}.json", (family_id.hex,))
 
 

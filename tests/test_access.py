@@ -179,6 +179,14 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/teams"): Row(
         EVERYONE - {"service", "no token"}, lambda w, f: Call("GET", "/teams"),
         "the team directory: reference data, as the packs"),
+    # The feed's published JSON Schemas: made from the event classes, no personal data;
+    # services read them above all (to validate the feed).
+    ("GET", "/schemas"): Row(
+        EVERYONE - {"no token"}, lambda w, f: Call("GET", "/schemas"),
+        "the feed's schemas: no personal data, any signed-in role"),
+    ("GET", "/schemas/{type}"): Row(
+        EVERYONE - {"no token"}, lambda w, f: Call("GET", "/schemas/CaseNoteRecorded"),
+        "one event type's JSON Schema (or the envelope's)"),
 
     # Registering a family is a write for the team it names: "the family's team" here is
     # the team in the body, so another team registering it is refused.
@@ -239,7 +247,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     # stricter reading), not admins.
     ("GET", "/feed"): Row(
         frozenset({"service", "auditor"}), lambda w, f: Call("GET", "/feed", params={"limit": 5}),
-        "every family's events"),
+        "every family's events; a service's pseudonymised unless its token has the `feed:full` scope"),
     # Finding a family (by a member's name or date of birth, an id, team, worker, pack,
     # status; or browsing): whoever reads family records, a team role within its own team
     # (asking for another team is refused); not services (they read the feed and read
@@ -581,6 +589,8 @@ NOT_A_READ: dict[tuple[str, str], str] = {
     ("GET", "/policies"): "the packs: published reference data",
     ("GET", "/policies/{policy_id}"): "one pack: published reference data",
     ("GET", "/teams"): "the team directory: reference data",
+    ("GET", "/schemas"): "the feed's schemas: made from the event classes",
+    ("GET", "/schemas/{type}"): "one event type's schema: made from its class",
     ("GET", "/staff"): "the staff directory: names of users, not of families",
     ("GET", "/staff/{user_id}"): "one user's name in the staff directory",
 }

@@ -170,6 +170,8 @@ def _requests(c: TestClient) -> dict[str, list[tuple[str, dict[str, Any]]]]:
         "/policies": [("/policies", {})],
         "/policies/{policy_id}": [(f"/policies/{p}", {}) for p in ledger.packs],
         "/teams": [("/teams", {})],
+        "/schemas": [("/schemas", {})],
+        "/schemas/{type}": [("/schemas/envelope", {}), ("/schemas/ContactMade", {})],
         "/families/{family_id}": [(f"/families/{f}", {}) for f in families] + [(f"/families/{fid}", {"as_at": past})],
         "/families/{family_id}/events": [(f"/families/{f}/events", {}) for f in families],
         "/families/{family_id}/decisions/{event_id}": [(f"/families/{fid}/decisions/{decision}", {})],

@@ -58,7 +58,7 @@ def test_entries_are_in_the_order_they_happened_not_the_order_they_were_typed(cl
     referral = dated[0]
     assert referral["source"] == {"recorded_by": "pat", "recorded_by_name": "pat (not in the staff directory)",
                                   "role": "practitioner", "team": "north", "agency": "Hill Primary School"}
-    assert referral["occurred_at"] == "2026-01-05T09:00:00+00:00"
+    assert referral["occurred_at"] == "2026-01-05T09:00:00.000000Z"  # UTC, the one shape (ADR 0036)
     disclosure = dated[4]
     assert (disclosure["significance"], disclosure["impact_on_child"], disclosure["action_taken"]) == \
         ("high", "negative", "discussed with manager")
@@ -69,7 +69,8 @@ def test_entries_are_in_the_order_they_happened_not_the_order_they_were_typed(cl
 def test_a_childs_chronology_starts_at_birth_and_leaves_out_entries_about_siblings(client):
     fid, ava, ben, cara, _, note_about_ben = _family(client)
     avas = chronology(client, fid, member=ava)
-    assert avas[0]["type"] == "Born" and avas[0]["occurred_at"].startswith("2016-05-04T00:00:00")
+    # born on 4 May 2016: the start of that day in London (BST), in UTC
+    assert avas[0]["type"] == "Born" and avas[0]["occurred_at"] == "2016-05-03T23:00:00.000000Z"
     assert note_about_ben["event_id"] not in {e["event_id"] for e in avas}
     assert "Ava said she is frightened at home" in [e["summary"] for e in avas]
     bens = chronology(client, fid, member=ben)

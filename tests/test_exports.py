@@ -228,7 +228,8 @@ def test_the_court_chronology_of_a_child_is_pd12a_numbered_significant_events_wi
     assert heading["title"] == "Social work chronology" and "Practice Direction 12A" in heading["standard"]
     assert heading["council"] == DURHAM and heading["child"]["name"] == "Ava Stone"
     # As at the latest entry recorded (the second assessment's submission), never the clock.
-    assert heading["as_at"] == "2026-03-20T10:05:00+00:00" and not heading["as_at_requested"]
+    assert heading["as_at"] == "2026-03-20T10:05:00.000000Z" and not heading["as_at_requested"]
+    assert heading["as_at_local"] == "2026-03-20T10:05:00.000000+00:00"  # London time beside it (GMT in March)
     # The succinct summary of the length of involvement with the family and the child (PD12A).
     assert heading["involvement"] == (
         "Durham County Council has been involved with the Stone family since 5 January 2026: 2 episodes of early "
@@ -288,11 +289,12 @@ def test_the_review_chronology_shows_both_times_late_entries_corrections_and_dec
     body = chronology(client, f["stone"], profile="review").json()
     by_id = {e["event_id"]: e for e in body["entries"]}
     visit = by_id[f["visit"]]
-    assert (visit["occurred_at"], visit["recorded_at"]) == ("2026-01-09T10:00:00+00:00", "2026-01-14T16:00:00+00:00")
+    assert (visit["occurred_at"], visit["recorded_at"]) == ("2026-01-09T10:00:00.000000Z",
+                                                            "2026-01-14T16:00:00.000000Z")
     assert visit["late_entry"] and visit["late_rules"] == [
         "recording-within-24-hours", "recording-within-1-working-day"]
     started = by_id[f["started"]]
-    assert started["occurred_at"] == "2026-01-13T10:00:00+00:00"
+    assert started["occurred_at"] == "2026-01-13T10:00:00.000000Z"
     [correction] = started["corrections"]
     assert correction["reason"] == "the assessment started on the Tuesday, not the Monday"
     assert correction["changes"]["occurred_at"]["from"].startswith("2026-01-12T10:00:00")
@@ -325,12 +327,13 @@ def test_the_review_chronology_shows_both_times_late_entries_corrections_and_dec
 def test_a_chronology_export_as_at_a_moment_leaves_out_later_entries_and_later_corrections(client, families):
     f = families
     then = chronology(client, f["stone"], profile="review", as_at=BEFORE_CORRECTIONS).json()
-    assert then["heading"]["as_at"] == "2026-01-27T08:00:00+00:00" and then["heading"]["as_at_requested"]
+    assert then["heading"]["as_at"] == "2026-01-27T08:00:00.000000Z" and then["heading"]["as_at_requested"]
     assert then["heading"]["involvement"].startswith(
         "Durham County Council has been involved with the Stone family since 5 January 2026: 1 episode of early "
         "help (5 January 2026 to 27 January 2026, open), 23 days in all")
     by_id = {e["event_id"]: e for e in then["entries"]}
-    assert by_id[f["started"]]["occurred_at"] == "2026-01-12T10:00:00+00:00" and not by_id[f["started"]]["corrections"]
+    assert by_id[f["started"]]["occurred_at"] == "2026-01-12T10:00:00.000000Z"
+    assert not by_id[f["started"]]["corrections"]
     assert by_id[f["note"]]["reference"] == "Case note 26/01"
     assert "SteppedUp" not in {e["type"] for e in then["entries"]}
     court = rows_of(chronology(client, f["stone"], profile="court", format="csv", as_at=BEFORE_CORRECTIONS))
@@ -681,7 +684,8 @@ def test_bad_export_requests_are_clear_problems_and_change_nothing(client, famil
 
 def test_without_a_profile_the_chronology_answers_as_before(client, families):
     body = chronology(client, families["stone"]).json()
-    assert set(body) == {"family_id", "member", "as_at", "significant_only", "entries", "quarantined"}
+    assert set(body) == {"family_id", "member", "as_at", "significant_only", "entries", "total", "offset",
+                         "quarantined"}
     assert rows_of(chronology(client, families["stone"], format="csv"))[0][:3] == ["date", "time", "event"]
 
 

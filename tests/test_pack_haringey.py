@@ -313,7 +313,7 @@ def test_spa_red_and_amber_are_counted_in_clock_hours(client):
     ok(client, red, {"type": "ReferralReceived", "occurred_at": "2026-03-27T15:00:00+00:00",
                      "route": "professional", "reason": "injury seen at school", "priority": "red"})
     # Red (Tier 4): directed within four hours of the SPA receiving it, 19:00 on Friday 27 March (L307).
-    red_due = "2026-03-27T19:00:00+00:00"
+    red_due = "2026-03-27T19:00:00.000000Z"
     assert one(deadlines(client, red, "2026-03-27T18:00:00+00:00"), "spa-red") == ("open", red_due)
     assert one(deadlines(client, red, "2026-03-27T19:01:00+00:00"), "spa-red") == ("overdue", red_due)
     ok(client, red, {"type": "TriageDecided", "occurred_at": "2026-03-27T19:30:00+00:00", "outcome": "step_up"},
@@ -324,11 +324,11 @@ def test_spa_red_and_amber_are_counted_in_clock_hours(client):
     ok(client, amber, {"type": "ReferralReceived", "occurred_at": "2026-03-28T12:00:00+00:00",
                        "route": "professional", "reason": "parent struggling", "priority": "amber"})
     # Amber (Tier 3): within 24 hours of noon on Saturday 28 March; the clocks go forward that night,
-    # so the 24 hours end at 13:00 British Summer Time on Sunday 29 March (L307).
+    # so the 24 hours end at 13:00 British Summer Time on Sunday 29 March (L307): 12:00 UTC.
     ok(client, amber, {"type": "TriageDecided", "occurred_at": "2026-03-29T12:30:00+01:00",
                        "outcome": "early_help", "pathway": "locality-team"}, MANAGER)
     dl = deadlines(client, amber, "2026-03-30T12:00:00+01:00")
-    assert one(dl, "spa-amber") == ("met", "2026-03-29T13:00:00+01:00")
+    assert one(dl, "spa-amber") == ("met", "2026-03-29T12:00:00.000000Z")
     assert one(dl, "spa-red") == ("not_applicable", None)
 
 
@@ -372,7 +372,7 @@ def test_an_initial_home_visit_before_the_home_visits_risk_assessment_is_flagged
     # it came before the risk assessment, met the 5 working days (L329-L331).
     dl = deadlines(client, fid, "2026-10-08T12:00:00+01:00")
     assert one(dl, "initial-visit") == ("met", "2026-10-12")
-    assert dl["initial-visit"][0]["stopped_at"].startswith("2026-10-06T10:00")
+    assert dl["initial-visit"][0]["stopped_at"] == "2026-10-06T09:00:00.000000Z"  # 10:00 BST
 
 
 def test_a_checking_in_on_change_before_the_initial_taf_is_flagged(client):

@@ -16,6 +16,7 @@ from api.routes import (
     families,
     people,
     policies,
+    schemas,
     service,
     staff,
     trust,
@@ -23,5 +24,5 @@ from api.routes import (
 
 ROUTERS: tuple[APIRouter, ...] = (
     service.router, policies.router, families.router, commands.router, chronology.router, deadlines.router,
-    caseloads.router, people.router, exports.router, trust.router, staff.router,
+    caseloads.router, people.router, exports.router, trust.router, staff.router, schemas.router,
 )
