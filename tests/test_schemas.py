@@ -179,18 +179,10 @@ def test_an_erased_childs_date_of_birth_reads_as_null_which_its_schema_allows():
 # --- over HTTP ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def app_client(settings: Any) -> Iterator[TestClient]:
-    ledger = open_ledger(settings)
-    try:
-        with TestClient(create_app(ledger), raise_server_exceptions=False) as c:
-            yield c
-    finally:
-        ledger.close()
 
 
-def test_the_index_lists_every_type_with_its_version_and_url_and_the_envelope(app_client):
-    r = app_client.get("/schemas", headers=SERVICE)
+def test_the_index_lists_every_type_with_its_version_and_url_and_the_envelope(client):
+    r = client.get("/schemas", headers=SERVICE)
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     index = r.json()
     assert index["dialect"] == "https://json-schema.org/draft/2020-12/schema"
@@ -200,8 +192,8 @@ def test_the_index_lists_every_type_with_its_version_and_url_and_the_envelope(ap
 
 
 @pytest.mark.parametrize("name", [ENVELOPE, "FamilyRegistered", "ContactMade", "PersonalDataErased"])
-def test_a_schema_is_served_as_schema_json_with_its_url_as_its_id(app_client, name):
-    r = app_client.get(f"/schemas/{name}", headers=auth("practitioner", "pat", "north"))
+def test_a_schema_is_served_as_schema_json_with_its_url_as_its_id(client, name):
+    r = client.get(f"/schemas/{name}", headers=auth("practitioner", "pat", "north"))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/schema+json"
     schema = r.json()
@@ -212,8 +204,8 @@ def test_a_schema_is_served_as_schema_json_with_its_url_as_its_id(app_client, na
         assert schema == json.loads(json.dumps(event_schema(VOCABULARY[name])))
 
 
-def test_contact_made_says_which_fields_are_required_personal_and_described(app_client):
-    made = app_client.get("/schemas/ContactMade", headers=SERVICE).json()
+def test_contact_made_says_which_fields_are_required_personal_and_described(client):
+    made = client.get("/schemas/ContactMade", headers=SERVICE).json()
     assert set(made["properties"]) == {f.name for f in fields(VOCABULARY["ContactMade"])} - {
         "originator_id", "originator_version", "timestamp", "event_id", "occurred_at", "actor", "policy",
         "policy_version", "about", "context"}
@@ -224,17 +216,17 @@ def test_contact_made_says_which_fields_are_required_personal_and_described(app_
     assert made["description"].startswith("Contact or a visit")
 
 
-def test_an_unknown_type_is_404_problem_json_and_a_schema_needs_a_token(app_client):
-    r = app_client.get("/schemas/ChildAdopted", headers=SERVICE)
+def test_an_unknown_type_is_404_problem_json_and_a_schema_needs_a_token(client):
+    r = client.get("/schemas/ChildAdopted", headers=SERVICE)
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "ChildAdopted" in r.json()["detail"] and "/schemas" in r.json()["detail"]
-    assert app_client.get("/schemas/ContactMade").status_code == 401
-    assert app_client.get("/schemas").status_code == 401
+    assert client.get("/schemas/ContactMade").status_code == 401
+    assert client.get("/schemas").status_code == 401
 
 
-def test_the_openapi_document_points_from_the_feed_to_the_schemas(app_client):
-    document = app_client.get("/openapi.json").json()
+def test_the_openapi_document_points_from_the_feed_to_the_schemas(client):
+    document = client.get("/openapi.json").json()
     event = document["components"]["schemas"]["FeedEvent"]
     assert "/schemas/{type}" in event["properties"]["data"]["description"]
     assert "schema_version" in event["required"]
