@@ -217,25 +217,24 @@ def family_page(
     document = record = past = None
     if known_at is not None:  # the record as it stood: replayed once, whole, for the page and the deadlines
         past = chronology.chronology(ledger, read_models, family_id, member=chosen, as_at=known_at)
-    if profile == "record":
-        record = past or chronology.chronology(ledger, read_models, family_id, member=chosen,
-                                               offset=(page_number - 1) * ENTRIES_A_PAGE, limit=ENTRIES_A_PAGE)
-        if past is None and not record["entries"] and record["total"]:  # past the end: the last page
-            page_number = -(-record["total"] // ENTRIES_A_PAGE)
+    if profile != "record":
+        document = json.loads(exports.chronology_export(
+            ledger, read_models, family_id, profile=profile, fmt="json", member=chosen, as_at=known_at).content)
+    if profile == "record" and past is None:  # only the page is read
+        record = chronology.chronology(ledger, read_models, family_id, member=chosen,
+                                       offset=(page_number - 1) * ENTRIES_A_PAGE, limit=ENTRIES_A_PAGE)
+        if not record["entries"] and record["total"]:  # past the end: the last page
+            page_number = _pages(record["total"])
             record = chronology.chronology(ledger, read_models, family_id, member=chosen,
                                            offset=(page_number - 1) * ENTRIES_A_PAGE, limit=ENTRIES_A_PAGE)
         entries, total, shown_from = record["entries"], record["total"], record["offset"]
-        if past is not None:
-            page_number = min(page_number, max(1, -(-total // ENTRIES_A_PAGE)))
-            shown_from = (page_number - 1) * ENTRIES_A_PAGE
-            entries = entries[shown_from:shown_from + ENTRIES_A_PAGE]
-    else:
-        document = json.loads(exports.chronology_export(
-            ledger, read_models, family_id, profile=profile, fmt="json", member=chosen, as_at=known_at).content)
-        pages = max(1, -(-len(document["entries"]) // ENTRIES_A_PAGE))
-        page_number = min(page_number, pages)
+    else:  # a whole chronology or document, and a page of it shown
+        record = past if profile == "record" else None
+        whole: list[Any] = list(document["entries"] if document is not None else past["entries"] if past else [])
+        total = len(whole)
+        page_number = min(page_number, _pages(total))
         shown_from = (page_number - 1) * ENTRIES_A_PAGE
-        entries, total = document["entries"][shown_from:shown_from + ENTRIES_A_PAGE], len(document["entries"])
+        entries = whole[shown_from:shown_from + ENTRIES_A_PAGE]
     clocks = deadlines.family_deadlines(ledger, family_id, as_of=state_on, as_at=known_at)
     today = (state_on or ledger.clock()).astimezone(UK).date()
     every_clock = clocks_shown == "all"
@@ -252,7 +251,7 @@ def family_page(
         request, "family.html", status=422 if errors else 200, title=_family_title(state), family=state,
         record=record, document=document, lines=lines, every_clock=every_clock,
         events=events, shown=entries, shown_from=shown_from, total=total,
-        page_number=page_number, pages=max(1, -(-total // ENTRIES_A_PAGE)),
+        page_number=page_number, pages=_pages(total),
         profile=profile, profiles=PROFILES, clocks=clocks, timeline=picture, errors=errors,
         past=known_at is not None or state_on is not None, known_at=known_at, state_on=state_on,
         form={"as_at": as_at, "as_of": as_of, "member": member}, chosen=chosen,
@@ -260,6 +259,11 @@ def family_page(
         link=lambda **changes: f"{PREFIX}/families/{family_id}?" + urlencode({**keep, "profile": profile, **changes}),
         downloads=DOWNLOADS, can_read_log=actor["role"] in MANAGER_OR_AUDITOR,
         now=ledger.clock())
+
+
+def _pages(entries: int) -> int:
+    """How many pages of the chronology ``entries`` fill (one, when there are none)."""
+    return max(1, -(-entries // ENTRIES_A_PAGE))
 
 
 def _family_title(state: Any) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast, get_args
@@ -301,32 +301,10 @@ class _Walk:
 
     # -- birthdays ----------------------------------------------------------------------
 
-    def birthdays_between(self, upto: date) -> bool:
-        """Whether ``birthdays(upto)`` would start or end a clock: a child is born, or
-        crosses an age boundary of a per-child rule, after the last step and by ``upto``."""
-        since = self.last_day
-        if since is None or since >= upto:
-            return False
-        for rule in self.pack.timed_rules:
-            if rule.per != "child":
-                continue
-            for member in self.members.values():
-                dob = member.get("date_of_birth")
-                if member["kind"] != "child" or dob is None:
-                    continue
-                if since < dob <= upto:
-                    return True
-                if rule.age is None:
-                    continue
-                for years in (rule.age.max_years, rule.age.min_years or None):
-                    if years is not None and since < add_years(dob, years) <= upto:
-                        return True
-        return False
-
-    def birthdays(self, upto: date) -> None:
-        """Children crossing an age boundary of a per-child rule between the last step and
-        ``upto``: leaving "under one" rules, joining "five and over" rules."""
-        since, self.last_day = self.last_day, upto
+    def crossings(self, since: date | None, upto: date) -> Iterator[tuple[Rule, Member, bool, date, str]]:
+        """Each child born, or crossing a per-child rule's lower or upper age boundary,
+        after ``since`` and by ``upto``: whether it leaves the rule (the upper one), the
+        day, and why, in words."""
         if since is None or since >= upto:
             return
         for rule in self.pack.timed_rules:
@@ -337,19 +315,28 @@ class _Walk:
                 if member["kind"] != "child" or dob is None:
                     continue
                 if since < dob <= upto:
-                    self.join(rule, member, start_of_day(dob), "child born")
+                    yield rule, member, False, dob, "child born"
                 if rule.age is None:
                     continue
-                if rule.age.max_years is not None:
-                    day = add_years(dob, rule.age.max_years)
-                    if since < day <= upto:
-                        for clock in self.clocks_of(rule, member["member_id"], self.episode_id):
-                            if clock.is_open:
-                                self.end(clock, None, start_of_day(day), f"child turned {rule.age.max_years}")
-                if rule.age.min_years:
-                    day = add_years(dob, rule.age.min_years)
-                    if since < day <= upto:
-                        self.join(rule, member, start_of_day(day), f"child turned {rule.age.min_years}")
+                for leaves, years in ((True, rule.age.max_years), (False, rule.age.min_years or None)):
+                    if years is not None and since < (day := add_years(dob, years)) <= upto:
+                        yield rule, member, leaves, day, f"child turned {years}"
+
+    def birthdays_between(self, upto: date) -> bool:
+        """Whether ``birthdays(upto)`` would start or end a clock."""
+        return next(self.crossings(self.last_day, upto), None) is not None
+
+    def birthdays(self, upto: date) -> None:
+        """Children crossing an age boundary of a per-child rule between the last step and
+        ``upto``: leaving "under one" rules, joining "five and over" rules."""
+        since, self.last_day = self.last_day, upto
+        for rule, member, leaves, day, why in self.crossings(since, upto):
+            if not leaves:
+                self.join(rule, member, start_of_day(day), why)
+                continue
+            for clock in self.clocks_of(rule, member["member_id"], self.episode_id):
+                if clock.is_open:
+                    self.end(clock, None, start_of_day(day), why)
 
     def join(self, rule: Rule, member: Member, at: datetime, reason: str) -> None:
         """A child born, or reaching a rule's age, joins a per-child rule already running."""
