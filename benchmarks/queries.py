@@ -3,7 +3,9 @@ against the same rows fetched by primary key with plain SQL.
 
 - a family's chronology (``chronology.stored`` + ``chronology.view``, as the route does);
 - a family's deadlines (``Ledger.deadlines``: the route evaluates the family's own
-  events with the deadline engine, so it reads the events table, not a read model);
+  events with the deadline engine, so it reads the events table, not a read model), as
+  at a date picked at random over the two years to "today" (issue 24: "as at any
+  date"; a past date is walked from the events, never a held walk);
 - a team's overdue list (``deadlines.view(team=, states={"overdue"})``);
 - a team's caseload (``caseloads.view(team=)``).
 
@@ -20,6 +22,7 @@ import random
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -138,6 +141,7 @@ def measure(tgt: Target, phase: str, samples: int, seed: int = 7) -> dict[str, d
             # what a read costs (ADR 0013); the clones make the tables the size measured.
             family_picks = [rng.choice(real) for _ in range(samples)]
             real_picks = [rng.choice(real) for _ in range(samples)]
+            as_of = {fid: UNTIL - timedelta(days=rng.randint(0, 730)) for fid in real_picks}
             real_teams = [t for t in teams if not re.search(r"-c\d+$", t)] or teams
             team_picks = [rng.choice(real_teams) for _ in range(samples)]
 
@@ -147,7 +151,7 @@ def measure(tgt: Target, phase: str, samples: int, seed: int = 7) -> dict[str, d
                 return chronology.view(rows, members)
 
             def deadlines_query(fid: str) -> Any:
-                return ledger.deadlines(UUID(fid), as_of=UNTIL)
+                return ledger.deadlines(UUID(fid), as_of=as_of[fid])
 
             def overdue_query(team: str) -> Any:
                 with projector.reading("deadlines") as tx:

@@ -1,12 +1,19 @@
 """The benchmark run: every figure beside its reference, measured in the same run on the
 same database, so the ratio holds on a noisy machine; one table, and the same as JSON.
 
-Goals (the product's, from the issue):
-- replay at least 25% of the reference read-and-decode rate;
-- HTTP commands at least 30% of the reference single-row insert rate;
-- query p99 at the larger number of families within 1.5x of its p99 at the smaller;
-- replay time growing no faster than linearly (events/s at the larger size at least
-  90% of events/s at the smaller: 10% allowed for noise).
+Goals (the product's, issue 24: each against a ceiling measured in the same run; the
+first round's goals against raw inserts and raw decoding were withdrawn, their figures
+and ratios are still printed):
+- a command over HTTP at least 60% of the stack's own command (``library_api.py``), its
+  p99 latency at most twice the stack's own;
+- a one-process rebuild at least 50% of the ledger's own decode alone; two processes at
+  least 1.8x one;
+- the ledger's decode alone at least 50% of the raw read-and-decode reference;
+- a family's deadlines within 10 ms p99 and a team's overdue list within 5 ms p99 at the
+  larger number of families;
+- kept from the first round: query p99 at the larger number of families within 1.5x of
+  its p99 at the smaller; replay time growing no faster than linearly (10% allowed for
+  noise); a rebuild's peak memory under 500 MB.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from benchmarks.targets import DEFAULT_PG_ADMIN, Target, copy_events, target
 
 QUERY_NAMES = {"chronology": "a family's chronology", "deadlines": "a family's deadlines",
                "overdue": "a team's overdue list", "caseload": "a team's caseload"}
+READ_GOALS_MS = {"deadlines": 10.0, "overdue": 5.0}
+"""What a person waits for, at the larger number of families (issue 24)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     ref = append.reference_inserts(tgt, "http")
     ratio = http["rate"] / ref["rate"]
     out.append(Figure(db, f"append: HTTP, {http['clients']} clients", http["rate"], "commands/s", ref["rate"],
-                      "single-row INSERT transactions/s", ratio, ">= 30% of reference", ratio >= 0.30,
+                      "single-row INSERT transactions/s", ratio,
                       detail={k: http[k] for k in ("commands", "p50_ms", "p99_ms")}))
     out.append(Figure(db, "append: HTTP p50 latency", http["p50_ms"], "ms", None, "", None))
     out.append(Figure(db, "append: HTTP p99 latency", http["p99_ms"], "ms", None, "", None))
@@ -151,6 +160,14 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
                       ref["rate"], "single-row INSERT transactions/s", library["rate"] / ref["rate"],
                       detail={"p50_ms": library["p50_ms"], "p99_ms": library["p99_ms"],
                               "times_the_ledger": library["rate"] / http["rate"]}))
+    share = http["rate"] / library["rate"]
+    out.append(Figure(db, "goal: the ledger's command, share of the stack's own", http["rate"], "commands/s",
+                      library["rate"], "commands/s, the library's own command", share,
+                      ">= 60% of the stack's own", share >= 0.60))
+    tail = http["p99_ms"] / library["p99_ms"]
+    out.append(Figure(db, "goal: the ledger's command p99, against the stack's own", http["p99_ms"], "ms",
+                      library["p99_ms"], "ms p99, the library's own command", tail,
+                      "<= 2x the stack's own", tail <= 2.0))
 
     small = scale.replay_small or max(1, total // 2)
     log(f"[{db}] replay over {small:,} events ...")
@@ -161,6 +178,8 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     copy_events(source, tgt, "replay", 1, small)
     first, first_ref = replay.rebuild_all(tgt, "replay"), replay.read_and_decode(tgt, "replay")
     alone = replay.rebuild_all(tgt, "replay", workers=1)
+    two = replay.rebuild_all(tgt, "replay", workers=2)
+    decoded_small = replay.decode_only(tgt, "replay")
     log(f"[{db}] replay over {total:,} events ...")
     copy_events(source, tgt, "replay", small + 1, total)
     second, second_ref = replay.rebuild_all(tgt, "replay"), replay.read_and_decode(tgt, "replay")
@@ -168,24 +187,33 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     for done, ref in ((first, first_ref), (second, second_ref)):
         ratio = done["rate"] / ref["rate"]
         out.append(Figure(db, f"replay: {done['events']:,} events, {_processes(done['workers'])}", done["rate"],
-                          "events/s", ref["rate"], "rows read + orjson-decoded/s", ratio, ">= 25% of reference",
-                          ratio >= 0.25, detail={"seconds": done["seconds"], "events": done["events"],
-                                                 "workers": done["workers"]}))
+                          "events/s", ref["rate"], "rows read + orjson-decoded/s", ratio,
+                          detail={"seconds": done["seconds"], "events": done["events"], "workers": done["workers"]}))
     out.append(Figure(db, f"replay in one process: {alone['events']:,} events", alone["rate"], "events/s",
                       first_ref["rate"], "rows read + orjson-decoded/s", alone["rate"] / first_ref["rate"],
                       detail={"seconds": alone["seconds"], "workers_speed_up": first["rate"] / alone["rate"],
                               "peak_rss_mb": alone["peak_rss_mb"]}))
+    share = decoded["rate"] / second_ref["rate"]
     out.append(Figure(db, f"ceiling: the ledger's decode alone, {decoded['events']:,} events", decoded["rate"],
-                      "events/s", second_ref["rate"], "rows read + orjson-decoded/s",
-                      decoded["rate"] / second_ref["rate"],
+                      "events/s", second_ref["rate"], "rows read + orjson-decoded/s", share,
+                      ">= 50% of reference", share >= 0.50,
                       detail={"seconds": decoded["seconds"],
                               "rebuild_share_of_ceiling": second["rate"] / decoded["rate"]}))
+    share = alone["rate"] / decoded_small["rate"]
+    out.append(Figure(db, f"goal: a one-process rebuild, share of the decode alone, {alone['events']:,} events",
+                      alone["rate"], "events/s", decoded_small["rate"], "events/s, the ledger's decode alone",
+                      share, ">= 50% of the decode alone", share >= 0.50,
+                      detail={"decode_seconds": decoded_small["seconds"]}))
+    speed_up = two["rate"] / alone["rate"]
+    out.append(Figure(db, f"goal: a two-process rebuild against one, {two['events']:,} events", two["rate"],
+                      "events/s", alone["rate"], "events/s in one process", speed_up, ">= 1.8x one process",
+                      speed_up >= 1.8, detail={"seconds": two["seconds"], "workers": two["workers"]}))
     growth = (second["seconds"] / first["seconds"]) / (second["events"] / first["events"])
     out.append(Figure(db, f"growth: replay time x{second['events'] / first['events']:.1f} events",
                       second["seconds"] / first["seconds"], "x time", second["events"] / first["events"],
                       "x events", growth, "no faster than linear (<= 1.1)", growth <= 1.1))
     out.append(Figure(db, f"peak memory: replay process{' and its workers' if second['workers'] > 1 else ''}",
-                      second["peak_rss_mb"], "MB", None, "", None,
+                      second["peak_rss_mb"], "MB", None, "", None, "< 500 MB", second["peak_rss_mb"] < 500,
                       detail={"events": second["events"], "workers": second["workers"],
                               "parent_mb": second["parent_peak_rss_mb"],
                               "each_worker_mb": second["worker_peak_rss_mb"]}))
@@ -203,6 +231,10 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
             out.append(Figure(db, f"query p99: {what}, {held:,} families", m["p99_ms"], "ms", m["ref_p99_ms"],
                               "p99 ms, same rows by primary key", m["p99_ms"] / max(m["ref_p99_ms"], 1e-9),
                               detail={k: m[k] for k in ("p50_ms", "ref_p50_ms", "p99_ms_rounds", "samples", "rounds")}))
+        if name in READ_GOALS_MS:
+            m, limit = measured[high][1][name], READ_GOALS_MS[name]
+            out.append(Figure(db, f"goal: {what} p99, {measured[high][0]:,} families", m["p99_ms"], "ms", None, "",
+                              None, f"<= {limit:g} ms", m["p99_ms"] <= limit))
         growth = measured[high][1][name]["p99_ms"] / max(measured[low][1][name]["p99_ms"], 1e-9)
         out.append(Figure(db, f"growth: {what} p99, {high // low}x families", growth, "x p99", None, "",
                           None, "<= 1.5x", growth <= 1.5))
