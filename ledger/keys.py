@@ -115,10 +115,9 @@ class KeyStore:
 
     def key_for(self, family_id: UUID, *, create: bool = False) -> bytes | None:
         """The family's key; None once destroyed. ``create``: make it if there is none."""
-        with self._lock:
-            cached = self._cache.get(family_id)
-            if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
-                return cached[0]
+        cached = self._cache.get(family_id)  # one dict read is atomic: the lock guards the writes
+        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[0]
         with self.db.transaction(self._tables(), commit=False) as tx:
             row = tx.one("SELECT * FROM {family_keys} WHERE family_id = ?", (family_id.hex,))
         if row is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import orjson
 from eventsourcing.persistence import Transcoder
@@ -27,8 +27,26 @@ _ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     date: ("date_iso", lambda v: v.isoformat()),
     Decimal: ("decimal_str", str),
 }
+
+
+_new, _set, _UNKNOWN = object.__new__, object.__setattr__, SafeUUID.unknown
+
+
+def _uuid(text: str) -> UUID:
+    """``UUID(text)`` for the 32 hex digits the ledger writes, without ``UUID.__init__``'s
+    general parsing (the largest part of untagging an event): the same ``int``; any
+    other text is left to ``UUID`` to read or refuse."""
+    number = int(text, 16) if len(text) == 32 else -1
+    if number < 0:
+        return UUID(text)
+    made = _new(UUID)
+    _set(made, "int", number)
+    _set(made, "is_safe", _UNKNOWN)
+    return made
+
+
 _DECODERS: dict[str, Callable[[Any], Any]] = {
-    "uuid_hex": UUID,
+    "uuid_hex": _uuid,
     "datetime_iso": datetime.fromisoformat,
     "date_iso": date.fromisoformat,
     "decimal_str": Decimal,
@@ -54,15 +72,60 @@ def _tag(value: Any) -> Any:
     return {"_type_": name, "_data_": encode(value)}
 
 
+def _is_tagged(value: dict[str, Any]) -> bool:
+    return len(value) == 2 and "_type_" in value and "_data_" in value
+
+
+def _restored(tagged: dict[str, Any]) -> Any:
+    data = tagged["_data_"]  # text, or a tuple's list
+    return _DECODERS[tagged["_type_"]](data if type(data) is str else _untag(data))
+
+
 def _untag(value: Any) -> Any:
+    """``value`` (just made by ``orjson.loads``, so nobody else holds it) with every tagged
+    value restored in place: a tagged value is replaced where it stands, every other dict
+    or list is kept and walked, none is copied."""
     kind = type(value)
     if kind is dict:
-        if len(value) == 2 and "_type_" in value and "_data_" in value:
-            decoded = _untag(value["_data_"])
-            return _DECODERS[value["_type_"]](decoded)
-        return {k: _untag(v) for k, v in value.items()}
-    if kind is list:
-        return [_untag(v) for v in value]
+        if _is_tagged(value):
+            return _restored(value)
+        items: Any = value.items()
+    elif kind is list:
+        items = enumerate(value)
+    else:
+        return value
+    for k, v in items:  # replacing the value at a key or index while iterating is safe
+        kind = type(v)
+        if kind is dict:
+            if _is_tagged(v):
+                value[k] = _restored(v)
+            elif v:
+                _untag(v)
+        elif kind is list and v:
+            _untag(v)
+    return value
+
+
+def _untag_top_first(value: Any, tags: int) -> Any:
+    """``_untag(value)``, knowing that at most ``tags`` tagged values are in it: the top
+    level's first, and what is nested below it only while some may be left (an event's
+    ids and times are at its top, so most events need no deeper walk)."""
+    if type(value) is not dict or _is_tagged(value):
+        return _untag(value)
+    nested = []
+    for k, v in value.items():
+        kind = type(v)
+        if kind is dict:
+            if len(v) == 2 and "_type_" in v and "_data_" in v:  # _is_tagged, inline: the hottest loop
+                value[k] = _restored(v)
+                tags -= 1
+            elif v:
+                nested.append(v)
+        elif kind is list and v:
+            nested.append(v)
+    if tags > 0:
+        for v in nested:
+            _untag(v)
     return value
 
 
@@ -73,7 +136,11 @@ class OrjsonTranscoder(Transcoder):
         return orjson.dumps(_tag(obj))
 
     def decode(self, data: bytes) -> Any:
-        return _untag(orjson.loads(data))
+        # Every tagged value's "_type_" key is in the bytes (in a JSON string a quote is
+        # escaped), so their count bounds the tagged values: none, no walk at all.
+        tags = bytes(data).count(b'"_type_"')
+        value = orjson.loads(data)
+        return _untag_top_first(value, tags) if tags else value
 
 
 def to_json_value(value: Any) -> Any:
