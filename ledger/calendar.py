@@ -35,8 +35,10 @@ def bank_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 
+@lru_cache(maxsize=65_536)
 def london_date(instant: datetime) -> date:
-    """The calendar day in London on which an instant falls."""
+    """The calendar day in London on which an instant falls (remembered: the deadline
+    engine asks again for the same instants, and a time-zone conversion is not cheap)."""
     if instant.tzinfo is None:
         raise ValueError("instants must be timezone-aware")
     return instant.astimezone(LONDON).date()

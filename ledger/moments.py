@@ -34,6 +34,8 @@ def instant(moment: datetime | str | None) -> str | None:
     offset, as stored before this shape) in the one shape; None for none."""
     if moment is None:
         return None
+    if isinstance(moment, datetime) and moment.tzinfo is timezone.utc:  # as decoded: no conversion (a rebuild's
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # read models write millions)
     utc = _aware(moment).astimezone(timezone.utc).replace(tzinfo=None)
     return utc.isoformat(timespec="microseconds") + "Z"
 

@@ -49,6 +49,19 @@ class Tx:
         if rows:
             self.cursor.executemany(self.sql(text), rows)
 
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], *, bulk: bool = False) -> None:
+        """Rows (whole, in column order) into ``{table}``. ``bulk``: the table is a fresh
+        one being loaded (a rebuild, ADR 0039), so on PostgreSQL the rows go in by one
+        ``COPY``, with no statement per row; SQLite has none, and takes ``executemany``."""
+        if not rows:
+            return
+        if bulk and self.db.postgres:
+            with self.cursor.copy(f"COPY {self.tables[table]} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        self.many(f"INSERT INTO {{{table}}} VALUES ({','.join('?' * len(rows[0]))})", rows)
+
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.cursor.execute(self.sql(text), tuple(params))
         return [dict(r) for r in self.cursor.fetchall()]

@@ -44,7 +44,17 @@ class Context:
     batch (the deadlines model's progress, ADR 0016)."""
     sealer: Sealer = field(default_factory=unsealed)
     """Seals the personal columns under each family's key (``projections/sealed.py``)."""
+    ciphers: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The families' ciphers, looked up once per batch whichever model seals (a fresh
+    context, as after an erasure, looks them up again)."""
+    folded: dict[UUID, list[Any]] = field(default_factory=dict, repr=False)
+    """Families' chronology rows (``projections.chronology.fold``: every event, corrections
+    applied) as a rebuild's chronology model folded them, for the episodes model, which
+    derives its rows from them, to read instead of folding the family again."""
     _states: dict[UUID, FamilyState] = field(default_factory=dict, repr=False)
+
+    def seal_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        return self.sealer.seal_rows(table, columns, rows, self.ciphers)
 
     def family_state(self, family_id: UUID) -> FamilyState:
         """The family's current facts after its whole stream as recorded so far (the one
@@ -107,20 +117,22 @@ class PerFamilyModel(ReadModel):
         """The family's rows, per table (each row in the table's column order)."""
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        """In a rebuild the tables are fresh and hold none of the batch's families (each
+        comes whole in one batch), so nothing is deleted and the rows go in in bulk."""
         families = sorted({c.event.originator_id for c in changes}, key=str)
         rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in self.tables}
         for family_id in families:
             for table, found in self.derive(family_id, context).items():
                 rows[table] += found
-        for start in range(0, len(families), self.BATCH):
-            part = [f.hex for f in families[start:start + self.BATCH]]
-            for table in self.tables:
-                tx.run(f"DELETE FROM {{{table}}} WHERE family_id IN ({','.join('?' * len(part))})", part)
+        if not context.rebuilding:
+            for start in range(0, len(families), self.BATCH):
+                part = [f.hex for f in families[start:start + self.BATCH]]
+                for table in self.tables:
+                    tx.run(f"DELETE FROM {{{table}}} WHERE family_id IN ({','.join('?' * len(part))})", part)
         for table, found in rows.items():
-            if found:
-                if table in self.sealed:
-                    found = context.sealer.seal_rows(table, self.columns[table], found)
-                tx.many(f"INSERT INTO {{{table}}} VALUES ({','.join('?' * len(found[0]))})", found)
+            if table in self.sealed:
+                found = context.seal_rows(table, self.columns[table], found)
+            tx.insert(table, found, bulk=context.rebuilding)
 
 
 class FamilyRows:
@@ -153,8 +165,14 @@ class FamilyRows:
         upsert(self.tx, self.table, self.columns, [self.rows[f] for f in sorted(self.changed)])
 
 
-def upsert(tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write rows of a table holding one row per family, replacing the family's row."""
+def upsert(tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], *,
+           fresh: bool = False) -> None:
+    """Write rows of a table holding one row per family, replacing the family's row.
+    ``fresh``: a rebuild's table, which holds none of these families yet, loaded in bulk
+    (``columns`` are then all the table's, in order)."""
+    if fresh:
+        tx.insert(table, [tuple(r[c] for c in columns) for r in rows], bulk=True)
+        return
     if not rows:
         return
     names = ", ".join(columns)

@@ -83,7 +83,7 @@ class CaseloadsModel(ReadModel):
                          "last_position": last[family_id].position,
                          "last_recorded_at": iso(last[family_id].event.recorded_at),
                          "erased": int(any(e.type == ERASURE for e in events))})
-        upsert(tx, "caseload_families", COLUMNS, rows)
+        upsert(tx, "caseload_families", COLUMNS, rows, fresh=context.rebuilding)
         changed = set(families)
         tx.many("UPDATE {caseload_families} SET last_position = ?, last_recorded_at = ? WHERE family_id = ?",
                 [(c.position, iso(c.event.recorded_at), f.hex) for f, c in sorted(last.items(), key=lambda i: str(i[0]))

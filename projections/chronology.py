@@ -244,11 +244,12 @@ def _corrected_member(member: dict[str, Any], changes: dict[str, Any]) -> dict[s
     return member
 
 
-def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *,
-         words: bool = True) -> tuple[list[ChronologyRow], dict[str, dict[str, Any]]]:
+def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *, words: bool = True,
+         positions: Mapping[int, int] | None = None) -> tuple[list[ChronologyRow], dict[str, dict[str, Any]]]:
     """A family's chronology rows and members from its events (in version order): the
-    same rows the read model holds, for any prefix of the record (time travel).
-    ``words=False``: without summaries and late-entry checks (see ``entry``)."""
+    same rows the read model holds, for any prefix of the record (time travel; a
+    rebuild's load). ``words=False``: without summaries and late-entry checks (see
+    ``entry``); ``positions``: each version's position in the log (else the version)."""
     rows: dict[str, ChronologyRow] = {}
     members: dict[str, dict[str, Any]] = {}
     for event in events:
@@ -268,7 +269,8 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *,
         if event.type == "ChildBorn" and event.member_id.hex in members:  # type: ignore[attr-defined]
             key = event.member_id.hex  # type: ignore[attr-defined]
             members[key] = born(members[key], {n: getattr(event, n) for n in payload_fields(type(event))})
-        rows[event.event_id.hex] = entry(event, event.originator_version, pack, words=words)
+        version = event.originator_version
+        rows[event.event_id.hex] = entry(event, positions[version] if positions else version, pack, words=words)
     return ordered(rows.values()), members
 
 
@@ -307,6 +309,9 @@ class ChronologyModel(ReadModel):
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        if context.rebuilding:
+            self._load(tx, changes, context)
+            return
         inserts: list[tuple[Any, ...]] = []
         for change in changes:
             event = change.event
@@ -326,8 +331,32 @@ class ChronologyModel(ReadModel):
         self._flush(tx, inserts, context)
 
     @staticmethod
+    def _load(tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        """A rebuild's batch (whole families, into fresh tables): each family folded in
+        memory (``fold``, corrections applied there rather than row by row in the table)
+        and every table's rows written in bulk: the rows the events give one by one."""
+        families: dict[UUID, list[Change]] = {}
+        for change in changes:
+            families.setdefault(change.event.originator_id, []).append(change)
+        rows: list[tuple[Any, ...]] = []
+        members: list[tuple[Any, ...]] = []
+        index: list[tuple[str, str, str]] = []
+        for family_id, stream in families.items():
+            found, people_of = fold([c.event for c in stream], context.packs,
+                                    positions={c.event.originator_version: c.position for c in stream})
+            context.folded[family_id] = found
+            rows += map(_values, found)
+            for member in people_of.values():
+                members.append((family_id.hex, *(member[c] for c in MEMBER_COLUMNS[1:])))
+                index += people.rows(context.sealer.index_key, family_id.hex, member["member_id"],
+                                     member["given_name"], member["family_name"], member["date_of_birth"])
+        tx.insert("chronology", context.seal_rows("chronology", COLUMNS, rows), bulk=True)
+        tx.insert("chronology_members", context.seal_rows("chronology_members", MEMBER_COLUMNS, members), bulk=True)
+        tx.insert("person_index", index, bulk=True)
+
+    @staticmethod
     def _flush(tx: Tx, inserts: list[tuple[Any, ...]], context: Context) -> None:
-        sealed = context.sealer.seal_rows("chronology", COLUMNS, inserts)
+        sealed = context.seal_rows("chronology", COLUMNS, inserts)
         tx.many(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})", sealed)
         inserts.clear()
 
@@ -356,7 +385,7 @@ class ChronologyModel(ReadModel):
             row = correct(_decoded(context.sealer.open_rows("chronology", [found])[0]), correction, pack)
             tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
             tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})",
-                   context.sealer.seal_rows("chronology", COLUMNS, [_values(row)])[0])
+                   context.seal_rows("chronology", COLUMNS, [_values(row)])[0])
             if row["type"] == "ChildBorn":
                 self._born(tx, correction.originator_id.hex, row["data"], context)
         added = context.sealer.open_rows("chronology_members", tx.rows(
@@ -368,8 +397,16 @@ class ChronologyModel(ReadModel):
 
 
 def _values(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(orjson.dumps(row[c]).decode() if c in JSON_COLUMNS else
-                 (int(row[c]) if c == "significant" else row[c]) for c in COLUMNS)
+    return tuple(row[c] if write is None else write(row[c]) for c, write in _WRITTEN)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_WRITTEN: tuple[tuple[str, Callable[[Any], Any] | None], ...] = tuple(
+    (c, _json if c in JSON_COLUMNS else int if c == "significant" else None) for c in COLUMNS)
+"""Each column, and how its value is written (JSON text, 0 or 1, or as it is)."""
 
 
 def _decoded(row: dict[str, Any]) -> ChronologyRow:

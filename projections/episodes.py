@@ -242,12 +242,17 @@ def family_rows(rows: Sequence[Mapping[str, Any]], pack: Pack) -> FamilyRows:
     return FamilyRows(episode_rows, assessment_rows, list(children.values()))
 
 
-def from_events(events: Sequence[FamilyEvent], packs: dict[str, Pack]) -> FamilyRows:
+def from_events(events: Sequence[FamilyEvent], packs: dict[str, Pack],
+                folded: Sequence[Mapping[str, Any]] | None = None) -> FamilyRows:
     """One family's rows from its events (in version order), corrections applied. Only
     the events ``walk`` reads are folded (with the corrections, which name what they
-    correct): a family's case notes and contacts, most of its record, change nothing here."""
-    wanted = [e for e in events if read_here(e)]
-    rows, _ = fold(wanted, packs, words=False)  # summaries and late checks are not read here
+    correct): a family's case notes and contacts, most of its record, change nothing here.
+    ``folded``: the family's chronology rows, all of them, already folded (a rebuild's
+    chronology model did): the rows of the events ``walk`` reads are taken from them."""
+    if folded is None:
+        rows: Sequence[Mapping[str, Any]] = fold([e for e in events if read_here(e)], packs, words=False)[0]
+    else:
+        rows = [r for r in folded if VOCABULARY[r["type"]].category in READ]
     return family_rows(rows, packs[events[0].policy])
 
 
@@ -297,7 +302,7 @@ class EpisodesModel(PerFamilyModel):
         events = context.family_events(family_id)
         if not events:
             return {}
-        found = from_events(events, context.packs)
+        found = from_events(events, context.packs, context.folded.get(family_id))
         return {table: [tuple(r[c] for c in columns) for r in rows]
                 for table, columns, rows in (("early_help_episodes", EPISODE_COLUMNS, found.episodes),
                                              ("early_help_assessments", ASSESSMENT_COLUMNS, found.assessments),

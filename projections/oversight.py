@@ -87,17 +87,21 @@ class OversightModel(ReadModel):
                                   e.actor.get("team"), e.type, kind,
                                   summarise(e.type, event_data(e), pack), e.actor.get("name"),
                                   e.actor.get("job_title")))
-        tx.many("INSERT INTO {footprints} VALUES (?,?,?,?,?,?) ON CONFLICT (family_id, user_id, role) DO UPDATE "
-                "SET first_at = CASE WHEN excluded.first_at < {footprints}.first_at THEN excluded.first_at "
-                "ELSE {footprints}.first_at END, last_at = CASE WHEN excluded.last_at > {footprints}.last_at "
-                "THEN excluded.last_at ELSE {footprints}.last_at END, "
-                "entries = {footprints}.entries + excluded.entries",
-                [(*key, *value) for key, value in prints.items()])
-        tx.many(f"INSERT INTO {{oversight_decisions}} VALUES ({','.join('?' * len(DECISION_COLUMNS))})",
-                context.sealer.seal_rows("oversight_decisions", DECISION_COLUMNS, decisions))
+        footprints = [(*key, *value) for key, value in prints.items()]
+        if context.rebuilding:  # fresh tables, whole families: no footprint is there yet
+            tx.insert("footprints", footprints, bulk=True)
+        else:
+            tx.many("INSERT INTO {footprints} VALUES (?,?,?,?,?,?) ON CONFLICT (family_id, user_id, role) DO UPDATE "
+                    "SET first_at = CASE WHEN excluded.first_at < {footprints}.first_at THEN excluded.first_at "
+                    "ELSE {footprints}.first_at END, last_at = CASE WHEN excluded.last_at > {footprints}.last_at "
+                    "THEN excluded.last_at ELSE {footprints}.last_at END, "
+                    "entries = {footprints}.entries + excluded.entries", footprints)
+        tx.insert("oversight_decisions", context.seal_rows("oversight_decisions", DECISION_COLUMNS, decisions),
+                  bulk=context.rebuilding)
         upsert(tx, "oversight_families", FAMILY_COLUMNS, [
             self._family(family_id, context) for family_id in
-            sorted({c.event.originator_id for c in changes if c.event.type in state.CHANGES_STATE}, key=str)])
+            sorted({c.event.originator_id for c in changes if c.event.type in state.CHANGES_STATE}, key=str)],
+            fresh=context.rebuilding)
 
     @staticmethod
     def _family(family_id: UUID, context: Context) -> dict[str, Any]:

@@ -62,8 +62,14 @@ def index(tx: Tx, key: bytes, family_id: str, member_id: str, given_name: str | 
           date_of_birth: Any) -> None:
     """(Re)write one member's index rows."""
     tx.run("DELETE FROM {person_index} WHERE member_id = ?", (member_id,))
-    tx.many("INSERT INTO {person_index} VALUES (?,?,?)",
-            [(t, family_id, member_id) for t in sorted(tokens(key, given_name, family_name, date_of_birth))])
+    tx.many("INSERT INTO {person_index} VALUES (?,?,?)", rows(key, family_id, member_id, given_name, family_name,
+                                                             date_of_birth))
+
+
+def rows(key: bytes, family_id: str, member_id: str, given_name: str | None, family_name: str | None,
+         date_of_birth: Any) -> list[tuple[str, str, str]]:
+    """One member's index rows."""
+    return [(t, family_id, member_id) for t in sorted(tokens(key, given_name, family_name, date_of_birth))]
 
 
 def wanted(key: bytes, *, name: str | None = None, date_of_birth: date | None = None) -> list[str]:

@@ -64,12 +64,7 @@ class Sealer:
              ciphers: dict[str, AESGCM | None] | None = None) -> str | None:
         if value is None:
             return None
-        cipher = self._cipher(family, ciphers, create=True)
-        if cipher is None:  # erased: what is written is placeholders and audit structure only
-            return PLAIN + value
-        nonce = os.urandom(12)
-        blob = nonce + cipher.encrypt(nonce, value.encode("utf-8"), f"{family}:{where}".encode())
-        return SEALED + base64.b64encode(blob).decode("ascii")
+        return _sealed(self._cipher(family, ciphers, create=True), f"{family}:{where}", value, os.urandom(12))
 
     def open(self, family: str, where: str, stored: str | None,
              ciphers: dict[str, AESGCM | None] | None = None) -> str | None:
@@ -91,20 +86,30 @@ class Sealer:
 
     # -- rows --------------------------------------------------------------------------------
 
-    def seal_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    def seal_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                  ciphers: dict[str, AESGCM | None] | None = None) -> list[tuple[Any, ...]]:
         """Rows (tuples in ``columns`` order, with a ``family_id``) with the table's
-        personal columns sealed."""
+        personal columns sealed. ``ciphers``: the families' ciphers, kept across the calls
+        of one batch (``Context.ciphers``), so each family's key is looked up once. The
+        nonces are drawn for all the rows at once (one system call, not one a value)."""
         names = self.sealed.get(table, ())
         if not names:
             return [tuple(r) for r in rows]
         at = [(i, f"{table}.{c}") for i, c in enumerate(columns) if c in names]
         family = columns.index("family_id")
+        rows = list(rows)
+        nonces = os.urandom(12 * len(at) * len(rows))
+        ciphers = {} if ciphers is None else ciphers
         sealed = []
-        ciphers: dict[str, AESGCM | None] = {}
+        n = 0
         for row in rows:
             values = list(row)
-            for i, where in at:
-                values[i] = self.seal(values[family], where, values[i], ciphers)
+            present = [(i, where) for i, where in at if values[i] is not None]
+            if present:  # a family's key is made when it first has a value to seal, as in ``seal``
+                cipher = self._cipher(values[family], ciphers, create=True)
+                for i, where in present:
+                    values[i] = _sealed(cipher, f"{values[family]}:{where}", values[i], nonces[n:n + 12])
+                    n += 12
             sealed.append(tuple(values))
         return sealed
 
@@ -130,6 +135,15 @@ class Sealer:
                                                      ciphers)
             opened.append(out)
         return opened
+
+
+def _sealed(cipher: AESGCM | None, bound: str, value: str, nonce: bytes) -> str:
+    """A value's stored form: sealed under ``cipher``, bound to ``bound`` (family and
+    column), with ``nonce`` (12 random bytes); plain for a family whose key is destroyed."""
+    if cipher is None:  # erased: what is written is placeholders and audit structure only
+        return PLAIN + value
+    blob = nonce + cipher.encrypt(nonce, value.encode("utf-8"), bound.encode())
+    return SEALED + base64.b64encode(blob).decode("ascii")
 
 
 def unsealed(keys: Keys | None = None) -> Sealer:
