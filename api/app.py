@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from api import access, docs, problems
+from api.auth import VerifiedTokens
 from api.dependencies import refuse_unknown_query
 from api.limits import BodyLimit
 from api.responses import JSONResponse
@@ -71,6 +72,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
     app.state.oidc = Provider(settings) if settings.oidc else None  # fetches nothing until a token comes
+    app.state.tokens = VerifiedTokens()
     problems.install(app)
     app.middleware("http")(access.log_reads)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -89,4 +91,5 @@ def _attach_projector(app: FastAPI) -> None:
     app.state.access_log = ledger.access_log
     if ledger.settings.projections == "inline":
         projector.catch_up()
-        ledger.listeners.append(lambda recorded: projector.catch_up(covering=recorded.position))
+        ledger.inline = projector  # a command's read model rows in its own transaction (ADR 0040)
+        ledger.listeners.append(lambda recorded: projector.recorded(recorded.position, recorded.projected))

@@ -8,12 +8,19 @@ provider's (``ledger/oidc.py``): an HS256 token of the local key is refused unle
 403. The console's own session cookie (``console/session.py``) stays a token of the local
 key, minted for the console's audience once the provider has signed the person in.
 A refusal is logged with its reason, never with the token.
+
+A token once verified is held (``VerifiedTokens``, keyed by the raw token) and answers
+without its signature checked again until it expires: pyjwt's verification was a tenth
+of a command's CPU, paid on every request of the same token. Its expiry is checked on
+every use, by the clock that checked it first (the provider's, with its leeway).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+import threading
+import time
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
@@ -54,13 +61,60 @@ def current_actor(
                       {"Retry-After": "5"}) from None
 
 
+class VerifiedTokens:
+    """Tokens this app has verified, with the actor each speaks for and when it expires
+    (one app's: a token verified under one signing key is never taken under another)."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, bool], tuple[dict[str, str], float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, bool], now: float) -> dict[str, str] | None:
+        """The actor of a token verified before and not yet expired at ``now``."""
+        found = self._held.get(key)
+        if found is None or found[1] <= now:
+            return None
+        return dict(found[0])
+
+    def put(self, key: tuple[str, bool], actor: dict[str, str], expires: Any) -> None:
+        if not isinstance(expires, (int, float)):
+            return  # no expiry to enforce from here: verified afresh every time
+        with self._lock:
+            if len(self._held) >= self.LIMIT:
+                self._held.clear()  # dropped tokens are verified again, nothing more
+            self._held[key] = (dict(actor), float(expires))
+
+
 def _actor(request: Request, token: str) -> dict[str, str]:
     """The actor of a token (the local key's, or the provider's), with the scopes it
-    grants (``scopes``, space-separated) where it grants any."""
+    grants (``scopes``, space-separated) where it grants any: from the app's verified
+    tokens while it has not expired, else verified now."""
+    state = request.app.state
+    held: VerifiedTokens | None = getattr(state, "tokens", None)
+    key = (token, bool(getattr(request.state, "session_cookie", False)))
+    now = _now(state)
+    found = held.get(key, now) if held is not None else None
+    if found is not None:
+        return found
     actor = _checked(request, token)
-    granted = scopes(jwt.decode(token, options={"verify_signature": False}),  # checked just now
-                     getattr(request.app.state.settings, "oidc_role_claim", "roles"))
-    return {**actor, "scopes": " ".join(sorted(granted))} if granted else actor
+    claims = jwt.decode(token, options={"verify_signature": False})  # checked just now
+    granted = scopes(claims, getattr(state.settings, "oidc_role_claim", "roles"))
+    if granted:
+        actor = {**actor, "scopes": " ".join(sorted(granted))}
+    if held is not None:
+        held.put(key, actor, claims.get("exp"))
+    return actor
+
+
+def _now(state: Any) -> float:
+    """Now, as the app's token checks count it: pyjwt's clock (no leeway) for the local
+    key's tokens; the provider's clock less its leeway where it verifies them."""
+    provider = getattr(state, "oidc", None)
+    if provider is None:
+        return time.time()
+    return provider.clock() - state.settings.oidc_leeway_seconds  # type: ignore[no-any-return]
 
 
 FULL_FEED = "feed:full"

@@ -8,6 +8,9 @@ retry with the same key collides on the key's primary key and is rolled back who
 Each event's ``event_hashes`` row (``ledger/integrity.py``) is written in that same
 transaction, while appends are serialised (SQLite's writer lock; the library's table
 lock on PostgreSQL), so the global chain follows the notification order exactly.
+
+In inline mode the read models' rows are written last in that transaction too (ADR
+0040): a command is one write transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteFactory
+from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
 
@@ -62,6 +66,27 @@ class IdempotencyRecord:
     family_id: str
     event_id: str
     version: int
+
+
+def _project(kwargs: dict[str, Any], cursor: Any, ids: Sequence[int] | None) -> None:
+    """The read models' part of the events' transaction (``Ledger._store``, inline mode):
+    last, once every row of the ledger's own is written, so a clash (a version, a key)
+    has already refused the command before any read model is touched."""
+    project = kwargs.get("project")
+    if project is None or not ids:
+        return
+    project(cursor, ids)
+    if not _in_transaction(cursor):
+        # A failure the hook survived took the transaction with it: a COMMIT now would
+        # roll back silently (PostgreSQL answers an aborted transaction's COMMIT so).
+        raise OperationalError("the command's transaction was lost while its read models were written")
+
+
+def _in_transaction(cursor: Any) -> bool:
+    """Whether the cursor's transaction is open and has had no error."""
+    if hasattr(cursor, "sqlite_cursor"):  # the library's wrapper of sqlite3's
+        return bool(cursor.sqlite_cursor.connection.in_transaction)
+    return bool(cursor.connection.info.transaction_status == TransactionStatus.INTRANS)
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -101,6 +126,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 (record.user_id, record.key, record.request_hash, record.family_id,
                  record.event_id, record.version),
             )
+        _project(kwargs, c, ids)
         return ids
 
     def find_idempotency(self, user_id: str, key: str) -> IdempotencyRecord | None:
@@ -205,7 +231,7 @@ def _retried_once(method: Any) -> Any:
     the whole pool timeout for a connection (the database is not there) fails at once.
     The caller answers 503 problem+json and the client retries (with its Idempotency-Key).
     """
-    inner = method.__wrapped__
+    inner = getattr(method, "__wrapped__", method)  # the library's own retries left out
 
     @wraps(inner)
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -250,7 +276,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """The hash chain's key (``Settings.hash_chain_key``), set by the ``Ledger``."""
 
     create_table = _created_despite_races(PostgresApplicationRecorder.create_table)
-    insert_events = _retried_once(PostgresApplicationRecorder.insert_events)
     select_events = _retried_once(PostgresApplicationRecorder.select_events)
     select_notifications = _retried_once(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _retried_once(PostgresApplicationRecorder.max_notification_id)
@@ -272,6 +297,28 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 "PRIMARY KEY (user_id, key))"
             ).format(self.idempotency_table)
         )
+
+    def _insert_once(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's ``insert_events`` (the events, then in ``_fetch_ids_after_insert_events``
+        the hash rows, member ids and idempotency row, pipelined), then the read models'
+        rows (``_project``) after the pipeline and before the commit: psycopg's pipeline
+        mode reports no row counts until it syncs and, after an error rolled back to a
+        savepoint, forgets which statements it had prepared."""
+        ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.pipeline() as pipeline:
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)  # the table lock
+                if stored_events:
+                    with conn.cursor() as curs:
+                        self._insert_stored_events(curs, stored_events, **kwargs)
+                        pipeline.sync()  # a version clash raises IntegrityError here
+                        ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            with conn.cursor() as curs:
+                _project(kwargs, curs, ids)
+        return ids
+
+    insert_events = _retried_once(_insert_once)
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         # After the events (so a version clash surfaces first), inside a nested pipeline

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -335,44 +335,96 @@ class Projector:
     def _one_page(self, until: int | None) -> tuple[int, int]:
         """One page in one transaction: the positions locked, the events after the
         lowest read, each model given what is still new to it, the positions advanced."""
-        names = [m.name for m in self.models]
-        tables: dict[str, str] = {}
-        for model in self.models:
-            tables.update(self.store.tables(model.tables))
         applied = 0
-        tables.update(self.store.quarantine_table())
-        with self.store.transaction(tables) as tx:
-            positions = self.store.lock_positions(tx, names)
+        with self.store.transaction(self._page_tables()) as tx:
+            positions = self.store.lock_positions(tx, [m.name for m in self.models])
             start = min(positions.values())
             failed: list[Unprocessable] = []
             changes = self.read(tx, start, self.page, stop=until, failed=failed)
             last = self.last_read if self.last_read is not None else start
             if changes or failed:
                 self._quarantine(tx, [f for f in failed if f.position is not None and f.position > start])
-                context = self.context(tx, changes)
-                held = self.store.quarantined(tx)
-                shares = [(model, [c for c in changes if c.position > positions[model.name]],
-                           held.get(model.name, set()) | held.get("*", set())) for model in self.models]
-                try:  # one savepoint for the page; family by family only if it fails
-                    with tx.savepoint("ledger_page"):
-                        for model, mine, skip in shares:
-                            todo = [c for c in mine if c.event.originator_id.hex not in skip]
-                            if todo:
-                                self._apply(tx, model, todo, context)
-                except Exception:  # noqa: BLE001 - apply_isolated finds which family, and why
-                    for model, _, _ in shares:
-                        for family_id in {c.event.originator_id for c in changes}:
-                            model.discard(family_id)
-                            self.streams.forget(family_id)
-                    context = self.context(tx, changes)
-                    for model, mine, skip in shares:
-                        if mine:
-                            self.apply_isolated(tx, model, mine, context, skip)
-                applied = max([0, *(len(mine) for _, mine, _ in shares)])
-                self.store.advance(tx, [m.name for m in self.models if positions[m.name] < last], last)
+                applied = self._apply_page(tx, positions, changes, last)
         if changes or until is None:
             self.reached = max(self.reached, last)  # committed: every model is there
         return applied, last
+
+    def _page_tables(self) -> dict[str, str]:
+        tables: dict[str, str] = {}
+        for model in self.models:
+            tables.update(self.store.tables(model.tables))
+        tables.update(self.store.quarantine_table())
+        return tables
+
+    def _apply_page(self, tx: Tx, positions: dict[str, int], changes: Sequence[Change], last: int) -> int:
+        """Each model given what in ``changes`` is still new to it (a family quarantined
+        for it passed over), and the positions advanced to ``last``; how many applied."""
+        context = self.context(tx, changes)
+        held = self.store.quarantined(tx)
+        shares = [(model, [c for c in changes if c.position > positions[model.name]],
+                   held.get(model.name, set()) | held.get("*", set())) for model in self.models]
+        try:  # one savepoint for the page; family by family only if it fails
+            with tx.savepoint("ledger_page"):
+                for model, mine, skip in shares:
+                    todo = [c for c in mine if c.event.originator_id.hex not in skip]
+                    if todo:
+                        self._apply(tx, model, todo, context)
+        except Exception:  # noqa: BLE001 - apply_isolated finds which family, and why
+            self.undo({c.event.originator_id for c in changes})
+            context = self.context(tx, changes)
+            for model, mine, skip in shares:
+                if mine:
+                    self.apply_isolated(tx, model, mine, context, skip)
+        self.store.advance(tx, [m.name for m in self.models if positions[m.name] < last], last)
+        return max([0, *(len(mine) for _, mine, _ in shares)])
+
+    def undo(self, family_ids: Iterable[UUID]) -> None:
+        """Drop what the models and the stream cache hold in memory of these families:
+        what was applied to them is being rolled back."""
+        for family_id in family_ids:
+            for model in self.models:
+                model.discard(family_id)
+            self.streams.forget(family_id)
+
+    # -- a command's own transaction (inline mode, ADR 0040) --------------------------------
+
+    def within(self, cursor: Any, positions: Sequence[int], events: Sequence[FamilyEvent]) -> bool:
+        """Apply a command's events, just inserted at ``positions`` through ``cursor``, to
+        every read model in the command's own transaction, as given (not read back and
+        decoded again); whether it did. It does not (and the command's catch-up after
+        the commit does it as before) when another thread of this process is catching
+        up, when the read models are not all at the position just before the events, or
+        when anything here fails: its savepoint is rolled back and the command goes on."""
+        if not positions or list(positions) != list(range(positions[0], positions[0] + len(positions))):
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            tx = Tx(self.store, cursor, self._page_tables())
+            changes = [Change(p, e) for p, e in zip(positions, events, strict=True)]
+            with tx.savepoint("ledger_inline"):
+                at = self.store.lock_positions(tx, [m.name for m in self.models])
+                if set(at.values()) != {positions[0] - 1}:
+                    return False
+                self._apply_page(tx, at, changes, positions[-1])
+            return True
+        except Exception:  # the catch-up after the commit applies them
+            log.warning("a command's events could not be projected in its transaction: caught up after it",
+                        exc_info=True)
+            self.undo({e.originator_id for e in events})
+            return False
+        finally:
+            self._lock.release()
+
+    def recorded(self, position: int, projected: bool) -> None:
+        """After a command has committed (inline mode): the read models are at its
+        position if ``within`` applied it in the command's transaction, else caught up
+        to it now."""
+        if not projected:
+            self.catch_up(covering=position)
+            return
+        with self._lock:
+            self.reached = max(self.reached, position)
 
     def apply_isolated(self, tx: Tx, model: ReadModel, changes: Sequence[Change], context: Context,
                        held: set[str] | frozenset[str] = frozenset(), *, record: bool = True) -> list[Unprocessable]:
