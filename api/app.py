@@ -74,7 +74,7 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
     app.state.oidc = Provider(settings) if settings.oidc else None  # fetches nothing until a token comes
     app.state.tokens = VerifiedTokens()
     problems.install(app)
-    app.middleware("http")(access.log_reads)
+    app.add_middleware(access.LogReads)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)

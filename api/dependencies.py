@@ -63,7 +63,7 @@ AsOf = Annotated[Moment | None, Query(description="Evaluate as of this moment (d
 
 class FamiliesShown:
     """Says which families a read across families showed: the access log writes one row
-    for each once the answer is known (``access.log_reads``)."""
+    for each once the answer is known (``access.LogReads``)."""
 
     def __init__(self, request: Request) -> None:
         self._state = request.state

@@ -1,6 +1,7 @@
 """The API's conventions (ADR 0025): a mistyped query parameter is refused rather than
 ignored, every read answers what its response model documents, and a command has one
-authorisation point (its family loaded once, its Idempotency-Key looked up once)."""
+authorisation point (its family loaded once, its Idempotency-Key looked up only on a
+retry), and a read that cannot be written to the access log is not answered."""
 
 from __future__ import annotations
 
@@ -275,3 +276,24 @@ def test_every_read_answers_what_its_response_model_documents(demo_client):
                 problems.append(f"{url} {params}: {e}")
             problems += [f"{url} {params}: {p}" for p in undocumented(r.json(), schema, components)]
     assert not problems, "\n".join(problems[:40])
+
+
+# --- a read that cannot be logged is not answered ------------------------------------------------
+
+
+def test_a_read_that_cannot_be_written_to_the_access_log_is_not_answered(client, ledger, monkeypatch):
+    family = register(client)["family_id"]
+    assert client.get(f"/families/{family}", headers=PRACTITIONER).status_code == 200
+
+    def broken(reads: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ledger.access_log, "record_all", broken)
+    r = client.get(f"/families/{family}", headers=PRACTITIONER)
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["retry-after"] == "2"
+    assert "access log" in r.json()["detail"]
+    assert "Stone" not in r.text  # nothing of the family's record is sent
+    # A command is not a read: it is answered (its own record is the events').
+    assert command(client, family, {"type": "ReferralReceived", "route": "self", "reason": "load"}).status_code == 201
