@@ -342,21 +342,30 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return ids
 
     def _insert_hashes(self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
-        """The events' hash rows, under the table lock the library took for the insert."""
-        curs.execute(SQL("SELECT global_hash FROM {0} ORDER BY notification_id DESC LIMIT 1").format(self.hashes_table))
-        last = curs.fetchone()
+        """The events' hash rows, under the table lock the library took for the insert.
+        What the chain continues from (the last global hash, the first family's last
+        stream hash and the access log's head) is read in one statement: each statement
+        is a round trip out of the pipeline (issue 24)."""
+        first = UUID(str(stored_events[0].originator_id))
+        curs.execute(SQL(
+            "SELECT (SELECT global_hash FROM {0} ORDER BY notification_id DESC LIMIT 1) AS global_hash, "
+            "(SELECT stream_hash FROM {0} WHERE originator_id=%s ORDER BY originator_version DESC LIMIT 1) "
+            "AS stream_hash, (SELECT seq FROM {1} ORDER BY seq DESC LIMIT 1) AS seq, "
+            "(SELECT hash FROM {1} ORDER BY seq DESC LIMIT 1) AS hash"
+        ).format(self.hashes_table, SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier("access_log"))),
+            (first.hex,))
+        heads = curs.fetchone()
 
         def last_stream(family: UUID) -> str:
+            if family == first:
+                return heads["stream_hash"] or GENESIS
             curs.execute(SQL("SELECT stream_hash FROM {0} WHERE originator_id=%s "
                              "ORDER BY originator_version DESC LIMIT 1").format(self.hashes_table), (family.hex,))
             row = curs.fetchone()
             return row["stream_hash"] if row else GENESIS
 
-        curs.execute(SQL(LOG_HEAD).format(SQL("{0}.{1}").format(Identifier(self.datastore.schema),
-                                                                  Identifier("access_log"))))
-        head = curs.fetchone()
-        rows = chain(self.chain_key, stored_events, ids, last_stream, last["global_hash"] if last else GENESIS,
-                     (head["seq"], head["hash"]) if head else (0, GENESIS))
+        rows = chain(self.chain_key, stored_events, ids, last_stream, heads["global_hash"] or GENESIS,
+                     (heads["seq"], heads["hash"]) if heads["seq"] is not None else (0, GENESIS))
         with curs.connection.pipeline():
             curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s,%s)").format(self.hashes_table), rows)
 
