@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, NamedTuple, cast, get_args
 from uuid import UUID
 
 import orjson
@@ -49,9 +49,9 @@ State = Literal["open", "met", "met_late", "overdue", "paused", "extended", "not
 STATES: tuple[str, ...] = get_args(State)
 
 
-@dataclass(frozen=True)
-class Fact:
-    """An event as the engine sees it: corrections applied, fields flattened."""
+class Fact(NamedTuple):
+    """An event as the engine sees it: corrections applied, fields flattened (a tuple:
+    one is made for every event walked, and a frozen dataclass is three times dearer)."""
 
     event_id: UUID
     type: str
@@ -79,8 +79,8 @@ def facts(events: Iterable[FamilyEvent], known_at: datetime | None = None) -> li
             occurred_at, about, fields = corrected(
                 target.type, target.occurred_at, target.about, target.fields, event.changes,  # type: ignore[attr-defined]
                 getattr(event, "member", None))
-            found[target.event_id] = replace(target, occurred_at=occurred_at, about=about, fields=fields,
-                                             corrected_by=(*target.corrected_by, event.event_id))
+            found[target.event_id] = target._replace(occurred_at=occurred_at, about=about, fields=fields,
+                                                     corrected_by=(*target.corrected_by, event.event_id))
             continue
         fact = Fact(
             event_id=event.event_id, type=event.type, version=event.originator_version,
@@ -136,14 +136,16 @@ class Clock:
         self.paused_for = self.paused_for + calendar.pause_length(self.pause_since, at, self.rule.unit)  # type: ignore[operator]
         self.pause_since = None
 
-    def state(self, calendar: WorkingCalendar, as_of: datetime) -> State:
+    def state(self, due: Due, as_of: datetime) -> State:
+        """The state at ``as_of``, ``due`` being ``self.due(calendar, as_of)`` (the same
+        as without ``as_of`` once stopped or ended: either resumes a pause)."""
         if self.stopped_at is not None:
-            return "met" if self.due(calendar).met_by(self.stopped_at) else "met_late"
+            return "met" if due.met_by(self.stopped_at) else "met_late"
         if self.ended_at is not None:
-            return "not_applicable" if self.due(calendar).met_by(self.ended_at) else "overdue"
+            return "not_applicable" if due.met_by(self.ended_at) else "overdue"
         if self.pause_since is not None:
             return "paused"
-        if not self.due(calendar, as_of).met_by(as_of):
+        if not due.met_by(as_of):
             return "overdue"
         return "extended" if self.extended_by else "open"
 
@@ -187,6 +189,12 @@ class _Walk:
     last_day: date | None = None
     breaches: list[tuple[Rule, Fact, str, UUID | None, str | None]] = field(default_factory=list)
     """Ordering rules broken: (rule, the entry that broke it, why, its episode, pathway)."""
+    ages: frozenset[int] = field(init=False)
+    """The ages (whole years) a per-child rule of the pack names (``any_birthday``)."""
+
+    def __post_init__(self) -> None:
+        self.ages = frozenset(years for rule in self.pack.timed_rules if rule.per == "child" and rule.age
+                              for years in (rule.age.min_years, rule.age.max_years) if years)
 
     def fork(self) -> _Walk:
         """A copy to walk on from, sharing nothing it would change with this one (the
@@ -254,7 +262,8 @@ class _Walk:
             list(self.children_for(rule, fact, london_date(fact.occurred_at))) if rule.per == "child" else [None]
         )
         for member in members:
-            if not any(matches(m, fact.type, values, member) for m in rule.start):
+            # A family rule's matches name no ``$member`` (the pack's validation): matched above.
+            if member is not None and not any(matches(m, fact.type, values, member) for m in rule.start):
                 continue
             existing = self.clocks_of(rule, member, episode)
             if any(c.is_open for c in existing) and rule.repeat != "each":
@@ -305,7 +314,7 @@ class _Walk:
         """Each child born, or crossing a per-child rule's lower or upper age boundary,
         after ``since`` and by ``upto``: whether it leaves the rule (the upper one), the
         day, and why, in words."""
-        if since is None or since >= upto:
+        if since is None or since >= upto or not self.any_birthday(since, upto):
             return
         for rule in self.pack.timed_rules:
             if rule.per != "child":
@@ -321,6 +330,18 @@ class _Walk:
                 for leaves, years in ((True, rule.age.max_years), (False, rule.age.min_years or None)):
                     if years is not None and since < (day := add_years(dob, years)) <= upto:
                         yield rule, member, leaves, day, f"child turned {years}"
+
+    def any_birthday(self, since: date, upto: date) -> bool:
+        """Whether a child's birth, or a birthday some per-child rule's ages name, may fall
+        after ``since`` and by ``upto`` (by its year alone): most steps are days apart
+        and cross none, so the rules and children are not walked for them."""
+        for member in self.members.values():
+            dob = member.get("date_of_birth")
+            if member["kind"] != "child" or dob is None:
+                continue
+            if since < dob <= upto or any(since.year <= dob.year + years <= upto.year for years in self.ages):
+                return True
+        return False
 
     def birthdays_between(self, upto: date) -> bool:
         """Whether ``birthdays(upto)`` would start or end a clock."""
@@ -368,7 +389,9 @@ class _Walk:
             for clock in self.clocks:
                 if clock.is_open and clock.rule.pathways and self.pathway not in clock.rule.pathways:
                     self.end(clock, fact.event_id, fact.occurred_at, f"pathway changed to {self.pathway}")
-        for clock in [c for c in self.clocks if c.stopped_at is None and c.ended_at is None]:  # open ones
+        moving = self.pack.moving_events
+        for clock in [c for c in self.clocks if c.stopped_at is None and c.ended_at is None  # open ones
+                      and fact.type in moving[c.rule.id]]:
             self.advance(clock, fact, values)
         for rule in self.pack.timed_rules_started_by.get(fact.type, ()):
             if rule.pathways and self.pathway not in rule.pathways:
@@ -520,10 +543,14 @@ def evaluate_from_start(
     known_at: datetime | None = None,
     calendar: WorkingCalendar | None = None,
     progress: bool = True,
+    rows_only: bool = False,
 ) -> tuple[dict[str, Any], Progress | None]:
     """``evaluate``, with the walk's progress when every fact was walked (nothing
     happened after ``as_of``, all known): ``evaluate_on`` can then carry it on.
-    ``progress=False``: the caller keeps none (a rebuild), so none is copied out."""
+    ``progress=False``: the caller keeps none (a rebuild), so none is copied out.
+    ``rows_only``: the caller reads only the clocks' and breaches' rows and what the
+    family's outcome reports (a read model), so no late entries (unless kept in the
+    progress), list of breaches or rows of rules never started are made."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     erased = next((e for e in events if e.type == "PersonalDataErased"), None)
@@ -540,11 +567,11 @@ def evaluate_from_start(
         walk.recorded = walk.now  # recorded in the order it happened (the common case): one fold
     elif happened:
         walk.recorded = state.fold(as_state_fact(f) for f in by_recording)
-    late = late_entries(all_facts, pack, calendar)
+    late = late_entries(all_facts, pack, calendar) if progress or not rows_only else []
     onward = None
     if progress and known_at is None and happened and len(happened) == len(all_facts) and events:
         onward = Progress(pack, calendar, events[-1].originator_version, _order(happened[-1]), walk.fork(), late)
-    return _outcome(walk, pack, calendar, as_of, known_at, late), onward
+    return _outcome(walk, pack, calendar, as_of, known_at, late, rows_only), onward
 
 
 def evaluate_on(
@@ -613,16 +640,19 @@ def _copied(row: ClockRow) -> ClockRow:
 
 
 def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime, known_at: datetime | None,
-             late: list[dict[str, Any]]) -> dict[str, Any]:
+             late: list[dict[str, Any]], rows_only: bool = False) -> dict[str, Any]:
     walk.birthdays(london_date(as_of))
     rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
-    return _result(walk, pack, as_of, known_at, late, rows, [_breach_row(*breach) for breach in walk.breaches])
+    breach_rows = [_breach_row(*breach) for breach in walk.breaches]
+    return _result(walk, pack, as_of, known_at, late, rows, breach_rows, rows_only)
 
 
 def _result(walk: _Walk, pack: Pack, as_of: datetime, known_at: datetime | None, late: list[dict[str, Any]],
-            rows: list[ClockRow], breach_rows: list[ClockRow]) -> dict[str, Any]:
+            rows: list[ClockRow], breach_rows: list[ClockRow], rows_only: bool = False) -> dict[str, Any]:
     rows.sort(key=lambda r: (r["due_at"] is None, r["due_at"] or as_of, r["rule"]))
     rows += breach_rows
+    if rows_only:
+        return {**reported(walk.recorded), "deadlines": rows}
     started = {c.rule.id for c in walk.clocks}
     for rule in pack.timed_rules:
         if rule.id not in started:
@@ -721,7 +751,7 @@ def _row(clock: Clock, walk: _Walk, calendar: WorkingCalendar, as_of: datetime) 
     due = clock.due(calendar, as_of)
     return {
         "rule": clock.rule.id, "title": clock.rule.title, "kind": clock.rule.kind,
-        "category": clock.rule.category, "state": clock.state(calendar, as_of),
+        "category": clock.rule.category, "state": clock.state(due, as_of),
         "reason": clock.ended_reason or clock.start_reason, "due": due.shown, "due_at": due.instant,
         "member": clock.member, "member_name": _member_name(walk, clock.member),
         "episode_id": clock.episode_id, "pathway": clock.pathway,

@@ -57,7 +57,7 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
     if held is not None and held.pack is pack:
         walked = evaluate_on(held, stream, as_of)
     if walked is None:
-        walked = evaluate_from_start(stream, pack, as_of, progress=progress is not None)
+        walked = evaluate_from_start(stream, pack, as_of, progress=progress is not None, rows_only=True)
     result, onward = walked
     if progress is not None:
         progress.put(family_id, onward)

@@ -53,6 +53,8 @@ def matches(match: Match, event_type: str, values: Mapping[str, Any], member: UU
 
 
 def _same(value: Any, option: Any) -> bool:
+    if type(value) is UUID and type(option) is UUID:  # the common case (a member), without two str()
+        return value.int == option.int
     if isinstance(value, UUID) or isinstance(option, UUID):
         return str(value).replace("-", "") == str(option).replace("-", "")
     return bool(value == option)

@@ -503,7 +503,15 @@ class Pack(Strict):
         pack does not list reads as itself, no value as nothing."""
         if value is None:
             return ""
-        return next((t.name for t in getattr(self, vocabulary) if t.id == value), value)
+        names = self._term_names.get(vocabulary)
+        if names is None:  # ids are unique within a vocabulary (``_consistent``)
+            names = self._term_names[vocabulary] = {t.id: t.name for t in getattr(self, vocabulary)}
+        return names.get(value, value)
+
+    @functools.cached_property
+    def _term_names(self) -> dict[str, dict[str, str]]:
+        """Each vocabulary's names by id, filled as asked (every entry's summary asks)."""
+        return {}
 
     def organisation(self, configured: Mapping[str, str] | None = None) -> str:
         """The organisation the returns name for this pack's families: the deployment's
@@ -561,6 +569,19 @@ class Pack(Strict):
         return {r.id: (frozenset(m.event for m in r.stop), frozenset(m.event for m in r.until))
                 for r in self.timed_rules}
 
+    @functools.cached_property
+    def moving_events(self) -> dict[str, frozenset[str]]:
+        """Per timed rule, every event type that can change one of its open clocks (a
+        stop, an until, its pause's start and stop, an extension, a closure): the engine
+        passes over an open clock for every other event."""
+        moving = {}
+        for rule in self.timed_rules:
+            pause = self.pause_for(rule)
+            pausing = {pause.start.event, pause.stop.event} if pause is not None else set()
+            stops, untils = self.ending_events[rule.id]
+            moving[rule.id] = stops | untils | pausing | {"DeadlineExtended", "EpisodeClosed"}
+        return moving
+
     @property
     def oversight_interval(self) -> Rule | None:
         """The pack's standing cadence of supervision or management oversight for every
@@ -608,7 +629,7 @@ class Pack(Strict):
         pathway = values.get("pathway")
         broken: list[tuple[Rule, str]] = []
         earlier: list[tuple[str, Mapping[str, Any]]] | None = None
-        for rule in self.ordering_rules:
+        for rule in self.ordering_rules_after.get(event_type, ()):
             if on_breach is not None and rule.on_breach != on_breach:
                 continue
             assert rule.after is not None and rule.before is not None
@@ -651,6 +672,15 @@ class Pack(Strict):
     @functools.cached_property
     def ordering_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.kind == "ordering"]
+
+    @functools.cached_property
+    def ordering_rules_after(self) -> dict[str, list[Rule]]:
+        """Per event type, the ordering rules whose ``after`` names it (in the pack's order)."""
+        found: dict[str, list[Rule]] = {}
+        for rule in self.ordering_rules:
+            if rule.after is not None:
+                found.setdefault(rule.after.event, []).append(rule)
+        return found
 
     @functools.cached_property
     def refusing_after(self) -> frozenset[str]:
