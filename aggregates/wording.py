@@ -8,6 +8,7 @@ its names (``Terms``: the pack the family is worked under).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -72,10 +73,16 @@ def words(value: str | None) -> str:
 def join(*parts: str, sep: str = "; ") -> str:
     """The parts that say something, once: a part already said by an earlier one (a
     closure's outcome "outcomes met" after its reason "outcomes met") is left out."""
+    given = [part for part in parts if part]
+    if len(given) < 2:  # nothing to compare
+        return sep.join(given)
     kept: list[str] = []
-    for part in parts:
-        if part and not any(plain(part) in plain(k) for k in kept):
+    said: list[str] = []  # the kept parts folded, each once
+    for part in given:
+        folded = plain(part)
+        if not any(folded in s for s in said):
             kept.append(part)
+            said.append(folded)
     return sep.join(kept)
 
 
@@ -106,4 +113,11 @@ def pathway(terms: Terms, value: str | None) -> str:
 
 
 def _hex(value: Any) -> str:
-    return value.hex if isinstance(value, UUID) else UUID(str(value)).hex
+    return value.hex if isinstance(value, UUID) else _text_hex(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_hex(text: str) -> str:
+    """A member id as a summary's JSON gives it, in hex (a family's summaries name the
+    same few members again and again)."""
+    return UUID(text).hex

@@ -24,6 +24,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, ClassVar, NotRequired, TypedDict, cast
 from uuid import UUID
 
@@ -128,22 +129,26 @@ class ChronologyRow(TypedDict):
 def entry(event: FamilyEvent, position: int, pack: Pack, *, words: bool = True) -> ChronologyRow:
     """The chronology row of one (non-correction) event. ``words=False``: without the
     summary and the late-entry check (the episodes model reads neither)."""
+    kind = event.type
     data = event_data(event)
-    context = dict(event.context)
-    if event.type == "ReferralReceived" and not context.get("agency") and data.get("referrer_agency"):
-        context["agency"] = data["referrer_agency"]
+    context, actor = event.context, event.actor
+    agency = context.get("agency")
+    if kind == "ReferralReceived" and not agency and data.get("referrer_agency"):
+        agency = data["referrer_agency"]
     return cast(ChronologyRow, {
         "event_id": event.event_id.hex, "family_id": event.originator_id.hex, "position": position,
         "version": event.originator_version, "occurred_at": iso(event.occurred_at),
-        "recorded_at": iso(event.recorded_at), "type": event.type,
-        "summary": summarise(event.type, data, pack) if words else "",
-        "actor_id": event.actor.get("user_id"), "actor_role": event.actor.get("role"),
-        "actor_team": event.actor.get("team"), **{k: context.get(k) for k in CONTEXT},
-        "significant": event.type in pack.significant_events or context.get("significance") == "high",
+        "recorded_at": iso(event.recorded_at), "type": kind,
+        "summary": summarise(kind, data, pack) if words else "",
+        "actor_id": actor.get("user_id"), "actor_role": actor.get("role"), "actor_team": actor.get("team"),
+        "agency": agency, "significance": context.get("significance"),
+        "impact_on_child": context.get("impact_on_child"), "action_taken": context.get("action_taken"),
+        "note": context.get("note"), "reference": context.get("reference"),
+        "significant": kind in pack.significant_events or context.get("significance") == "high",
         "about": [hexid(m) for m in event.about],
-        "late": [r.id for r, _ in late_rules(event.type, event.occurred_at, event.recorded_at, pack)] if words else [],
+        "late": [r.id for r, _ in late_rules(kind, event.occurred_at, event.recorded_at, pack)] if words else [],
         "data": data, "corrections": [],
-        "actor_name": event.actor.get("name"), "actor_job_title": event.actor.get("job_title"),
+        "actor_name": actor.get("name"), "actor_job_title": actor.get("job_title"),
     })
 
 
@@ -254,7 +259,8 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *, words: bool =
     members: dict[str, dict[str, Any]] = {}
     for event in events:
         pack = packs[event.policy]
-        if event.type == "EntryCorrected":
+        kind = event.type
+        if kind == "EntryCorrected":
             target = event.corrects.hex  # type: ignore[attr-defined]
             if target in rows:
                 rows[target] = correct(rows[target], event, pack, words=words)
@@ -266,7 +272,7 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *, words: bool =
             continue
         for member in members_of(event):
             members[member["member_id"]] = member
-        if event.type == "ChildBorn" and event.member_id.hex in members:  # type: ignore[attr-defined]
+        if kind == "ChildBorn" and event.member_id.hex in members:  # type: ignore[attr-defined]
             key = event.member_id.hex  # type: ignore[attr-defined]
             members[key] = born(members[key], {n: getattr(event, n) for n in payload_fields(type(event))})
         version = event.originator_version
@@ -397,16 +403,17 @@ class ChronologyModel(ReadModel):
 
 
 def _values(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[c] if write is None else write(row[c]) for c, write in _WRITTEN)
+    """A row's values in ``COLUMNS`` order as written: JSON text, 0 or 1, or as they are."""
+    values = list(_IN_ORDER(row))
+    for at in _JSON_AT:
+        values[at] = orjson.dumps(values[at]).decode()
+    values[_SIGNIFICANT_AT] = int(values[_SIGNIFICANT_AT])
+    return tuple(values)
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-_WRITTEN: tuple[tuple[str, Callable[[Any], Any] | None], ...] = tuple(
-    (c, _json if c in JSON_COLUMNS else int if c == "significant" else None) for c in COLUMNS)
-"""Each column, and how its value is written (JSON text, 0 or 1, or as it is)."""
+_IN_ORDER = itemgetter(*COLUMNS)
+_JSON_AT = tuple(COLUMNS.index(c) for c in JSON_COLUMNS)
+_SIGNIFICANT_AT = COLUMNS.index("significant")
 
 
 def _decoded(row: dict[str, Any]) -> ChronologyRow:
