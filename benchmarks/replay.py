@@ -13,6 +13,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,15 @@ def rebuild_all(tgt: Target, phase: str, workers: int | None = None) -> dict[str
 
 def read_and_decode(tgt: Target, phase: str) -> dict[str, Any]:
     """The reference: every event row read by position in pages of 1,000, orjson-decoded."""
+    return _rows_read(tgt, phase, "state", lambda row: orjson.loads(row[1]))
+
+
+def _rows_read(tgt: Target, phase: str, columns: str, decode: Callable[[Any], Any]) -> dict[str, Any]:
+    """Every event row (its position, then ``columns``) read by position in pages of
+    1,000 on a plain connection, each given to ``decode``: events, seconds, rate."""
     table, position = tgt.events_table(), tgt.position_column()
-    select = tgt.mark(f"SELECT {position}, state FROM {table} WHERE {position} > ? ORDER BY {position} LIMIT {PAGE}")
+    select = tgt.mark(f"SELECT {position}, {columns} FROM {table} WHERE {position} > ? ORDER BY {position} "
+                      f"LIMIT {PAGE}")
     events, last = 0, 0
     with tgt.plain(phase) as conn:
         started = time.perf_counter()
@@ -47,7 +55,7 @@ def read_and_decode(tgt: Target, phase: str) -> dict[str, Any]:
             if not rows:
                 break
             for row in rows:
-                orjson.loads(row[1])
+                decode(row)
             events += len(rows)
             last = rows[-1][0]
         seconds = time.perf_counter() - started
@@ -66,29 +74,15 @@ def decode_only(tgt: Target, phase: str) -> dict[str, Any]:
 
     from ledger.application import Ledger
 
-    table, position = tgt.events_table(), tgt.position_column()
-    select = tgt.mark(f"SELECT {position}, originator_id, originator_version, topic, state FROM {table} "
-                      f"WHERE {position} > ? ORDER BY {position} LIMIT {PAGE}")
     ledger = Ledger(tgt.settings(phase))
     try:
         to_event = ledger.mapper.to_domain_event
-        events, last = 0, 0
-        with tgt.plain(phase) as conn:
-            started = time.perf_counter()
-            while True:
-                rows = conn.execute(select, (last,)).fetchall()
-                if not rows:
-                    break
-                for row in rows:
-                    to_event(StoredEvent(row[1], row[2], row[3], row[4]))
-                events += len(rows)
-                last = rows[-1][0]
-            seconds = time.perf_counter() - started
+        found = _rows_read(tgt, phase, "originator_id, originator_version, topic, state",
+                           lambda row: to_event(StoredEvent(row[1], row[2], row[3], row[4])))
         via_log = _decode_via_notification_log(ledger)
     finally:
         ledger.close()
-    return {"events": events, "seconds": seconds, "rate": events / seconds if seconds else 0.0,
-            "via_notification_log_rate": via_log}
+    return {**found, "via_notification_log_rate": via_log}
 
 
 def _decode_via_notification_log(ledger: Any) -> float:
