@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from dataclasses import field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from pydantic import Field
 
+from aggregates.identifiers import AddressLine, Email, FormerName, NhsNumber, PersonId, Phone, Postcode, Upn
 from aggregates.vocabulary import (
     AgreementSubject,
     ClosureReason,
@@ -41,6 +43,7 @@ from aggregates.vocabulary import (
     PowerName,
     ReasonCategory,
     ReferralRoute,
+    Relationship,
     SupervisionKind,
     TriageOutcome,
 )
@@ -56,7 +59,13 @@ ENVELOPE_FIELDS = (
 )
 PERSONAL_CONTEXT = ("note", "action_taken", "reference")
 """Free-text chronology details in an event's context: personal data."""
-PERSONAL_MEMBER = ("given_name", "family_name", "date_of_birth", "expected_date")
+PERSONAL_DETAILS = ("nhs_number", "upn", "council_person_id", "former_names", "phone", "email")
+"""The identifiers and contact details a member may have (issue 25): personal data."""
+MEMBER_DETAILS_FIELDS = (*PERSONAL_DETAILS, "relationship", "parental_responsibility")
+"""What may be recorded of a member beyond who they are, on the record or later
+(``MemberDetailsRecorded``): their identifiers, contact details, relationship to the
+children and whether they hold parental responsibility."""
+PERSONAL_MEMBER = ("given_name", "family_name", "date_of_birth", "expected_date", *PERSONAL_DETAILS)
 """What identifies a member: personal data wherever members are listed."""
 LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
@@ -111,6 +120,13 @@ class FamilyEvent(Aggregate.Event):
     the record rather than new work: seed 000 L1714, seed 001 L469)."""
     sets_pathway: ClassVar[bool] = False
     """Its ``pathway`` (when given) becomes the episode's pathway."""
+    about_people: ClassVar[bool] = False
+    """It says who the family's members are, what is known of them or where the family
+    lives: a member's details and the family's address history are worked out from these
+    entries (their read model rows, the person index)."""
+    one_members_own: ClassVar[bool] = False
+    """It is one member's own (their ``member_id``): their joining, birth or details; another
+    member's subject access leaves it out."""
     assessment: ClassVar[str | None] = None
     """``"start"`` for the event that starts an assessment, ``"step"`` for those that name
     one already started (by ``assessment_id``); the pack matches both on its kind."""
@@ -139,6 +155,7 @@ class FamilyEvent(Aggregate.Event):
 class FamilyRegistered(FamilyEvent, Aggregate.Created):
     """The family is built on the system under a policy pack (seed 002 L133)."""
 
+    about_people = True
     category = 'family'
     outside_episode = True
 
@@ -146,18 +163,28 @@ class FamilyRegistered(FamilyEvent, Aggregate.Created):
     def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
         members = ", ".join(member_joined(m["member_id"], "unborn", m.get("expected_date"))
                             if m.get("kind") == "unborn" else who(m["member_id"]) for m in d["members"])
-        return f"Family registered with team {d['team']} under {terms.council}'s procedure: " + members
+        checked = d.get("not_duplicate_of") or []
+        return (f"Family registered with team {d['team']} under {terms.council}'s procedure: " + members
+                + (f" (a new family after checking possible matches: {', '.join(str(f)[:8] for f in checked)})"
+                   if checked else ""))
 
     team: str
     members: list[dict[str, Any]]
+    not_duplicate_of: list[UUID] | None = None
+    """Families the registrant was shown as possible matches and said this one is not
+    (the registration's actor is who said so)."""
 
 
 class MemberAdded(FamilyEvent):
     """A child or adult joins the household record (seed 000 L509: every member); a child
     not yet born joins as ``unborn`` with its ``expected_date`` and no date of birth, and
-    ``ChildBorn`` records the birth (seed 000 L2185-L2189, L2266-L2268: pre-birth work)."""
-    personal = ('given_name', 'family_name', 'date_of_birth', 'expected_date')
+    ``ChildBorn`` records the birth (seed 000 L2185-L2189, L2266-L2268: pre-birth work).
+    Their identifiers, contact details and relationship may be given now or later
+    (``MemberDetailsRecorded``)."""
+    personal = PERSONAL_MEMBER
 
+    about_people = True
+    one_members_own = True
     category = 'family'
     outside_episode = True
 
@@ -175,6 +202,20 @@ class MemberAdded(FamilyEvent):
     ethnicity: Ethnicity | None = None
     expected_date: date | None = None
     """An unborn member's expected date of delivery (due date); only an unborn member has one."""
+    nhs_number: NhsNumber | None = None
+    """10 digits, the last a modulus-11 check digit."""
+    upn: Upn | None = None
+    """The Unique Pupil Number a school gave a child: 13 characters, the first a check letter."""
+    council_person_id: PersonId | None = None
+    """The council's own id for the person (its case management system's)."""
+    former_names: Annotated[list[FormerName], Field(max_length=20)] | None = None
+    """Other names the person has been known by ("Cara Smith")."""
+    phone: Phone | None = None
+    email: Email | None = None
+    relationship: Relationship | None = None
+    """Their relationship to the family's children."""
+    parental_responsibility: bool | None = None
+    """Whether they hold parental responsibility for the children."""
 
 
 class ChildBorn(FamilyEvent):
@@ -182,6 +223,8 @@ class ChildBorn(FamilyEvent):
     covered by its per-child rules (seed 000 L2268: "as an unborn and after birth")."""
     personal = ('date_of_birth', 'given_name')
 
+    about_people = True
+    one_members_own = True
     category = 'family'
     outside_episode = True
 
@@ -194,6 +237,96 @@ class ChildBorn(FamilyEvent):
     given_name: str | None = None
     """The child's given name, when the record had none or a placeholder ("Baby")."""
     gender: Gender | None = None
+
+
+class MemberDetailsRecorded(FamilyEvent):
+    """What is known of a member beyond who they are, recorded after they joined the
+    record: identifiers (NHS number, UPN, the council's own id, former names), contact
+    details, their relationship to the children and whether they hold parental
+    responsibility. A field left out (None) says nothing: what was recorded before
+    stands. Councils match families with schools, health and police by these, and the
+    returns know a child by the council's own id or UPN (ADR 0041)."""
+    personal = PERSONAL_DETAILS
+
+    about_people = True
+    one_members_own = True
+    category = 'family'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return f"Details recorded for {who(d['member_id'])}: " + details_in_words(d)
+
+    member_id: UUID
+    nhs_number: NhsNumber | None = None
+    upn: Upn | None = None
+    council_person_id: PersonId | None = None
+    former_names: Annotated[list[FormerName], Field(max_length=20)] | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    relationship: Relationship | None = None
+    parental_responsibility: bool | None = None
+
+
+def details_in_words(d: Mapping[str, Any]) -> str:
+    """A member's details as a chronology lists them ("NHS number 943 476 5919; parent")."""
+    parts = []
+    if d.get("nhs_number"):
+        n = str(d["nhs_number"])
+        parts.append(f"NHS number {n[:3]} {n[3:6]} {n[6:]}" if len(n) == 10 else f"NHS number {n}")
+    for name, label in (("upn", "UPN"), ("council_person_id", "council person id")):
+        if d.get(name):
+            parts.append(f"{label} {d[name]}")
+    if d.get("former_names"):
+        names = d["former_names"]
+        parts.append("formerly known as " + (", ".join(names) if isinstance(names, list) else str(names)))
+    for name, label in (("phone", "telephone"), ("email", "email")):
+        if d.get(name):
+            parts.append(f"{label} {d[name]}")
+    if d.get("relationship"):
+        parts.append("relationship to the children: " + words(d["relationship"]).lower())
+    if d.get("parental_responsibility") is not None:
+        parts.append("holds parental responsibility" if d["parental_responsibility"]
+                     else "does not hold parental responsibility")
+    return "; ".join(parts) or "nothing new"
+
+
+class AddressRecorded(FamilyEvent):
+    """Where the family lives from ``from_date``: its address history is these entries in
+    the order of their dates (the latest is where it lives now). Personal data, sealed
+    and erased like names."""
+    personal = ('address_lines', 'postcode')
+
+    about_people = True
+    category = 'family'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return f"Address from {day(d['from_date'])}: " + ", ".join([*d["address_lines"], d["postcode"]])
+
+    from_date: date
+    address_lines: Annotated[list[AddressLine], Field(min_length=1, max_length=6)]
+    """The lines before the postcode (house, street, town), 1 to 6 of them."""
+    postcode: Postcode
+
+
+class FamiliesLinked(FamilyEvent):
+    """Two families on the record were found to be one household, or to belong together
+    (a duplicate registered before the match was seen): each stays as it was recorded,
+    never merged by editing events, and each is shown with the other. Recorded on one of
+    them, naming the other; ``reason`` is why (personal data: free text)."""
+    personal = ('reason',)
+
+    category = 'family'
+    outside_episode = True
+
+    @classmethod
+    def summarise(cls, d: Mapping[str, Any], terms: Terms) -> str:
+        return join(f"Linked with family {str(d['linked_family_id'])[:8]}", d.get("reason", ""))
+
+    linked_family_id: UUID
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 # --- front door -----------------------------------------------------------------
@@ -881,7 +1014,8 @@ class PersonalDataErased(FamilyEvent):
 VOCABULARY: dict[str, type[FamilyEvent]] = {
     cls.__name__: cls
     for cls in (
-        FamilyRegistered, MemberAdded, ChildBorn, ReferralReceived, TriageDecided, AllocatedToTeam,
+        FamilyRegistered, MemberAdded, ChildBorn, MemberDetailsRecorded, AddressRecorded, FamiliesLinked,
+        ReferralReceived, TriageDecided, AllocatedToTeam,
         AllocatedToWorker, ContactAttempted, ContactMade, ConsentGiven, ConsentRefused,
         ConsentWithdrawn, AssessmentStarted, AssessmentSubmitted, AssessmentReturned,
         AssessmentAuthorised, DeadlineExtended, PlanAgreed, PlanAuthorised, PlanShared,

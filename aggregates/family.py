@@ -19,7 +19,7 @@ serialise with the same transcoder as events.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 from uuid import UUID
@@ -35,11 +35,11 @@ from aggregates.state import Assessment, Episode, FamilyState, Member, PendingTr
 from aggregates.vocabulary import MANAGEMENT_ROLES
 
 LONDON = ZoneInfo("Europe/London")
-STATE_FORMAT = 3
+STATE_FORMAT = 4  # 4: members' identifiers, contact details and relationship (issue 25)
 """The shape of the state below; a snapshot of another shape is not used (the family is
 folded from its events instead, ``ledger.storage.LedgerRepository``)."""
 
-IDENTIFYING = frozenset({"episode_id", "assessment_id", "plan_id", "member_id", "corrects"})
+IDENTIFYING = frozenset({"episode_id", "assessment_id", "plan_id", "member_id", "corrects", "linked_family_id"})
 """Fields that say which thing an entry is about: a correction cannot point it elsewhere."""
 ROUTING: dict[tuple[str, str], str] = {
     ("FamilyRegistered", "team"): "a family moves to another team by TransferredOut and the receiving "
@@ -58,6 +58,8 @@ NOT_CORRECTABLE_TYPES = frozenset({"EntryCorrected", "PersonalDataErased"})
 STATE_PERSONAL: dict[str, tuple[str, ...]] = {
     "MemberAdded": ev.MemberAdded.personal,
     "ChildBorn": ev.ChildBorn.personal,
+    "MemberDetailsRecorded": ev.MemberDetailsRecorded.personal,
+    "AddressRecorded": ev.AddressRecorded.personal,
     "PlanShared": ev.PlanShared.personal,
 }
 """Personal fields the state itself shows (members' names, who a plan went to); the
@@ -191,6 +193,15 @@ class Family(Aggregate):
 
     # -- creating -------------------------------------------------------------------
 
+    @staticmethod
+    def check_registrar(team: str, actor: Mapping[str, Any]) -> None:
+        """A family is registered for the registrar's own team."""
+        if not team.strip():
+            raise InvalidCommand("team must not be empty", field="team")
+        actor_team = actor.get("team")
+        if actor_team != team:
+            raise NotAuthorised(f"a member of team {actor_team} registers families for team {actor_team}, not {team}")
+
     @classmethod
     def register(
         cls,
@@ -199,15 +210,13 @@ class Family(Aggregate):
         envelope: dict[str, Any],
         team: str,
         members: list[dict[str, Any]],
+        not_duplicate_of: list[UUID] | None = None,
     ) -> Family:
-        if not team.strip():
-            raise InvalidCommand("team must not be empty", field="team")
-        actor_team = envelope["actor"].get("team")
-        if actor_team != team:
-            raise NotAuthorised(f"a member of team {actor_team} registers families for team {actor_team}, not {team}")
+        cls.check_registrar(team, envelope["actor"])
         _check_members(members, _today(envelope))
         return cls._create(
-            ev.FamilyRegistered, id=family_id, team=team, members=members, **envelope
+            ev.FamilyRegistered, id=family_id, team=team, members=members,
+            not_duplicate_of=list(not_duplicate_of) if not_duplicate_of else None, **envelope
         )
 
     # -- recording ------------------------------------------------------------------
@@ -229,6 +238,18 @@ class Family(Aggregate):
             self._check_fact(type_name, fields, envelope, pack)
         before = len(self.pending_events)
         self.trigger_event(event_class, **fields, **envelope)
+        return cast(ev.FamilyEvent, self.pending_events[before])
+
+    def link_back(self, other: UUID, reason: str, envelope: dict[str, Any]) -> ev.FamilyEvent:
+        """The other side of a link: ``other`` was linked with this family by a
+        FamiliesLinked recorded on it, and this family's record says so too, in the same
+        transaction, under the same actor. Not held to this family's team (whoever may
+        link the other family states what this one is linked with; neither family's
+        entries change), but a family erased is linked with nothing."""
+        self._check_not_erased()
+        self._check_FamiliesLinked({"linked_family_id": other}, envelope, None, False)  # type: ignore[arg-type]
+        before = len(self.pending_events)
+        self.trigger_event(ev.FamiliesLinked, linked_family_id=other, reason=reason, **envelope)
         return cast(ev.FamilyEvent, self.pending_events[before])
 
     def erase(self, *, reason: str, legal_basis: str, deadlines: dict[str, Any],
@@ -371,6 +392,39 @@ class Family(Aggregate):
             raise InvalidCommand(f"member {f['member_id']} already exists", field="member_id")
         if not replaying:
             _check_members([dict(f)], _today(envelope))
+            _check_identifiers_unique([dict(f)], list(self.members.values()))
+
+    def _check_MemberDetailsRecorded(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                                     replaying: bool) -> None:
+        """Details of a member of this family, saying something, and no NHS number or UPN
+        another member of the family has (each identifies one person)."""
+        if f["member_id"].hex not in self.members:
+            raise InvalidCommand(f"{f['member_id']} is not a member of this family", field="member_id")
+        if all(f.get(name) is None for name in ev.MEMBER_DETAILS_FIELDS):
+            raise InvalidCommand("give at least one of " + ", ".join(ev.MEMBER_DETAILS_FIELDS), field="member_id")
+        if not replaying:
+            _check_identifiers_unique([{**self.members[f["member_id"].hex], **{
+                k: v for k, v in f.items() if k in ev.MEMBER_DETAILS_FIELDS and v is not None}}],
+                [m for k, m in self.members.items() if k != f["member_id"].hex])
+
+    def _check_AddressRecorded(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                               replaying: bool) -> None:
+        """An address the family has lived at from a day that has come (a move still to
+        happen is recorded when it has)."""
+        if not replaying and f["from_date"] > _today(envelope):
+            raise InvalidCommand(f"from_date {f['from_date'].isoformat()} is in the future: record the address "
+                                 "once the family lives there", field="from_date")
+
+    def _check_FamiliesLinked(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
+                              replaying: bool) -> None:
+        if replaying:  # what it is linked with was checked when it was recorded
+            return
+        if f["linked_family_id"] == self.id:
+            raise InvalidCommand("a family is not linked with itself", field="linked_family_id")
+        if any(entry[0] == "FamiliesLinked" and entry[4]["linked_family_id"] == f["linked_family_id"]
+                                 for entry in self.log.values()):
+            raise InvalidCommand(f"this family is already linked with {f['linked_family_id']}",
+                                 field="linked_family_id")
 
     def _check_ChildBorn(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
                          replaying: bool) -> None:
@@ -785,6 +839,8 @@ class Family(Aggregate):
             "episodes": [_episode_view(e) for e in self.episodes],
             "pending_transfer": None if self.pending_transfer is None else {
                 k: v for k, v in self.pending_transfer.items() if k != "at"},
+            "addresses": [dict(a) for a in self.folded["addresses"]],
+            "linked_families": list(self.folded["linked_families"]),
         }
 
 
@@ -858,6 +914,19 @@ def _check_member(member: Mapping[str, Any], today: date, prefix: str = "", *, n
 def _check_members(members: list[dict[str, Any]], today: date) -> None:
     for member in members:
         _check_member(member, today)
+    _check_identifiers_unique(members, [])
+
+
+def _check_identifiers_unique(members: Sequence[Mapping[str, Any]], others: Sequence[Mapping[str, Any]]) -> None:
+    """An NHS number or UPN identifies one person: two members of a family cannot share one."""
+    for name, label in (("nhs_number", "NHS number"), ("upn", "UPN")):
+        seen = {m.get(name) for m in others if m.get(name)}
+        for i, member in enumerate(members):
+            value = member.get(name)
+            if value and value in seen:
+                raise InvalidCommand(f"{name}: another member of this family has this {label}; each person has "
+                                     "their own", field=name if len(members) == 1 else f"members.{i}.{name}")
+            seen.add(value)
 
 
 def _compact(fields: Mapping[str, Any], personal: tuple[str, ...] = ()) -> dict[str, Any]:

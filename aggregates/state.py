@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, NotRequired, TypedDict
 from uuid import UUID
 
 from aggregates.corrections import corrected
-from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
+from aggregates.events import MEMBER_DETAILS_FIELDS, VOCABULARY, FamilyEvent, payload_fields
 from aggregates.vocabulary import MANAGEMENT_ROLES
 
 
@@ -49,6 +49,14 @@ class Member(TypedDict, total=False):
     ethnicity: str | None
     expected_date: Any
     """An unborn member's expected date of delivery (kept once they are born)."""
+    nhs_number: str | None
+    upn: str | None
+    council_person_id: str | None
+    former_names: list[str] | None
+    phone: str | None
+    email: str | None
+    relationship: str | None
+    parental_responsibility: bool | None
     added_by: Any
 
 
@@ -115,11 +123,22 @@ class PendingTransfer(TypedDict):
     at: datetime
 
 
+class Address(TypedDict):
+    from_date: Any
+    address_lines: list[str]
+    postcode: str
+    event_id: Any
+
+
 class FamilyState(TypedDict):
     team: str
     members: dict[str, Member]
     episodes: list[Episode]
     pending_transfer: PendingTransfer | None
+    addresses: list[Address]
+    """Where the family has lived, by ``from_date`` (the last is where it lives now)."""
+    linked_families: list[Any]
+    """The families this one was linked with by a ``FamiliesLinked`` recorded on it."""
 
 
 def facts_of(events: Iterable[FamilyEvent], known_at: datetime | None = None) -> list[Fact]:
@@ -152,6 +171,8 @@ def registered(team: str, members: Iterable[Mapping[str, Any]], event_id: Any = 
         "members": {key(m["member_id"]): _member(m, event_id) for m in members},
         "episodes": [],
         "pending_transfer": None,
+        "addresses": [],
+        "linked_families": [],
     }
 
 
@@ -210,6 +231,8 @@ def _member(values: Mapping[str, Any], added_by: Any) -> Member:
         "date_of_birth": values.get("date_of_birth"), "gender": values.get("gender"),
         "ethnicity": values.get("ethnicity"), "expected_date": values.get("expected_date"),
     }
+    for name in MEMBER_DETAILS_FIELDS:
+        member[name] = values.get(name)  # type: ignore[literal-required]
     if added_by is not None:
         member["added_by"] = added_by
     return member
@@ -221,6 +244,28 @@ def _episode(state: FamilyState) -> Episode | None:
 
 def _member_added(state: FamilyState, f: Fact) -> None:
     state["members"][key(f.values["member_id"])] = _member(f.values, f.event_id)
+
+
+def _member_details(state: FamilyState, f: Fact) -> None:
+    """What a ``MemberDetailsRecorded`` states replaces what was known; what it leaves
+    out (None) stands."""
+    member = state["members"].get(key(f.values["member_id"]))
+    if member is None:  # refused when recorded
+        return
+    for name in MEMBER_DETAILS_FIELDS:
+        if f.values.get(name) is not None:
+            member[name] = f.values[name]  # type: ignore[literal-required]
+
+
+def _address(state: FamilyState, f: Fact) -> None:
+    state["addresses"].append({"from_date": f.values["from_date"], "address_lines": list(f.values["address_lines"]),
+                               "postcode": f.values["postcode"], "event_id": f.event_id})
+    state["addresses"].sort(key=lambda a: str(a["from_date"]))
+
+
+def _linked(state: FamilyState, f: Fact) -> None:
+    if f.values["linked_family_id"] not in state["linked_families"]:
+        state["linked_families"].append(f.values["linked_family_id"])
 
 
 def _child_born(state: FamilyState, f: Fact) -> None:
@@ -402,6 +447,9 @@ def _oversight(episode: Episode, f: Fact) -> None:
 HANDLERS: dict[str, Callable[[FamilyState, Fact], None]] = {
     "MemberAdded": _member_added,
     "ChildBorn": _child_born,
+    "MemberDetailsRecorded": _member_details,
+    "AddressRecorded": _address,
+    "FamiliesLinked": _linked,
     "ReferralReceived": _referral,
     "AllocatedToTeam": _team,
     "AllocatedToWorker": _on_episode(_worker),

@@ -42,6 +42,10 @@ Service "during the second stage of pregnancy"; L2266-L2268 "danger to the unbor
 (as an unborn and after birth)"; L1788 case clinics select "unborn babies and children
 under one")."""
 
+# A member's relationship to the family's children (issue 25): how a chronology's "Family"
+# line and a court statement name them ("Cara Stone, mother", with the member's gender).
+Relationship = Literal["parent", "step_parent", "carer", "sibling", "grandparent", "other"]
+
 # DfE CIN census / Annex A gender codes: 0 not known, 1 male, 2 female, 9 not specified.
 Gender = Literal["0", "1", "2", "9"]
 

@@ -121,3 +121,20 @@ def _text_hex(text: str) -> str:
     """A member id as a summary's JSON gives it, in hex (a family's summaries name the
     same few members again and again)."""
     return UUID(text).hex
+
+
+RELATIONSHIP_WORDS = {
+    "parent": ("mother", "father", "parent"), "step_parent": ("stepmother", "stepfather", "step-parent"),
+    "grandparent": ("grandmother", "grandfather", "grandparent"), "sibling": ("sister", "brother", "sibling"),
+    "carer": ("carer", "carer", "carer"), "other": ("other", "other", "other"),
+}
+"""A relationship in words by the member's gender (DfE code 2 female, 1 male, else neither)."""
+
+
+def relationship_word(relationship: str | None, gender: str | None, kind: str | None = None) -> str:
+    """"mother" for a parent recorded female, "step-parent" where the gender is not
+    known; for a child of the family with no relationship recorded, "child"; else ""."""
+    found = RELATIONSHIP_WORDS.get(relationship or "")
+    if found is None:
+        return {"child": "child", "unborn": "unborn child"}.get(kind or "", "")
+    return found[0] if gender == "2" else found[1] if gender == "1" else found[2]

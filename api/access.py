@@ -170,7 +170,7 @@ def log_as(request: Request, action: str) -> None:
         access["action"] = action
 
 
-WITHHELD = frozenset({"name", "date_of_birth"})
+WITHHELD = frozenset({"name", "date_of_birth", "nhs_number", "upn", "council_person_id", "postcode"})
 """Query parameters that are themselves personal data (a search): logged as withheld."""
 
 

@@ -11,6 +11,7 @@ each work their own families, every request carrying a fresh ``Idempotency-Key``
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -256,7 +257,14 @@ async def _drive(base: str, families: int, per_family: int, clients: int) -> tup
     headers = {"Authorization": f"Bearer {mint(SECRET, sub='bench-pat', role='practitioner', team=TEAM)}",
                "Content-Type": "application/json"}
     steps = [(type_name, orjson.dumps({"type": type_name, **fields})) for type_name, fields in commands_of(per_family)]
-    registration = orjson.dumps({"policy": POLICY, "team": TEAM, "members": MEMBERS})
+    registered = itertools.count()
+
+    def registration() -> bytes:
+        """A family whose child is no other's (the same name and date of birth would be
+        answered 409, a possible duplicate): the child's given name numbered."""
+        n = next(registered)
+        members = [{**MEMBERS[0], "given_name": f"Ava {n}"}, *MEMBERS[1:]]
+        return orjson.dumps({"policy": POLICY, "team": TEAM, "members": members})
     latencies: list[float] = []
     shares = [families // clients + (1 if i < families % clients else 0) for i in range(clients)]
 
@@ -273,7 +281,7 @@ async def _drive(base: str, families: int, per_family: int, clients: int) -> tup
         connector = aiohttp.TCPConnector(limit=1)
         async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             for _ in range(share):
-                family = await post(session, "/families", registration)
+                family = await post(session, "/families", registration())
                 for _type_name, body in steps:
                     await post(session, f"/families/{family['family_id']}/commands", body)
 

@@ -125,11 +125,13 @@ def _readers() -> frozenset[str]:
 def search(
     request: Request, actor: Actor, ledger: LedgerDep, read_models: ReadModels, shown: Shown,
     name: str = "", date_of_birth: str = "", id: str = "", team: str = "", worker: str = "", policy: str = "",
+    nhs_number: str = "", upn: str = "", postcode: str = "",
     status: Literal["any", "open", "closed"] = "any", sort: str = "recent",
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    """Find a family: by a member's name or date of birth (the blind index), an id, the
-    team, worker, pack and whether it is open; closed families included."""
+    """Find a family: by a member's name (or former name), date of birth, NHS number or
+    UPN, a postcode it has lived at (the blind index), an id, the team, worker, pack and
+    whether it is open; closed families included."""
     errors: dict[str, str] = {}
     born: date | None = None
     if date_of_birth.strip():
@@ -139,20 +141,23 @@ def search(
             errors["date_of_birth"] = "Enter a date of birth as a real date, for example 2019-03-27"
     found = None
     criteria = {k: v for k, v in {"name": name, "date_of_birth": date_of_birth, "id": id, "team": team,
-                                   "worker": worker, "policy": policy}.items() if v.strip()}
+                                   "worker": worker, "policy": policy, "nhs_number": nhs_number, "upn": upn,
+                                   "postcode": postcode}.items() if v.strip()}
     if not errors:
         try:
             found = find_families(
                 read_models, name=name.strip() or None, date_of_birth=born, family_or_member_id=id.strip() or None,
                 team=own_team(actor, team.strip() or None), worker=worker.strip() or None,
                 policy=policy.strip() or None, status=status, sort=sort, page=page_number, per_page=25,
-                within_team=actor["team"] if actor["role"] in TEAM_ROLES else None)
+                within_team=actor["team"] if actor["role"] in TEAM_ROLES else None,
+                nhs_number=nhs_number.strip() or None, upn=upn.strip() or None, postcode=postcode.strip() or None)
         except InvalidCommand as e:
             errors[_form_field(e.field)] = e.detail
     if found is not None:
         shown(r["family_id"] for r in found["families"])
     form = {"name": name, "date_of_birth": date_of_birth, "id": id, "team": team, "worker": worker,
-            "policy": policy, "status": status, "sort": sort}
+            "policy": policy, "nhs_number": nhs_number, "upn": upn, "postcode": postcode, "status": status,
+            "sort": sort}
     return page(request, "search.html", status=422 if errors else 200, title="Find a family", form=form,
                 errors=errors, found=found, searched=bool(criteria) or status != "any",
                 teams=ledger.teams.all(), policies=policies.policies(ledger)["policies"],
@@ -210,7 +215,7 @@ def family_page(
             chosen = UUID(member.strip())
         except ValueError:
             errors["member"] = "Choose a child from the list"
-    state = families.family(ledger, family_id, known_at)
+    state = families.family(ledger, family_id, known_at, read_models)
     if chosen is not None and all(m["member_id"] != chosen for m in state["members"]):
         errors["member"] = "Choose a member of this family"
         chosen = None

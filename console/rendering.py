@@ -16,6 +16,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from aggregates.wording import relationship_word
+
 HERE = Path(__file__).resolve().parent
 UK = ZoneInfo("Europe/London")
 
@@ -68,6 +70,17 @@ def _label(value: Any) -> str:
     return str(value).replace("_", " ").replace("-", " ") if value is not None else ""
 
 
+def _nhs(value: Any) -> str:
+    """An NHS number as it is read out: 943 476 5919."""
+    text = str(value or "")
+    return f"{text[:3]} {text[3:6]} {text[6:]}" if len(text) == 10 and text.isdigit() else text
+
+
+def _relationship(member: Any) -> str:
+    """A member's relationship to the children in words ("mother", "step-parent", "child")."""
+    return relationship_word(member.get("relationship"), member.get("gender"), member.get("kind"))
+
+
 environment = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -75,7 +88,7 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(day=_day, moment=_moment, iso=_iso, label=_label)
+environment.filters.update(day=_day, moment=_moment, iso=_iso, label=_label, nhs=_nhs, relationship=_relationship)
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

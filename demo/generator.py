@@ -220,6 +220,7 @@ def _record_stories(ledger: Ledger, now: list[datetime], *, families: int, seed:
     staff: dict[str, set[str]] = {p: set() for p in packs}
     used_teams: dict[str, set[str]] = {p: set() for p in packs}
     late_entries = episodes = done = 0
+    finished: list[_Running] = []
     queue: list[tuple[datetime, int, int, Step, _Running]] = []
     order = itertools.count()
     waiting = iter(plans)
@@ -248,6 +249,9 @@ def _record_stories(ledger: Ledger, now: list[datetime], *, families: int, seed:
         if following is not None:
             heapq.heappush(queue, (following.recorded_at, running.index, next(order), following, running))
         else:
+            if _link(ledger, running, finished, now[0]):
+                counts["FamiliesLinked"] += 2
+            finished.append(running)
             done += 1
             by_pack[running.pack] += 1
             episodes += running.story.episodes
@@ -317,6 +321,30 @@ def _record(ledger: Ledger, running: _Running, step: Step) -> None:
         ) from e
     step.event_id = recorded.event_id
     running.events += 1
+
+
+LINK_EVERY = 10
+"""One family in ten whose story ends is found to belong with the one before it (a
+household registered twice, by two routes, before the match was seen)."""
+
+
+def _link(ledger: Ledger, running: _Running, finished: list[_Running], when: datetime) -> bool:
+    """Link the family whose story just ended with the last of its council's to end, as a
+    manager of the team holding it finds they are one household (``FamiliesLinked``,
+    recorded on both)."""
+    same = next((f for f in reversed(finished) if f.pack == running.pack and f.family_id is not None), None)
+    if len(finished) % LINK_EVERY != 1 or running.family_id is None or same is None:
+        return False
+    manager = running.story.team.manager
+    try:
+        ledger.record(running.family_id, "FamiliesLinked", {
+            "linked_family_id": same.family_id,
+            "reason": "The same household was referred by two routes and registered twice before the match "
+                      "was seen; both records kept and linked"}, actor=manager, occurred_at=when)
+    except LedgerError as e:
+        raise DemoRefused(f"demo family {running.index} ({running.pack}, {running.family_id}): FamiliesLinked by "
+                          f"{manager['user_id']} was refused: {e}") from e
+    return True
 
 
 class DemoAlreadyLoaded(ValueError):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from aggregates.identifiers import nhs_check_digit, upn_check_letter
 from demo.people import (
     AGENCIES,
     ATTENDEES,
@@ -113,6 +114,9 @@ class Story:
                  start: datetime, horizon: datetime, features: frozenset[str]) -> None:
         self.index = index
         self.rng = random.Random(f"{seed}:{index}:story")
+        self.people_rng = random.Random(f"{seed}:{index}:people")
+        """Identifiers, addresses and relationships: drawn apart, so the story's own draws
+        (and so its commands and their times) do not depend on them."""
         self.pack = pack
         self.teams = teams
         self.team = team
@@ -223,7 +227,9 @@ class Story:
     def run(self) -> Iterator[Step]:
         """Every step of the family's story, in the order it happened, up to the present."""
         try:
-            yield self.register()
+            registered = self.register()
+            yield registered
+            yield from self.known_details(registered)
             self.whenever(self.day, self.begin_episode)
             while self.agenda:
                 day, prio, _, kind, ep, fn, args = heapq.heappop(self.agenda)
@@ -348,10 +354,51 @@ class Story:
         return worker if worker["team"] == self.team.id else self.duty
 
     def register(self) -> Step:
-        members = [{k: m[k] for k in ("member_id", "given_name", "family_name", "date_of_birth", "kind",
-                                       "gender", "ethnicity")} for m in self.members]
+        """The family as the front door registers it: names and dates of birth, the
+        children's NHS numbers, the adults' relationship to the children, parental
+        responsibility and a telephone number (issue 25)."""
+        rng = self.people_rng
+        mother = self.adults[0]
+        for m in self.members:
+            if m["kind"] == "child":
+                m["nhs_number"] = nhs_number(rng)
+                if rng.random() < 0.3:
+                    m["council_person_id"] = f"{self.pack_id[:3].upper()}{rng.randint(100000, 999999)}"
+            elif m is mother:
+                m.update(relationship="parent", parental_responsibility=True,
+                         phone=f"07700 9{rng.randint(0, 99999):05d}")
+            else:
+                same = m["family_name"] == mother["family_name"]
+                m.update(relationship="parent" if same else "step_parent", parental_responsibility=same)
+        shown = ("member_id", "given_name", "family_name", "date_of_birth", "kind", "gender", "ethnicity",
+                 "nhs_number", "council_person_id", "relationship", "parental_responsibility", "phone")
+        members = [{k: m[k] for k in shown if k in m} for m in self.members]
         return self.step("FamilyRegistered", self.duty, {"team": self.team.id, "members": members,
                                                           "policy": self.pack_id})
+
+    def known_details(self, registered: Step) -> Iterator[Step]:
+        """What the worker records as the family is registered: its address and, for a
+        child of school age, the Unique Pupil Number the school gave (issue 25). Recorded
+        a minute after the registration, without drawing on the story's own randomness."""
+        rng = self.people_rng
+        street = rng.choice(STREETS)
+        town, area, la = TOWNS[self.pack_id]
+        postcode = f"{area}{rng.randint(1, 9)} {rng.randint(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}" \
+                   f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+        lived = london_date(registered.occurred_at) - timedelta(days=rng.randint(30, 2000))
+        yield self._alongside(registered, "AddressRecorded", {
+            "from_date": lived, "address_lines": [f"{rng.randint(1, 120)} {street}", town], "postcode": postcode})
+        for child in self.members:
+            if child["kind"] == "child" and self.age(child) >= 5 and rng.random() < 0.6:
+                yield self._alongside(registered, "MemberDetailsRecorded", {
+                    "member_id": child["member_id"], "upn": upn(rng, la, child["date_of_birth"].year + 4)},
+                    context={"agency": "school", "note": "UPN confirmed by the school office"})
+
+    def _alongside(self, registered: Step, type_name: str, fields: dict[str, Any],
+                   context: dict[str, Any] | None = None) -> Step:
+        recorded = registered.recorded_at + timedelta(minutes=1)
+        self.last_recorded = max(self.last_recorded, recorded)
+        return Step(type_name, registered.occurred_at, recorded, registered.actor, fields, [], context or {})
 
     def open_episode(self) -> Episode:
         self.episodes += 1
@@ -637,6 +684,31 @@ class Story:
 
     def begin_episode(self) -> Iterator[Step]:
         raise NotImplementedError
+
+
+STREETS = ("Church Street", "Station Road", "Victoria Road", "Mill Lane", "Park Avenue", "The Crescent",
+           "Queen Street", "Meadow Way", "Elm Grove", "Chapel Row")
+TOWNS = {  # the town, a postcode area and the authority's number in a UPN (DfE LA codes)
+    "durham-one-point": ("Durham", "DH", 840), "haringey-early-help": ("London", "N", 309),
+    "northamptonshire-0-19": ("Kettering", "NN", 940), "leicestershire-early-help": ("Loughborough", "LE", 855),
+    "southampton-0-19": ("Southampton", "SO", 852),
+}
+"""Made-up addresses in the councils' own towns; the postcodes are well formed, not real."""
+
+
+def nhs_number(rng: random.Random) -> str:
+    """A well-formed NHS number (its check digit right), made up."""
+    while True:
+        first = f"{rng.randint(400000000, 799999999)}"
+        check = nhs_check_digit(first)
+        if check is not None:
+            return first + str(check)
+
+
+def upn(rng: random.Random, la: int, year: int) -> str:
+    """A well-formed Unique Pupil Number issued by authority ``la`` in ``year``, made up."""
+    rest = f"{la:03d}{rng.randint(2000, 7999):04d}{year % 100:02d}{rng.randint(1, 999):03d}"
+    return upn_check_letter(rest) + rest
 
 
 def at(day: date, minutes: int) -> datetime:

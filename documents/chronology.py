@@ -110,7 +110,7 @@ class ChronologyDocument:
     @property
     def details(self) -> list[tuple[str, str]]:
         """The labelled lines under the title."""
-        lines = [("Council", self.council), ("Family", f"{self.family}: {', '.join(self.members)}")]
+        lines = [("Council", self.council), ("Family", f"{self.family}: {'; '.join(self.members)}")]
         if self.child:
             lines.append(("Chronology of", self.child))
         if self.case_number:
@@ -304,7 +304,7 @@ def build(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]], pac
         child = found["name"] + (f", born {exports.long_date(date.fromisoformat(born))}" if born else "")
     return ChronologyDocument(
         profile=profile, title=title, standard=standard, council=pack.council, family=about["family"],
-        members=tuple(f"{m['given_name']} {m['family_name']}" for m in members.values()), child=child,
+        members=tuple(exports.household(members)), child=child,
         case_number=case_number, prepared_by=prepared_by, prepared_on=f"{prepared_on:%d/%m/%Y}",
         as_at=moment(at) + ("" if as_at else " (the latest entry recorded)"), moment=at,
         summary=about["summary"], columns=COLUMNS[profile], rows=cells, notes=notes)

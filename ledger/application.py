@@ -35,7 +35,7 @@ from aggregates.errors import (
     RuleBroken,
     VersionConflict,
 )
-from aggregates.events import FamilyEvent, FamilyRegistered, MemberAdded, payload_fields
+from aggregates.events import MEMBER_DETAILS_FIELDS, FamilyEvent, FamilyRegistered, MemberAdded, payload_fields
 from aggregates.family import Family
 from aggregates.vocabulary import ERASURE_REASONS, WRITING_ROLES
 from ledger import deadlines as deadline_engine
@@ -214,6 +214,7 @@ class Ledger(Application[UUID]):
         actor: dict[str, str],
         occurred_at: datetime | None = None,
         idempotency: Idempotency | None = None,
+        not_duplicate_of: list[UUID] | None = None,
     ) -> Recorded:
         """Register a new family. Its Idempotency-Key is looked up only if it is not
         recorded (as a command's, ``_record_once``): a retry collides on the key as it saves."""
@@ -222,12 +223,15 @@ class Ledger(Application[UUID]):
             pack = self.pack(policy)
             if actor.get("team") == team:
                 self.teams.require(team, "team")
-            members = [{**m, "member_id": m.get("member_id") or self.new_id()} for m in members]
+            # A detail not given (None) is left out of the stored member: most have none.
+            members = [{**{k: v for k, v in m.items() if v is not None or k not in MEMBER_DETAILS_FIELDS},
+                        "member_id": m.get("member_id") or self.new_id()} for m in members]
             family = Family.register(
                 family_id=self.new_id(),
                 envelope=self._envelope(pack, actor, occurred_at, about=[], context={}),
                 team=team,
                 members=members,
+                not_duplicate_of=not_duplicate_of,
             )
             with self._writing():
                 recorded = self._save(family, actor, idempotency)
@@ -238,6 +242,16 @@ class Ledger(Application[UUID]):
             raise
         self._announce(recorded)
         return Recorded(**{**recorded.__dict__, "members": tuple(members)})
+
+    def may_register(self, *, policy: str, team: str, actor: dict[str, str]) -> None:
+        """Whether ``actor`` may register a family for ``team`` under ``policy`` at all,
+        refused as ``register_family`` would: asked before anything is looked up for the
+        registration (possible duplicates are no business of someone who may not make it)."""
+        self._check_writer(actor)
+        self.pack(policy)
+        Family.check_registrar(team, actor)
+        if actor.get("team") == team:
+            self.teams.require(team, "team")
 
     def record(
         self,
@@ -397,7 +411,26 @@ class Ledger(Application[UUID]):
             self._check_member_new(fields["member_id"], "member_id", family)
         envelope = self._envelope(pack, actor, occurred_at, about=about or [], context=context or {})
         family.record(type_name, fields, envelope, pack)
+        if type_name == "FamiliesLinked":
+            other = self._linkable(fields["linked_family_id"])
+            other.link_back(family.id, fields["reason"], {
+                **envelope, "event_id": self.new_id(), "policy": other.policy,
+                "policy_version": self.pack(other.policy).version, "about": []})
+            return self._save(family, actor, idempotency, also=other)
         return self._save(family, actor, idempotency)
+
+    def _linkable(self, family_id: UUID) -> Family:
+        """A family another is linked with: on the record and not erased (a link to an
+        erased family could only say that something of it was once known)."""
+        try:
+            other = self.family(family_id)
+        except NotFound:
+            raise InvalidCommand(f"linked_family_id: no family {family_id} is on the record",
+                                 field="linked_family_id") from None
+        if getattr(other, "erased", None) is not None:
+            raise InvalidCommand(f"linked_family_id: the personal data of family {family_id} was erased; it is "
+                                 "not linked with another", field="linked_family_id")
+        return other
 
     # -- queries ----------------------------------------------------------------------
 
@@ -636,9 +669,10 @@ class Ledger(Application[UUID]):
                                  field=field)
 
     def _save(self, family: Family, actor: dict[str, str], idempotency: Idempotency | None, *,
-              project_inline: bool = True) -> Recorded:
+              project_inline: bool = True, also: Family | None = None) -> Recorded:
         """Store the family's new events, with its idempotency row, member ids, hash rows
-        and (``inline``, ``project_inline``) the read models' rows, in one transaction."""
+        and (``inline``, ``project_inline``) the read models' rows, in one transaction;
+        ``also``: another family's new events with them (the other side of a link)."""
         pending = family.pending_events[-1]
         record = None
         if idempotency is not None:
@@ -650,7 +684,7 @@ class Ledger(Application[UUID]):
                    for m in (getattr(e, "members", None) or ([{"member_id": e.member_id}]  # type: ignore[attr-defined]
                                                              if e.type == "MemberAdded" else []))]  # type: ignore[attr-defined]
         try:
-            recordings, projected = self._store(family, record, members, project_inline)
+            recordings, projected = self._store(family, record, members, project_inline, also)
         except IntegrityError:
             raise VersionConflict(
                 "the family changed while this command was being recorded: read it again and retry"
@@ -662,7 +696,7 @@ class Ledger(Application[UUID]):
             if found is None:
                 raise
             return found
-        last = recordings[-1]
+        last = [r for r in recordings if r.domain_event.originator_id == family.id][-1]
         return Recorded(
             event_id=pending.event_id,  # type: ignore[attr-defined]
             family_id=family.id,
@@ -682,7 +716,7 @@ class Ledger(Application[UUID]):
                 self._writers -= 1
 
     def _store(self, family: Family, record: IdempotencyRecord | None, members: list[tuple[str, str]],
-               project_inline: bool) -> tuple[list[Any], bool]:
+               project_inline: bool, also: Family | None = None) -> tuple[list[Any], bool]:
         """``save``, and whether the read models took the events in its transaction
         (``inline``: called by the recorder once the ledger's own rows are written). If
         the save fails after they did, what they hold in memory of the family is dropped:
@@ -694,21 +728,23 @@ class Ledger(Application[UUID]):
         the commits takes their events together, a page for many (measured at 16 clients:
         SQLite 80 against 100 commands/s, PostgreSQL 48 against 63, ADR 0040)."""
         inline = self.inline if project_inline and self._writers <= 1 else None
+        families = [family] if also is None else [family, also]
         if inline is None:
-            return self.save(family, idempotency=record, members=members), False
-        events, projected = list(family.pending_events), False
+            return self.save(*families, idempotency=record, members=members), False
+        events, projected = [e for f in families for e in f.pending_events], False
+        ids = {f.id for f in families}
 
         def project(cursor: Any, positions: Sequence[int]) -> None:
             nonlocal projected
             if projected:  # the transaction is being tried again: the first one's rows are gone
-                inline.undo({family.id})
+                inline.undo(ids)
             projected = inline.within(cursor, positions, events)  # type: ignore[arg-type]
 
         try:
-            return self.save(family, idempotency=record, members=members, project=project), projected
+            return self.save(*families, idempotency=record, members=members, project=project), projected
         except BaseException:
             if projected:
-                inline.undo({family.id})
+                inline.undo(ids)
             raise
 
     def _committed(self, family_id: UUID, version: int, event_id: UUID) -> Recorded | None:
@@ -732,6 +768,11 @@ class Ledger(Application[UUID]):
                 if time.monotonic() >= deadline:
                     return None
                 time.sleep(0.2)
+
+    def already_recorded(self, actor: dict[str, str], idempotency: Idempotency | None) -> bool:
+        """Whether the request this Idempotency-Key came with was recorded already (a retry
+        is answered what the first answer was, whatever has been recorded since)."""
+        return self._idempotent(actor, idempotency) is not None
 
     def _idempotent(self, actor: dict[str, str], idempotency: Idempotency | None) -> IdempotencyRecord | None:
         """What this caller's Idempotency-Key recorded before, or None if the key is new

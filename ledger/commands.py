@@ -39,7 +39,8 @@ from pydantic import (
 
 from aggregates import events as ev
 from aggregates.errors import InvalidCommand
-from aggregates.vocabulary import Ethnicity, Gender, MemberKind
+from aggregates.identifiers import Email, FormerName, NhsNumber, PersonId, Phone, Upn
+from aggregates.vocabulary import Ethnicity, Gender, MemberKind, Relationship
 from ledger.context import CONTEXT_FIELDS, ChronologyContext
 
 GENERATED_IDS = {"episode_id", "assessment_id", "plan_id", "member_id"}
@@ -173,6 +174,16 @@ class MemberIn(Checked):
     gender: Gender | None = Field(default=None, description="DfE code: 0 not known, 1 male, 2 female, 9 not specified.")
     ethnicity: Ethnicity | None = Field(
         default=None, description="DfE ethnicity code, e.g. WBRI (Ofsted Annex A, CIN census).")
+    nhs_number: NhsNumber | None = Field(default=None, description="10 digits, the last a modulus-11 check digit.")
+    upn: Upn | None = Field(default=None, description="Unique Pupil Number: 13 characters, the first a check letter.")
+    council_person_id: PersonId | None = Field(default=None, description="The council's own id for the person.")
+    former_names: Annotated[list[FormerName], Field(max_length=20)] | None = Field(
+        default=None, description="Other names the person has been known by.")
+    phone: Phone | None = None
+    email: Email | None = None
+    relationship: Relationship | None = Field(default=None, description="Their relationship to the children.")
+    parental_responsibility: bool | None = Field(
+        default=None, description="Whether they hold parental responsibility for the children.")
 
 
 class RegisterFamily(Checked):
@@ -182,6 +193,9 @@ class RegisterFamily(Checked):
     team: ShortText
     members: list[MemberIn] = Field(min_length=1, max_length=50)
     occurred_at: AwareDatetime | None = None
+    not_duplicate_of: list[UUID] = Field(default_factory=list, max_length=50, description=(
+        "The families a registration was answered with as possible matches (409) that the caller has "
+        "checked and says this family is not: recorded, with who said so."))
 
 
 class RegistrationFacts(ChronologyContext, Checked):

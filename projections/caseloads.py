@@ -102,12 +102,14 @@ by team, and in each the latest entry first. No two families share a last positi
 the family id breaks ties of registration, so pages never overlap."""
 
 
-def search(tx: Tx, *, tokens: Sequence[str] = (), families: Sequence[str] | None = None, team: str | None = None,
+def search(tx: Tx, *, tokens: Sequence[str] = (), family_tokens: Sequence[str] = (),
+           families: Sequence[str] | None = None, team: str | None = None,
            worker: str | None = None, policy: str | None = None, status: str | None = None,
            sort: str = "recent", limit: int = 25, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
     """The families meeting every criterion given, never an erased one: how many, and
     the rows of ``limit`` of them from ``offset`` in ``sort`` order. ``tokens``: blind
-    tokens one member of the family has all of (``people.wanted``); ``families``: hex
+    tokens one member of the family has all of (``people.wanted``); ``family_tokens``:
+    the family's own (postcodes it has lived at, ``people.wanted_postcode``); ``families``: hex
     ids, the family must be one of them; ``status``: ``open``, ``closed`` or ``no_episode``. Narrowed,
     counted and paged by the database, through its indexes."""
     where, args = ["c.erased = 0"], []
@@ -118,6 +120,10 @@ def search(tx: Tx, *, tokens: Sequence[str] = (), families: Sequence[str] | None
         args += list(families)
     if tokens:
         sql, more = people.having_all(tokens, select=("family_id",))
+        where.append(f"c.family_id IN ({sql})")
+        args += more
+    if family_tokens:
+        sql, more = people.at_postcode(family_tokens)
         where.append(f"c.family_id IN ({sql})")
         args += more
     for column, value in (("team", team), ("worker", worker), ("policy", policy)):

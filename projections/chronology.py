@@ -30,8 +30,7 @@ from uuid import UUID
 
 import orjson
 
-from aggregates.corrections import MEMBER_DETAILS
-from aggregates.events import VOCABULARY, FamilyEvent, payload_fields
+from aggregates.events import MEMBER_DETAILS_FIELDS, VOCABULARY, FamilyEvent, payload_fields
 from aggregates.wording import TOKEN, staff_names
 from ledger.calendar import LONDON, start_of_day
 from ledger.deadlines import late_rules
@@ -51,7 +50,8 @@ COLUMNS = (
     "note", "reference", "significant", "about", "late", "data", "corrections", "actor_name", "actor_job_title",
 )
 JSON_COLUMNS = ("about", "late", "data", "corrections")
-MEMBER_COLUMNS = ("family_id", "member_id", "given_name", "family_name", "kind", "date_of_birth", "added_by")
+MEMBER_COLUMNS = ("family_id", "member_id", "given_name", "family_name", "kind", "date_of_birth", "added_by",
+                  "details")
 CSV_HEADER = (
     "date", "time", "event", "summary", "source", "role", "team", "agency", "significance",
     "impact on child", "action taken", "recorded at", "recorded by", "late entry", "corrections",
@@ -200,53 +200,66 @@ def correct(row: ChronologyRow, correction: FamilyEvent, pack: Pack, *, words: b
     return row
 
 
-def members_of(event: FamilyEvent) -> list[dict[str, Any]]:
-    """The people a registration or MemberAdded event puts on the record."""
-    if event.type == "FamilyRegistered":
-        persons = event.members  # type: ignore[attr-defined]
-    elif event.type == "MemberAdded":
-        persons = [{name: getattr(event, name) for name in payload_fields(type(event))}]
-    else:
-        return []
-    return [{
-        "member_id": hexid(p["member_id"]), "given_name": p["given_name"], "family_name": p["family_name"],
-        "kind": p["kind"], "date_of_birth": p["date_of_birth"].isoformat() if p.get("date_of_birth") else None,
-        "added_by": event.event_id.hex,
-    } for p in persons]
+PEOPLE_TYPES = frozenset(name for name, cls in VOCABULARY.items() if cls.about_people)
+"""The entries that say who the family's members are, what is known of them and where
+the family lives (``FamilyEvent.about_people``): the members' rows and the person index
+are worked out from them."""
+DETAILS = ("gender", *MEMBER_DETAILS_FIELDS)
+"""What a member's row keeps beside their name and date of birth (``details``, sealed)."""
 
 
-def born(member: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """A member as a ``ChildBorn`` (its values, corrections applied) leaves them: a child,
-    with the date of birth and the given name it gives."""
-    dob = values.get("date_of_birth")
-    member = {**member, "kind": "child", "date_of_birth": dob.isoformat() if isinstance(dob, date) else dob}
-    if values.get("given_name"):
-        member["given_name"] = values["given_name"]
-    return member
+def people_of(rows: Iterable[ChronologyRow]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """A family's members (by hex id) and the postcodes of its address history, from its
+    rows (corrections applied) in the order they were recorded: one rule for the read
+    model and for a fold, so a correction of any of them is a matter of working it out
+    again. A member is their registration's or MemberAdded's values, a birth, and each
+    ``MemberDetailsRecorded`` over what was known (a field it leaves out stands)."""
+    members: dict[str, dict[str, Any]] = {}
+    postcodes: list[str] = []
+    for row in sorted((r for r in rows if r["type"] in PEOPLE_TYPES), key=lambda r: r["version"]):
+        data, kind = row["data"], row["type"]
+        if kind == "FamilyRegistered" or kind == "MemberAdded":
+            for person in data.get("members", []) if kind == "FamilyRegistered" else [data]:
+                key = hexid(person["member_id"]) or ""
+                members[key] = {
+                    "member_id": key, "given_name": person.get("given_name") or "",
+                    "family_name": person.get("family_name") or "", "kind": person.get("kind") or "child",
+                    "date_of_birth": person.get("date_of_birth"), "added_by": row["event_id"],
+                    **{name: person.get(name) for name in DETAILS}}
+        elif kind == "ChildBorn" or kind == "MemberDetailsRecorded":
+            member = members.get(hexid(data.get("member_id")) or "")
+            if member is None:
+                continue
+            if kind == "ChildBorn":
+                member.update(kind="child", date_of_birth=data.get("date_of_birth"))
+                for name in ("given_name", "gender"):
+                    if data.get(name):
+                        member[name] = data[name]
+            else:
+                member.update({name: data[name] for name in MEMBER_DETAILS_FIELDS if data.get(name) is not None})
+        elif data.get("postcode"):
+            postcodes.append(str(data["postcode"]))
+    return members, postcodes
 
 
-def _corrected_members(correction: FamilyEvent, added: Sequence[dict[str, Any]]) -> list[str]:
-    """Which of the members an entry added (``added``) a correction of it changes: the one
-    it names, or, for a MemberAdded, its member; none for a registration naming no one."""
-    member = getattr(correction, "member", None)
-    if member is not None:
-        return [m["member_id"] for m in added if m["member_id"] == member.hex]
-    return [m["member_id"] for m in added if len(added) == 1 and _details(correction)]
+def links_of(event: FamilyEvent) -> list[tuple[str, str, str]]:
+    """A FamiliesLinked's rows: from the family it was recorded on, and back."""
+    this, other = event.originator_id.hex, event.linked_family_id.hex  # type: ignore[attr-defined]
+    return [(this, other, event.event_id.hex), (other, this, event.event_id.hex)]
 
 
-def _details(correction: FamilyEvent) -> dict[str, Any]:
-    return {k: v for k, v in dict(correction.changes).items() if k in MEMBER_DETAILS}  # type: ignore[attr-defined]
+def linked_families(tx: Tx, family_id: UUID) -> list[UUID]:
+    """The families linked with this one, whichever of the two the link was recorded on."""
+    return [UUID(r["linked_family_id"]) for r in tx.rows(
+        "SELECT DISTINCT linked_family_id FROM {family_links} WHERE family_id = ? ORDER BY linked_family_id",
+        (family_id.hex,))]
 
 
-def _corrected_member(member: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    member = dict(member)
-    for name in ("given_name", "family_name", "kind"):
-        if name in changes:
-            member[name] = changes[name]
-    if "date_of_birth" in changes:
-        dob = changes["date_of_birth"]
-        member["date_of_birth"] = dob.isoformat() if isinstance(dob, date) else dob
-    return member
+def member_values(family_id: str, member: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A member's row in ``MEMBER_COLUMNS`` order, their details as JSON text."""
+    details = {name: member[name] for name in DETAILS if member.get(name) is not None}
+    return (family_id, member["member_id"], member["given_name"], member["family_name"], member["kind"],
+            member["date_of_birth"], member["added_by"], orjson.dumps(details).decode())
 
 
 def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *, words: bool = True,
@@ -256,27 +269,16 @@ def fold(events: Iterable[FamilyEvent], packs: dict[str, Pack], *, words: bool =
     rebuild's load). ``words=False``: without summaries and late-entry checks (see
     ``entry``); ``positions``: each version's position in the log (else the version)."""
     rows: dict[str, ChronologyRow] = {}
-    members: dict[str, dict[str, Any]] = {}
     for event in events:
         pack = packs[event.policy]
-        kind = event.type
-        if kind == "EntryCorrected":
+        if event.type == "EntryCorrected":
             target = event.corrects.hex  # type: ignore[attr-defined]
             if target in rows:
                 rows[target] = correct(rows[target], event, pack, words=words)
-                if rows[target]["type"] == "ChildBorn" and hexid(rows[target]["data"]["member_id"]) in members:
-                    key = hexid(rows[target]["data"]["member_id"]) or ""
-                    members[key] = born(members[key], rows[target]["data"])
-            for key in _corrected_members(event, [m for m in members.values() if m["added_by"] == target]):
-                members[key] = _corrected_member(members[key], _details(event))
             continue
-        for member in members_of(event):
-            members[member["member_id"]] = member
-        if kind == "ChildBorn" and event.member_id.hex in members:  # type: ignore[attr-defined]
-            key = event.member_id.hex  # type: ignore[attr-defined]
-            members[key] = born(members[key], {n: getattr(event, n) for n in payload_fields(type(event))})
         version = event.originator_version
         rows[event.event_id.hex] = entry(event, positions[version] if positions else version, pack, words=words)
+    members, _ = people_of(rows.values())
     return ordered(rows.values()), members
 
 
@@ -289,14 +291,15 @@ def ordered(rows: Iterable[ChronologyRow]) -> list[ChronologyRow]:
 
 class ChronologyModel(ReadModel):
     name = "chronology"
-    tables = ("chronology", "chronology_members", "person_index")
+    tables = ("chronology", "chronology_members", "person_index", "family_links")
     loading_indexes = ("person_index_member",)  # people.index rewrites a member's rows by member_id
     sealed: ClassVar[TableColumns] = {
         "chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
-        "chronology_members": ("given_name", "family_name", "date_of_birth")}
-    version = 5  # 3: person_index keyed (token, family_id, member_id), for the search for families;
+        "chronology_members": ("given_name", "family_name", "date_of_birth", "details")}
+    version = 6  # 3: person_index keyed (token, family_id, member_id), for the search for families;
     # 4: the recorder's name and job title from the envelope (actor_name, actor_job_title), summaries naming
-    # staff as {w:...} tokens; 5: instants in the one shape, ...000000Z (ADR 0036)
+    # staff as {w:...} tokens; 5: instants in the one shape, ...000000Z (ADR 0036); 6: members' details
+    # (identifiers, contact, relationship) and the index's identifier and postcode tokens (issue 25)
 
     def ddl(self) -> list[str]:
         return [
@@ -310,8 +313,11 @@ class ChronologyModel(ReadModel):
             "CREATE INDEX chronology_family{ix} ON {chronology} (family_id, occurred_at, version)",
             "CREATE TABLE {chronology_members} (family_id TEXT NOT NULL, member_id TEXT NOT NULL, "
             "given_name TEXT NOT NULL, family_name TEXT NOT NULL, kind TEXT NOT NULL, date_of_birth TEXT, "
-            "added_by TEXT NOT NULL, PRIMARY KEY (family_id, member_id))",
+            "added_by TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (family_id, member_id))",
             *people.ddl(),
+            # Both ways: a FamiliesLinked recorded on one family shows on the other's too.
+            "CREATE TABLE {family_links} (family_id TEXT NOT NULL, linked_family_id TEXT NOT NULL, "
+            "event_id TEXT NOT NULL, PRIMARY KEY (family_id, linked_family_id, event_id))",
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
@@ -324,16 +330,15 @@ class ChronologyModel(ReadModel):
             pack = context.packs[event.policy]
             if event.type == "EntryCorrected":
                 self._flush(tx, inserts, context)
-                self._correct(tx, event, pack, context)
+                if self._correct(tx, event, pack, context) in PEOPLE_TYPES:
+                    self._people(tx, event.originator_id.hex, context)
                 continue
-            for member in members_of(event):
-                self._flush(tx, inserts, context)
-                self._member(tx, {"family_id": event.originator_id.hex, **member}, context)
-            if event.type == "ChildBorn":
-                self._flush(tx, inserts, context)
-                self._born(tx, event.originator_id.hex, {n: getattr(event, n) for n in payload_fields(type(event))},
-                           context)
             inserts.append(_values(entry(event, change.position, pack)))
+            if event.type == "FamiliesLinked":
+                tx.many("INSERT INTO {family_links} VALUES (?,?,?) ON CONFLICT DO NOTHING", links_of(event))
+            if event.type in PEOPLE_TYPES:
+                self._flush(tx, inserts, context)
+                self._people(tx, event.originator_id.hex, context)
         self._flush(tx, inserts, context)
 
     @staticmethod
@@ -347,18 +352,20 @@ class ChronologyModel(ReadModel):
         rows: list[tuple[Any, ...]] = []
         members: list[tuple[Any, ...]] = []
         index: list[tuple[str, str, str]] = []
+        links = [link for c in changes if c.event.type == "FamiliesLinked" for link in links_of(c.event)]
         for family_id, stream in families.items():
-            found, people_of = fold([c.event for c in stream], context.packs,
+            found, _ = fold([c.event for c in stream], context.packs,
                                     positions={c.event.originator_version: c.position for c in stream})
             context.folded[family_id] = found
             rows += map(_values, found)
-            for member in people_of.values():
-                members.append((family_id.hex, *(member[c] for c in MEMBER_COLUMNS[1:])))
-                index += people.rows(context.sealer.index_key, family_id.hex, member["member_id"],
-                                     member["given_name"], member["family_name"], member["date_of_birth"])
+            found_members, postcodes = people_of(found)
+            for member in found_members.values():
+                members.append(member_values(family_id.hex, member))
+            index += people.rows(context.sealer.index_key, family_id.hex, found_members.values(), postcodes)
         tx.insert("chronology", context.seal_rows("chronology", COLUMNS, rows), bulk=True)
         tx.insert("chronology_members", context.seal_rows("chronology_members", MEMBER_COLUMNS, members), bulk=True)
         tx.insert("person_index", index, bulk=True)
+        tx.many("INSERT INTO {family_links} VALUES (?,?,?) ON CONFLICT DO NOTHING", links)
 
     @staticmethod
     def _flush(tx: Tx, inserts: list[tuple[Any, ...]], context: Context) -> None:
@@ -367,39 +374,32 @@ class ChronologyModel(ReadModel):
         inserts.clear()
 
     @staticmethod
-    def _member(tx: Tx, member: dict[str, Any], context: Context) -> None:
-        """A member's row (sealed) and their blind index rows, written afresh."""
-        sealed = context.sealer.seal_row("chronology_members", member)
-        tx.run("INSERT INTO {chronology_members} VALUES (?,?,?,?,?,?,?) "
-               "ON CONFLICT (family_id, member_id) DO UPDATE SET given_name=excluded.given_name, "
-               "family_name=excluded.family_name, kind=excluded.kind, date_of_birth=excluded.date_of_birth",
-               tuple(sealed[c] for c in MEMBER_COLUMNS))
-        people.index(tx, context.sealer.index_key, member["family_id"], member["member_id"], member["given_name"],
-                     member["family_name"], member["date_of_birth"])
+    def _people(tx: Tx, family_id: str, context: Context) -> None:
+        """The family's members' rows (sealed) and its index rows, worked out afresh from
+        its rows that say who its members are (``people_of``)."""
+        found = [_decoded(r) for r in context.sealer.open_rows("chronology", tx.rows(
+            f"SELECT * FROM {{chronology}} WHERE family_id = ? AND type IN ({','.join('?' * len(PEOPLE_TYPES))})",
+            (family_id, *sorted(PEOPLE_TYPES))))]
+        members, postcodes = people_of(found)
+        tx.run("DELETE FROM {chronology_members} WHERE family_id = ?", (family_id,))
+        tx.many(f"INSERT INTO {{chronology_members}} VALUES ({','.join('?' * len(MEMBER_COLUMNS))})",
+                context.seal_rows("chronology_members", MEMBER_COLUMNS,
+                                  [member_values(family_id, m) for m in members.values()]))
+        tx.run("DELETE FROM {person_index} WHERE family_id = ?", (family_id,))
+        tx.many("INSERT INTO {person_index} VALUES (?,?,?)",
+                people.rows(context.sealer.index_key, family_id, members.values(), postcodes))
 
-    def _born(self, tx: Tx, family_id: str, values: Mapping[str, Any], context: Context) -> None:
-        """An unborn member's row (and blind index rows) once they are born."""
-        found = tx.rows("SELECT * FROM {chronology_members} WHERE family_id = ? AND member_id = ?",
-                        (family_id, hexid(values["member_id"])))
-        for member in context.sealer.open_rows("chronology_members", found):
-            self._member(tx, born(dict(member), values), context)
-
-    def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack, context: Context) -> None:
+    def _correct(self, tx: Tx, correction: FamilyEvent, pack: Pack, context: Context) -> str | None:
+        """The corrected entry's row made again; the type of the entry (None if unknown)."""
         target = correction.corrects.hex  # type: ignore[attr-defined]
         found = tx.one("SELECT * FROM {chronology} WHERE event_id = ?", (target,))
-        if found is not None:
-            row = correct(_decoded(context.sealer.open_rows("chronology", [found])[0]), correction, pack)
-            tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
-            tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})",
-                   context.seal_rows("chronology", COLUMNS, [_values(row)])[0])
-            if row["type"] == "ChildBorn":
-                self._born(tx, correction.originator_id.hex, row["data"], context)
-        added = context.sealer.open_rows("chronology_members", tx.rows(
-            "SELECT * FROM {chronology_members} WHERE family_id = ? AND added_by = ?",
-            (correction.originator_id.hex, target)))
-        for key in _corrected_members(correction, added):
-            member = next(m for m in added if m["member_id"] == key)
-            self._member(tx, _corrected_member(member, _details(correction)), context)
+        if found is None:
+            return None
+        row = correct(_decoded(context.sealer.open_rows("chronology", [found])[0]), correction, pack)
+        tx.run("DELETE FROM {chronology} WHERE event_id = ?", (target,))
+        tx.run(f"INSERT INTO {{chronology}} VALUES ({','.join('?' * len(COLUMNS))})",
+               context.seal_rows("chronology", COLUMNS, [_values(row)])[0])
+        return row["type"]
 
 
 def _values(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -458,13 +458,20 @@ def entry_kinds(tx: Tx, family_id: UUID, event_ids: Sequence[UUID]) -> dict[str,
 
 
 def members_stored(tx: Tx, family_ids: Sequence[str], sealer: Sealer) -> dict[str, dict[str, Any]]:
-    """Some families' members (by member hex id), opened."""
+    """Some families' members (by member hex id), opened, their details beside their names."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(family_ids), 500):
         part = list(family_ids[start:start + 500])
         rows = tx.rows(f"SELECT * FROM {{chronology_members}} WHERE family_id IN ({','.join('?' * len(part))})", part)
-        found.update({m["member_id"]: m for m in sealer.open_rows("chronology_members", rows)})
+        found.update({m["member_id"]: _opened(m) for m in sealer.open_rows("chronology_members", rows)})
     return found
+
+
+def _opened(member: dict[str, Any]) -> dict[str, Any]:
+    """A member's row with their details (JSON text; "[erased]" once erased) as fields."""
+    text = member.pop("details", None)
+    details = orjson.loads(text) if isinstance(text, str) and text.startswith("{") else {}
+    return {**member, **{name: details.get(name) for name in DETAILS}}
 
 
 def member_family(tx: Tx, member_id: UUID) -> UUID | None:

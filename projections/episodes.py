@@ -48,7 +48,7 @@ ASSESSMENT_COLUMNS = (
     "completion_date", "until_date", "organisation", "policy",
 )
 CHILD_COLUMNS = ("family_id", "person_id", "given_name", "family_name", "date_of_birth", "gender", "ethnicity",
-                 "kind", "expected_date")
+                 "kind", "expected_date", "unique_id")
 
 
 def completed_by(pack: Pack) -> str:
@@ -114,7 +114,16 @@ def _child(family_id: str, person: dict[str, Any]) -> dict[str, Any]:
     return {"family_id": family_id, "person_id": hexid(person["member_id"]), "given_name": person["given_name"],
             "family_name": person["family_name"], "date_of_birth": _iso(person.get("date_of_birth")),
             "gender": person.get("gender"), "ethnicity": person.get("ethnicity"), "kind": person["kind"],
-            "expected_date": _iso(person.get("expected_date"))}
+            "expected_date": _iso(person.get("expected_date")), "council_person_id": person.get("council_person_id"),
+            "upn": person.get("upn"), "unique_id": unique_id(person)}
+
+
+def unique_id(person: Mapping[str, Any]) -> str | None:
+    """The id the returns know a child by, where one is recorded: the council's own person
+    id (the case management system's, which Annex A's "child unique ID" and the SSD's
+    person id are in a council's own returns), else the child's UPN; None for the
+    ledger's own id to stand in."""
+    return person.get("council_person_id") or person.get("upn") or None
 
 
 CHILD_KINDS = frozenset({"child", "unborn"})
@@ -170,6 +179,11 @@ def walk(rows: Iterable[Mapping[str, Any]], pack: Pack) -> tuple[list[Episode], 
                         current.children.append(key)
                 else:
                     children.pop(key, None)
+        elif kind == "MemberDetailsRecorded":
+            child = children.get(hexid(data["member_id"]) or "")
+            if child is not None:
+                child.update({n: data[n] for n in ("council_person_id", "upn") if data.get(n) is not None})
+                child["unique_id"] = unique_id(child)
         elif kind == "ChildBorn":
             key = hexid(data["member_id"]) or ""
             if key in children:
@@ -271,9 +285,9 @@ class EpisodesModel(PerFamilyModel):
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")
     sealed: ClassVar[TableColumns] = {
-        "early_help_children": ("given_name", "family_name", "date_of_birth", "expected_date")}
-    version = 4  # 4: the referral's reason category (not its free text), unborn children, the council's own
-    # assessments without an organisation name (named at export)
+        "early_help_children": ("given_name", "family_name", "date_of_birth", "expected_date", "unique_id")}
+    version = 5  # 4: the referral's reason category (not its free text), unborn children, the council's own
+    # assessments without an organisation name (named at export); 5: a child's unique id for the returns
     columns: ClassVar[TableColumns] = {
         "early_help_episodes": EPISODE_COLUMNS, "early_help_assessments": ASSESSMENT_COLUMNS,
         "early_help_children": CHILD_COLUMNS}
@@ -292,7 +306,8 @@ class EpisodesModel(PerFamilyModel):
             "CREATE INDEX early_help_assessments_dates{ix} ON {early_help_assessments} (start_date, until_date)",
             "CREATE TABLE {early_help_children} (family_id TEXT NOT NULL, person_id TEXT NOT NULL, "
             "given_name TEXT NOT NULL, family_name TEXT NOT NULL, date_of_birth TEXT, gender TEXT, "
-            "ethnicity TEXT, kind TEXT NOT NULL, expected_date TEXT, PRIMARY KEY (family_id, person_id))",
+            "ethnicity TEXT, kind TEXT NOT NULL, expected_date TEXT, unique_id TEXT, "
+            "PRIMARY KEY (family_id, person_id))",
         ]
 
     def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:

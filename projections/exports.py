@@ -22,6 +22,7 @@ import orjson
 
 from aggregates.events import VOCABULARY
 from aggregates.vocabulary import MANAGEMENT_ROLES, REASON_CATEGORIES
+from aggregates.wording import relationship_word
 from ledger.calendar import LONDON
 from ledger.moments import instant, local_instant
 from ledger.policies.schema import Pack
@@ -236,6 +237,21 @@ def _name(member: dict[str, Any]) -> str:
     return f"{member['given_name']} {member['family_name']}"
 
 
+def household(members: dict[str, dict[str, Any]]) -> list[str]:
+    """The family's members as a chronology's "Family" line lists them: each with their
+    relationship to the children where recorded ("Cara Stone, mother"), a child as a child,
+    and who holds parental responsibility; the children first, the eldest first, then the
+    adults."""
+    found = []
+    for m in sorted(members.values(), key=lambda m: (m.get("kind") not in ("child", "unborn"),
+                                                    str(m.get("date_of_birth") or "9999"), _name(m))):
+        word = relationship_word(m.get("relationship"), m.get("gender"), m.get("kind"))
+        if m.get("parental_responsibility") and m.get("kind") == "adult":
+            word = f"{word} (parental responsibility)" if word else "parental responsibility"
+        found.append(_name(m) + (f", {word}" if word else ""))
+    return found
+
+
 def involvement(rows: Sequence[Mapping[str, Any]], members: dict[str, dict[str, Any]], pack: Pack,
                 member: UUID | None, moment: datetime) -> dict[str, Any]:
     """The succinct summary of the length of the council's involvement with the family
@@ -299,7 +315,8 @@ def chronology(rows: Sequence[ChronologyRow], members: dict[str, dict[str, Any]]
     title, standard = TITLES[profile]
     heading = {
         "title": title, "standard": standard, "council": pack.council, "family_id": str(family_id),
-        "family": about["family"], "members": [_name(m) for m in members.values()], "child": about["child"],
+        "family": about["family"], "members": [_name(m) for m in members.values()],
+        "household": household(members), "child": about["child"],
         "as_at": instant(moment), "as_at_local": local_instant(moment), "as_at_requested": as_at is not None,
         "case_number": case_number, "involvement": about["summary"], "episodes": about["episodes"],
     }
@@ -413,7 +430,8 @@ def annex_a(assessments: Sequence[dict[str, Any]], first: date, last: date, fmt:
         unborn = r.get("kind") == "unborn"
         born = r.get("expected_date") if unborn else r["date_of_birth"]
         rows.append({
-            "child_unique_id": str(UUID(r["person_id"])), "gender": r["gender"], "ethnicity": r["ethnicity"],
+            "child_unique_id": r.get("unique_id") or str(UUID(r["person_id"])), "gender": r["gender"],
+            "ethnicity": r["ethnicity"],
             "date_of_birth": born, "age_of_child_years": age_in_years(_day(born), last, unborn=unborn),
             "assessment_start_date": r["start_date"], "assessment_completion_date": r["completion_date"],
             "organisation_completing_assessment": r["organisation"] or council.organisation(r["policy"]),
@@ -441,7 +459,7 @@ def ssd_early_help_episodes(episodes: Sequence[dict[str, Any]], first: date, las
     names the family's pack (EARL007A)."""
     council = council or Council({}, {})
     rows = [{
-        "earl_episode_id": r["earl_episode_id"], "earl_person_id": str(UUID(r["person_id"])),
+        "earl_episode_id": r["earl_episode_id"], "earl_person_id": r.get("unique_id") or str(UUID(r["person_id"])),
         "earl_episode_start_date": r["start_date"], "earl_episode_end_date": r["end_date"],
         "earl_episode_reason": reason_category(r["reason_category"]),
         "earl_episode_end_reason": council.end_reason(r["policy"], r["end_reason"]),

@@ -35,12 +35,14 @@ MAX_LIMIT = 1000
 View = Literal["full", "pseudonymised"]
 
 WITHHELD = "[withheld]"
-ENTRY_IDS = frozenset({"episode_id", "assessment_id", "plan_id", "corrects", "regarding"})
-"""Payload fields that hold ids of the record's own entries, kept as they are in the
-pseudonymised view. Every other id in an event (``about``, ``member_id``,
-``children_seen``, ``given_by``, a registration's members, an erasure's ``member_ids``, and
-any id field added later) is taken for a member's and pseudonymised: a new field is
-hidden until it is listed here, never shown by mistake."""
+ENTRY_IDS = frozenset({"episode_id", "assessment_id", "plan_id", "corrects", "regarding", "linked_family_id",
+                       "not_duplicate_of"})
+"""Payload fields that hold ids of the record's own entries, or of families (as every
+event's own family id is shown), kept as they are in the pseudonymised view. Every other
+id in an event (``about``, ``member_id``, ``children_seen``, ``given_by``, a
+registration's members, an erasure's ``member_ids``, and any id field added later) is
+taken for a member's and pseudonymised: a new field is hidden until it is listed here,
+never shown by mistake."""
 PERSONAL_ANYWHERE = frozenset(
     {name for cls in VOCABULARY.values() for name in cls.personal} | set(PERSONAL_MEMBER))
 """Field names personal in any event type: a correction's ``changes`` (whose corrected

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -46,37 +46,69 @@ def _hash(key: bytes, token: str) -> str:
     return hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
-def tokens(key: bytes, given_name: str | None, family_name: str | None, date_of_birth: Any) -> set[str]:
-    """The blind tokens of one member."""
+def tokens(key: bytes, given_name: str | None, family_name: str | None, date_of_birth: Any,
+           former_names: Sequence[str] | None = None, identifiers: Mapping[str, Any] | None = None) -> set[str]:
+    """The blind tokens of one member: every beginning of every word of their names and
+    former names, their date of birth, each whole name with the date of birth (what a
+    duplicate is matched on) and each identifier they have."""
     found = set()
-    for word in words(given_name) + words(family_name):
-        for end in range(min(SHORTEST, len(word)), len(word) + 1):
-            found.add(_hash(key, "n:" + word[:end]))
+    names = [(given_name, family_name), *((name, None) for name in former_names or () if isinstance(name, str))]
+    for first, last in names:
+        for word in words(first) + words(last):
+            for end in range(min(SHORTEST, len(word)), len(word) + 1):
+                found.add(_hash(key, "n:" + word[:end]))
     born = date_of_birth.isoformat() if isinstance(date_of_birth, date) else date_of_birth
     if born and not ERASED.match(str(born)):
         found.add(_hash(key, "d:" + str(born)[:10]))
+        for first, last in names:
+            whole = _whole(first, last)
+            if whole:
+                found.add(_hash(key, f"x:{whole}|{str(born)[:10]}"))
+    for name, value in (identifiers or {}).items():
+        if name in IDENTIFIERS and isinstance(value, str) and value and not ERASED.match(value):
+            found.add(_hash(key, identifier_token(name, value)))
     return found
 
 
-def index(tx: Tx, key: bytes, family_id: str, member_id: str, given_name: str | None, family_name: str | None,
-          date_of_birth: Any) -> None:
-    """(Re)write one member's index rows."""
-    tx.run("DELETE FROM {person_index} WHERE member_id = ?", (member_id,))
-    tx.many("INSERT INTO {person_index} VALUES (?,?,?)", rows(key, family_id, member_id, given_name, family_name,
-                                                             date_of_birth))
+IDENTIFIERS = ("nhs_number", "upn", "council_person_id")
+"""The identifiers a person is found by (issue 25)."""
 
 
-def rows(key: bytes, family_id: str, member_id: str, given_name: str | None, family_name: str | None,
-         date_of_birth: Any) -> list[tuple[str, str, str]]:
-    """One member's index rows."""
-    return [(t, family_id, member_id) for t in sorted(tokens(key, given_name, family_name, date_of_birth))]
+def identifier_token(name: str, value: str) -> str:
+    """An identifier as the index holds it: spaces and case folded away."""
+    return f"i:{name}:" + re.sub(r"\s+", "", value).upper()
 
 
-def wanted(key: bytes, *, name: str | None = None, date_of_birth: date | None = None) -> list[str]:
+def postcode_token(postcode: str) -> str:
+    return "p:" + re.sub(r"\s+", "", postcode).upper()
+
+
+def _whole(first: str | None, last: str | None) -> str:
+    """A name's words, folded, one space between: "Ava  STONE" and "ava stone" are one."""
+    return " ".join(words(first) + words(last))
+
+
+def rows(key: bytes, family_id: str, members: Iterable[Mapping[str, Any]],
+         postcodes: Iterable[str] = ()) -> list[tuple[str, str, str]]:
+    """A family's index rows: each member's tokens under their id, and the postcodes of
+    its address history under no member ("": the family's own)."""
+    found = []
+    for m in members:
+        found += [(t, family_id, m["member_id"]) for t in sorted(tokens(
+            key, m.get("given_name"), m.get("family_name"), m.get("date_of_birth"), m.get("former_names"),
+            {name: m.get(name) for name in IDENTIFIERS}))]
+    found += [(t, family_id, "") for t in sorted({_hash(key, postcode_token(p)) for p in postcodes
+                                                   if p and not ERASED.match(p)})]
+    return found
+
+
+def wanted(key: bytes, *, name: str | None = None, date_of_birth: date | None = None,
+           identifiers: Mapping[str, str | None] | None = None) -> list[str]:
     """The blind tokens a member must have all of to match ``name`` (each word of it, or
-    its beginning; one-letter words are left out of a name of several) and
-    ``date_of_birth``; none if neither gives anything to look for. The likeliest to be
-    rare come first (the date of birth, then the longest words; ``rarest_first`` asks the
+    its beginning; one-letter words are left out of a name of several),
+    ``date_of_birth`` and ``identifiers`` (NHS number, UPN, council person id); none if
+    nothing gives anything to look for. The likeliest to be rare come first (an
+    identifier, the date of birth, then the longest words; ``rarest_first`` asks the
     index)."""
     found: dict[str, tuple[int, str]] = {}
     for word in words(name):
@@ -86,7 +118,53 @@ def wanted(key: bytes, *, name: str | None = None, date_of_birth: date | None = 
     if date_of_birth is not None:
         token = _hash(key, "d:" + date_of_birth.isoformat())
         found[token] = (-100, token)
+    for kind, value in (identifiers or {}).items():
+        if value:
+            token = _hash(key, identifier_token(kind, value))
+            found[token] = (-1000, token)
     return sorted(found, key=found.__getitem__)
+
+
+def wanted_postcode(key: bytes, postcode: str) -> str:
+    """The blind token of a family that has lived at ``postcode``."""
+    return _hash(key, postcode_token(postcode))
+
+
+def at_postcode(tokens: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL selecting the families (family_id) that have lived at every one of the
+    postcodes whose ``tokens`` are given, and its arguments."""
+    sql = " INTERSECT ".join(["SELECT family_id FROM {person_index} WHERE token = ? AND member_id = ''"] * len(tokens))
+    return sql, list(tokens)
+
+
+MATCHED_ON = {"i:nhs_number:": "NHS number", "i:upn:": "UPN", "x:": "name and date of birth"}
+
+
+def duplicate_tokens(key: bytes, member: Mapping[str, Any]) -> dict[str, str]:
+    """The tokens any one of which an existing member shares with ``member`` makes them a
+    possible match (by what: "NHS number", "UPN", "name and date of birth"): same NHS
+    number or UPN, or the same name (or former name), in whole words, and date of birth."""
+    found: dict[str, str] = {}
+    for kind in ("nhs_number", "upn"):
+        if member.get(kind):
+            found[_hash(key, identifier_token(kind, str(member[kind])))] = MATCHED_ON[f"i:{kind}:"]
+    born = member.get("date_of_birth")
+    if born:
+        born = born.isoformat() if isinstance(born, date) else str(born)[:10]
+        for first, last in [(member.get("given_name"), member.get("family_name")),
+                            *((n, None) for n in member.get("former_names") or ())]:
+            whole = _whole(first, last)
+            if whole:
+                found[_hash(key, f"x:{whole}|{born}")] = MATCHED_ON["x:"]
+    return found
+
+
+def members_with_any(tx: Tx, tokens: Sequence[str]) -> list[dict[str, str]]:
+    """The members (family_id, member_id, token) who have any of ``tokens``."""
+    if not tokens:
+        return []
+    return tx.rows(f"SELECT family_id, member_id, token FROM {{person_index}} WHERE member_id <> '' AND token IN "
+                   f"({','.join('?' * len(tokens))}) ORDER BY family_id, member_id", list(tokens))
 
 
 RAREST_CAP = 10_000
@@ -126,10 +204,10 @@ def having_all(tokens: Sequence[str], select: Sequence[str] = ("family_id", "mem
 
 
 def find(tx: Tx, key: bytes, *, name: str | None = None, date_of_birth: date | None = None,
-         limit: int = 200) -> list[tuple[str, str]]:
-    """Members (family id, member id, hex) whose names begin with every word of ``name``
-    and who were born on ``date_of_birth``, as far as each is given."""
-    tokens = rarest_first(tx, wanted(key, name=name, date_of_birth=date_of_birth))
+         identifiers: Mapping[str, str | None] | None = None, limit: int = 200) -> list[tuple[str, str]]:
+    """Members (family id, member id, hex) whose names begin with every word of ``name``,
+    who were born on ``date_of_birth`` and have ``identifiers``, as far as each is given."""
+    tokens = rarest_first(tx, wanted(key, name=name, date_of_birth=date_of_birth, identifiers=identifiers))
     if not tokens:
         return []
     sql, args = having_all(tokens)
@@ -151,12 +229,14 @@ def member_families(tx: Tx, member: str) -> list[str]:
 
 
 def search(tx: Tx, sealer: Any, *, name: str | None = None, date_of_birth: date | None = None,
-           team: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+           identifiers: Mapping[str, str | None] | None = None, team: str | None = None,
+           limit: int = 100) -> list[dict[str, Any]]:
     """People found by the blind index (``find``), with their details opened and their
     family's team; with ``team``, only families that team holds now."""
     from projections.chronology import members_stored
 
-    found = find(tx, sealer.index_key, name=name, date_of_birth=date_of_birth, limit=limit * 4 if team else limit)
+    found = find(tx, sealer.index_key, name=name, date_of_birth=date_of_birth, identifiers=identifiers,
+                 limit=limit * 4 if team else limit)
     families = sorted({f for f, _ in found})
     teams: dict[str, str] = {}
     for start in range(0, len(families), 500):
@@ -173,7 +253,9 @@ def search(tx: Tx, sealer: Any, *, name: str | None = None, date_of_birth: date 
         people.append({"member_id": str(UUID(member_id)), "family_id": str(UUID(family_id)),
                        "given_name": member["given_name"], "family_name": member["family_name"],
                        "date_of_birth": member["date_of_birth"], "kind": member["kind"],
-                       "team": teams.get(family_id)})
+                       "team": teams.get(family_id),
+                       **{name: member.get(name) for name in ("nhs_number", "upn", "council_person_id",
+                                                              "former_names")}})
     return people[:limit]
 
 
@@ -188,4 +270,5 @@ def ddl() -> list[str]:
         "PRIMARY KEY (token, family_id, member_id))",
         "CREATE INDEX person_index_family{ix} ON {person_index} (family_id)",
         "CREATE INDEX person_index_member{ix} ON {person_index} (member_id)",
+        # A family's own tokens (its postcodes) are under member "": none is a member's.
     ]

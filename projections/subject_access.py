@@ -17,6 +17,7 @@ from uuid import UUID
 
 import orjson
 
+from aggregates.events import MEMBER_DETAILS_FIELDS, VOCABULARY
 from ledger.moments import instant
 from ledger.serialisation import answer_json
 from projections import spreadsheet
@@ -37,8 +38,8 @@ def events(subject: UUID, views: Sequence[dict[str, Any]]) -> list[dict[str, Any
         data = dict(view["data"])
         if not _mine(subject, view["about"]):
             continue
-        # another member joining, or being born, is theirs (their name and date of birth)
-        if view["type"] in ("MemberAdded", "ChildBorn") and data.get("member_id") not in (subject, str(subject)):
+        # another member joining, being born or their details recorded is theirs
+        if VOCABULARY[view["type"]].one_members_own and data.get("member_id") not in (subject, str(subject)):
             continue
         if view["type"] == "EntryCorrected" and str(data.get("corrects")) not in shown:
             continue
@@ -50,11 +51,13 @@ def events(subject: UUID, views: Sequence[dict[str, Any]]) -> list[dict[str, Any
 
 
 def report(subject: UUID, member: dict[str, Any], family_id: UUID, event_views: Sequence[dict[str, Any]],
-           chronology: Sequence[dict[str, Any]], deadlines: Sequence[dict[str, Any]]) -> dict[str, Any]:
+           chronology: Sequence[dict[str, Any]], deadlines: Sequence[dict[str, Any]],
+           addresses: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     return {
         "member_id": subject, "family_id": family_id,
         "person": {k: member.get(k) for k in ("given_name", "family_name", "kind", "date_of_birth", "gender",
-                                               "ethnicity")},
+                                               "ethnicity", *MEMBER_DETAILS_FIELDS)},
+        "addresses": [{k: a.get(k) for k in ("from_date", "address_lines", "postcode")} for a in addresses],
         "events": events(subject, event_views),
         "chronology": list(chronology),
         "deadlines": [d for d in deadlines if d.get("member") in (None, subject, str(subject))],

@@ -39,7 +39,8 @@ class ChronologyDocument(TypedDict):
 
 
 class AnnexARow(TypedDict):
-    child_unique_id: UUID
+    child_unique_id: str
+    """The council's own person id where recorded, else the child's UPN, else the ledger's member id."""
     gender: str | None
     ethnicity: str | None
     date_of_birth: date | None
@@ -61,7 +62,8 @@ time, as a reader of the return would say it (ADR 0036)."""
 
 class SsdEpisode(TypedDict):
     earl_episode_id: str
-    earl_person_id: UUID
+    earl_person_id: str
+    """The council's own person id where recorded, else the child's UPN, else the ledger's member id."""
     earl_episode_start_date: date
     earl_episode_end_date: date | None
     earl_episode_reason: str | None

@@ -11,6 +11,8 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from ledger.application import Ledger, event_view
+from projections import chronology as chronology_model
+from projections.projector import Projector
 from queries.chronology import ChronologyEntry
 from queries.deadlines import FamilyDeadlines
 from replay import time_travel
@@ -61,6 +63,16 @@ class FamilyMember(TypedDict):
     """An unborn member's expected date of birth (``kind`` ``unborn``), until ``ChildBorn``."""
     gender: NotRequired[str | None]
     ethnicity: NotRequired[str | None]
+    nhs_number: NotRequired[str | None]
+    upn: NotRequired[str | None]
+    """Unique Pupil Number."""
+    council_person_id: NotRequired[str | None]
+    former_names: NotRequired[list[str] | None]
+    phone: NotRequired[str | None]
+    email: NotRequired[str | None]
+    relationship: NotRequired[str | None]
+    """To the family's children: parent, step_parent, carer, sibling, grandparent, other."""
+    parental_responsibility: NotRequired[bool | None]
     added_by: NotRequired[UUID]
     """The event that put the member on the record (in a decision's view of the family)."""
 
@@ -80,6 +92,10 @@ class FamilyState(TypedDict):
     current_episode: dict[str, Any] | None
     episodes: list[dict[str, Any]]
     pending_transfer: dict[str, Any] | None
+    addresses: NotRequired[list[dict[str, Any]]]
+    """Where the family has lived (from_date, address_lines, postcode), the latest last."""
+    linked_families: NotRequired[list[UUID]]
+    """Families found to belong with this one (``FamiliesLinked``, recorded on either)."""
 
 
 class FamilyEvents(TypedDict):
@@ -99,12 +115,19 @@ class Decision(TypedDict):
     deadlines: FamilyDeadlines
 
 
-def family(ledger: Ledger, family_id: UUID, as_at: datetime | None = None) -> FamilyState:
-    """The family's current state, or as it stood at a past moment of recording."""
+def family(ledger: Ledger, family_id: UUID, as_at: datetime | None = None,
+           read_models: Projector | None = None) -> FamilyState:
+    """The family's current state, or as it stood at a past moment of recording; with
+    ``read_models``, the families linked with it include those whose link was recorded
+    on the other family."""
     if as_at is not None:
         state = time_travel.family(ledger, family_id, as_at)
     else:
         state = ledger.family(family_id).state()
+        if read_models is not None:
+            with read_models.reading("chronology") as tx:
+                others = chronology_model.linked_families(tx, family_id)
+            state["linked_families"] = sorted({*state.get("linked_families", []), *others}, key=str)
     for member in state["members"]:
         member.pop("added_by", None)
     return cast(FamilyState, state)

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 from typing_extensions import TypedDict
@@ -194,7 +194,12 @@ def _erasable(annotation: Any) -> Any:
         try:
             adapter.validate_python(blank)
         except ValidationError:
-            annotation = annotation | None if blank is None else Union[annotation, Literal[blank]]  # noqa: UP007
+            if blank is None:
+                annotation = annotation | None
+            elif isinstance(blank, (list, dict)):  # an empty one (a Literal cannot hold either)
+                annotation = Union[annotation, Annotated[type(blank), Field(max_length=0)]]  # noqa: UP007
+            else:
+                annotation = Union[annotation, Literal[blank]]  # noqa: UP007
     return annotation
 
 

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from typing_extensions import TypedDict
 
+from aggregates.identifiers import nhs_number_problem, normal_postcode, postcode_problem, upn_problem
 from projections import caseloads, people
 from projections.chronology import members_stored
 from projections.projector import Projector
@@ -38,7 +39,8 @@ BORN_FROM, BORN_TO = date(1900, 1, 1), date(2099, 12, 31)
 SHORT_ID = 8
 """An id may be given as its first 8 hex digits (as a console shows it)."""
 HEX = re.compile(r"^[0-9a-f]+$")
-MEMBER = ("given_name", "family_name", "date_of_birth", "kind")
+MEMBER = ("given_name", "family_name", "date_of_birth", "kind", "nhs_number", "upn", "council_person_id",
+          "relationship")
 
 
 class FoundMember(TypedDict):
@@ -47,6 +49,10 @@ class FoundMember(TypedDict):
     family_name: str
     date_of_birth: date | None
     kind: str
+    nhs_number: str | None
+    upn: str | None
+    council_person_id: str | None
+    relationship: str | None
 
 
 class FoundFamily(TypedDict):
@@ -66,7 +72,7 @@ class FoundFamily(TypedDict):
     """When the family's latest entry was recorded."""
     members: list[FoundMember]
     matched: list[UUID]
-    """The members who matched ``name`` and ``date_of_birth``, and the member whose id
+    """The members who matched ``name``, ``date_of_birth`` and identifiers, and the member whose id
     was asked for (empty when none of those was asked)."""
 
 
@@ -84,13 +90,17 @@ def find_families(projector: Projector, *, name: str | None = None, date_of_birt
                   family_or_member_id: str | UUID | None = None, team: str | None = None,
                   worker: str | None = None, policy: str | None = None, status: str = "any",
                   sort: str = "recent", page: int = 1, per_page: int = PER_PAGE,
-                  within_team: str | None = None) -> FamilySearch:
+                  within_team: str | None = None, nhs_number: str | None = None, upn: str | None = None,
+                  council_person_id: str | None = None, postcode: str | None = None) -> FamilySearch:
     """The families meeting every criterion given, one page of them, with their members.
 
     ``name``: whole words of a member's names or their beginnings (case and accents
     ignored: "ava st" finds Ava Stone, "ÉLO" Éloïse); ``date_of_birth``: a member born
     that day (with ``name``, the same member); ``family_or_member_id``: a family's id or
-    a member's (a UUID, or its first 8 hex digits); ``team``, ``worker`` (the lead
+    a member's (a UUID, or its first 8 hex digits); ``nhs_number``, ``upn``,
+    ``council_person_id``: a member who has it (with ``name``, the same member; a former
+    name is found as a name is); ``postcode``: a family that has lived there (any
+    address of its history); ``team``, ``worker`` (the lead
     worker's user id), ``policy`` (the pack), ``status``. ``within_team``: the caller's
     own team, for team roles (they find only the families their team holds); None for
     auditors and inspectors. Refuses what cannot be asked (``InvalidQuery``, naming the
@@ -114,7 +124,14 @@ def find_families(projector: Projector, *, name: str | None = None, date_of_birt
     if name is not None and not people.wanted(key, name=name):
         raise InvalidQuery("name has nothing to search by: give a word of two letters or more (a to z, accents "
                            "ignored, or digits)", field="name")
-    tokens = people.wanted(key, name=name, date_of_birth=date_of_birth)
+    identifiers = checked_identifiers(nhs_number=nhs_number, upn=upn, council_person_id=council_person_id)
+    tokens = people.wanted(key, name=name, date_of_birth=date_of_birth, identifiers=identifiers)
+    family_tokens = []
+    if postcode is not None:
+        problem = postcode_problem(postcode)
+        if problem:
+            raise InvalidQuery(f"the postcode given {problem}", field="postcode")
+        family_tokens.append(people.wanted_postcode(key, normal_postcode(postcode)))
     if within_team is not None and team is not None and team != within_team:
         return _answer(0, [], {}, set(), page, per_page, sort)  # another team's families: none of them
 
@@ -124,7 +141,8 @@ def find_families(projector: Projector, *, name: str | None = None, date_of_birt
         if wanted is not None:
             families = sorted(set(caseloads.families_with_id(tx, wanted)) | set(people.member_families(tx, wanted)))
         total, rows = caseloads.search(
-            tx, tokens=tokens, families=families, team=within_team if within_team is not None else team,
+            tx, tokens=tokens, family_tokens=family_tokens, families=families,
+            team=within_team if within_team is not None else team,
             worker=worker, policy=policy, status=None if status == "any" else status, sort=sort, limit=per_page,
             offset=(page - 1) * per_page)
         shown = [r["family_id"] for r in rows]
@@ -139,6 +157,23 @@ def find_families(projector: Projector, *, name: str | None = None, date_of_birt
     if wanted is not None:
         matched |= {m for m in members if m.startswith(wanted)}
     return _answer(total, rows, members, matched, page, per_page, sort)
+
+
+def checked_identifiers(**given: str | None) -> dict[str, str]:
+    """The identifiers a search asks for, each checked as it is when recorded (a mistyped
+    NHS number or UPN is refused naming the field, not searched for and not found) and
+    written as the index holds it."""
+    found = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        problem = {"nhs_number": nhs_number_problem, "upn": upn_problem}.get(name, lambda v: None)(value)
+        if problem or not value.strip() or len(value) > MAX_TEXT:
+            label = {"nhs_number": "NHS number", "upn": "UPN"}.get(name, "council person id")
+            raise InvalidQuery(f"the {label} given {problem or 'must be 1 to 200 characters, not blank'}",
+                               field=name)
+        found[name] = value.strip()
+    return found
 
 
 def _answer(total: int, rows: list[dict[str, Any]], members: dict[str, dict[str, Any]], matched: set[str],

@@ -67,6 +67,14 @@ class PersonDetails(TypedDict):
     date_of_birth: date | None
     gender: str | None
     ethnicity: str | None
+    nhs_number: str | None
+    upn: str | None
+    council_person_id: str | None
+    former_names: list[str] | None
+    phone: str | None
+    email: str | None
+    relationship: str | None
+    parental_responsibility: bool | None
 
 
 class SubjectAccess(TypedDict):
@@ -75,6 +83,8 @@ class SubjectAccess(TypedDict):
     member_id: UUID
     family_id: UUID
     person: PersonDetails
+    addresses: list[dict[str, Any]]
+    """The addresses of their family's record (from_date, address_lines, postcode)."""
     events: list[EventView]
     """The events about them or their whole family (others' details removed)."""
     chronology: list[ChronologyEntry]
@@ -108,7 +118,8 @@ def subject_access_export(ledger: Ledger, projector: Projector, member_id: UUID,
     entries = chronology.view(rows, members, member=member_id, others=subject_access.OTHERS, staff=ledger.describe)
     views = [event_view(e) for e in ledger.family_events(family_id)]
     clocks = ledger.deadlines(family_id)["deadlines"]
-    found = subject_access.report(member_id, dict(member), family_id, views, entries, clocks)
+    found = subject_access.report(member_id, dict(member), family_id, views, entries, clocks,
+                                  addresses=family.state()["addresses"])
     name = f"subject-access-{member_id}"
     if fmt == "csv":
         return Export(subject_access.to_csv(found).encode(), "text/csv; charset=utf-8", f"{name}.csv",

@@ -41,6 +41,7 @@ from api.app import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
 from ledger.tokens import mint
+from tests.registration import post_family
 
 PG_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "test-signing-key-not-for-production-use-0123456789"
@@ -217,7 +218,7 @@ BABY_DOB = date(2026, 3, 1)
 
 
 def register(client: TestClient, policy: str = "durham-one-point", team: str = "north") -> dict[str, Any]:
-    response = client.post("/families", headers=PRACTITIONER, json={
+    response = post_family(client, headers=PRACTITIONER, json={
         "policy": policy, "team": team,
         "members": [
             {"given_name": "Ava", "family_name": "Stone", "date_of_birth": CHILD_DOB.isoformat(), "kind": "child"},

@@ -17,22 +17,34 @@ from pydantic import ValidationError
 
 from ledger.settings import Settings
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok
+from tests.registration import post_family
 
 # Storage tests (docs/testing.md): what the stored bytes hold, read back from the SQLite file
 # and WAL or the PostgreSQL tables, on every database.
 pytestmark = pytest.mark.storage
 
 CHILD, ADULT = ("Zephyrine", "Quillfeather", "2017-03-14"), ("Marguerite", "Quillfeather", "1985-07-22")
-SECRETS = (b"Zephyrine", b"Quillfeather", b"Marguerite", b"2017-03-14", b"1985-07-22", b"shouted at the school gate")
+SECRETS = (b"Zephyrine", b"Quillfeather", b"Marguerite", b"2017-03-14", b"1985-07-22", b"shouted at the school gate",
+           b"9434765919", b"B801200005001", b"QF-77120", b"Thistledown", b"07700900461", b"quill@example.org",
+           b"Bramblewick", b"DH9 7QX", b"DH97QX")
+"""Names, dates of birth, a note, and (issue 25) an NHS number, a UPN, a council id, a
+former name, a phone number, an email address and an address."""
 
 
 def _record(client) -> dict[str, Any]:
-    r = client.post("/families", headers=PRACTITIONER, json={"policy": "durham-one-point", "team": "north", "members": [
-        {"given_name": CHILD[0], "family_name": CHILD[1], "date_of_birth": CHILD[2], "kind": "child"},
-        {"given_name": ADULT[0], "family_name": ADULT[1], "date_of_birth": ADULT[2], "kind": "adult"}]})
+    r = post_family(client, headers=PRACTITIONER, json={"policy": "durham-one-point", "team": "north", "members": [
+        {"given_name": CHILD[0], "family_name": CHILD[1], "date_of_birth": CHILD[2], "kind": "child",
+         "nhs_number": "943 476 5919", "council_person_id": "QF-77120"},
+        {"given_name": ADULT[0], "family_name": ADULT[1], "date_of_birth": ADULT[2], "kind": "adult",
+         "former_names": ["Marguerite Thistledown"], "phone": "07700 900461", "email": "quill@example.org",
+         "relationship": "parent"}]})
     assert r.status_code == 201, r.text
     family = r.json()
     fid = family["family_id"]
+    ok(client, fid, {"type": "MemberDetailsRecorded", "member_id": family["members"][0]["member_id"],
+                     "upn": "B801200005001"})
+    ok(client, fid, {"type": "AddressRecorded", "from_date": "2024-04-01", "address_lines": ["7 Bramblewick Row"],
+                     "postcode": "dh9 7qx"})
     ok(client, fid, {"type": "ReferralReceived", "route": "professional", "occurred_at": "2026-10-01T09:00:00+00:00",
                      "reason": "Zephyrine Quillfeather's mother shouted at the school gate"})
     ok(client, fid, {"type": "TriageDecided", "outcome": "early_help", "pathway": "family-hub",
@@ -75,6 +87,10 @@ def test_no_name_date_of_birth_or_note_is_stored_in_the_clear(client, ledger):
     assert [(p["given_name"], p["date_of_birth"]) for p in found] == [(CHILD[0], CHILD[2])]
     by_birth = client.get("/people", params={"date_of_birth": ADULT[2]}, headers=AUDITOR).json()["people"]
     assert [p["given_name"] for p in by_birth] == [ADULT[0]]
+    for params in ({"nhs_number": "9434765919"}, {"upn": "B801200005001"}, {"council_person_id": "QF-77120"},
+                   {"postcode": "DH9 7QX"}, {"name": "thistledown"}):
+        found = client.get("/families", params=params, headers=AUDITOR).json()["families"]
+        assert [f["family_id"] for f in found] == [family["family_id"]], params
     # ...and none of it is in the stored bytes (the search terms neither: the log withholds them).
     stored = _stored_bytes(ledger)
     assert stored

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok, register
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): each attack is refused by validation or the aggregate
 # before anything is stored, so on one database; the one about stored bytes is marked storage.
@@ -231,7 +232,7 @@ def test_a_family_moves_only_to_a_known_team_by_a_transfer_its_managers_make(cli
 
 
 def test_a_family_is_registered_only_for_a_known_team(client):
-    r = client.post("/families", headers=auth("practitioner", "pat", "nrth"), json={
+    r = post_family(client, headers=auth("practitioner", "pat", "nrth"), json={
         "policy": "durham-one-point", "team": "nrth",
         "members": [{"given_name": "A", "family_name": "B", "kind": "child"}]})
     assert r.status_code == 422 and "team directory" in r.json()["detail"]
@@ -242,12 +243,12 @@ def test_a_family_is_registered_only_for_a_known_team(client):
 def test_a_replayed_registration_key_answers_what_it_first_answered_and_only_to_its_team(client):
     body = {"policy": "durham-one-point", "team": "north",
             "members": [{"given_name": "Ava", "family_name": "Stone", "kind": "child"}]}
-    first = client.post("/families", json=body, headers={**PRACTITIONER, "Idempotency-Key": "reg-1"})
+    first = post_family(client, json=body, headers={**PRACTITIONER, "Idempotency-Key": "reg-1"})
     assert first.status_code == 201
     fid = first.json()["family_id"]
     member = first.json()["members"][0]["member_id"]
     ok(client, fid, {"type": "MemberAdded", "given_name": "Dan", "family_name": "Stone", "kind": "adult"})
-    again = client.post("/families", json=body, headers={**PRACTITIONER, "Idempotency-Key": "reg-1"})
+    again = post_family(client, json=body, headers={**PRACTITIONER, "Idempotency-Key": "reg-1"})
     assert again.status_code == 201 and again.json() == first.json()  # not the family as it is now
     log = client.get(f"/families/{fid}/access-log", headers=MANAGER).json()["reads"]
     assert "register-replay" in [row["action"] for row in log]
@@ -255,7 +256,7 @@ def test_a_replayed_registration_key_answers_what_it_first_answered_and_only_to_
     ok(client, fid, {"type": "TransferredOut", "to_team": "south", "reason": "moved"}, NORTH_MANAGER)
     ok(client, fid, {"type": "TransferredIn", "from_team": "north"}, SOUTH_MANAGER)
     before = position(client)
-    moved = client.post("/families", json=body, headers={**PRACTITIONER, "Idempotency-Key": "reg-1"})
+    moved = post_family(client, json=body, headers={**PRACTITIONER, "Idempotency-Key": "reg-1"})
     assert moved.status_code == 403 and "south" in moved.json()["detail"] and member not in moved.text
     assert position(client) == before
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from cli.main import app as cli
 from tests.conftest import SECRET, auth, command, register, token
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): runs on one database (SQLite).
 pytestmark = pytest.mark.one_database
@@ -59,7 +60,7 @@ def test_readers_cannot_write(client, role):
     headers = auth(role, "reader", None)
     r = command(client, fam["family_id"], BODY, headers)
     assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
-    r = client.post("/families", headers=headers, json={
+    r = post_family(client, headers=headers, json={
         "policy": "durham-one-point", "team": "north",
         "members": [{"given_name": "A", "family_name": "B", "kind": "child"}]})
     assert r.status_code == 403

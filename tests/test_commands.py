@@ -9,6 +9,7 @@ import pytest
 from aggregates.events import COMMAND_TYPES
 from api.models import CONTEXT_FIELDS
 from tests.conftest import AUDITOR, PRACTITIONER, command, register
+from tests.registration import post_family
 from tests.walkthrough import SOUTH_PRACTITIONER, every_command
 
 # Storage-neutral (docs/testing.md): command shapes and answers over HTTP, on one database;
@@ -28,7 +29,9 @@ def _same(sent, stored):
 def test_every_command_type_round_trips_with_its_envelope(client):
     family = register(client)
     fid = family["family_id"]
-    steps = every_command(family["members"])
+    other = post_family(client, headers=PRACTITIONER, json={"policy": "durham-one-point", "team": "north", "members": [
+        {"given_name": "Zoe", "family_name": "Hill", "date_of_birth": "2018-01-02", "kind": "child"}]})
+    steps = every_command(family["members"], linked_family=other.json()["family_id"])
     sent_types = {body["type"] for _, body in steps}
     last = None
     for headers, body in steps:

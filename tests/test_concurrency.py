@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import PRACTITIONER, command, open_ledger, register, version
+from tests.registration import post_family
 
 # Storage tests (docs/testing.md): optimistic concurrency, idempotency under contention and
 # schema creation races are the database's work, on every database.
@@ -106,8 +107,8 @@ def test_idempotent_registration(client):
     body = {"policy": "durham-one-point", "team": "north",
             "members": [{"given_name": "Eve", "family_name": "Oak", "kind": "child", "date_of_birth": "2019-01-01"}]}
     key = {"Idempotency-Key": "register-oak-1"}
-    first = client.post("/families", json=body, headers={**PRACTITIONER, **key})
-    again = client.post("/families", json=body, headers={**PRACTITIONER, **key})
+    first = post_family(client, json=body, headers={**PRACTITIONER, **key})
+    again = post_family(client, json=body, headers={**PRACTITIONER, **key})
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
 
@@ -170,7 +171,7 @@ def test_ledger_serve_with_several_api_processes_starts_on_a_new_postgres_databa
                 "members": [{"given_name": "Kid", "family_name": "Test", "kind": "child"}]}
         with httpx2.Client(base_url=base, timeout=30) as client:
             for _ in range(6):
-                assert client.post("/families", json=body, headers=PRACTITIONER).status_code == 201
+                assert post_family(client, json=body, headers=PRACTITIONER).status_code == 201
 
 
 def test_processes_opening_a_new_postgres_schema_at_the_same_moment_all_open_it(pg_database, tmp_path):

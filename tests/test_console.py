@@ -19,6 +19,7 @@ from api.app import served_routes
 from console.access import PAGES
 from console.app import create_app
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok, open_ledger, register, settings_for
+from tests.registration import post_family
 
 pytestmark = pytest.mark.one_database
 
@@ -201,7 +202,7 @@ def test_a_family_page_writes_the_same_access_log_row_as_the_api_read(world):
 def test_a_family_is_found_by_the_beginning_of_a_name_whatever_its_case_and_accents(world):
     client, _ = world
     fam = the_family(client)
-    r = client.post("/families", headers=PRACTITIONER, json={"policy": "durham-one-point", "team": "north", "members": [
+    r = post_family(client, headers=PRACTITIONER, json={"policy": "durham-one-point", "team": "north", "members": [
         {"given_name": "Éloïse", "family_name": "Zoë-Marsh", "date_of_birth": "2015-01-02", "kind": "child"}]})
     eloise = r.json()["family_id"]
     sign_in(client, "auditor")

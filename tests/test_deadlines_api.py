@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, command, deadlines, register
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): runs on one database (SQLite).
 pytestmark = pytest.mark.one_database
@@ -31,7 +32,7 @@ def _family_hub_family(client, team="north", worker="pat", allocated="2025-12-22
 
 
 def _register_south(client):
-    r = client.post("/families", headers=SOUTH, json={
+    r = post_family(client, headers=SOUTH, json={
         "policy": "durham-one-point", "team": "south",
         "members": [{"given_name": "Dee", "family_name": "Lane", "kind": "child", "date_of_birth": "2019-09-09"},
                     {"given_name": "Eve", "family_name": "Lane", "kind": "adult"}]})

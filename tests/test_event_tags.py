@@ -105,7 +105,8 @@ def _example(cls: type[FamilyEvent]) -> dict[str, Any]:
         "shared_with": ["school"], "meeting_kind": "review", "attendees": ["school"], "text": "A note",
         "to_service": "social_care", "from_service": "social_care", "to_team": "south", "from_team": "north",
         "document": "closure-letter", "subject": "plan", "corrects": member, "changes": {}, "legal_basis": "Art. 17",
-        "deadlines": {}, "episode_id": member, "date_of_birth": "2026-01-02",
+        "deadlines": {}, "episode_id": member, "date_of_birth": "2026-01-02", "from_date": "2026-01-02",
+        "address_lines": ["1 High Street"], "postcode": "DH1 5ZA", "linked_family_id": member,
     }
     if cls.__name__ == "PersonalDataErased":
         fixed["reason"] = "erasure-request"

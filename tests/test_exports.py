@@ -34,6 +34,7 @@ from projections.episodes import episode_row_id
 from projections.projector import Projector
 from replay.rebuild import rebuild
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SECRET, SUPERVISOR, auth, open_ledger
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): export formats and wording, on one database; the
 # returns whose rows SQL selects by period, and the episodes rebuild, are marked storage.
@@ -95,7 +96,7 @@ class Recorder:
 
     def register(self, policy: str, members: list[dict[str, Any]], when: datetime) -> dict[str, Any]:
         self.clock.set(when)
-        r = self.client.post("/families", headers=PRACTITIONER, json={"policy": policy, "team": "north",
+        r = post_family(self.client, headers=PRACTITIONER, json={"policy": policy, "team": "north",
                                                                        "members": members})
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
@@ -704,7 +705,7 @@ def test_an_inspector_reads_every_export_and_chronology_and_records_nothing(clie
     refused = client.post(f"/families/{f['stone']}/commands", headers=INSPECTOR,
                           json={"type": "CaseNoteRecorded", "text": "an inspector's note"})
     assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
-    assert client.post("/families", headers=INSPECTOR, json={
+    assert post_family(client, headers=INSPECTOR, json={
         "policy": "durham-one-point", "team": "north",
         "members": [{"given_name": "A", "family_name": "B", "kind": "child"}]}).status_code == 403
     texts = [e["summary"] for e in chronology(client, f["stone"]).json()["entries"]]

@@ -315,7 +315,8 @@ def test_only_a_members_details_are_corrected_by_naming_them():
     case = referred_case()
     refused_correction(case, InvalidCommand, case.registration, {"team": "south"}, member=case.ava,
                        says="a member's correctable details are given_name, family_name, date_of_birth, gender, "
-                            "ethnicity, kind, expected_date, not team", field="changes")
+                            "ethnicity, kind, expected_date, nhs_number, upn, council_person_id, former_names, "
+                            "phone, email, relationship, parental_responsibility, not team", field="changes")
 
 
 @pytest.mark.parametrize("changes, field, says", [

@@ -23,6 +23,7 @@ from queries.reading import InvalidQuery
 from queries.search import find_families
 from replay.rebuild import rebuild
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): what is found, refused and logged is decided above the
 # database, so one database; the search's SQL (the blind index's tokens, the filters,
@@ -38,7 +39,7 @@ ERASE = {"reason": "erasure-request", "legal_basis": "UK GDPR Art. 17(1)(a)"}
 
 def _register(client: Any, policy: str, team: str, members: list[tuple[str, str, str, str]],
               headers: dict[str, str] = PRACTITIONER) -> dict[str, Any]:
-    r = client.post("/families", headers=headers, json={"policy": policy, "team": team, "members": [
+    r = post_family(client, headers=headers, json={"policy": policy, "team": team, "members": [
         {"given_name": g, "family_name": f, "date_of_birth": born, "kind": kind} for g, f, born, kind in members]})
     assert r.status_code == 201, r.text
     found = r.json()

@@ -34,6 +34,7 @@ import httpx2
 import pytest
 
 from tests.conftest import SECRET, auth
+from tests.registration import post_family
 
 # Storage tests (docs/testing.md): lost connections, retries and outages of the database,
 # on every database.
@@ -233,7 +234,7 @@ def test_postgres_stopped_under_load_gives_503s_loses_nothing_acknowledged_and_r
     with httpx2.Client(base_url=base, timeout=CLIENT_TIMEOUT) as http:
         for client in range(CLIENTS):
             headers = auth("practitioner", f"worker-{client}")
-            r = http.post("/families", headers=headers, json={
+            r = post_family(http, headers=headers, json={
                 "policy": "durham-one-point", "team": "north",
                 "members": [{"given_name": "Ava", "family_name": f"Stone{client}", "kind": "child"}]})
             assert r.status_code == 201, r.text

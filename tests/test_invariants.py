@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR, auth, command, refused, register, version
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): runs on one database (SQLite).
 pytestmark = pytest.mark.one_database
@@ -176,7 +177,7 @@ def test_unknown_family_is_404(client):
 
 
 def test_unknown_policy_pack_is_422(client):
-    r = client.post("/families", headers=PRACTITIONER, json={
+    r = post_family(client, headers=PRACTITIONER, json={
         "policy": "atlantis", "team": "north",
         "members": [{"given_name": "A", "family_name": "B", "kind": "child"}]})
     assert r.status_code == 422 and "atlantis" in r.json()["detail"]
@@ -213,7 +214,7 @@ def test_only_the_team_holding_a_family_records_on_it_and_a_transfer_moves_that_
 
 
 def test_a_family_is_registered_by_its_own_team(client):
-    r = client.post("/families", headers=PRACTITIONER, json={
+    r = post_family(client, headers=PRACTITIONER, json={
         "policy": "durham-one-point", "team": "south",
         "members": [{"given_name": "Ava", "family_name": "Stone", "kind": "child"}]})
     assert r.status_code == 403 and "registers families for team north" in r.json()["detail"]

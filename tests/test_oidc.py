@@ -30,6 +30,7 @@ from tests.oidc_provider import (  # noqa: F401  # the fixtures
     oidc_server_fixture,
     oidc_settings,
 )
+from tests.registration import post_family
 
 pytestmark = pytest.mark.one_database
 
@@ -79,7 +80,7 @@ def _none_alg(provider: LocalProvider) -> str:
 def test_a_providers_token_records_as_the_person_its_claims_name(world, oidc_provider, key) -> None:
     client, _, _ = world
     signed = oidc_provider.sign(key=next(k for k in oidc_provider.keys if k.kid == key))
-    r = client.post("/families", headers=bearer(signed), json=FAMILY)
+    r = post_family(client, headers=bearer(signed), json=FAMILY)
     assert r.status_code == 201, r.text
     events = client.get(f"/families/{r.json()['family_id']}/events", headers=bearer(signed)).json()["events"]
     assert events[0]["actor"] == {"user_id": "entra-oid-0001", "role": "manager", "team": "north",

@@ -28,6 +28,7 @@ from tests.conftest import (
     ok,
     refused,
 )
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
 pytestmark = pytest.mark.one_database
@@ -48,7 +49,7 @@ def register_family(client, *children: tuple[str, str]) -> tuple[str, dict[str, 
     """A Durham family with the given (name, date of birth) children and Cara, an adult."""
     members = [{"given_name": n, "family_name": "Hall", "date_of_birth": dob, "kind": "child"} for n, dob in children]
     members.append({"given_name": "Cara", "family_name": "Hall", "date_of_birth": "1990-02-03", "kind": "adult"})
-    r = client.post("/families", headers=PRACTITIONER, json={"policy": PACK, "team": "north", "members": members})
+    r = post_family(client, headers=PRACTITIONER, json={"policy": PACK, "team": "north", "members": members})
     assert r.status_code == 201, r.text
     body = r.json()
     return body["family_id"], {m["given_name"]: m["member_id"] for m in body["members"]}

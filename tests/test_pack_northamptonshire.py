@@ -24,6 +24,7 @@ from tests.conftest import (
     ok,
     refused,
 )
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
 pytestmark = pytest.mark.one_database
@@ -42,7 +43,7 @@ def at(day: str, hour: int = 10) -> str:
 
 def new_family(client, *members: tuple[str, str, str | None]) -> tuple[str, dict[str, str]]:
     """Register a family under this pack: members are (given name, kind, date of birth)."""
-    r = client.post("/families", headers=PRACTITIONER, json={
+    r = post_family(client, headers=PRACTITIONER, json={
         "policy": POLICY, "team": "north",
         "members": [{"given_name": name, "family_name": "Stone", "kind": kind, "date_of_birth": dob}
                     for name, kind, dob in members],

@@ -29,6 +29,7 @@ from tests.conftest import (
     refused,
     register,
 )
+from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): a pack's rules over HTTP, on one database (SQLite).
 pytestmark = pytest.mark.one_database
@@ -66,7 +67,7 @@ def by_member(rows: dict[str, list[dict[str, Any]]], rule: str) -> dict[str, dic
 
 
 def family_of(client, members: list[dict[str, Any]]) -> dict[str, Any]:
-    r = client.post("/families", headers=PRACTITIONER, json={"policy": POLICY, "team": "north", "members": members})
+    r = post_family(client, headers=PRACTITIONER, json={"policy": POLICY, "team": "north", "members": members})
     assert r.status_code == 201, r.text
     body = r.json()
     body["ids"] = {m["given_name"]: m["member_id"] for m in body["members"]}

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok
+from tests.registration import post_family
 
 # Storage tests (docs/testing.md): the team views, caseloads, oversight and the feed are SQL
 # run by the database (filters, grouping, ordering, the notification log), so on every
@@ -22,7 +23,7 @@ def family(client, policy: str, team: str = "north", children: int = 2, headers=
     members = [{"given_name": f"Child{i}", "family_name": "Lee", "kind": "child", "date_of_birth": "2015-03-03"}
                for i in range(children)]
     members.append({"given_name": "Pam", "family_name": "Lee", "kind": "adult", "date_of_birth": "1985-01-01"})
-    r = client.post("/families", headers=headers, json={"policy": policy, "team": team, "members": members})
+    r = post_family(client, headers=headers, json={"policy": policy, "team": team, "members": members})
     assert r.status_code == 201, r.text
     return r.json()["family_id"]
 

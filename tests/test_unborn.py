@@ -24,6 +24,7 @@ from aggregates.wording import TOKEN
 from projections.exports import age_in_years
 from tests.conftest import MANAGER, PRACTITIONER, SUPERVISOR
 from tests.family_builder import MEG, SAM, TODAY, Case, london, referred_case, register
+from tests.registration import post_family
 
 DUE = date(2027, 2, 2)
 """Tuesday 2 February 2027: ten weeks after the day every command is recorded."""
@@ -177,7 +178,7 @@ def test_annex_a_gives_an_unborn_child_the_age_minus_one_whatever_the_due_date()
 def expecting(client: TestClient, registered_at: str) -> tuple[str, str, str]:
     """Cara Stone and her unborn baby (due 1 December 2026) registered over HTTP at
     ``registered_at``: (family id, Cara's member id, the baby's)."""
-    r = client.post("/families", headers=PRACTITIONER, json={
+    r = post_family(client, headers=PRACTITIONER, json={
         "policy": "durham-one-point", "team": "north", "occurred_at": registered_at,
         "members": [{"given_name": "Cara", "family_name": "Stone", "kind": "adult"},
                     {"given_name": "Baby", "family_name": "Stone", "kind": "unborn", "expected_date": "2026-12-01"}]})
@@ -219,7 +220,7 @@ def test_an_unborn_childs_expected_date_birth_date_and_name_are_sealed_at_rest(c
     sealed like every other (ADR 0013): none is in the stored bytes, events or read models."""
     from tests.test_at_rest import _stored_bytes
 
-    r = client.post("/families", headers=PRACTITIONER, json={
+    r = post_family(client, headers=PRACTITIONER, json={
         "policy": "durham-one-point", "team": "north", "occurred_at": "2026-10-01T09:00:00+00:00",
         "members": [{"given_name": "Marguerite", "family_name": "Quillfeather", "kind": "adult"},
                     {"given_name": "Baby", "family_name": "Quillfeather", "kind": "unborn",

@@ -15,7 +15,9 @@ SOUTH_PRACTITIONER = auth("practitioner", "sue", "south")
 """The walk ends with the family transferred to team south: later entries are theirs."""
 
 
-def every_command(members: list[dict[str, Any]]) -> list[tuple[dict[str, str], dict[str, Any]]]:
+def every_command(members: list[dict[str, Any]],
+                  linked_family: str | None = None) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """The walk; with ``linked_family`` (another family's id), ending with the two linked."""
     ava, ben, cara = (m["member_id"] for m in members)
     assessment, plan, baby = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     t = lambda day, hour=10: f"2026-01-{day:02d}T{hour:02d}:00:00+00:00"  # noqa: E731
@@ -26,6 +28,10 @@ def every_command(members: list[dict[str, Any]]) -> list[tuple[dict[str, str], d
                         "family_name": "Stone", "kind": "unborn", "expected_date": "2026-01-20"}),
         (PRACTITIONER, {"type": "ChildBorn", "occurred_at": t(3), "member_id": baby, "date_of_birth": "2026-01-03",
                         "given_name": "Eli", "gender": "1"}),
+        (PRACTITIONER, {"type": "MemberDetailsRecorded", "occurred_at": t(3, 11), "member_id": ava,
+                        "nhs_number": "9434765919", "upn": "B801200005001"}),
+        (PRACTITIONER, {"type": "AddressRecorded", "occurred_at": t(3, 12), "from_date": "2025-06-01",
+                        "address_lines": ["12 Mill Lane", "Durham"], "postcode": "DH1 5ZA"}),
         (PRACTITIONER, {"type": "ReferralReceived", "occurred_at": t(5), "route": "professional",
                         "reason": "School reports poor attendance and a tired, hungry child",
                         "referrer_name": "Ms Head", "referrer_agency": "Hill Primary School",
@@ -97,4 +103,7 @@ def every_command(members: list[dict[str, Any]]) -> list[tuple[dict[str, str], d
                          "outcome": "all well"}),
         (SOUTH_MANAGER, {"type": "EpisodeReopened", "occurred_at": t(31, 22), "reason": "new worry"}),
     ]
+    if linked_family is not None:
+        steps.append((SOUTH_MANAGER, {"type": "FamiliesLinked", "occurred_at": t(31, 23),
+                                      "linked_family_id": linked_family, "reason": "same household"}))
     return steps

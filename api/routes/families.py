@@ -15,8 +15,9 @@ from api.auth import Actor
 from api.dependencies import AccessLogDep, AsAt, LedgerDep, ReadModels, Shown
 from api.headers import ERRORS, cached, etag, idempotency
 from api.models import Registered, RegisterFamily
+from api.problems import Problem
 from api.responses import JSONResponse
-from queries import families, search
+from queries import families, people, search
 
 router = APIRouter(tags=["families"], responses=ERRORS)
 
@@ -26,18 +27,41 @@ async def register_family(
     request: Request,
     body: RegisterFamily,
     ledger: LedgerDep,
+    read_models: ReadModels,
     access_log: AccessLogDep,
     actor: Actor,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Register a family under a policy pack, for the caller's team, with its members.
     Send an ``Idempotency-Key``: the same request with the same key answers what the
-    first did, once."""
+    first did, once.
+
+    A child who may already be on the record (the same NHS number or UPN, or the same
+    name and date of birth as a child of another family) is answered 409 with the
+    possible matches (``matches``: family ids, which members, on what) and nothing is
+    recorded; check them, and send the registration again with ``not_duplicate_of``
+    naming them to record it as a new family (kept on the registration, with who said
+    so), or record on the family found."""
     idem = idempotency(idempotency_key, await request.body(), request.url.path)
+    members = [m.model_dump() for m in body.members]
+    ledger.may_register(policy=body.policy, team=body.team, actor=actor)
+    matches = await run_in_threadpool(people.possible_duplicates, read_models, members)
+    unchecked = [m for m in matches if m["family_id"] not in set(body.not_duplicate_of)]
+    if unchecked and not ledger.already_recorded(actor, idem):
+        for family_id in sorted({m["family_id"] for m in unchecked}):
+            access_log.record(actor=actor, action="possible-duplicate", path=request.url.path, query="",
+                              family_id=family_id)
+        raise Problem(409, "Possible duplicate", (
+            f"{len({m['family_id'] for m in unchecked})} family(ies) on the record may already hold "
+            + ", ".join(sorted({f"members.{m['member']}" for m in unchecked}))
+            + ": check them; to register a new family all the same, send the registration again with "
+              "not_duplicate_of listing the families checked"),
+            matches=[{**m, "family_id": str(m["family_id"]), "member_ids": [str(i) for i in m["member_ids"]]}
+                     for m in unchecked])
     recorded = await run_in_threadpool(
         ledger.register_family,
-        policy=body.policy, team=body.team, members=[m.model_dump() for m in body.members],
-        actor=actor, occurred_at=body.occurred_at, idempotency=idem,
+        policy=body.policy, team=body.team, members=members,
+        actor=actor, occurred_at=body.occurred_at, idempotency=idem, not_duplicate_of=body.not_duplicate_of,
     )
     if recorded.replayed:  # what the first answer carried: the members as registered, read again
         access_log.record(actor=actor, action="register-replay", path=request.url.path, query="",
@@ -57,6 +81,13 @@ def find_families(
         "Whole words of a member's names, or their beginnings (case and accents ignored)."))] = None,
     date_of_birth: Annotated[date | None, Query(description=(
         "A member born on this date (with `name`, the same member)."))] = None,
+    nhs_number: Annotated[str | None, Query(max_length=20, description=(
+        "A member with this NHS number (10 digits; spaces allowed)."))] = None,
+    upn: Annotated[str | None, Query(max_length=20, description="A member with this Unique Pupil Number.")] = None,
+    council_person_id: Annotated[str | None, Query(max_length=50, description=(
+        "A member with this id of the council's own."))] = None,
+    postcode: Annotated[str | None, Query(max_length=10, description=(
+        "A family that has lived at this postcode (any address of its history)."))] = None,
     family_or_member_id: Annotated[str | None, Query(alias="id", min_length=1, max_length=100, description=(
         "A family's id or a member's: a UUID, or its first 8 hex digits."))] = None,
     team: Annotated[str | None, Query(min_length=1, max_length=search.MAX_TEXT, description=(
@@ -81,18 +112,19 @@ def find_families(
     found = search.find_families(
         read_models, name=name, date_of_birth=date_of_birth, family_or_member_id=family_or_member_id,
         team=team, worker=worker, policy=policy, status=status, sort=sort, page=page, per_page=per_page,
-        within_team=access.own_team(actor, None))
+        within_team=access.own_team(actor, None), nhs_number=nhs_number, upn=upn,
+        council_person_id=council_person_id, postcode=postcode)
     shown(f["family_id"] for f in found["families"])
     return JSONResponse(found)
 
 
 @router.get("/families/{family_id}", response_model=families.FamilyState)
-def get_family(ledger: LedgerDep, family_id: UUID, actor: Actor,
+def get_family(ledger: LedgerDep, read_models: ReadModels, family_id: UUID, actor: Actor,
                if_none_match: Annotated[str | None, Header()] = None,
                as_at: AsAt = None) -> Response:
     """The family's current state (or as at a past moment of recording), with its
     version as its ETag (``If-None-Match`` with it: 304)."""
-    state = families.family(ledger, family_id, as_at)
+    state = families.family(ledger, family_id, as_at, read_models)
     return cached(state, state["version"], if_none_match)
 
 

@@ -283,3 +283,52 @@ def test_a_recurring_rules_earlier_clocks_read_as_one_line_and_one_strip(
     expect(page.locator("table.deadlines tbody tr")).to_have_count(len(clocks))
     expect(page.locator("figure.timeline svg g.history")).to_have_count(0)
     axe()
+
+
+def test_an_auditor_finds_a_family_by_nhs_number_and_postcode_and_reads_who_is_who(
+        page: Page, served: Served, shot: Any, axe: Any, page_watch: Any) -> None:
+    """Issue 25: a child's NHS number finds their family, so does a postcode it lived at; a
+    mistyped NHS number is said to be wrong on the page; the family page names each
+    member's relationship to the children, their identifiers and the family's address."""
+    ledger = served.ledger
+    family_id = next(f for f in ledger.family_ids()
+                     if any(m["nhs_number"] for m in families.family(ledger, f)["members"]))
+    state = families.family(ledger, family_id)
+    child = next(m for m in state["members"] if m["nhs_number"])
+    mother = next(m for m in state["members"] if m["relationship"] == "parent" and m["gender"] == "2")
+    postcode = state["addresses"][-1]["postcode"]
+    sign_in(page, "auditor", user_id="demo-auditor")
+    page.goto("/console/families")
+
+    number = child["nhs_number"]
+    page.get_by_label("NHS number").fill(f"{number[:3]} {number[3:6]} {number[6:]}")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("heading", name="1 family")).to_be_visible()
+    row = page.locator("li.matched")
+    expect(row).to_contain_text(f"{child['given_name']} {child['family_name']}")
+    expect(row).to_contain_text(f"NHS number {number[:3]} {number[3:6]} {number[6:]}")
+    axe()
+    shot("console-search-nhs-number")
+    fits_a_phone(page)
+
+    page.get_by_label("NHS number").fill(number[:9] + str((int(number[9]) + 1) % 10))
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("alert")).to_contain_text("check digit")
+    page_watch.expect_errors("422")  # the page answered 422, as a form with an error is
+    axe()
+
+    page.get_by_label("NHS number").fill("")
+    page.get_by_label("Postcode").fill(postcode.lower().replace(" ", ""))
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(f'a[href="/console/families/{family_id}"]')).to_be_visible()
+    page.locator(f'a[href="/console/families/{family_id}"]').click()
+
+    members = page.locator("table.members")
+    expect(members.get_by_role("row", name=f"{mother['given_name']} {mother['family_name']}")).to_contain_text(
+        "mother")
+    expect(members).to_contain_text(f"NHS number {number[:3]} {number[3:6]} {number[6:]}")
+    expect(page.get_by_text("Lives at")).to_be_visible()
+    expect(page.get_by_text(postcode).first).to_be_visible()
+    axe()
+    shot("console-family-members")
+    fits_a_phone(page)
