@@ -392,7 +392,7 @@ class Family(Aggregate):
             raise InvalidCommand(f"member {f['member_id']} already exists", field="member_id")
         if not replaying:
             _check_members([dict(f)], _today(envelope))
-            _check_identifiers_unique([dict(f)], list(self.members.values()))
+        _check_identifiers_unique([dict(f)], list(self.members.values()))
 
     def _check_MemberDetailsRecorded(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
                                      replaying: bool) -> None:
@@ -402,10 +402,9 @@ class Family(Aggregate):
             raise InvalidCommand(f"{f['member_id']} is not a member of this family", field="member_id")
         if all(f.get(name) is None for name in ev.MEMBER_DETAILS_FIELDS):
             raise InvalidCommand("give at least one of " + ", ".join(ev.MEMBER_DETAILS_FIELDS), field="member_id")
-        if not replaying:
-            _check_identifiers_unique([{**self.members[f["member_id"].hex], **{
-                k: v for k, v in f.items() if k in ev.MEMBER_DETAILS_FIELDS and v is not None}}],
-                [m for k, m in self.members.items() if k != f["member_id"].hex])
+        _check_identifiers_unique([{**self.members[f["member_id"].hex], **{
+            k: v for k, v in f.items() if k in ev.MEMBER_DETAILS_FIELDS and v is not None}}],
+            [m for k, m in self.members.items() if k != f["member_id"].hex])
 
     def _check_AddressRecorded(self, f: Mapping[str, Any], envelope: Mapping[str, Any], pack: PackView,
                                replaying: bool) -> None:
@@ -731,6 +730,9 @@ class Family(Aggregate):
                                  f"{', '.join(unknown)}", field="changes")
         if BIRTH_DETAILS & set(changes):
             _check_member({**found, **changes}, _today(envelope), "changes.", names=False)
+        if {"nhs_number", "upn"} & set(changes):
+            _check_identifiers_unique([{**found, **changes}], [m for k, m in self.members.items() if k != member.hex],
+                                      prefix="changes.")
         for name in ("given_name", "family_name"):
             if name in changes and not str(changes[name] or "").strip():
                 raise InvalidCommand(f"changes.{name} must not be empty", field=f"changes.{name}")
@@ -917,15 +919,17 @@ def _check_members(members: list[dict[str, Any]], today: date) -> None:
     _check_identifiers_unique(members, [])
 
 
-def _check_identifiers_unique(members: Sequence[Mapping[str, Any]], others: Sequence[Mapping[str, Any]]) -> None:
+def _check_identifiers_unique(members: Sequence[Mapping[str, Any]], others: Sequence[Mapping[str, Any]],
+                              prefix: str = "") -> None:
     """An NHS number or UPN identifies one person: two members of a family cannot share one."""
     for name, label in (("nhs_number", "NHS number"), ("upn", "UPN")):
         seen = {m.get(name) for m in others if m.get(name)}
         for i, member in enumerate(members):
             value = member.get(name)
             if value and value in seen:
-                raise InvalidCommand(f"{name}: another member of this family has this {label}; each person has "
-                                     "their own", field=name if len(members) == 1 else f"members.{i}.{name}")
+                field = prefix + (name if len(members) == 1 else f"members.{i}.{name}")
+                raise InvalidCommand(f"{field}: another member of this family has this {label}; each person has "
+                                     "their own", field=field)
             seen.add(value)
 
 

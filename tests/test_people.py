@@ -124,6 +124,22 @@ def test_an_identifier_is_corrected_like_any_fact_and_held_to_the_same_check(cli
     assert found_families(client, nhs_number="4010232137")["total"] == 0
 
 
+def test_no_two_members_of_a_family_share_an_nhs_number_or_upn_however_it_is_recorded(client, stones):
+    r = _register(client, [{**STONES[0], "given_name": "Eve", "family_name": "Hart", "nhs_number": "4010232137",
+                            "upn": None},
+                           {**STONES[1], "given_name": "Finn", "family_name": "Hart", "nhs_number": "4010232137"}])
+    assert r.status_code == 422 and r.json()["field"] == "members.1.nhs_number", r.text
+    registration = client.get(f"/families/{stones['family']}/events", headers=AUDITOR).json()["events"][0]
+    refused(client, stones["family"], {"type": "EntryCorrected", "corrects": registration["event_id"],
+                                       "member": stones["ben"], "changes": {"nhs_number": AVA_NHS},
+                                       "reason": "copied"}, status=422, contains="changes.nhs_number")
+    details = ok(client, stones["family"], {"type": "MemberDetailsRecorded", "member_id": stones["ben"],
+                                            "upn": "L801200005007"})
+    refused(client, stones["family"], {"type": "EntryCorrected", "corrects": details["event_id"],
+                                       "changes": {"upn": AVA_UPN}, "reason": "copied"},
+            status=422, contains="another member of this family")
+
+
 def _member(client: Any, ids: dict[str, str], name: str) -> dict[str, Any]:
     family = client.get(f"/families/{ids['family']}", headers=AUDITOR).json()
     return next(m for m in family["members"] if m["member_id"] == ids[name])
