@@ -223,6 +223,10 @@ class Ledger(Application[UUID]):
             pack = self.pack(policy)
             if actor.get("team") == team:
                 self.teams.require(team, "team")
+            for i, checked in enumerate(not_duplicate_of or ()):
+                if not self._on_record(checked):
+                    raise InvalidCommand(f"not_duplicate_of.{i}: no family {checked} is on the record",
+                                         field=f"not_duplicate_of.{i}")
             # A detail not given (None) is left out of the stored member: most have none.
             members = [{**{k: v for k, v in m.items() if v is not None or k not in MEMBER_DETAILS_FIELDS},
                         "member_id": m.get("member_id") or self.new_id()} for m in members]
@@ -418,6 +422,9 @@ class Ledger(Application[UUID]):
                 "policy_version": self.pack(other.policy).version, "about": []})
             return self._save(family, actor, idempotency, also=other)
         return self._save(family, actor, idempotency)
+
+    def _on_record(self, family_id: UUID) -> bool:
+        return next(iter(self.events.get(family_id, limit=1)), None) is not None
 
     def _linkable(self, family_id: UUID) -> Family:
         """A family another is linked with: on the record and not erased (a link to an

@@ -201,7 +201,8 @@ def test_registering_a_child_already_on_the_record_answers_409_with_the_possible
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
-    assert problem["title"] == "Possible duplicate" and "not_duplicate_of" in problem["detail"]
+    assert problem["title"] == "Possible duplicate" and problem["detail"].startswith(
+        "1 family on the record may already hold the child of this registration (members.0): check them")
     assert problem["matches"] == [{"family_id": stones["family"], "member_ids": [stones["ava"]],
                                    "matched_on": [matched_on], "member": 0}]
     assert _families(client) == before
@@ -220,6 +221,14 @@ def test_a_new_family_after_checking_is_recorded_with_who_said_so(client, stones
     assert registration["actor"]["user_id"] == "pat"
     entries = client.get(f"/families/{r.json()['family_id']}/chronology", headers=AUDITOR).json()["entries"]
     assert f"a new family after checking possible matches: {stones['family'][:8]}" in entries[0]["summary"]
+
+
+def test_a_registration_says_not_a_duplicate_only_of_families_on_the_record(client, stones):
+    child = {"given_name": "Ava", "family_name": "Stone", "date_of_birth": "2016-05-04", "kind": "child"}
+    before = _families(client)
+    r = _register(client, [child], not_duplicate_of=[stones["family"], "6f1c2b1e-0000-4000-8000-000000000001"])
+    assert r.status_code == 422 and r.json()["field"] == "not_duplicate_of.1", r.text
+    assert _families(client) == before
 
 
 def test_a_different_child_of_the_same_name_born_another_day_is_no_match(client, stones):

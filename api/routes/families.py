@@ -51,11 +51,13 @@ async def register_family(
         for family_id in sorted({m["family_id"] for m in unchecked}):
             access_log.record(actor=actor, action="possible-duplicate", path=request.url.path, query="",
                               family_id=family_id)
+        found = sorted({m["family_id"] for m in unchecked})
         raise Problem(409, "Possible duplicate", (
-            f"{len({m['family_id'] for m in unchecked})} family(ies) on the record may already hold "
-            + ", ".join(sorted({f"members.{m['member']}" for m in unchecked}))
-            + ": check them; to register a new family all the same, send the registration again with "
-              "not_duplicate_of listing the families checked"),
+            f"{len(found)} {'family' if len(found) == 1 else 'families'} on the record may already hold "
+            + ("the child" if len({m["member"] for m in unchecked}) == 1 else "children")
+            + " of this registration (" + ", ".join(sorted({f"members.{m['member']}" for m in unchecked}))
+            + "): check them, and record on the family found, or send the registration again with "
+              "not_duplicate_of listing the families checked to register a new family"),
             matches=[{**m, "family_id": str(m["family_id"]), "member_ids": [str(i) for i in m["member_ids"]]}
                      for m in unchecked])
     recorded = await run_in_threadpool(
