@@ -7,7 +7,7 @@ and the registration) are the application's: ``ledger/commands.py``, re-exported
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -29,8 +29,10 @@ __all__ = [  # the application's command models, re-exported, and the API's own
     "Member",
     "MemberIn",
     "Moment",
+    "PossibleDuplicate",
     "RegisterFamily",
     "Registered",
+    "inlined_schema",
 ]
 
 
@@ -54,6 +56,47 @@ class Registered(BaseModel):
     version: int
     position: int
     members: list[Member]
+
+
+class DuplicateMatch(BaseModel):
+    family_id: UUID
+    member_ids: list[UUID]
+    """The family's members who match."""
+    matched_on: list[str]
+    """"NHS number", "UPN", "name and date of birth"."""
+    member: int
+    """Which member of the registration matches (its place in ``members``, from 0)."""
+
+
+class PossibleDuplicate(BaseModel):
+    """409 from ``POST /families``: children of the registration may already be on the
+    record. Ids and what matched only; send the registration again with
+    ``not_duplicate_of`` naming the families checked to record a new family."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    matches: list[DuplicateMatch]
+
+
+def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON Schema with its nested models written in place (no ``$defs``), for
+    a response documented by hand under a media type of its own (problem+json)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)  # type: ignore[no-any-return]
 
 
 class CommandRecorded(BaseModel):

@@ -14,7 +14,7 @@ from api import access
 from api.auth import Actor
 from api.dependencies import AccessLogDep, AsAt, LedgerDep, ReadModels, Shown
 from api.headers import ERRORS, cached, etag, idempotency
-from api.models import Registered, RegisterFamily
+from api.models import PossibleDuplicate, Registered, RegisterFamily, inlined_schema
 from api.problems import Problem
 from api.responses import JSONResponse
 from queries import families, people, search
@@ -22,7 +22,9 @@ from queries import families, people, search
 router = APIRouter(tags=["families"], responses=ERRORS)
 
 
-@router.post("/families", status_code=201, response_model=Registered)
+@router.post("/families", status_code=201, response_model=Registered, responses={409: {
+    "content": {"application/problem+json": {"schema": inlined_schema(PossibleDuplicate)}},
+    "description": "A child of the registration may already be on the record (or another refusal)"}})
 async def register_family(
     request: Request,
     body: RegisterFamily,
