@@ -292,7 +292,8 @@ def ordered(rows: Iterable[ChronologyRow]) -> list[ChronologyRow]:
 class ChronologyModel(ReadModel):
     name = "chronology"
     tables = ("chronology", "chronology_members", "person_index", "family_links")
-    loading_indexes = ("person_index_member",)  # people.index rewrites a member's rows by member_id
+    loading_indexes = ("person_index_family",)  # a family's index rows are deleted by family id (an erased
+    # family applied again in its page: ``forget``), never looked up by member while loading
     sealed: ClassVar[TableColumns] = {
         "chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
         "chronology_members": ("given_name", "family_name", "date_of_birth", "details")}
