@@ -259,6 +259,16 @@ def ok(client: TestClient, family_id: str, body: dict[str, Any],
     return r.json()  # type: ignore[no-any-return]
 
 
+def close_episode(client: TestClient, family_id: str) -> None:
+    """Close the family's open Durham episode in the pack's order: proposed, authorised, the
+    family survey sent, closed."""
+    for headers, body in ((PRACTITIONER, {"type": "ClosureProposed", "reason": "outcomes_met"}),
+                          (MANAGER, {"type": "ClosureAuthorised"}),
+                          (PRACTITIONER, {"type": "DocumentRecorded", "document": "family-survey"}),
+                          (PRACTITIONER, {"type": "EpisodeClosed", "reason": "outcomes_met"})):
+        ok(client, family_id, body, headers)
+
+
 def refused(client: TestClient, family_id: str, body: dict[str, Any], headers: dict[str, str] | None = None,
             status: int = 409, contains: str = "", **extra_headers: str) -> dict[str, Any]:
     """Record a command that must be refused: the status, a problem+json body saying

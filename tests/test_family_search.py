@@ -22,7 +22,7 @@ from projections.projector import Projector
 from queries.reading import InvalidQuery
 from queries.search import find_families
 from replay.rebuild import rebuild
-from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, close_episode, ok
 from tests.registration import post_family
 
 # Storage-neutral (docs/testing.md): what is found, refused and logged is decided above the
@@ -46,14 +46,6 @@ def _register(client: Any, policy: str, team: str, members: list[tuple[str, str,
     return {"family_id": found["family_id"], **{m["given_name"]: m["member_id"] for m in found["members"]}}
 
 
-def _close(client: Any, fid: str) -> None:
-    for headers, body in ((PRACTITIONER, {"type": "ClosureProposed", "reason": "outcomes_met"}),
-                          (MANAGER, {"type": "ClosureAuthorised"}),
-                          (PRACTITIONER, {"type": "DocumentRecorded", "document": "family-survey"}),
-                          (PRACTITIONER, {"type": "EpisodeClosed", "reason": "outcomes_met"})):
-        ok(client, fid, body, headers)
-
-
 @pytest.fixture
 def families(client: Any) -> dict[str, dict[str, Any]]:
     eloise = _register(client, "durham-one-point", "north", [
@@ -67,7 +59,7 @@ def families(client: Any) -> dict[str, dict[str, Any]]:
         ("Ava", "Stone", "2016-05-04", "child"), ("Ben", "Stone", "2026-03-01", "child"),
         ("Cara", "Stone", "1990-02-03", "adult")])
     ok(client, stones["family_id"], {"type": "ReferralReceived", "route": "self", "reason": "housing"}, MANAGER)
-    _close(client, stones["family_id"])
+    close_episode(client, stones["family_id"])
     lees = _register(client, "northamptonshire-0-19", "south", [
         ("Ava", "Lee", "2016-05-04", "child"), ("Pam", "Lee", "1985-01-01", "adult")], SOUTH)
     ok(client, lees["family_id"], {"type": "ReferralReceived", "route": "self", "reason": "help"}, SOUTH_MANAGER)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok, refused
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, close_episode, ok, refused
 
 pytestmark = pytest.mark.one_database
 
@@ -240,18 +240,10 @@ def test_a_different_child_of_the_same_name_born_another_day_is_no_match(client,
 def test_an_erased_family_is_never_a_match(client, stones):
     for body, headers in (({"type": "ReferralReceived", "route": "self", "reason": "help"}, MANAGER),):
         ok(client, stones["family"], body, headers)
-    _close(client, stones["family"])
+    close_episode(client, stones["family"])
     assert client.post(f"/families/{stones['family']}/erasure", headers=ADMIN, json=ERASE).status_code == 201
     r = _register(client, [{**STONES[0], "kind": "child"}])
     assert r.status_code == 201, r.text
-
-
-def _close(client: Any, fid: str) -> None:
-    for headers, body in ((PRACTITIONER, {"type": "ClosureProposed", "reason": "outcomes_met"}),
-                          (MANAGER, {"type": "ClosureAuthorised"}),
-                          (PRACTITIONER, {"type": "DocumentRecorded", "document": "family-survey"}),
-                          (PRACTITIONER, {"type": "EpisodeClosed", "reason": "outcomes_met"})):
-        ok(client, fid, body, headers)
 
 
 def test_two_families_found_to_be_one_are_linked_on_both_records_never_merged(client, stones):
@@ -283,7 +275,7 @@ def test_a_family_is_not_linked_with_an_erased_one(client, stones):
     other = _register(client, [{"given_name": "Zoe", "family_name": "Hill", "date_of_birth": "2018-01-02",
                                 "kind": "child"}]).json()["family_id"]
     ok(client, stones["family"], {"type": "ReferralReceived", "route": "self", "reason": "help"}, MANAGER)
-    _close(client, stones["family"])
+    close_episode(client, stones["family"])
     assert client.post(f"/families/{stones['family']}/erasure", headers=ADMIN, json=ERASE).status_code == 201
     refused(client, other, {"type": "FamiliesLinked", "linked_family_id": stones["family"], "reason": "x"},
             status=422, contains="erased")
@@ -367,7 +359,7 @@ def test_subject_access_gives_a_person_all_of_their_details_and_none_of_anothers
 
 def test_erasure_destroys_identifiers_addresses_and_contact_details_and_the_index_forgets_them(client, stones):
     ok(client, stones["family"], {"type": "ReferralReceived", "route": "self", "reason": "help"}, MANAGER)
-    _close(client, stones["family"])
+    close_episode(client, stones["family"])
     assert client.post(f"/families/{stones['family']}/erasure", headers=ADMIN, json=ERASE).status_code == 201
     family = client.get(f"/families/{stones['family']}", headers=AUDITOR).json()
     cara = next(m for m in family["members"] if m["member_id"] == stones["cara"])
