@@ -38,7 +38,7 @@ from ledger.policies.render import render_markdown
 from ledger.settings import get_settings
 from ledger.tokens import MAX_NAME_CLAIM, TokenTooLong, mint
 from projections.projector import Projector
-from replay.rebuild import rebuild
+from replay.rebuild import PAGE, rebuild
 
 __all__ = ["app", "main", "masked", "use_database"]
 
@@ -169,7 +169,7 @@ def replay(
         "--projection", help="Read model to rebuild (repeat for several; default: all).")] = None,
     database_url: DatabaseUrl = None,
     page: Annotated[int, typer.Option(
-        min=1, max=100_000, help="About how many events each transaction applies (whole families).")] = 10_000,
+        min=1, max=100_000, help="About how many events each transaction applies (whole families).")] = PAGE,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help=(
         "Processes applying pages side by side (default: one per CPU, up to 8, from 50,000 events; else 1)."))] = None,
 ) -> None:

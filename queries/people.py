@@ -87,3 +87,21 @@ def possible_duplicates(projector: Projector, members: Sequence[Mapping[str, Any
         if what not in match["matched_on"]:
             match["matched_on"].append(what)
     return sorted(found.values(), key=lambda m: (m["member"], str(m["family_id"])))
+
+
+def unchecked_duplicates(projector: Projector, members: Sequence[Mapping[str, Any]],
+                         checked: Sequence[UUID]) -> list[Match]:
+    """The possible matches of a registration's children that its registrant has not said
+    (``not_duplicate_of``) they checked: a registration with any is not recorded."""
+    return [m for m in possible_duplicates(projector, members) if m["family_id"] not in set(checked)]
+
+
+def duplicates_in_words(matches: Sequence[Match]) -> str:
+    """What a registration with unchecked possible matches is told, in plain words."""
+    families = {m["family_id"] for m in matches}
+    children = sorted({m["member"] for m in matches})
+    return (f"{len(families)} {'family' if len(families) == 1 else 'families'} on the record may already hold "
+            f"{'the child' if len(children) == 1 else 'children'} of this registration ("
+            + ", ".join(f"members.{i}" for i in children)
+            + "): check them, and record on the family found, or send the registration again with "
+              "not_duplicate_of listing the families checked to register a new family")

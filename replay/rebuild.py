@@ -37,7 +37,11 @@ from projections.projector import Projector, Unprocessable
 from projections.store import QUARANTINE
 
 SUFFIX = "__rebuild"
-PAGE = 10_000
+PAGE = 5_000
+"""About how many events a page holds (whole families). A worker's peak memory is its
+process (about 100 MB) plus one page: at 10,000 events a SQLite rebuild of 1,082,154
+events with two workers peaked at 520 MB (parent 102 + 2 x 209), at 5,000 at 455 MB
+(104 + 2 x 175), at the same rate within the runs' noise (issue 24, docs/benchmarks.md)."""
 SQLITE_CACHE_KB = 262_144
 PARALLEL_FROM = 50_000
 """Events from which a rebuild starts worker processes by default (each costs about a

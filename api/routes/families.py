@@ -47,21 +47,14 @@ async def register_family(
     idem = idempotency(idempotency_key, await request.body(), request.url.path)
     members = [m.model_dump() for m in body.members]
     ledger.may_register(policy=body.policy, team=body.team, actor=actor)
-    matches = await run_in_threadpool(people.possible_duplicates, read_models, members)
-    unchecked = [m for m in matches if m["family_id"] not in set(body.not_duplicate_of)]
+    unchecked = await run_in_threadpool(people.unchecked_duplicates, read_models, members, body.not_duplicate_of)
     if unchecked and not ledger.already_recorded(actor, idem):
         for family_id in sorted({m["family_id"] for m in unchecked}):
             access_log.record(actor=actor, action="possible-duplicate", path=request.url.path, query="",
                               family_id=family_id)
-        found = sorted({m["family_id"] for m in unchecked})
-        raise Problem(409, "Possible duplicate", (
-            f"{len(found)} {'family' if len(found) == 1 else 'families'} on the record may already hold "
-            + ("the child" if len({m["member"] for m in unchecked}) == 1 else "children")
-            + " of this registration (" + ", ".join(sorted({f"members.{m['member']}" for m in unchecked}))
-            + "): check them, and record on the family found, or send the registration again with "
-              "not_duplicate_of listing the families checked to register a new family"),
-            matches=[{**m, "family_id": str(m["family_id"]), "member_ids": [str(i) for i in m["member_ids"]]}
-                     for m in unchecked])
+        raise Problem(409, "Possible duplicate", people.duplicates_in_words(unchecked), matches=[
+            {**m, "family_id": str(m["family_id"]), "member_ids": [str(i) for i in m["member_ids"]]}
+            for m in unchecked])
     recorded = await run_in_threadpool(
         ledger.register_family,
         policy=body.policy, team=body.team, members=members,
