@@ -187,6 +187,7 @@ def test_the_court_document_names_cara_stone_mother(client, stones, tmp_path: Pa
 # --- duplicates and links -----------------------------------------------------------------------------
 
 
+@pytest.mark.storage  # the person index's and the links' SQL, on each database
 @pytest.mark.parametrize("child, matched_on", [
     ({"given_name": "Eva", "family_name": "Jones", "date_of_birth": "2016-05-04", "nhs_number": AVA_NHS},
      "NHS number"),
@@ -246,6 +247,7 @@ def test_an_erased_family_is_never_a_match(client, stones):
     assert r.status_code == 201, r.text
 
 
+@pytest.mark.storage  # the person index's and the links' SQL, on each database
 def test_two_families_found_to_be_one_are_linked_on_both_records_never_merged(client, stones):
     other = _register(client, [{"given_name": "Ava", "family_name": "Stone", "date_of_birth": "2016-05-04",
                                 "kind": "child"}], not_duplicate_of=[stones["family"]]).json()["family_id"]
@@ -290,6 +292,7 @@ def found_families(client: Any, headers: dict[str, str] = AUDITOR, **params: Any
     return r.json()  # type: ignore[no-any-return]
 
 
+@pytest.mark.storage  # the person index's and the links' SQL, on each database
 def test_a_family_is_found_by_nhs_number_upn_council_id_postcode_and_former_name(client, stones):
     for params in ({"nhs_number": "943 476 5919"}, {"upn": AVA_UPN.lower()}, {"council_person_id": "DUR-448120"},
                    {"postcode": "dh1 5za"}, {"postcode": "DH7 8QR"}, {"name": "cara smith"},
@@ -357,6 +360,7 @@ def test_subject_access_gives_a_person_all_of_their_details_and_none_of_anothers
     assert (ava["person"]["nhs_number"], ava["person"]["upn"]) == (AVA_NHS, AVA_UPN)
 
 
+@pytest.mark.storage  # the person index's and the links' SQL, on each database
 def test_erasure_destroys_identifiers_addresses_and_contact_details_and_the_index_forgets_them(client, stones):
     ok(client, stones["family"], {"type": "ReferralReceived", "route": "self", "reason": "help"}, MANAGER)
     close_episode(client, stones["family"])
