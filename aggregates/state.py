@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any, NamedTuple, NotRequired, TypedDict
 from uuid import UUID
 
+from typing_extensions import TypedDict as ExtensionsTypedDict
+
 from aggregates.corrections import corrected
 from aggregates.events import MEMBER_DETAILS_FIELDS, VOCABULARY, FamilyEvent, payload_fields
 from aggregates.vocabulary import MANAGEMENT_ROLES
@@ -39,7 +41,24 @@ class Fact(NamedTuple):
     values: Mapping[str, Any]
 
 
-class Member(TypedDict, total=False):
+class MemberDetails(ExtensionsTypedDict, total=False):
+    """What may be known of a member beyond who they are (``MEMBER_DETAILS_FIELDS``): the
+    state's, the API's family view's and a subject access answer's alike. (The pydantic
+    the API documents them with needs ``typing_extensions``' TypedDict before Python 3.12.)"""
+
+    nhs_number: str | None
+    upn: str | None
+    """Unique Pupil Number."""
+    council_person_id: str | None
+    former_names: list[str] | None
+    phone: str | None
+    email: str | None
+    relationship: str | None
+    """To the family's children: parent, step_parent, carer, sibling, grandparent, other."""
+    parental_responsibility: bool | None
+
+
+class Member(MemberDetails, total=False):
     member_id: Any
     given_name: str
     family_name: str
@@ -49,14 +68,6 @@ class Member(TypedDict, total=False):
     ethnicity: str | None
     expected_date: Any
     """An unborn member's expected date of delivery (kept once they are born)."""
-    nhs_number: str | None
-    upn: str | None
-    council_person_id: str | None
-    former_names: list[str] | None
-    phone: str | None
-    email: str | None
-    relationship: str | None
-    parental_responsibility: bool | None
     added_by: Any
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import Field
 from typing_extensions import TypedDict
 
+from aggregates.state import MemberDetails
 from ledger.application import Ledger, event_view
 from projections import chronology as chronology_model
 from projections.projector import Projector
@@ -53,7 +54,7 @@ class EventView(TypedDict):
         "with its schema_version, at GET /schemas)."))]
 
 
-class FamilyMember(TypedDict):
+class FamilyMember(MemberDetails):
     member_id: UUID
     given_name: str
     family_name: str
@@ -63,16 +64,6 @@ class FamilyMember(TypedDict):
     """An unborn member's expected date of birth (``kind`` ``unborn``), until ``ChildBorn``."""
     gender: NotRequired[str | None]
     ethnicity: NotRequired[str | None]
-    nhs_number: NotRequired[str | None]
-    upn: NotRequired[str | None]
-    """Unique Pupil Number."""
-    council_person_id: NotRequired[str | None]
-    former_names: NotRequired[list[str] | None]
-    phone: NotRequired[str | None]
-    email: NotRequired[str | None]
-    relationship: NotRequired[str | None]
-    """To the family's children: parent, step_parent, carer, sibling, grandparent, other."""
-    parental_responsibility: NotRequired[bool | None]
     added_by: NotRequired[UUID]
     """The event that put the member on the record (in a decision's view of the family)."""
 

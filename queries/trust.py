@@ -14,6 +14,7 @@ import orjson
 from typing_extensions import TypedDict
 
 from aggregates.errors import NotFound
+from aggregates.state import MemberDetails
 from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
 from ledger.moments import instant
@@ -60,21 +61,13 @@ def access_log(ledger: Ledger, family_id: UUID) -> AccessLog:
 # -- subject access ---------------------------------------------------------------------------
 
 
-class PersonDetails(TypedDict):
+class PersonDetails(MemberDetails):
     given_name: str | None
     family_name: str | None
     kind: str | None
     date_of_birth: date | None
     gender: str | None
     ethnicity: str | None
-    nhs_number: str | None
-    upn: str | None
-    council_person_id: str | None
-    former_names: list[str] | None
-    phone: str | None
-    email: str | None
-    relationship: str | None
-    parental_responsibility: bool | None
 
 
 class SubjectAccess(TypedDict):
