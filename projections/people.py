@@ -52,22 +52,36 @@ def tokens(key: bytes, given_name: str | None, family_name: str | None, date_of_
     former names, their date of birth, each whole name with the date of birth (what a
     duplicate is matched on) and each identifier they have."""
     found = set()
-    names = [(given_name, family_name), *((name, None) for name in former_names or () if isinstance(name, str))]
+    names = _names(given_name, family_name, former_names)
     for first, last in names:
         for word in words(first) + words(last):
             for end in range(min(SHORTEST, len(word)), len(word) + 1):
                 found.add(_hash(key, "n:" + word[:end]))
-    born = date_of_birth.isoformat() if isinstance(date_of_birth, date) else date_of_birth
-    if born and not ERASED.match(str(born)):
-        found.add(_hash(key, "d:" + str(born)[:10]))
-        for first, last in names:
-            whole = _whole(first, last)
-            if whole:
-                found.add(_hash(key, f"x:{whole}|{str(born)[:10]}"))
+    born = _day(date_of_birth)
+    if born:
+        found.add(_hash(key, "d:" + born))
+        found |= _whole_names(key, names, born)
     for name, value in (identifiers or {}).items():
         if name in IDENTIFIERS and isinstance(value, str) and value and not ERASED.match(value):
             found.add(_hash(key, identifier_token(name, value)))
     return found
+
+
+def _names(given_name: str | None, family_name: str | None,
+           former_names: Sequence[str] | None) -> list[tuple[str | None, str | None]]:
+    """A member's name and each former name (a former name is whole in its first part)."""
+    return [(given_name, family_name), *((name, None) for name in former_names or () if isinstance(name, str))]
+
+
+def _day(date_of_birth: Any) -> str | None:
+    """A date of birth as the index writes it (None if none, or erased)."""
+    born = date_of_birth.isoformat() if isinstance(date_of_birth, date) else date_of_birth
+    return str(born)[:10] if born and not ERASED.match(str(born)) else None
+
+
+def _whole_names(key: bytes, names: Sequence[tuple[str | None, str | None]], born: str) -> set[str]:
+    """The tokens of each whole name with the date of birth: what a duplicate matches on."""
+    return {_hash(key, f"x:{whole}|{born}") for first, last in names if (whole := _whole(first, last))}
 
 
 IDENTIFIERS = ("nhs_number", "upn", "council_person_id")
@@ -137,25 +151,20 @@ def at_postcode(tokens: Sequence[str]) -> tuple[str, list[Any]]:
     return sql, list(tokens)
 
 
-MATCHED_ON = {"i:nhs_number:": "NHS number", "i:upn:": "UPN", "x:": "name and date of birth"}
+MATCHED_ON = {"nhs_number": "NHS number", "upn": "UPN"}
+NAME_AND_BIRTH = "name and date of birth"
 
 
 def duplicate_tokens(key: bytes, member: Mapping[str, Any]) -> dict[str, str]:
     """The tokens any one of which an existing member shares with ``member`` makes them a
     possible match (by what: "NHS number", "UPN", "name and date of birth"): same NHS
     number or UPN, or the same name (or former name), in whole words, and date of birth."""
-    found: dict[str, str] = {}
-    for kind in ("nhs_number", "upn"):
-        if member.get(kind):
-            found[_hash(key, identifier_token(kind, str(member[kind])))] = MATCHED_ON[f"i:{kind}:"]
-    born = member.get("date_of_birth")
+    found = {_hash(key, identifier_token(kind, str(member[kind]))): what
+             for kind, what in MATCHED_ON.items() if member.get(kind)}
+    born = _day(member.get("date_of_birth"))
     if born:
-        born = born.isoformat() if isinstance(born, date) else str(born)[:10]
-        for first, last in [(member.get("given_name"), member.get("family_name")),
-                            *((n, None) for n in member.get("former_names") or ())]:
-            whole = _whole(first, last)
-            if whole:
-                found[_hash(key, f"x:{whole}|{born}")] = MATCHED_ON["x:"]
+        names = _names(member.get("given_name"), member.get("family_name"), member.get("former_names"))
+        found.update(dict.fromkeys(_whole_names(key, names, born), NAME_AND_BIRTH))
     return found
 
 
