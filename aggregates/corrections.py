@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from aggregates.events import MEMBER_DETAILS_FIELDS
+
 MEMBER_DETAILS = ("given_name", "family_name", "date_of_birth", "gender", "ethnicity", "kind", "expected_date",
-                  "nhs_number", "upn", "council_person_id", "former_names", "phone", "email", "relationship",
-                  "parental_responsibility")
+                  *MEMBER_DETAILS_FIELDS)
 """What a correction may change about one member (``EntryCorrected.member``)."""
 ENVELOPE_CHANGES = ("occurred_at", "about", "context")
 """Besides its own fields, when an entry happened, whom it concerns and its chronology context."""

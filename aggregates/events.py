@@ -25,7 +25,17 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from pydantic import Field
 
-from aggregates.identifiers import AddressLine, Email, FormerName, NhsNumber, PersonId, Phone, Postcode, Upn
+from aggregates.identifiers import (
+    AddressLine,
+    Email,
+    FormerName,
+    NhsNumber,
+    PersonId,
+    Phone,
+    Postcode,
+    Upn,
+    spaced_nhs_number,
+)
 from aggregates.vocabulary import (
     AgreementSubject,
     ClosureReason,
@@ -272,8 +282,7 @@ def details_in_words(d: Mapping[str, Any]) -> str:
     """A member's details as a chronology lists them ("NHS number 943 476 5919; parent")."""
     parts = []
     if d.get("nhs_number"):
-        n = str(d["nhs_number"])
-        parts.append(f"NHS number {n[:3]} {n[3:6]} {n[6:]}" if len(n) == 10 else f"NHS number {n}")
+        parts.append(f"NHS number {spaced_nhs_number(str(d['nhs_number']))}")
     for name, label in (("upn", "UPN"), ("council_person_id", "council person id")):
         if d.get(name):
             parts.append(f"{label} {d[name]}")

@@ -420,8 +420,7 @@ class Family(Aggregate):
             return
         if f["linked_family_id"] == self.id:
             raise InvalidCommand("a family is not linked with itself", field="linked_family_id")
-        if any(entry[0] == "FamiliesLinked" and entry[4]["linked_family_id"] == f["linked_family_id"]
-                                 for entry in self.log.values()):
+        if f["linked_family_id"] in self.folded["linked_families"]:
             raise InvalidCommand(f"this family is already linked with {f['linked_family_id']}",
                                  field="linked_family_id")
 

@@ -59,6 +59,11 @@ def nhs_number_problem(value: str) -> str | None:
     return None
 
 
+def spaced_nhs_number(number: str) -> str:
+    """An NHS number as it is read out and printed: 943 476 5919 (anything else as it is)."""
+    return f"{number[:3]} {number[3:6]} {number[6:]}" if len(number) == 10 and number.isdigit() else number
+
+
 def upn_check_letter(last_twelve: str) -> str:
     """The check letter of a UPN's characters 2 to 13."""
     total = 0

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from aggregates.identifiers import spaced_nhs_number
 from aggregates.wording import relationship_word
 
 HERE = Path(__file__).resolve().parent
@@ -70,12 +71,6 @@ def _label(value: Any) -> str:
     return str(value).replace("_", " ").replace("-", " ") if value is not None else ""
 
 
-def _nhs(value: Any) -> str:
-    """An NHS number as it is read out: 943 476 5919."""
-    text = str(value or "")
-    return f"{text[:3]} {text[3:6]} {text[6:]}" if len(text) == 10 and text.isdigit() else text
-
-
 def _relationship(member: Any) -> str:
     """A member's relationship to the children in words ("mother", "step-parent", "child")."""
     return relationship_word(member.get("relationship"), member.get("gender"), member.get("kind"))
@@ -88,7 +83,8 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(day=_day, moment=_moment, iso=_iso, label=_label, nhs=_nhs, relationship=_relationship)
+environment.filters.update(day=_day, moment=_moment, iso=_iso, label=_label, relationship=_relationship,
+                           nhs=lambda value: spaced_nhs_number(str(value or "")))
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -220,9 +220,8 @@ class Ledger(Application[UUID]):
         recorded (as a command's, ``_record_once``): a retry collides on the key as it saves."""
         self._check_writer(actor)
         try:
+            self.may_register(policy=policy, team=team, actor=actor)
             pack = self.pack(policy)
-            if actor.get("team") == team:
-                self.teams.require(team, "team")
             for i, checked in enumerate(not_duplicate_of or ()):
                 if not self._on_record(checked):
                     raise InvalidCommand(f"not_duplicate_of.{i}: no family {checked} is on the record",
@@ -254,8 +253,7 @@ class Ledger(Application[UUID]):
         self._check_writer(actor)
         self.pack(policy)
         Family.check_registrar(team, actor)
-        if actor.get("team") == team:
-            self.teams.require(team, "team")
+        self.teams.require(team, "team")
 
     def record(
         self,
