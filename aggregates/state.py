@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 from uuid import UUID
 
 from typing_extensions import TypedDict as ExtensionsTypedDict
@@ -200,6 +200,27 @@ def fold(facts: Iterable[Fact]) -> FamilyState:
     if found is None:
         raise ValueError("no facts: a family's facts start with its registration")
     return found
+
+
+def copy_of(state: FamilyState) -> FamilyState:
+    """A copy of ``state`` that ``apply`` can change without changing ``state``: every dict
+    and list copied, every other value shared (ids, times, dates, text, numbers and the
+    facts' own values are never changed in place; ``apply`` puts new dicts and lists in,
+    and no dict or list is in two places). What ``copy.deepcopy`` gives, at a fraction
+    of its cost: the deadline engine copies a family's state at every command."""
+    return cast(FamilyState, _copied(state))
+
+
+def _copied(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: _copied(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) if type(v) in _CONTAINERS else v for v in value]
+    return value
+
+
+_CONTAINERS = (dict, list)
 
 
 def apply(state: FamilyState, fact: Fact) -> None:

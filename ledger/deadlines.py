@@ -25,7 +25,6 @@ and the list ``breaches`` (ADR 0019). Counting is ``ledger.calendar`` (ADR 0007)
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -199,7 +198,9 @@ class _Walk:
     def fork(self) -> _Walk:
         """A copy to walk on from, sharing nothing it would change with this one (the
         pack, calendar and rules are shared; facts and their values are never changed)."""
-        now, recorded = copy.deepcopy((self.now, self.recorded))  # one copy where they are one fold
+        now = state.copy_of(self.now) if self.now is not None else None
+        recorded = now if self.recorded is self.now else (
+            state.copy_of(self.recorded) if self.recorded is not None else None)  # one copy where they are one fold
         return replace(self, clocks=[replace(c, extensions=list(c.extensions)) for c in self.clocks],
                        now=now, recorded=recorded,
                        activated=set(self.activated), episode_log=list(self.episode_log),
@@ -568,14 +569,14 @@ def evaluate_from_start(
     elif happened:
         walk.recorded = state.fold(as_state_fact(f) for f in by_recording)
     late = late_entries(all_facts, pack, calendar) if progress or not rows_only else []
-    onward = None
-    if progress and known_at is None and happened and len(happened) == len(all_facts) and events:
-        onward = Progress(pack, calendar, events[-1].originator_version, _order(happened[-1]), walk.fork(), late)
-    return _outcome(walk, pack, calendar, as_of, known_at, late, rows_only), onward
+    if not (progress and known_at is None and happened and len(happened) == len(all_facts) and events):
+        return _outcome(walk, pack, calendar, as_of, known_at, late, rows_only), None
+    onward = Progress(pack, calendar, events[-1].originator_version, _order(happened[-1]), walk, late)
+    return _outcome_leaving(walk, pack, calendar, as_of, known_at, late, rows_only), onward
 
 
 def evaluate_on(
-    progress: Progress, events: list[FamilyEvent], as_of: datetime,
+    progress: Progress, events: list[FamilyEvent], as_of: datetime, *, rows_only: bool = False,
 ) -> tuple[dict[str, Any], Progress] | None:
     """``evaluate(events, progress.pack, as_of)``, walking only the events after
     ``progress`` (``events`` is the family's whole stream, versions 1 to n), with the
@@ -599,8 +600,8 @@ def evaluate_on(
         if walk.recorded is not None and walk.recorded is not walk.now:
             state.apply(walk.recorded, as_state_fact(fact))
     late = progress.late + late_entries(new_facts, pack, calendar)
-    onward = Progress(pack, calendar, newer[-1].originator_version, last, walk.fork(), late)
-    return _outcome(walk, pack, calendar, as_of, None, late), onward
+    onward = Progress(pack, calendar, newer[-1].originator_version, last, walk, late)
+    return _outcome_leaving(walk, pack, calendar, as_of, None, late, rows_only), onward
 
 
 def evaluate_held(progress: Progress, version: int, as_of: datetime) -> dict[str, Any] | None:
@@ -637,6 +638,18 @@ def _copied(row: ClockRow) -> ClockRow:
     """A row to hand out: a dict of its own (a caller may add to it, as the team views add
     the family; the lists in it are never changed)."""
     return cast(ClockRow, dict(row))
+
+
+def _outcome_leaving(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime,
+                     known_at: datetime | None, late: list[dict[str, Any]], rows_only: bool) -> dict[str, Any]:
+    """``_outcome``, leaving ``walk`` as it is (to be held in a ``Progress``): the birthdays
+    up to ``as_of`` are walked on a copy only where one starts or ends a clock; otherwise
+    the rows are read from the walk itself, as ``evaluate_held`` reads them."""
+    if walk.birthdays_between(london_date(as_of)):
+        return _outcome(walk.fork(), pack, calendar, as_of, known_at, late, rows_only)
+    rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
+    breach_rows = [_breach_row(*breach) for breach in walk.breaches]
+    return _result(walk, pack, as_of, known_at, late, rows, breach_rows, rows_only)
 
 
 def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime, known_at: datetime | None,

@@ -55,7 +55,7 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
     walked: tuple[dict[str, Any], Progress | None] | None = None
     held = progress.get(family_id) if progress is not None else None
     if held is not None and held.pack is pack:
-        walked = evaluate_on(held, stream, as_of)
+        walked = evaluate_on(held, stream, as_of, rows_only=True)
     if walked is None:
         walked = evaluate_from_start(stream, pack, as_of, progress=progress is not None, rows_only=True)
     result, onward = walked

@@ -82,6 +82,33 @@ def test_the_aggregate_the_engine_and_every_read_model_agree_after_every_event(d
     assert all(checked.values()), checked
 
 
+def test_a_copy_of_a_state_is_what_a_deep_copy_is_and_changes_apart_from_it(demo):
+    """The deadline engine copies a family's state at every command (``state.copy_of``,
+    not ``copy.deepcopy``): after every demo event, the copy equals the state, and the
+    family's later facts applied to the copy leave the state as a deep copy of it was."""
+    import copy
+
+    from ledger.deadlines import as_state_fact, facts
+
+    _, events = demo
+    streams: dict[uuid.UUID, list[Any]] = {}
+    for event in events:
+        streams.setdefault(event.originator_id, []).append(event)
+    copies = 0
+    for stream in streams.values():
+        found = [as_state_fact(f) for f in facts(stream)]
+        current = state.fold(found[:1])
+        for i, fact in enumerate(found[1:], start=1):
+            copied, deep = state.copy_of(current), copy.deepcopy(current)
+            assert copied == current
+            for later in found[i:]:
+                state.apply(copied, later)
+            assert current == deep, f"the copy changed the state it was made from, at {fact.type}"
+            state.apply(current, fact)
+            copies += 1
+    assert copies > 100
+
+
 def _aggregate(family: Family) -> dict[str, Any]:
     view = family.state()
     episode = view["current_episode"] or {}
