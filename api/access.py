@@ -115,8 +115,10 @@ def rule_for(method: str, path: str, policy: dict[tuple[str, str], Rule] | None 
     return found
 
 
-def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> None:
-    """Refuse what the actor's role may not do; log reads of a family's record."""
+async def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> None:
+    """Refuse what the actor's role may not do; log reads of a family's record. In the
+    event loop, but for what reads the database (a member's family, a family's team),
+    which runs in the thread pool as a ``def`` dependency would."""
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise Problem(422, "Invalid request", f"query.{name.replace(chr(0), '')}: contains a NUL character "
@@ -126,7 +128,7 @@ def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> Non
     rule = rule_for(request.method, path, getattr(request.app.state, "policy", None))
     if rule is not None and rule.public:
         return
-    actor = current_actor(request, _credentials(request, session=rule is not None and rule.page))
+    actor = await current_actor(request, _credentials(request, session=rule is not None and rule.page))
     if rule is None:
         raise Problem(403, "Forbidden", f"{request.method} {path} is not open to any role")
     role = actor["role"]
@@ -146,7 +148,7 @@ def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> Non
         member_id = _uuid(params.get("member_id"), "member_id")
         if access is not None:
             access["member_id"] = member_id
-        family_id = member_family(projector, member_id)
+        family_id = await run_in_threadpool(member_family, projector, member_id)
     if role not in rule.roles:
         if access is not None:
             access["family_id"] = family_id
@@ -154,7 +156,7 @@ def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> Non
     if access is not None and family_id is not None:
         access["family_id"] = family_id
     if family_id is not None and role in TEAM_ROLES and rule.scope != "command":
-        team = ledger.family(family_id, copy=False).team
+        team = (await run_in_threadpool(ledger.family, family_id, copy=False)).team
         if team != actor["team"]:
             raise Problem(403, "Forbidden", f"the family is held by team {team}, not {actor['team']}")
     if rule.scope == "team" and role in TEAM_ROLES:

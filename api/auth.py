@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import Problem
 from ledger.oidc import ProviderUnavailable, RoleRefused
@@ -38,13 +39,39 @@ def unauthorised(detail: str) -> Problem:
     return Problem(401, "Unauthorised", detail, {"WWW-Authenticate": 'Bearer realm="ledger"'})
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> dict[str, str]:
+    """The caller, from the request's bearer token: in the event loop where that needs no
+    network (this request's token already checked, a token verified before and not yet
+    expired, or the local key's); in the thread pool where the identity provider's keys
+    may have to be fetched."""
     checked = getattr(request.state, "actor", None)
     if checked is not None:
         return checked  # type: ignore[no-any-return]  # access.enforce decoded this request's token
+    if _offline(request, credentials):
+        return actor_of(request, credentials)
+    return await run_in_threadpool(actor_of, request, credentials)
+
+
+def _offline(request: Request, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """Whether ``actor_of`` answers without the network: nothing to verify, no identity
+    provider, or the token verified before and not yet expired."""
+    state = request.app.state
+    if credentials is None or getattr(state, "oidc", None) is None:
+        return True
+    held: VerifiedTokens | None = getattr(state, "tokens", None)
+    key = (credentials.credentials, bool(getattr(request.state, "session_cookie", False)))
+    return held is not None and held.get(key, _now(state)) is not None
+
+
+def actor_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict[str, str]:
+    """``current_actor``'s answer, worked out here and now (the provider's keys fetched
+    if they must be)."""
+    checked = getattr(request.state, "actor", None)
+    if checked is not None:
+        return checked  # type: ignore[no-any-return]
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorised("send Authorization: Bearer <token> (make one with `ledger token`)")
     try:

@@ -23,16 +23,21 @@ from ledger.application import Ledger
 from projections.projector import Projector
 from queries.reading import MAX_POSITION, caught_up
 
+# What only reads the app's state or the request is ``async def``: FastAPI runs a plain
+# ``def`` dependency in its thread pool, one hand-over to a thread and back for each, and
+# under load those hand-overs were a fifth of the API process's CPU (py-spy; ADR 0042).
+# What reads the database or waits stays a ``def`` (``read_models``).
 
-def ledger(request: Request) -> Ledger:
+
+async def ledger(request: Request) -> Ledger:
     return request.app.state.ledger  # type: ignore[no-any-return]
 
 
-def projector(request: Request) -> Projector:
+async def projector(request: Request) -> Projector:
     return request.app.state.projector  # type: ignore[no-any-return]
 
 
-def access_log(request: Request) -> AccessLog:
+async def access_log(request: Request) -> AccessLog:
     return request.app.state.access_log  # type: ignore[no-any-return]
 
 
@@ -49,7 +54,8 @@ MinPosition = Annotated[int | None, Query(
 
 def read_models(request: Request, min_position: MinPosition = None) -> Projector:
     """The read models, once they have processed ``min_position`` (read-your-writes)."""
-    return caught_up(ledger(request), projector(request), min_position)
+    state = request.app.state
+    return caught_up(state.ledger, state.projector, min_position)
 
 
 ReadModels = Annotated[Projector, Depends(read_models)]
@@ -72,7 +78,11 @@ class FamiliesShown:
         self._state.families_read = sorted({UUID(str(f)) for f in family_ids if f is not None}, key=str)
 
 
-Shown = Annotated[FamiliesShown, Depends(FamiliesShown)]
+async def families_shown(request: Request) -> FamiliesShown:
+    return FamiliesShown(request)  # a class as a dependency would be made in the thread pool
+
+
+Shown = Annotated[FamiliesShown, Depends(families_shown)]
 
 
 # -- unknown query parameters -----------------------------------------------------------------
@@ -95,7 +105,7 @@ def _query_names(dependant: Dependant) -> Iterator[str]:
         yield from _query_names(sub)
 
 
-def refuse_unknown_query(request: Request) -> None:
+async def refuse_unknown_query(request: Request) -> None:
     """A query parameter the route does not know is refused (422), naming it and the ones
     it accepts: a mistyped filter (``states=`` for ``status=``) never silently answers
     everything."""
