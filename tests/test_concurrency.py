@@ -211,3 +211,31 @@ def test_processes_opening_a_new_postgres_schema_at_the_same_moment_all_open_it(
     for t in threads:
         t.join()
     assert not failures, [f"{type(e).__name__}: {e}" for e in failures]
+
+
+def test_a_read_is_not_held_behind_a_writer_waiting_for_another(client, ledger):
+    """SQLite lets one writer at a time; readers of the file never wait for writers. A
+    command waiting for another's commit must not hold up the reads queued behind it
+    (the library's pool takes its write lock inside the queue every request joins:
+    ``ledger/storage.py``, ``LedgerSQLitePool``)."""
+    if ledger.settings.is_postgres:
+        pytest.skip("the PostgreSQL pool (psycopg_pool) has no write lock")
+    family = uuid.UUID(register(client)["family_id"])
+    ledger.forget_cached(family)
+    pool = ledger._datastore.pool
+    writing = pool.get_connection(is_writer=True)
+    waiting: list[object] = []
+    second = threading.Thread(target=lambda: waiting.append(pool.get_connection(is_writer=True, timeout=10)))
+    second.start()
+    try:
+        second.join(0.3)  # the second writer is now waiting for the first one's commit
+        assert not waiting
+        reading = pool.get_connection(is_writer=False, timeout=2)  # before: timed out behind the second writer
+        pool.put_connection(reading)
+        assert ledger.family(family).version == 1  # a family read from its events, meanwhile
+    finally:
+        pool.put_connection(writing)
+        second.join(10)
+        for connection in waiting:
+            pool.put_connection(connection)  # type: ignore[arg-type]
+    assert waiting, "the second writer got its connection once the first was put back"
