@@ -118,6 +118,9 @@ def corrected_entry(entry: tuple[Any, ...] | list[Any], changes: Mapping[str, An
     return (kind, occurred_at, actor, about, values)
 
 
+_SHARED = (UUID, int, str, bool, float, datetime, date, type(None))
+"""Values a copy of a family shares with it: never changed in place."""
+
 class Family(Aggregate):
     """A family worked under one policy pack, with its members and episodes."""
 
@@ -177,18 +180,17 @@ class Family(Aggregate):
         ever has entries appended, each written once; the copy gets new containers."""
         clone = object.__new__(type(self))
         memo[id(self)] = clone
-        state = {}
+        fields: dict[str, Any] = {}
         for name, value in self.__dict__.items():
             if name == "log":
-                state[name] = dict(value)
+                fields[name] = dict(value)
             elif name == "folded":
-                folded = copy.deepcopy({k: v for k, v in value.items() if k != "episodes"}, memo)
-                folded["episodes"] = [{k: list(v) if k == "history" else copy.deepcopy(v, memo)
-                                       for k, v in episode.items()} for episode in value["episodes"]]
-                state[name] = folded
+                fields[name] = state.copy_of(value, appended="history")
+            elif type(value) in _SHARED:
+                fields[name] = value
             else:
-                state[name] = copy.deepcopy(value, memo)
-        clone.__dict__.update(state)
+                fields[name] = copy.deepcopy(value, memo)
+        clone.__dict__.update(fields)
         return clone
 
     # -- creating -------------------------------------------------------------------

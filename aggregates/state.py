@@ -202,21 +202,25 @@ def fold(facts: Iterable[Fact]) -> FamilyState:
     return found
 
 
-def copy_of(state: FamilyState) -> FamilyState:
+def copy_of(state: FamilyState, *, appended: str = "") -> FamilyState:
     """A copy of ``state`` that ``apply`` can change without changing ``state``: every dict
     and list copied, every other value shared (ids, times, dates, text, numbers and the
     facts' own values are never changed in place; ``apply`` puts new dicts and lists in,
     and no dict or list is in two places). What ``copy.deepcopy`` gives, at a fraction
-    of its cost: the deadline engine copies a family's state at every command."""
-    return cast(FamilyState, _copied(state))
+    of its cost: the deadline engine and the family cache copy a family's state at every
+    command. ``appended``: a key whose list only ever has entries appended, each never
+    changed once written (the aggregate's episode ``history``): the list is copied, its
+    entries shared, so the copy's cost does not grow with them."""
+    return cast(FamilyState, _copied(state, appended))
 
 
-def _copied(value: Any) -> Any:
+def _copied(value: Any, appended: str) -> Any:
     kind = type(value)
     if kind is dict:
-        return {k: _copied(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+        return {k: (list(v) if k == appended else _copied(v, appended)) if type(v) in _CONTAINERS else v
+                for k, v in value.items()}
     if kind is list:
-        return [_copied(v) if type(v) in _CONTAINERS else v for v in value]
+        return [_copied(v, appended) if type(v) in _CONTAINERS else v for v in value]
     return value
 
 
