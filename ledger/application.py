@@ -236,8 +236,13 @@ class Ledger(Application[UUID]):
                 members=members,
                 not_duplicate_of=not_duplicate_of,
             )
-            with self._writing():
-                recorded = self._save(family, actor, idempotency)
+            store_key = self.keys.new_family_key(family.id)  # stored with the events, in their transaction
+            try:
+                with self._writing():
+                    recorded = self._save(family, actor, idempotency, family_key=store_key)
+            except BaseException:
+                self.keys.forget(family.id)
+                raise
         except LedgerError:
             found = self._idempotent(actor, idempotency)
             if found is not None:
@@ -674,10 +679,12 @@ class Ledger(Application[UUID]):
                                  field=field)
 
     def _save(self, family: Family, actor: dict[str, str], idempotency: Idempotency | None, *,
-              project_inline: bool = True, also: Family | None = None) -> Recorded:
-        """Store the family's new events, with its idempotency row, member ids, hash rows
-        and (``inline``, ``project_inline``) the read models' rows, in one transaction;
-        ``also``: another family's new events with them (the other side of a link)."""
+              project_inline: bool = True, also: Family | None = None,
+              family_key: Callable[[Any], None] | None = None) -> Recorded:
+        """Store the family's new events, with its idempotency row, member ids, hash rows,
+        (``family_key``) a new family's key and (``inline``, ``project_inline``) the read
+        models' rows, in one transaction; ``also``: another family's new events with them
+        (the other side of a link)."""
         pending = family.pending_events[-1]
         record = None
         if idempotency is not None:
@@ -689,7 +696,7 @@ class Ledger(Application[UUID]):
                    for m in (getattr(e, "members", None) or ([{"member_id": e.member_id}]  # type: ignore[attr-defined]
                                                              if e.type == "MemberAdded" else []))]  # type: ignore[attr-defined]
         try:
-            recordings, projected = self._store(family, record, members, project_inline, also)
+            recordings, projected = self._store(family, record, members, project_inline, also, family_key)
         except IntegrityError:
             raise VersionConflict(
                 "the family changed while this command was being recorded: read it again and retry"
@@ -721,7 +728,8 @@ class Ledger(Application[UUID]):
                 self._writers -= 1
 
     def _store(self, family: Family, record: IdempotencyRecord | None, members: list[tuple[str, str]],
-               project_inline: bool, also: Family | None = None) -> tuple[list[Any], bool]:
+               project_inline: bool, also: Family | None = None,
+               family_key: Callable[[Any], None] | None = None) -> tuple[list[Any], bool]:
         """``save``, and whether the read models took the events in its transaction
         (``inline``: called by the recorder once the ledger's own rows are written). If
         the save fails after they did, what they hold in memory of the family is dropped:
@@ -735,7 +743,7 @@ class Ledger(Application[UUID]):
         inline = self.inline if project_inline and self._writers <= 1 else None
         families = [family] if also is None else [family, also]
         if inline is None:
-            return self.save(*families, idempotency=record, members=members), False
+            return self.save(*families, idempotency=record, members=members, family_key=family_key), False
         events, projected = [e for f in families for e in f.pending_events], False
         ids = {f.id for f in families}
 
@@ -746,7 +754,8 @@ class Ledger(Application[UUID]):
             projected = inline.within(cursor, positions, events)  # type: ignore[arg-type]
 
         try:
-            return self.save(*families, idempotency=record, members=members, project=project), projected
+            return self.save(*families, idempotency=record, members=members, family_key=family_key,
+                             project=project), projected
         except BaseException:
             if projected:
                 inline.undo(ids)

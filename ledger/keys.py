@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from aggregates.errors import RuleBroken
 from ledger.clock import Clock, stamp, utc_now
 from ledger.settings import create_once
-from ledger.sql import Database
+from ledger.sql import Database, Tx
 
 TABLE = "family_keys"
 DDL = [
@@ -134,6 +134,29 @@ class KeyStore:
         with self._lock:
             self._cache[family_id] = (key, time.monotonic())
         return key
+
+    def new_family_key(self, family_id: UUID) -> Callable[[Any], None]:
+        """A key for a family not yet on the record, held here for sealing its first
+        events, and the step that stores it (wrapped) inside those events' transaction
+        (``Ledger.register_family``): a registration is one write, and a registration
+        that is not recorded leaves no key behind. ``forget`` drops it if it is not."""
+        fresh = secrets.token_bytes(32)
+        master_id, wrapped = self._wrap(family_id, fresh)
+        created_at = stamp(self.clock)
+        with self._lock:
+            self._cache[family_id] = (fresh, time.monotonic())
+
+        def store(cursor: Any) -> None:
+            Tx(self.db, cursor, self._tables()).run(
+                "INSERT INTO {family_keys} (family_id, master_key_id, wrapped, created_at) VALUES (?,?,?,?)",
+                (family_id.hex, master_id, wrapped, created_at))
+        return store
+
+    def forget(self, family_id: UUID) -> None:
+        """Read the family's key from the store next time (a new key whose events were
+        not recorded is in none)."""
+        with self._lock:
+            self._cache.pop(family_id, None)
 
     def preload(self, family_ids: Sequence[UUID]) -> None:
         """Read many families' keys in one query into the cache (a rebuild reads its

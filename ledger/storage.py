@@ -82,6 +82,13 @@ def _project(kwargs: dict[str, Any], cursor: Any, ids: Sequence[int] | None) -> 
         raise OperationalError("the command's transaction was lost while its read models were written")
 
 
+def _store_key(kwargs: dict[str, Any], cursor: Any) -> None:
+    """A new family's key, in its first events' transaction (``KeyStore.new_family_key``)."""
+    store = kwargs.get("family_key")
+    if store is not None:
+        store(cursor)
+
+
 def _in_transaction(cursor: Any) -> bool:
     """Whether the cursor's transaction is open and has had no error."""
     if hasattr(cursor, "sqlite_cursor"):  # the library's wrapper of sqlite3's
@@ -116,6 +123,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             rows = chain(self.chain_key, stored_events, ids, last_stream, last[0] if last else GENESIS,
                          self._log_head(c))
             c.executemany("INSERT INTO event_hashes VALUES (?,?,?,?,?,?,?)", rows)
+        _store_key(kwargs, c)
         members: Sequence[tuple[str, str]] = kwargs.get("members") or ()
         if members:
             c.executemany("INSERT INTO member_ids VALUES (?,?)", members)
@@ -327,6 +335,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
             self._insert_hashes(curs, stored_events, ids)
+        if kwargs.get("family_key") is not None:
+            with curs.connection.pipeline():
+                _store_key(kwargs, curs)
         members: Sequence[tuple[str, str]] = kwargs.get("members") or ()
         if members:
             with curs.connection.pipeline():

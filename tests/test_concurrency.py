@@ -103,14 +103,25 @@ def test_concurrent_retries_with_one_key_record_once(client):
     assert version(client, fid) == 3
 
 
-def test_idempotent_registration(client):
+def test_idempotent_registration(client, ledger):
+    """A retried registration answers the first one, and leaves nothing of its own: its
+    family's key is written in its events' transaction, which the key's row refused."""
     body = {"policy": "durham-one-point", "team": "north",
             "members": [{"given_name": "Eve", "family_name": "Oak", "kind": "child", "date_of_birth": "2019-01-01"}]}
     key = {"Idempotency-Key": "register-oak-1"}
     first = post_family(client, json=body, headers={**PRACTITIONER, **key})
+    keys = _family_keys(ledger)
     again = post_family(client, json=body, headers={**PRACTITIONER, **key})
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
+    assert _family_keys(ledger) == keys == 1
+
+
+def _family_keys(ledger) -> int:
+    with ledger.keys.db.transaction({"family_keys": ledger.keys.db.table("family_keys")}, commit=False) as tx:
+        row = tx.one("SELECT COUNT(*) AS n FROM {family_keys}")
+    assert row is not None
+    return int(row["n"])
 
 
 def test_two_processes_racing_one_idempotency_key_record_once(settings):
