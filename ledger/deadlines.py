@@ -647,14 +647,18 @@ def _outcome_leaving(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: 
     the rows are read from the walk itself, as ``evaluate_held`` reads them."""
     if walk.birthdays_between(london_date(as_of)):
         return _outcome(walk.fork(), pack, calendar, as_of, known_at, late, rows_only)
-    rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
-    breach_rows = [_breach_row(*breach) for breach in walk.breaches]
-    return _result(walk, pack, as_of, known_at, late, rows, breach_rows, rows_only)
+    return _walked(walk, pack, calendar, as_of, known_at, late, rows_only)
 
 
 def _outcome(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime, known_at: datetime | None,
              late: list[dict[str, Any]], rows_only: bool = False) -> dict[str, Any]:
     walk.birthdays(london_date(as_of))
+    return _walked(walk, pack, calendar, as_of, known_at, late, rows_only)
+
+
+def _walked(walk: _Walk, pack: Pack, calendar: WorkingCalendar, as_of: datetime, known_at: datetime | None,
+            late: list[dict[str, Any]], rows_only: bool) -> dict[str, Any]:
+    """The outcome of a walk that has reached ``as_of`` (its birthdays walked)."""
     rows = [_row(c, walk, calendar, as_of) for c in walk.clocks]
     breach_rows = [_breach_row(*breach) for breach in walk.breaches]
     return _result(walk, pack, as_of, known_at, late, rows, breach_rows, rows_only)
