@@ -121,6 +121,7 @@ def corrected_entry(entry: tuple[Any, ...] | list[Any], changes: Mapping[str, An
 _SHARED = (UUID, int, str, bool, float, datetime, date, type(None))
 """Values a copy of a family shares with it: never changed in place."""
 
+
 class Family(Aggregate):
     """A family worked under one policy pack, with its members and episodes."""
 
