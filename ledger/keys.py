@@ -118,7 +118,7 @@ class KeyStore:
         cached = self._cache.get(family_id)  # one dict read is atomic: the lock guards the writes
         if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
-        with self.db.transaction(self._tables(), commit=False) as tx:
+        with self.db.read(self._tables()) as tx:
             row = tx.one("SELECT * FROM {family_keys} WHERE family_id = ?", (family_id.hex,))
         if row is None:
             if not create:
@@ -168,7 +168,7 @@ class KeyStore:
         if not wanted:
             return
         found: dict[UUID, bytes | None] = {}
-        with self.db.transaction(self._tables(), commit=False) as tx:
+        with self.db.read(self._tables()) as tx:  # each part one statement: no snapshot across them needed
             for start in range(0, len(wanted), 500):
                 part = wanted[start:start + 500]
                 for row in tx.rows(f"SELECT * FROM {{family_keys}} WHERE family_id IN ({','.join('?' * len(part))})",

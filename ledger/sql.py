@@ -105,6 +105,20 @@ class Database:
         with self.datastore.transaction(commit=commit) as cursor:
             yield Tx(self, cursor, tables or {})
 
+    @contextmanager
+    def read(self, tables: dict[str, str] | None = None) -> Iterator[Tx]:
+        """One statement's read: on PostgreSQL with no transaction around it (one round
+        trip instead of three: ``LedgerPostgresDatastore.reading``), on SQLite as a read's
+        transaction. Where a snapshot across several statements matters, use
+        ``transaction(commit=False)``."""
+        reading = getattr(self.datastore, "reading", None)
+        if reading is None:
+            with self.transaction(tables, commit=False) as tx:
+                yield tx
+            return
+        with reading() as cursor:
+            yield Tx(self, cursor, tables or {})
+
     def existing(self, name: str) -> bool:
         with self.transaction(commit=False) as tx:
             if self.postgres:

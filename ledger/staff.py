@@ -153,7 +153,7 @@ class Staff:
         self.forget()
 
     def get(self, user_id: str) -> StaffEntry | None:
-        with self._tx(commit=False) as tx:
+        with self.db.read({TABLE: self.db.table(TABLE)}) as tx:
             row = tx.one("SELECT * FROM {staff} WHERE user_id = ?", (user_id,))
         return None if row is None else _entry(row)
 

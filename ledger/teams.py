@@ -48,7 +48,7 @@ class Teams:
             return tx.one("SELECT * FROM {teams} WHERE team_id = ?", (team_id,)) or {}
 
     def get(self, team_id: str) -> dict[str, Any] | None:
-        with self._tx(commit=False) as tx:
+        with self.db.read({TABLE: self.db.table(TABLE)}) as tx:
             return tx.one("SELECT * FROM {teams} WHERE team_id = ?", (team_id,))
 
     def all(self) -> list[dict[str, Any]]:

@@ -105,7 +105,7 @@ class ViewStore(Database):
     def positions(self, names: Sequence[str]) -> dict[str, int]:
         """Several read models' positions in one query (0 for a model with no row yet)."""
         keys = [PREFIX + n for n in names]
-        with self.transaction(commit=False) as tx:
+        with self.read() as tx:
             found = tx.rows(f"SELECT application_name, MAX(notification_id) AS position FROM {self.tracking_table} "
                             f"WHERE application_name IN ({','.join('?' * len(keys))}) GROUP BY application_name", keys)
         got = {r["application_name"][len(PREFIX):]: r["position"] or 0 for r in found}

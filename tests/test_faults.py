@@ -24,11 +24,13 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx2
 import pytest
@@ -371,3 +373,40 @@ def test_a_command_that_was_not_stored_is_answered_503_and_a_retry_records_it_on
     assert r.headers["retry-after"] and ledger.recorder.max_notification_id() == before
     again = client.post(f"/families/{fid}/commands", json=body, headers=headers)
     assert again.status_code == 201 and ledger.recorder.max_notification_id() == before + 1
+
+
+def test_a_write_refused_by_the_database_and_a_failed_read_leave_the_one_connection_usable(
+        database, request, tmp_path):
+    """The events' insert is one pipeline (BEGIN to COMMIT) and a read ends with a plain
+    ROLLBACK (issue 24): an insert the database refuses (a version already taken) or a read
+    that fails must still leave the connection out of its aborted transaction, and what it
+    had prepared consistent, or the next command on it fails. One connection in the pool,
+    so the next command is on that very one."""
+    from eventsourcing.persistence import IntegrityError, StoredEvent
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.integrity import verify
+    from tests.conftest import command, open_ledger, register, settings_for
+
+    app = open_ledger(settings_for(database, tmp_path / "data", request, pool_size=1))
+    try:
+        with TestClient(create_app(app), raise_server_exceptions=False) as client:
+            fid = register(client)["family_id"]
+            body = {"type": "ReferralReceived", "route": "self", "reason": "school"}
+            assert command(client, fid, body).status_code == 201
+            stored = app.recorder.select_events(UUID(fid))
+            for _ in range(3):  # a statement prepared on the connection is used again after the failure
+                with pytest.raises(IntegrityError):
+                    app.recorder.insert_events([StoredEvent(stored[-1].originator_id, stored[-1].originator_version,
+                                                            stored[-1].topic, stored[-1].state)])
+                with pytest.raises(Exception, match=r"no_such_table|does not exist"), \
+                        app.keys.db.transaction(commit=False) as tx:
+                    tx.rows("SELECT * FROM no_such_table")
+                r = command(client, fid, {"type": "CaseNoteRecorded", "text": "visit"},
+                            **{"Idempotency-Key": uuid.uuid4().hex, **auth("practitioner", "pat")})
+                assert r.status_code == 201, r.text
+            assert len(app.recorder.select_events(UUID(fid))) == len(stored) + 3
+            assert verify(app).ok
+    finally:
+        app.close()
