@@ -433,7 +433,7 @@ class Projector:
         is undone and applied family by family, and a family that fails again is
         quarantined for this model (``record``: in the quarantine table now; a rebuild
         records its own at the swap), its rows as they were before. What was quarantined."""
-        todo = [c for c in changes if c.event.originator_id.hex not in held]
+        todo = [c for c in changes if c.event.originator_id.hex not in held] if held else changes
         if not todo:
             return []
         try:
