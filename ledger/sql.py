@@ -71,6 +71,19 @@ class Tx:
         return found[0] if found else None
 
     @contextmanager
+    def pipelined(self) -> Iterator[Tx]:
+        """Statements sent without waiting for each answer where that is safe (PostgreSQL's
+        pipeline mode; nothing on SQLite, which answers in process): ``many`` then costs no
+        round trip of its own, a read still waits for its rows, and an error surfaces by
+        the end of the block at the latest. No row counts are known inside it until a read
+        or the end (psycopg reports them at a sync), so nothing in it may depend on one."""
+        if not self.db.postgres:
+            yield self
+            return
+        with self.cursor.connection.pipeline():
+            yield self
+
+    @contextmanager
     def savepoint(self, name: str = "ledger_step") -> Iterator[Tx]:
         """A part of the transaction that an error undoes on its own, leaving the rest
         (the transaction goes on; on PostgreSQL it is usable again after the rollback)."""

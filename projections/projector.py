@@ -363,8 +363,8 @@ class Projector:
         held = self.store.quarantined(tx)
         shares = [(model, [c for c in changes if c.position > positions[model.name]],
                    held.get(model.name, set()) | held.get("*", set())) for model in self.models]
-        try:  # one savepoint for the page; family by family only if it fails
-            with tx.savepoint("ledger_page"):
+        try:  # one savepoint for the page, its writes pipelined; family by family only if it fails
+            with tx.savepoint("ledger_page"), tx.pipelined():
                 for model, mine, skip in shares:
                     todo = [c for c in mine if c.event.originator_id.hex not in skip]
                     if todo:
