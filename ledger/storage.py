@@ -308,6 +308,19 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 "PRIMARY KEY (user_id, key))"
             ).format(self.idempotency_table)
         )
+        # A command's own statements, rendered once (composing and rendering them cost about
+        # 10 us each a command; psycopg keys its prepared statements on the rendered text).
+        log_table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier("access_log"))
+        self.heads_statement = SQL(
+            "SELECT (SELECT global_hash FROM {0} ORDER BY notification_id DESC LIMIT 1) AS global_hash, "
+            "(SELECT stream_hash FROM {0} WHERE originator_id=%s ORDER BY originator_version DESC LIMIT 1) "
+            "AS stream_hash, (SELECT seq FROM {1} ORDER BY seq DESC LIMIT 1) AS seq, "
+            "(SELECT hash FROM {1} ORDER BY seq DESC LIMIT 1) AS hash").format(self.hashes_table, log_table).as_bytes()
+        self.insert_hashes_statement = SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s,%s)").format(
+            self.hashes_table).as_bytes()
+        self.insert_members_statement = SQL("INSERT INTO {0} VALUES (%s,%s)").format(self.members_table).as_bytes()
+        self.insert_idempotency_statement = SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s)").format(
+            self.idempotency_table).as_bytes()
 
     def _reading(self) -> Any:
         """One statement's read with no transaction around it (``LedgerPostgresDatastore``)."""
@@ -360,13 +373,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             self._insert_events(curs, stored_events, **kwargs)  # the library's hook (nothing, here)
             self._insert_stored_events(curs, stored_events, **kwargs)  # the table lock, NOTIFY, the insert
             first = UUID(str(stored_events[0].originator_id))
-            heads.execute(SQL(
-                "SELECT (SELECT global_hash FROM {0} ORDER BY notification_id DESC LIMIT 1) AS global_hash, "
-                "(SELECT stream_hash FROM {0} WHERE originator_id=%s ORDER BY originator_version DESC LIMIT 1) "
-                "AS stream_hash, (SELECT seq FROM {1} ORDER BY seq DESC LIMIT 1) AS seq, "
-                "(SELECT hash FROM {1} ORDER BY seq DESC LIMIT 1) AS hash"
-            ).format(self.hashes_table, SQL("{0}.{1}").format(Identifier(self.datastore.schema),
-                                                              Identifier("access_log"))), (first.hex,))
+            heads.execute(self.heads_statement, (first.hex,))
             pipeline.sync()  # a version clash raises IntegrityError here
             ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
             found = heads.fetchone()
@@ -375,11 +382,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         _store_key(kwargs, curs)
         members: Sequence[tuple[str, str]] = kwargs.get("members") or ()
         if members:
-            curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s)").format(self.members_table), members)
+            curs.executemany(self.insert_members_statement, members)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             curs.execute(
-                SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s)").format(self.idempotency_table),
+                self.insert_idempotency_statement,
                 (record.user_id, record.key, record.request_hash, record.family_id,
                  record.event_id, record.version),
             )
@@ -402,7 +409,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
         rows = chain(self.chain_key, stored_events, ids, last_stream, heads["global_hash"] or GENESIS,
                      (heads["seq"], heads["hash"]) if heads["seq"] is not None else (0, GENESIS))
-        curs.executemany(SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s,%s)").format(self.hashes_table), rows)
+        curs.executemany(self.insert_hashes_statement, rows)
 
     def member_family(self, member_id: UUID) -> str | None:
         """The family (hex id) a member belongs to, or None."""
