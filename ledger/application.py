@@ -743,7 +743,9 @@ class Ledger(Application[UUID]):
         inline = self.inline if project_inline and self._writers <= 1 else None
         families = [family] if also is None else [family, also]
         if inline is None:
-            return self.save(*families, idempotency=record, members=members, family_key=family_key), False
+            recordings = self.save(*families, idempotency=record, members=members, family_key=family_key)
+            self._hold(families)
+            return recordings, False
         events, projected = [e for f in families for e in f.pending_events], False
         ids = {f.id for f in families}
 
@@ -754,12 +756,26 @@ class Ledger(Application[UUID]):
             projected = inline.within(cursor, positions, events)  # type: ignore[arg-type]
 
         try:
-            return self.save(*families, idempotency=record, members=members, family_key=family_key,
-                             project=project), projected
+            recordings = self.save(*families, idempotency=record, members=members, family_key=family_key,
+                                   project=project)
         except BaseException:
             if projected:
                 inline.undo(ids)
             raise
+        self._hold(families)
+        return recordings, projected
+
+    def _hold(self, families: Sequence[Family]) -> None:
+        """Families just saved (committed), held in the aggregate cache as they now are:
+        the next command's fast-forward then finds nothing new to decode, and a family
+        registered here is not read back and folded for its first command. The library
+        holds saved aggregates only without fast-forward; with it (another process may
+        write), the next read still asks the database for anything newer, so this holds
+        nothing a read could not have made. The caller does not use them after."""
+        cache = self.repository.cache
+        if cache is not None:
+            for family in families:
+                cache.put(family.id, family)
 
     def _committed(self, family_id: UUID, version: int, event_id: UUID) -> Recorded | None:
         """Whether an event whose save lost its connection was stored after all: asked of

@@ -64,10 +64,18 @@ def test_a_family_of_several_snapshot_intervals_loads_from_a_snapshot(ledger):
     assert isinstance(replayed, Family)
     assert replayed.state() == loaded.state()
 
-    # Read again after one more command, the cached family reads only the new event.
+    # Read again after one more command: the family is held in the cache as it was saved,
+    # so the read asks the database for anything newer and finds nothing to decode.
     ledger.record(fid, "CaseNoteRecorded", {"text": "one more", "contact_type": None}, actor=ACTOR)
     read_events.clear()
     assert ledger.family(fid).version == family.version + 1
+    assert read_events == []
+    # One recorded elsewhere (another process, straight to the store) is read, and only it.
+    other = ledger.family(fid)
+    other.record("CaseNoteRecorded", {"text": "from elsewhere", "contact_type": None},
+                 ledger._envelope(pack, ACTOR, when, about=[], context={}), pack)
+    ledger.recorder.insert_events([ledger.mapper.to_stored_event(e) for e in other.collect_events()])
+    assert ledger.family(fid).version == family.version + 2
     assert len(read_events) == 1
 
 
