@@ -15,7 +15,6 @@ In inline mode the read models' rows are written last in that transaction too (A
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -355,9 +354,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                         _project(kwargs, curs, ids)
                         curs.execute("COMMIT", prepare=False)
             except BaseException:
-                if not conn.closed:
-                    with contextlib.suppress(Exception):  # a broken connection: the pool drops it
-                        conn.rollback()  # psycopg's: out of an aborted pipeline, and forgets what it prepared
+                _roll_back(conn)
                 raise
             return ids
 
@@ -480,6 +477,18 @@ class PostgresLedgerTrackingRecorder(PostgresTrackingRecorder):
     create_table = _created_despite_races(PostgresTrackingRecorder.create_table)
 
 
+def _roll_back(conn: Any) -> None:
+    """A connection whose work failed, rolled back by psycopg (out of an aborted pipeline,
+    and what it had prepared forgotten, as psycopg does after an error). A broken
+    connection is left to the pool, which drops it; the caller's error goes on."""
+    if conn.closed:
+        return
+    try:
+        conn.rollback()
+    except Exception:
+        log.warning("the rollback after a failure did not complete", exc_info=True)
+
+
 class LedgerPostgresDatastore(PostgresDatastore):
     """The library's datastore, with reads that cost fewer round trips (each costs this
     machine's client about 80 us of CPU, issue 24):
@@ -506,10 +515,7 @@ class LedgerPostgresDatastore(PostgresDatastore):
             try:
                 yield curs
             except BaseException:
-                try:
-                    conn.rollback()
-                except Exception:  # a broken connection: the pool drops it; the error goes on
-                    log.warning("rollback of a failed read did not complete", exc_info=True)
+                _roll_back(conn)
                 raise
             curs.execute("ROLLBACK", prepare=False)
 
