@@ -205,3 +205,42 @@ def test_reads_that_name_a_position_see_that_write(client):
     entries = client.get(f"/families/{fid}/chronology", params={"min_position": position},
                          headers=PRACTITIONER).json()["entries"]
     assert "just now" in entries[-1]["summary"] or any("just now" in e["summary"] for e in entries)
+
+
+def test_a_view_of_some_states_is_the_whole_view_filtered_at_any_moment(settings):
+    """The team and worker views filtered by state (read through the index of running
+    clocks where the states are running ones) give exactly the rows of the unfiltered view
+    in those states, at moments on each side of a clock's due and exactly at it (an
+    hours clock is overdue after its due instant, a day clock on its due day)."""
+    from datetime import datetime, timedelta, timezone
+
+    from demo import generate
+    from projections import deadlines as deadline_model
+    from projections.projector import Projector
+    from tests.conftest import open_ledger
+
+    generate(settings, families=10, seed=3, until=datetime(2026, 6, 1, tzinfo=timezone.utc))
+    ledger = open_ledger(settings)
+    projector = Projector(ledger)
+    try:
+        projector.catch_up()
+        with projector.reading("deadlines") as tx:
+            running = tx.rows("SELECT DISTINCT due_at, team, worker FROM {deadline_clocks} "
+                              "WHERE settled IS NULL AND due_at IS NOT NULL ORDER BY due_at")
+        assert len(running) >= 5 and {r["team"] for r in running} != {None}
+        moments = [datetime.fromisoformat(r["due_at"]) + timedelta(microseconds=d)
+                   for r in running[:: max(1, len(running) // 6)] for d in (-1, 0, 1)]
+        choices = [{s} for s in ("open", "overdue", "extended", "paused", "met", "met_late", "breach")]
+        choices += [{"open", "overdue"}, {"overdue", "met_late"}, set(deadline_model.RUNNING)]
+        seen: set[str] = set()
+        for now in moments:
+            for who in ({"team": running[0]["team"]}, {"worker": running[0]["worker"]}, {}):
+                with projector.reading("deadlines") as tx:
+                    whole = deadline_model.view(tx, now=now, sealer=projector.sealer, **who)
+                    seen |= {r["state"] for r in whole}
+                    for states in choices:
+                        some = deadline_model.view(tx, now=now, sealer=projector.sealer, states=states, **who)
+                        assert some == [r for r in whole if r["state"] in states], (now, who, states)
+        assert {"open", "overdue"} <= seen
+    finally:
+        ledger.close()
