@@ -37,7 +37,8 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteFactory
 from psycopg.pq import TransactionStatus
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composable, Identifier
 from psycopg_pool import PoolTimeout
 
 from ledger.integrity import GENESIS, chain
@@ -286,7 +287,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """The hash chain's key (``Settings.hash_chain_key``), set by the ``Ledger``."""
 
     create_table = _created_despite_races(PostgresApplicationRecorder.create_table)
-    select_events = _retried_once(PostgresApplicationRecorder.select_events)
     select_notifications = _retried_once(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _retried_once(PostgresApplicationRecorder.max_notification_id)
 
@@ -320,6 +320,50 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.insert_members_statement = SQL("INSERT INTO {0} VALUES (%s,%s)").format(self.members_table).as_bytes()
         self.insert_idempotency_statement = SQL("INSERT INTO {0} VALUES (%s,%s,%s,%s,%s,%s)").format(
             self.idempotency_table).as_bytes()
+        self.lock_statements = [cast(Composable, s).as_bytes() for s in self.lock_table_statements]
+        self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_bytes()
+        self._events_table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                                   Identifier(self.events_table_name)).as_bytes()
+        self._inserts: dict[int, bytes] = {}
+        self._selects: dict[tuple[bool, bool, bool, bool], bytes] = {}
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """The library's (the table lock, NOTIFY, the insert returning the events' positions
+        in order), with the events as plain rows: the library sends them as one array of a
+        composite type, which psycopg writes as text, the state's bytes escaped, 44 us of
+        the client's CPU for one event against 2 (and the server parses it back). The
+        statements are rendered once."""
+        for statement in self.lock_statements:
+            curs.execute(statement, prepare=True)
+        curs.execute(self.notify_statement)
+        insert = self._inserts.get(len(stored_events))
+        if insert is None:
+            insert = self._inserts[len(stored_events)] = (
+                b"INSERT INTO " + self._events_table + b" (originator_id, originator_version, topic, state) VALUES "
+                + b",".join([b"(%s,%s,%s,%s)"] * len(stored_events)) + b" RETURNING notification_id")
+        curs.execute(insert, [v for e in stored_events
+                                 for v in (e.originator_id, e.originator_version, e.topic, e.state)])
+
+    def _select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
+                       desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
+        """The library's ``select_events``, its statement rendered once for each shape
+        (composing it cost 13 us a call against 2) and its rows read as tuples."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        statement = self._selects.get(shape)
+        if statement is None:
+            statement = self._selects[shape] = (
+                b"SELECT originator_id, originator_version, topic, state FROM " + self._events_table
+                + b" WHERE originator_id = %s" + (b" AND originator_version > %s" if gt is not None else b"")
+                + (b" AND originator_version <= %s" if lte is not None else b"")
+                + (b" ORDER BY originator_version DESC" if desc else b" ORDER BY originator_version ASC")
+                + (b" LIMIT %s" if limit is not None else b""))
+        params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, params, prepare=True)
+            return [StoredEvent(originator_id=i, originator_version=v, topic=t, state=bytes(s))
+                    for i, v, t, s in curs.fetchall()]
+
+    select_events = _retried_once(_select_events)
 
     def _reading(self) -> Any:
         """One statement's read with no transaction around it (``LedgerPostgresDatastore``)."""
