@@ -46,8 +46,12 @@ async def register_family(
     so), or record on the family found."""
     idem = idempotency(idempotency_key, await request.body(), request.url.path)
     members = [m.model_dump() for m in body.members]
-    ledger.may_register(policy=body.policy, team=body.team, actor=actor)
-    unchecked = await run_in_threadpool(people.unchecked_duplicates, read_models, members, body.not_duplicate_of)
+
+    def checked() -> list[people.Match]:  # the team is read from the database: not in the event loop
+        ledger.may_register(policy=body.policy, team=body.team, actor=actor)
+        return people.unchecked_duplicates(read_models, members, body.not_duplicate_of)
+
+    unchecked = await run_in_threadpool(checked)
     if unchecked and not ledger.already_recorded(actor, idem):
         for family_id in sorted({m["family_id"] for m in unchecked}):
             access_log.record(actor=actor, action="possible-duplicate", path=request.url.path, query="",
