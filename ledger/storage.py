@@ -496,13 +496,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def position_of(self, family_id: UUID, version: int) -> int | None:
         with self._reading() as curs:
-            curs.execute(
-                SQL(
-                    "SELECT notification_id FROM {0}.{1} "
-                    "WHERE originator_id=%s AND originator_version=%s"
-                ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
-                (family_id, version),
-            )
+            curs.execute(b"SELECT notification_id FROM " + self._events_table
+                         + b" WHERE originator_id=%s AND originator_version=%s", (family_id, version))
             row = curs.fetchone()
         return None if row is None else row["notification_id"]
 

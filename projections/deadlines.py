@@ -133,7 +133,8 @@ def view(tx: Tx, *, now: datetime, sealer: Sealer, team: str | None = None, work
     """Team and worker views: the current episode's clocks of open families (``episodes``
     "closed": of closed ones, "any": both), soonest due first (the same rows
     ``GET /families/{id}/deadlines`` would give, judged at ``now``)."""
-    state, params = state_sql(iso(now) or "")
+    at = iso(now) or ""
+    state, params = state_sql(at)
     where: list[str] = ["current_episode = 1"]
     args: list[Any] = []
     if episodes != "any":
@@ -154,7 +155,7 @@ def view(tx: Tx, *, now: datetime, sealer: Sealer, team: str | None = None, work
             where.append("settled IS NULL")
             if states == {"overdue"}:
                 where.append("due_at <= ?")
-                args.append(params[0])
+                args.append(at)
     if due_before is not None:
         where.append("due IS NOT NULL AND substr(due, 1, 10) < ?")
         args.append(due_before.isoformat())

@@ -4,10 +4,14 @@ and the reconstruction of what a decision-maker could see."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok
+from demo import generate
+from projections import deadlines as deadline_model
+from projections.projector import Projector
+from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, SUPERVISOR, auth, command, ok, open_ledger
 from tests.registration import post_family
 
 # Storage tests (docs/testing.md): the team views, caseloads, oversight and the feed are SQL
@@ -212,13 +216,6 @@ def test_a_view_of_some_states_is_the_whole_view_filtered_at_any_moment(settings
     clocks where the states are running ones) give exactly the rows of the unfiltered view
     in those states, at moments on each side of a clock's due and exactly at it (an
     hours clock is overdue after its due instant, a day clock on its due day)."""
-    from datetime import datetime, timedelta, timezone
-
-    from demo import generate
-    from projections import deadlines as deadline_model
-    from projections.projector import Projector
-    from tests.conftest import open_ledger
-
     generate(settings, families=10, seed=3, until=datetime(2026, 6, 1, tzinfo=timezone.utc))
     ledger = open_ledger(settings)
     projector = Projector(ledger)
