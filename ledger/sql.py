@@ -21,13 +21,16 @@ def creation_race(error: BaseException) -> bool:
     """Whether ``error`` is another process creating the same table, type or function at
     the same moment: PostgreSQL refuses the loser with a unique violation in its
     catalogue, a duplicate object, or "tuple concurrently updated"; SQLite with "already
-    exists"."""
+    exists". And the ``eventsourcing`` tracking table's first row, which each process that
+    found no table inserts once it has made it: the later ones find it there and the
+    library refuses them ("Failed to record tracking for __migration__ 1"); tried again,
+    they find the row and insert nothing."""
     cause = error.__cause__ or error
     if isinstance(cause, (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject,
                           psycopg.errors.DuplicateTable, psycopg.errors.DuplicateFunction)):
         return True
     text = str(cause)
-    return "tuple concurrently updated" in text or (
+    return "tuple concurrently updated" in text or text.startswith("Failed to record tracking for __migration__ ") or (
         isinstance(cause, sqlite3.OperationalError) and "already exists" in text)
 
 

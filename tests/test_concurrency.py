@@ -224,6 +224,19 @@ def test_processes_opening_a_new_postgres_schema_at_the_same_moment_all_open_it(
     assert not failures, [f"{type(e).__name__}: {e}" for e in failures]
 
 
+@pytest.mark.one_database
+def test_the_tracking_tables_first_row_inserted_by_another_process_is_a_creation_race():
+    """Two processes that both found no tracking table both insert its first row once
+    they have made it; the library refuses the later one. That is the race ``create_table``
+    tries again after (and then finds the row); a refused tracking row of real work is not."""
+    from eventsourcing.persistence import IntegrityError
+
+    from ledger.sql import creation_race
+
+    assert creation_race(IntegrityError("Failed to record tracking for __migration__ 1"))
+    assert not creation_race(IntegrityError("Failed to record tracking for projections 5"))
+
+
 def test_a_read_is_not_held_behind_a_writer_waiting_for_another(client, ledger):
     """SQLite lets one writer at a time; readers of the file never wait for writers. A
     command waiting for another's commit must not hold up the reads queued behind it
