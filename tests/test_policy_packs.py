@@ -156,3 +156,52 @@ def test_an_unknown_pack_is_a_404_problem(client):
 
 def test_policies_need_a_token(client):
     assert client.get("/policies").status_code == 401
+
+
+def _matches_by_definition(match, event_type, values, member=None):
+    """What ``matches`` means, written plainly (the engine's version takes shortcuts)."""
+    from ledger.policies.matching import ANY_MEMBER, MEMBER, _same
+
+    if event_type != match.event:
+        return False
+    for key, wanted in match.where.items():
+        options = wanted if isinstance(wanted, list) else [wanted]
+        if MEMBER in options:
+            if member is ANY_MEMBER:
+                continue
+            if member is None:
+                return False
+            options = [member if o == MEMBER else o for o in options]
+        actual = values.get(key)
+        found = actual if isinstance(actual, (list, tuple)) else [actual]
+        if not any(_same(v, o) for v in found for o in options):
+            return False
+    return True
+
+
+def test_an_event_match_means_the_same_whatever_the_shape_of_its_values():
+    """Scalars, lists, ``$member``, booleans, a member as text or as a UUID: the engine's
+    ``matches`` (used for every clock at every event) answers as its definition does."""
+    from itertools import product
+    from types import SimpleNamespace
+    from uuid import UUID
+
+    from ledger.policies.matching import ANY_MEMBER, MEMBER, matches
+
+    child, other = UUID(int=7), UUID(int=9)
+    wheres = [{}, {"outcome": "agreed"}, {"outcome": ["agreed", "declined"]}, {"urgent": True},
+              {"urgent": False}, {"about": MEMBER}, {"about": [MEMBER, str(other)]},
+              {"member_id": str(child)}, {"member_id": child.hex}, {"outcome": "agreed", "about": MEMBER},
+              {"count": 1}, {"outcome": None}]
+    actuals = [None, "agreed", "declined", "other", True, False, 1, 0, child, other, str(child), child.hex,
+               [child], [other], [child, other], [], ("agreed",), ["declined", "x"]]
+    members = [None, ANY_MEMBER, child, other]
+    checked = 0
+    for where, actual, member, event in product(wheres, actuals, members, ("PlanAgreed", "MeetingHeld")):
+        match = SimpleNamespace(event="PlanAgreed", where=where)
+        for key in ("outcome", "urgent", "about", "member_id", "count"):
+            values = {key: actual}
+            assert matches(match, event, values, member) == _matches_by_definition(match, event, values, member), \
+                (where, values, member, event)
+            checked += 1
+    assert checked > 5_000

@@ -37,17 +37,25 @@ def matches(match: Match, event_type: str, values: Mapping[str, Any], member: UU
     if event_type != match.event:
         return False
     for key, wanted in match.where.items():
-        actual = values.get(key)
-        options = wanted if isinstance(wanted, list) else [wanted]
-        if member is ANY_MEMBER:
-            if MEMBER in options:
+        options = wanted if isinstance(wanted, list) else (wanted,)
+        substituted = False
+        if MEMBER in options:
+            if member is ANY_MEMBER:
                 continue
-        elif member is not None:
+            if member is None:
+                return False
             options = [member if o == MEMBER else o for o in options]
-        elif MEMBER in options:
-            return False
-        found = actual if isinstance(actual, (list, tuple)) else [actual]
-        if not any(_same(v, o) for v in found for o in options):
+            substituted = True
+        actual = values.get(key)
+        if isinstance(actual, (list, tuple)):
+            if not any(_same(v, o) for v in actual for o in options):
+                return False
+        elif actual in options:  # equal by ``==`` is the same by ``_same``
+            continue
+        elif substituted or isinstance(actual, UUID):  # only then can ``_same`` differ from ``==``
+            if not any(_same(actual, o) for o in options):
+                return False
+        else:  # a pack's own options are text, numbers and booleans: ``==`` is the whole test
             return False
     return True
 
