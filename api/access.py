@@ -31,7 +31,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregates.vocabulary import MANAGEMENT_ROLES, ROLES, TEAM_ROLES
 from api.auth import current_actor
-from api.dependencies import LedgerDep, ProjectorDep
 from api.problems import Problem, problem
 from ledger.access_log import Read
 from queries.trust import member_family
@@ -115,10 +114,13 @@ def rule_for(method: str, path: str, policy: dict[tuple[str, str], Rule] | None 
     return found
 
 
-async def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) -> None:
+async def enforce(request: Request) -> None:
     """Refuse what the actor's role may not do; log reads of a family's record. In the
     event loop, but for what reads the database (a member's family, a family's team),
-    which runs in the thread pool as a ``def`` dependency would."""
+    which runs in the thread pool as a ``def`` dependency would. It runs before every
+    route, so it takes the ledger and projector from the app's state rather than as
+    dependencies of its own: each dependency FastAPI resolves costs every request some
+    10-25 us of CPU (issue 24, docs/benchmarks.md "Eleventh round")."""
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise Problem(422, "Invalid request", f"query.{name.replace(chr(0), '')}: contains a NUL character "
@@ -148,7 +150,7 @@ async def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) 
         member_id = _uuid(params.get("member_id"), "member_id")
         if access is not None:
             access["member_id"] = member_id
-        family_id = await run_in_threadpool(member_family, projector, member_id)
+        family_id = await run_in_threadpool(member_family, request.app.state.projector, member_id)
     if role not in rule.roles:
         if access is not None:
             access["family_id"] = family_id
@@ -156,7 +158,7 @@ async def enforce(request: Request, ledger: LedgerDep, projector: ProjectorDep) 
     if access is not None and family_id is not None:
         access["family_id"] = family_id
     if family_id is not None and role in TEAM_ROLES and rule.scope != "command":
-        team = (await run_in_threadpool(ledger.family, family_id, copy=False)).team
+        team = (await run_in_threadpool(request.app.state.ledger.family, family_id, copy=False)).team
         if team != actor["team"]:
             raise Problem(403, "Forbidden", f"the family is held by team {team}, not {actor['team']}")
     if rule.scope == "team" and role in TEAM_ROLES:
