@@ -120,7 +120,7 @@ async def enforce(request: Request) -> None:
     which runs in the thread pool as a ``def`` dependency would. It runs before every
     route, so it takes the ledger and projector from the app's state rather than as
     dependencies of its own: each dependency FastAPI resolves costs every request some
-    10-25 us of CPU (issue 24, docs/benchmarks.md "Eleventh round")."""
+    10-25 us of CPU (ADR 0046)."""
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise Problem(422, "Invalid request", f"query.{name.replace(chr(0), '')}: contains a NUL character "
