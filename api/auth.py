@@ -40,12 +40,9 @@ def unauthorised(detail: str) -> Problem:
 
 async def current_actor(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict[str, str]:
     """The caller, from the request's bearer token: in the event loop where that needs no
-    network (this request's token already checked, a token verified before and not yet
-    expired, or the local key's); in the thread pool where the identity provider's keys
-    may have to be fetched."""
-    checked = getattr(request.state, "actor", None)
-    if checked is not None:
-        return checked  # type: ignore[no-any-return]  # access.enforce decoded this request's token
+    network (a token verified before and not yet expired, or the local key's); in the
+    thread pool where the identity provider's keys may have to be fetched. A request's
+    token is checked once: by ``access.enforce``, whose answer ``BearerActor`` hands on."""
     if _offline(request, credentials):
         return actor_of(request, credentials)
     return await run_in_threadpool(actor_of, request, credentials)
@@ -78,9 +75,6 @@ def _offline(request: Request, credentials: HTTPAuthorizationCredentials | None)
 def actor_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict[str, str]:
     """``current_actor``'s answer, worked out here and now (the provider's keys fetched
     if they must be)."""
-    checked = getattr(request.state, "actor", None)
-    if checked is not None:
-        return checked  # type: ignore[no-any-return]
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorised("send Authorization: Bearer <token> (make one with `ledger token`)")
     try:
