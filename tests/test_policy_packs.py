@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 import re
+from itertools import product
 from pathlib import Path
+from types import SimpleNamespace
+from uuid import UUID
 
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app as cli
 from ledger.policies.loader import PACKS_DIR, PackError, load_packs, shipped_packs
+from ledger.policies.matching import ANY_MEMBER, MEMBER, _same, matches
 from ledger.policies.render import render_markdown
 from ledger.settings import Settings
 from tests.conftest import MANAGER, PRACTITIONER, SECRET, open_ledger
@@ -160,8 +164,6 @@ def test_policies_need_a_token(client):
 
 def _matches_by_definition(match, event_type, values, member=None):
     """What ``matches`` means, written plainly (the engine's version takes shortcuts)."""
-    from ledger.policies.matching import ANY_MEMBER, MEMBER, _same
-
     if event_type != match.event:
         return False
     for key, wanted in match.where.items():
@@ -182,12 +184,6 @@ def _matches_by_definition(match, event_type, values, member=None):
 def test_an_event_match_means_the_same_whatever_the_shape_of_its_values():
     """Scalars, lists, ``$member``, booleans, a member as text or as a UUID: the engine's
     ``matches`` (used for every clock at every event) answers as its definition does."""
-    from itertools import product
-    from types import SimpleNamespace
-    from uuid import UUID
-
-    from ledger.policies.matching import ANY_MEMBER, MEMBER, matches
-
     child, other = UUID(int=7), UUID(int=9)
     wheres = [{}, {"outcome": "agreed"}, {"outcome": ["agreed", "declined"]}, {"urgent": True},
               {"urgent": False}, {"about": MEMBER}, {"about": [MEMBER, str(other)]},
