@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,7 +36,13 @@ from eventsourcing.postgres import (
     PostgresFactory,
     PostgresTrackingRecorder,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteFactory,
+)
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
@@ -576,9 +583,21 @@ class PostgresLedgerFactory(PostgresFactory):
         self.datastore.__class__ = LedgerPostgresDatastore
 
 
-class LedgerSQLitePool(SQLiteConnectionPool):
-    """The library's SQLite pool, with two changes:
+STATEMENT_CACHE = 256
+"""Prepared statements kept per SQLite connection (``sqlite3``'s own default is 128): the
+ledger's and its read models' statements, with room for the ``IN (?, ...)`` lists of
+several page sizes."""
 
+
+class LedgerSQLitePool(SQLiteConnectionPool):
+    """The library's SQLite pool, with three changes:
+
+    - a statement cache of ``STATEMENT_CACHE`` statements on every connection. The
+      library opens its connections with ``cached_statements=True``, which ``sqlite3``
+      takes as a cache of *one* statement: every statement but a repeat of the last was
+      parsed and planned again. A command runs about twenty (its own, then five read
+      models' rows in the same transaction, ADR 0040); preparing the read models' upserts
+      and updates, each with its table's indexes, cost more than running them (ADR 0047);
     - ``secure_delete`` on every connection: a page freed (a read model's rows replaced
       after an erasure) is overwritten with zeros, not left in the file with what it held;
     - a writer waits for the write lock *before* it joins the pool's queue. The library's
@@ -592,9 +611,24 @@ class LedgerSQLitePool(SQLiteConnectionPool):
     """
 
     def _create_connection(self) -> Any:
-        connection = super()._create_connection()
-        connection.cursor().execute("PRAGMA secure_delete = ON")
-        return connection
+        """The library's connection (``SQLiteConnectionPool._create_connection``: WAL mode,
+        rows by name), opened with a statement cache and ``secure_delete``."""
+        try:
+            connection = sqlite3.connect(database=self.db_name, uri=True, check_same_thread=False,
+                                         isolation_level=None, cached_statements=STATEMENT_CACHE,
+                                         timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        cursor = connection.cursor()
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode.lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        cursor.execute("PRAGMA secure_delete = ON")
+        connection.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=connection, max_age=self.max_age)
 
     def get_connection(self, timeout: float | None = None, *, is_writer: bool | None = None) -> Any:
         if is_writer is not True or self._mutually_exclusive_read_write:  # an in-memory database: as the library does

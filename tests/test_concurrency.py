@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 
@@ -263,3 +264,34 @@ def test_a_read_is_not_held_behind_a_writer_waiting_for_another(client, ledger):
         for connection in waiting:
             pool.put_connection(connection)  # type: ignore[arg-type]
     assert waiting, "the second writer got its connection once the first was put back"
+
+
+def test_sqlite_connections_keep_the_statements_they_prepare(ledger, monkeypatch):
+    """A command runs about twenty statements in one transaction (its own, then the read
+    models' rows, ADR 0040). The library opens SQLite connections with a statement cache
+    of one, so each was parsed and planned again every time; the ledger's connections keep
+    theirs (ADR 0047), and are otherwise opened as the library opens them: WAL, rows by
+    name, and ``secure_delete`` (ADR 0013)."""
+    if ledger.settings.is_postgres:
+        pytest.skip("psycopg prepares a connection's repeated statements itself")
+    from ledger import storage
+
+    opened: list[dict[str, object]] = []
+    real = sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        opened.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    pool = ledger._datastore.pool
+    connection = pool._create_connection()
+    try:
+        assert [kwargs["cached_statements"] for kwargs in opened] == [storage.STATEMENT_CACHE]
+        assert storage.STATEMENT_CACHE >= 128  # sqlite3's own default
+        with connection.cursor() as cursor:
+            assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert cursor.execute("PRAGMA secure_delete").fetchone()[0] == 1
+            assert isinstance(cursor.execute("SELECT 1 AS one").fetchone(), sqlite3.Row)
+    finally:
+        connection.close()
