@@ -295,3 +295,22 @@ def test_sqlite_connections_keep_the_statements_they_prepare(ledger, monkeypatch
             assert isinstance(cursor.execute("SELECT 1 AS one").fetchone(), sqlite3.Row)
     finally:
         connection.close()
+
+
+def test_a_serving_process_leaves_what_it_started_with_out_of_garbage_collections(ledger):
+    """A full garbage collection stops every request in the process while it walks every
+    object; most of them (modules, packs, the app, its routes, the bank holidays) live as
+    long as the process. The app leaves them out of collections while it serves (ADR
+    0048), and gives them back when it stops, so nothing it held is kept for good."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    gc.unfreeze()
+    with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
+        serving = gc.get_freeze_count()
+        assert client.get("/health").status_code == 200
+    assert serving > 50_000
+    assert gc.get_freeze_count() == 0
