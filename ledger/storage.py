@@ -596,8 +596,8 @@ class LedgerSQLitePool(SQLiteConnectionPool):
       library opens its connections with ``cached_statements=True``, which ``sqlite3``
       takes as a cache of *one* statement: every statement but a repeat of the last was
       parsed and planned again. A command runs about twenty (its own, then five read
-      models' rows in the same transaction, ADR 0040); preparing the read models' upserts
-      and updates, each with its table's indexes, cost more than running them (ADR 0047);
+      models' rows in the same transaction, ADR 0040), and preparing them again was about
+      half of their time (ADR 0047);
     - ``secure_delete`` on every connection: a page freed (a read model's rows replaced
       after an erasure) is overwritten with zeros, not left in the file with what it held;
     - a writer waits for the write lock *before* it joins the pool's queue. The library's
