@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 import uuid
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from ledger import storage
 from tests.conftest import PRACTITIONER, command, open_ledger, register, version
 from tests.registration import post_family
 
@@ -274,8 +278,6 @@ def test_sqlite_connections_keep_the_statements_they_prepare(ledger, monkeypatch
     name, and ``secure_delete`` (ADR 0013)."""
     if ledger.settings.is_postgres:
         pytest.skip("psycopg prepares a connection's repeated statements itself")
-    from ledger import storage
-
     opened: list[dict[str, object]] = []
     real = sqlite3.connect
 
@@ -302,12 +304,6 @@ def test_a_serving_process_leaves_what_it_started_with_out_of_garbage_collection
     object; most of them (modules, packs, the app, its routes, the bank holidays) live as
     long as the process. The app leaves them out of collections while it serves (ADR
     0048), and gives them back when it stops, so nothing it held is kept for good."""
-    import gc
-
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-
     gc.unfreeze()
     with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
         serving = gc.get_freeze_count()
