@@ -53,8 +53,8 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
         if not hasattr(app.state, "ledger"):
             app.state.ledger = Ledger(settings)
             _attach_projector(app)
-        _settle(app.state.ledger)
         try:
+            _settle(app.state.ledger)
             yield
         finally:
             gc.unfreeze()
