@@ -8,7 +8,6 @@ projector. Business rules live in the aggregate and the policy packs, reads in
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +22,7 @@ from api.limits import BodyLimit
 from api.responses import JSONResponse
 from api.routes import ROUTERS
 from ledger.application import Ledger
-from ledger.calendar import bank_holidays
+from ledger.heap import settled
 from ledger.oidc import Provider
 from ledger.settings import Settings, get_settings
 from projections.projector import Projector
@@ -54,10 +53,9 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
             app.state.ledger = Ledger(settings)
             _attach_projector(app)
         try:
-            _settle(app.state.ledger)
-            yield
+            with settled(app.state.ledger):  # ADRs 0048, 0049
+                yield
         finally:
-            gc.unfreeze()
             if ledger is None:
                 app.state.ledger.close()
 
@@ -86,19 +84,6 @@ def create_app(ledger: Ledger | None = None, settings: Settings | None = None) -
         app.include_router(router)
     docs.install(app)
     return app
-
-
-def _settle(ledger: Ledger) -> None:
-    """Leave what the process holds from start to end out of every garbage collection
-    (``gc.freeze``, ADR 0048): the modules, the packs, the app and its routes are most of
-    the objects a full collection walks, and a full collection stops every request in
-    the process while it walks them (about 45 ms of 105,000 objects at start on this
-    machine, more as the read models' caches fill). Loaded first: what a request would
-    otherwise load on first use (the GB bank holidays, whose package builds its calendar
-    classes then). Not collected first: no garbage was found there, and a collection of
-    a test process's heap at every app's start made the test suite a quarter slower."""
-    bank_holidays(ledger.now().year)
-    gc.freeze()
 
 
 def _attach_projector(app: FastAPI) -> None:

@@ -34,6 +34,7 @@ from cli.exports import export
 from cli.schemas import schemas
 from demo import DemoAlreadyLoaded, DemoRefused, generate
 from ledger.application import Ledger
+from ledger.heap import settled
 from ledger.policies.render import render_markdown
 from ledger.settings import get_settings
 from ledger.tokens import MAX_NAME_CLAIM, TokenTooLong, mint
@@ -152,10 +153,11 @@ def project(
 
     typer.echo(f"projecting from {projector.positions()}")
     try:
-        if until_caught_up:
-            projector.catch_up(on_page=report)
-        else:
-            projector.run_forever(stop, on_page=report)
+        with settled(projector.ledger):  # a long-running process's collections (ADR 0049)
+            if until_caught_up:
+                projector.catch_up(on_page=report)
+            else:
+                projector.run_forever(stop, on_page=report)
     except KeyboardInterrupt:
         pass
     finally:

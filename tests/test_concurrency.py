@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger import storage
+from ledger.heap import OLDEST_EVERY
 from tests.conftest import PRACTITIONER, command, open_ledger, register, version
 from tests.registration import post_family
 
@@ -301,12 +302,17 @@ def test_sqlite_connections_keep_the_statements_they_prepare(ledger, monkeypatch
 
 def test_a_serving_process_leaves_what_it_started_with_out_of_garbage_collections(ledger):
     """A full garbage collection stops every request in the process while it walks every
-    object; most of them (modules, packs, the app, its routes, the bank holidays) live as
-    long as the process. The app leaves them out of collections while it serves (ADR
-    0048), and gives them back when it stops, so nothing it held is kept for good."""
+    object; most of them (modules, packs, the app, its routes, the bank holidays, the read
+    models' caches) live long. The app leaves what it started with out of collections
+    while it serves (ADR 0048) and looks at the oldest generation a hundred times less
+    often (ADR 0049); when it stops, the thresholds are as they were and nothing is
+    frozen, so nothing it held is kept for good."""
     gc.unfreeze()
+    before = gc.get_threshold()
     with TestClient(create_app(ledger), raise_server_exceptions=False) as client:
-        serving = gc.get_freeze_count()
+        serving, thresholds = gc.get_freeze_count(), gc.get_threshold()
         assert client.get("/health").status_code == 200
     assert serving > 50_000
+    assert thresholds == (*before[:2], OLDEST_EVERY)
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
