@@ -104,7 +104,9 @@ class Clock:
     pathway: str | None
     start_reason: str | None = None
     extended_by: int = 0
-    extensions: list[UUID] = field(default_factory=list)
+    extensions: tuple[UUID, ...] = ()
+    """A tuple, not a list: most clocks are never extended, and an empty tuple is one object
+    for them all where an empty list is one more for the collector to walk (ADR 0049)."""
     pause_since: datetime | None = None
     paused_for: int | timedelta = 0
     stopped_by: UUID | None = None
@@ -201,7 +203,7 @@ class _Walk:
         now = state.copy_of(self.now) if self.now is not None else None
         recorded = now if self.recorded is self.now else (
             state.copy_of(self.recorded) if self.recorded is not None else None)  # one copy where they are one fold
-        return replace(self, clocks=[replace(c, extensions=list(c.extensions)) for c in self.clocks],
+        return replace(self, clocks=[replace(c) for c in self.clocks],
                        now=now, recorded=recorded,
                        activated=set(self.activated), episode_log=list(self.episode_log),
                        episode_by_type={t: list(v) for t, v in self.episode_by_type.items()},
@@ -422,7 +424,7 @@ class _Walk:
         if fact.type == "DeadlineExtended" and fact.fields["rule"] == rule.id and current:
             if not fact.about or clock.member is None or clock.member in fact.about:
                 clock.extended_by += fact.fields["extend_by"]
-                clock.extensions.append(fact.event_id)
+                clock.extensions = (*clock.extensions, fact.event_id)
                 return
         stops, untils = self.pack.ending_events[rule.id]
         if fact.type in stops and any(matches(m, fact.type, values, clock.member) for m in rule.stop):
