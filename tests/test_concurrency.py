@@ -316,3 +316,25 @@ def test_a_serving_process_leaves_what_it_started_with_out_of_garbage_collection
     assert thresholds == (*before[:2], OLDEST_EVERY)
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+
+
+def test_a_projection_worker_looks_at_the_oldest_generation_as_seldom_as_a_serving_process(ledger_cli, monkeypatch):
+    """``ledger project`` holds the same read models' caches as an API process, so it
+    settles its heap the same way while it projects (ADR 0049), and leaves the
+    thresholds as they were when it stops."""
+    from projections.projector import Projector
+
+    seen = []
+    catch_up = Projector.catch_up
+
+    def spied(self, *args, **kwargs):
+        seen.append((gc.get_threshold()[2], gc.get_freeze_count()))
+        return catch_up(self, *args, **kwargs)
+
+    monkeypatch.setattr(Projector, "catch_up", spied)
+    gc.unfreeze()
+    before = gc.get_threshold()
+    finished = ledger_cli("project", "--until-caught-up")
+    assert finished.exit_code == 0, finished.output
+    assert seen and seen[-1][0] == OLDEST_EVERY and seen[-1][1] > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
