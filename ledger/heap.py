@@ -8,7 +8,7 @@ engine's walk of up to 2,000 recently derived families, about 500 objects a fami
 and the projector's stream cache of up to 20,000 decoded events). The first are
 frozen out of collections at start. The second are replaced command by command, so
 under CPython's default thresholds a process that has served for a while runs a full
-collection every few hundred commands, each as long as the caches are large (about a
+collection about every thousand commands, each as long as the caches are large (about a
 second on the 1,000-family demo set); ``python -m benchmarks.collections`` measures it.
 The caches hold no reference cycles, and what a request leaves for the collector is
 collected young, so the oldest generation is examined a hundred times less often.
