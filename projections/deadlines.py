@@ -12,10 +12,21 @@ incremental processing gave.
 
 A rebuild hands each family's events over in one batch, so each family is evaluated once
 (and walked whole).
+
+Between rebuilds, a family's rows are written only where they changed (ADR 0050): the
+model holds, for each family it wrote recently, the version its rows were derived at and
+a digest of each row as derived (before sealing); when the next batch's first event of
+the family follows that version (no other process has written the family's rows since),
+only the rows whose digest differs are written, and the rows past the new count deleted.
+A case note, most commands, moves no clock: its batch then writes nothing here. Any doubt
+(nothing held, a gap in the versions, an undone batch) writes the family's rows whole.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -26,7 +37,7 @@ import orjson
 from ledger.calendar import LONDON
 from ledger.deadlines import Progress, Progresses, evaluate_from_start, evaluate_on
 from ledger.sql import Tx
-from projections.base import Context, PerFamilyModel, TableColumns, hexid, iso
+from projections.base import Change, Context, PerFamilyModel, TableColumns, hexid, iso
 from projections.sealed import Sealer
 
 COLUMNS = (
@@ -113,6 +124,41 @@ class DeadlinesModel(PerFamilyModel):
     def __init__(self) -> None:
         super().__init__()
         self.progress = Progresses()
+        self.written = Written()
+
+    def apply(self, tx: Tx, changes: Sequence[Change], context: Context) -> None:
+        """A rebuild's fresh tables are loaded whole (``PerFamilyModel.apply``); otherwise
+        each family's rows are written only where they changed (``Written``)."""
+        if context.rebuilding:
+            super().apply(tx, changes, context)
+            return
+        first: dict[UUID, int] = {}
+        for change in changes:  # in the log's order: a family's first here is its lowest version
+            first.setdefault(change.event.originator_id, change.event.originator_version)
+        whole: list[str] = []
+        shrunk: list[tuple[str, int]] = []
+        rows: list[tuple[Any, ...]] = []
+        for family_id in sorted(first, key=str):
+            found = self.derive(family_id, context)["deadline_clocks"]
+            events = context.family_events(family_id)  # read once a batch: ``derive`` read it
+            digests = tuple(_digest(row) for row in found)
+            held = self.written.get(family_id)
+            if held is None or held[0] != first[family_id] - 1:
+                whole.append(family_id.hex)
+                rows += found
+            else:
+                before = held[1]
+                rows += [row for seq, row in enumerate(found) if seq >= len(before) or before[seq] != digests[seq]]
+                if len(found) < len(before):
+                    shrunk.append((family_id.hex, len(found)))
+            self.written.put(family_id, (events[-1].originator_version if events else 0, digests))
+        for start in range(0, len(whole), self.BATCH):
+            part = whole[start:start + self.BATCH]
+            tx.run(f"DELETE FROM {{deadline_clocks}} WHERE family_id IN ({','.join('?' * len(part))})", part)
+        if shrunk:
+            tx.many("DELETE FROM {deadline_clocks} WHERE family_id = ? AND seq >= ?", shrunk)
+        if rows:
+            tx.many(UPSERT, context.seal_rows("deadline_clocks", COLUMNS, rows))
 
     def derive(self, family_id: UUID, context: Context) -> dict[str, list[tuple[Any, ...]]]:
         events = context.family_events(family_id)
@@ -121,10 +167,48 @@ class DeadlinesModel(PerFamilyModel):
 
     def discard(self, family_id: UUID) -> None:
         self.progress.put(family_id, None)
+        self.written.put(family_id, None)
 
     def forget(self, tx: Tx, family_id: UUID) -> None:
         self.progress.put(family_id, None)
+        self.written.put(family_id, None)
         super().forget(tx, family_id)
+
+
+UPSERT = (f"INSERT INTO {{deadline_clocks}} ({', '.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
+          f"ON CONFLICT (family_id, seq) DO UPDATE SET "
+          f"{', '.join(f'{c} = excluded.{c}' for c in COLUMNS if c not in ('family_id', 'seq'))}")
+"""A clock's row written over the one at its place (``seq``) in the family's rows, or added."""
+
+
+def _digest(row: tuple[Any, ...]) -> bytes:
+    """A row's digest: its values (text, numbers, None) as JSON, hashed. 16 bytes of
+    BLAKE2b: two different rows giving one digest is not a chance worth counting."""
+    return hashlib.blake2b(orjson.dumps(row), digest_size=16).digest()
+
+
+class Written:
+    """For up to ``limit`` families, the least recently written dropped first: the version
+    their stored rows were derived at, with a digest of each row in ``seq`` order, as this
+    process wrote them. Held in memory only, beside the engine's walks (``Progresses``),
+    and dropped with them when a batch is undone (``discard``) or a family forgotten."""
+
+    def __init__(self, limit: int = 2_000) -> None:
+        self.limit = limit
+        self._held: OrderedDict[UUID, tuple[int, tuple[bytes, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, family_id: UUID) -> tuple[int, tuple[bytes, ...]] | None:
+        with self._lock:
+            return self._held.get(family_id)
+
+    def put(self, family_id: UUID, written: tuple[int, tuple[bytes, ...]] | None) -> None:
+        with self._lock:
+            self._held.pop(family_id, None)
+            if written is not None:
+                self._held[family_id] = written
+                while len(self._held) > self.limit:
+                    self._held.popitem(last=False)
 
 
 def view(tx: Tx, *, now: datetime, sealer: Sealer, team: str | None = None, worker: str | None = None,

@@ -338,6 +338,66 @@ def test_a_projector_that_missed_a_familys_events_reads_its_stream_again(ledger)
     assert dump(first) == incremental
 
 
+def test_a_projector_writes_a_familys_clocks_over_rows_another_projector_wrote_since(ledger):
+    """A projector writes only the deadline rows that changed since it last wrote the
+    family (ADR 0050), and only while no other projector has written the family since:
+    here the second moves the lead worker to w9 and the first's next event moves them
+    back, so the rows the first derives equal those it last wrote, while the table holds
+    the second's. The first writes them again, whole; the table says w0, as a rebuild does."""
+    first, second = Projector(ledger), Projector(ledger)
+    many_families(ledger, 1, 1)
+    first.catch_up()
+    family_id = first.families(ledger.recorder.max_notification_id())[0][0]
+    worker = {row[4] for row in dump(first)["deadline_clocks"]}
+    assert worker == {"w0"}
+    ledger.record(family_id, "AllocatedToWorker", {"worker_id": "w9"}, actor=MEG)
+    second.catch_up()
+    assert {row[4] for row in dump(second)["deadline_clocks"]} == {"w9"}
+    ledger.record(family_id, "AllocatedToWorker", {"worker_id": "w0"}, actor=MEG)
+    assert first.catch_up() == 1
+    incremental = dump(first)
+    assert {row[4] for row in incremental["deadline_clocks"]} == {"w0"}
+    rebuild(first)
+    assert dump(first) == incremental
+
+
+def test_a_case_note_that_moves_no_clock_writes_no_deadline_row(ledger, monkeypatch):
+    """Between rebuilds the deadlines model writes a family's rows only where they changed
+    (ADR 0050): a case note moves no clock, so its page sends the deadline table nothing;
+    a submitted assessment stops the assessment's clock, and its page writes that row, not
+    the family's others. Either way the rows are those a rebuild gives."""
+    from ledger.sql import Tx
+
+    projector = Projector(ledger)
+    many_families(ledger, 2, 1)
+    projector.catch_up()
+    family_id = projector.families(ledger.recorder.max_notification_id())[0][0]
+    sent: list[str] = []
+    for name in ("run", "many"):
+        original = getattr(Tx, name)
+
+        def spy(self: Tx, text: str, params: Any = (), _original: Any = original) -> Any:
+            if "deadline_clocks" in text:
+                sent.append(text.split(" ")[0])
+            return _original(self, text, params)
+
+        monkeypatch.setattr(Tx, name, spy)
+    ledger.record(family_id, "CaseNoteRecorded", {"text": "a visit"}, actor=PAT)
+    assert projector.catch_up() == 1
+    assert sent == []
+    assessment = uuid.uuid4()
+    ledger.record(family_id, "AssessmentStarted", {"assessment_id": assessment}, actor=PAT)
+    ledger.record(family_id, "AssessmentSubmitted", {"assessment_id": assessment}, actor=PAT)
+    before = [row for row in dump(projector)["deadline_clocks"] if row[0] == family_id.hex]
+    assert projector.catch_up() == 2
+    assert sent == ["INSERT"]
+    after = [row for row in dump(projector)["deadline_clocks"] if row[0] == family_id.hex]
+    assert len(after) == len(before) and 0 < sum(a != b for a, b in zip(after, before, strict=True)) < len(after)
+    incremental = dump(projector)
+    rebuild(projector)
+    assert dump(projector) == incremental
+
+
 def test_read_model_positions_only_move_forward(ledger):
     """A page advances every read model's tracking position in one statement; like the
     library's tracking insert, it refuses to move a position back or leave it standing,
