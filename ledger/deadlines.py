@@ -199,11 +199,12 @@ class _Walk:
 
     def fork(self) -> _Walk:
         """A copy to walk on from, sharing nothing it would change with this one (the
-        pack, calendar and rules are shared; facts and their values are never changed)."""
+        pack, calendar and rules are shared; facts and their values are never changed;
+        nor is a clock once stopped or ended: only open clocks are copied)."""
         now = state.copy_of(self.now) if self.now is not None else None
         recorded = now if self.recorded is self.now else (
             state.copy_of(self.recorded) if self.recorded is not None else None)  # one copy where they are one fold
-        return replace(self, clocks=[replace(c) for c in self.clocks],
+        return replace(self, clocks=[replace(c) if c.is_open else c for c in self.clocks],
                        now=now, recorded=recorded,
                        activated=set(self.activated), episode_log=list(self.episode_log),
                        episode_by_type={t: list(v) for t, v in self.episode_by_type.items()},
