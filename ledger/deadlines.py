@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, NamedTuple, cast, get_args
+from typing import Any, Generic, Literal, NamedTuple, TypeVar, cast, get_args
 from uuid import UUID
 
 import orjson
@@ -479,32 +479,40 @@ class Progress:
     their place in the walk: the same whatever ``as_of`` (``evaluate_held``)."""
 
 
-class Progresses:
-    """Where the engine's walk of each recently derived family got to (``Progress``), for
-    up to ``limit`` families, the least recently used dropped first. Each command then
-    walks only its own new events, not the family's whole record again; a correction,
-    an erasure or a back-dated entry makes the engine walk the whole record. A rebuild
-    walks every family whole and keeps nothing here (``Context.rebuilding``)."""
+Held = TypeVar("Held")
+
+
+class Recent(Generic[Held]):
+    """A value for each of up to ``limit`` families, the least recently put dropped first;
+    safe to share between threads (a command's undo runs outside the projector's lock)."""
 
     def __init__(self, limit: int = 2_000) -> None:
         self.limit = limit
-        self._held: OrderedDict[UUID, Progress] = OrderedDict()
+        self._held: OrderedDict[UUID, Held] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._held)
 
-    def get(self, family_id: UUID) -> Progress | None:
+    def get(self, family_id: UUID) -> Held | None:
         with self._lock:
             return self._held.get(family_id)
 
-    def put(self, family_id: UUID, progress: Progress | None) -> None:
+    def put(self, family_id: UUID, value: Held | None) -> None:
         with self._lock:
             self._held.pop(family_id, None)
-            if progress is not None:
-                self._held[family_id] = progress
+            if value is not None:
+                self._held[family_id] = value
                 while len(self._held) > self.limit:
                     self._held.popitem(last=False)
+
+
+class Progresses(Recent[Progress]):
+    """Where the engine's walk of each recently derived family got to (``Progress``), for
+    up to ``limit`` families, the least recently used dropped first. Each command then
+    walks only its own new events, not the family's whole record again; a correction,
+    an erasure or a back-dated entry makes the engine walk the whole record. A rebuild
+    walks every family whole and keeps nothing here (``Context.rebuilding``)."""
 
 
 # What ``evaluate_on`` cannot carry on over: a correction changes a fact already walked,

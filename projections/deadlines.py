@@ -25,8 +25,6 @@ A case note, most commands, moves no clock: its batch then writes nothing here. 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -35,7 +33,7 @@ from uuid import UUID
 import orjson
 
 from ledger.calendar import LONDON
-from ledger.deadlines import Progress, Progresses, evaluate_from_start, evaluate_on
+from ledger.deadlines import Progress, Progresses, Recent, evaluate_from_start, evaluate_on
 from ledger.sql import Tx
 from projections.base import Change, Context, PerFamilyModel, TableColumns, hexid, iso
 from projections.sealed import Sealer
@@ -187,28 +185,11 @@ def _digest(row: tuple[Any, ...]) -> bytes:
     return hashlib.blake2b(orjson.dumps(row), digest_size=16).digest()
 
 
-class Written:
+class Written(Recent[tuple[int, tuple[bytes, ...]]]):
     """For up to ``limit`` families, the least recently written dropped first: the version
     their stored rows were derived at, with a digest of each row in ``seq`` order, as this
     process wrote them. Held in memory only, beside the engine's walks (``Progresses``),
     and dropped with them when a batch is undone (``discard``) or a family forgotten."""
-
-    def __init__(self, limit: int = 2_000) -> None:
-        self.limit = limit
-        self._held: OrderedDict[UUID, tuple[int, tuple[bytes, ...]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, family_id: UUID) -> tuple[int, tuple[bytes, ...]] | None:
-        with self._lock:
-            return self._held.get(family_id)
-
-    def put(self, family_id: UUID, written: tuple[int, tuple[bytes, ...]] | None) -> None:
-        with self._lock:
-            self._held.pop(family_id, None)
-            if written is not None:
-                self._held[family_id] = written
-                while len(self._held) > self.limit:
-                    self._held.popitem(last=False)
 
 
 def view(tx: Tx, *, now: datetime, sealer: Sealer, team: str | None = None, worker: str | None = None,
