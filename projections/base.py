@@ -125,14 +125,19 @@ class PerFamilyModel(ReadModel):
             for table, found in self.derive(family_id, context).items():
                 rows[table] += found
         if not context.rebuilding:
-            for start in range(0, len(families), self.BATCH):
-                part = [f.hex for f in families[start:start + self.BATCH]]
-                for table in self.tables:
-                    tx.run(f"DELETE FROM {{{table}}} WHERE family_id IN ({','.join('?' * len(part))})", part)
+            self.delete_families(tx, [f.hex for f in families])
         for table, found in rows.items():
             if table in self.sealed:
                 found = context.seal_rows(table, self.columns[table], found)
             tx.insert(table, found, bulk=context.rebuilding)
+
+    def delete_families(self, tx: Tx, family_ids: Sequence[str]) -> None:
+        """Every row of these families (hex ids) in each of the model's tables, ``BATCH``
+        families a statement."""
+        for start in range(0, len(family_ids), self.BATCH):
+            part = list(family_ids[start:start + self.BATCH])
+            for table in self.tables:
+                tx.run(f"DELETE FROM {{{table}}} WHERE family_id IN ({','.join('?' * len(part))})", part)
 
 
 class FamilyRows:

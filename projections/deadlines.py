@@ -150,9 +150,7 @@ class DeadlinesModel(PerFamilyModel):
                 if len(found) < len(before):
                     shrunk.append((family_id.hex, len(found)))
             self.written.put(family_id, (events[-1].originator_version if events else 0, digests))
-        for start in range(0, len(whole), self.BATCH):
-            part = whole[start:start + self.BATCH]
-            tx.run(f"DELETE FROM {{deadline_clocks}} WHERE family_id IN ({','.join('?' * len(part))})", part)
+        self.delete_families(tx, whole)
         if shrunk:
             tx.many("DELETE FROM {deadline_clocks} WHERE family_id = ? AND seq >= ?", shrunk)
         if rows:
