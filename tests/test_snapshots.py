@@ -107,3 +107,34 @@ def test_a_command_works_on_a_copy_that_shares_nothing_it_changes_with_the_cache
     assert cached.current_episode["history"] == history
     assert len(cached.log) == len(mine.log) - 1
     assert ledger.family(fid).state() == before  # the next command's copy, too
+
+
+def test_a_familys_events_read_as_the_library_reads_them(ledger):
+    """The recorders' own ``select_events`` (the statement made once a shape, rows read as
+    tuples) gives, for every shape of read (after a version, up to one, newest first, a
+    limit, by id or its text), the same stored events as the library's, and nothing of
+    another family."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    library = (SQLiteApplicationRecorder if isinstance(ledger.recorder, SQLiteApplicationRecorder)
+               else PostgresApplicationRecorder).select_events
+    members = [{"given_name": "Ava", "family_name": "Stone", "kind": "child", "date_of_birth": None}]
+    fid = ledger.register_family(policy="durham-one-point", team="north", actor=ACTOR, members=members).family_id
+    other = ledger.register_family(policy="durham-one-point", team="north", actor=ACTOR, members=members).family_id
+    for family in (fid, other):
+        ledger.record(family, "ReferralReceived", {"episode_id": uuid.uuid4(), "route": "self", "reason": "help"},
+                      actor=ACTOR)
+    for i in range(4):
+        ledger.record(fid, "CaseNoteRecorded", {"text": f"note {i}", "contact_type": None}, actor=ACTOR)
+        ledger.record(other, "CaseNoteRecorded", {"text": f"other {i}", "contact_type": None}, actor=ACTOR)
+    shapes = [{}, {"gt": 2}, {"lte": 4}, {"gt": 1, "lte": 5}, {"desc": True}, {"desc": True, "limit": 1},
+              {"limit": 3}, {"gt": 2, "lte": 5, "desc": True, "limit": 2}, {"gt": 6}]
+    for shape in shapes:
+        for asked in (fid, fid.hex):
+            ours = ledger.recorder.select_events(asked, **shape)
+            theirs = library(ledger.recorder, asked, **shape)
+            assert [(e.originator_id, e.originator_version, e.topic, bytes(e.state)) for e in ours] == \
+                [(e.originator_id, e.originator_version, e.topic, bytes(e.state)) for e in theirs], shape
+            assert all(type(e.originator_id) is uuid.UUID for e in ours)
+    assert [e.originator_version for e in ledger.recorder.select_events(fid)] == [1, 2, 3, 4, 5, 6]
