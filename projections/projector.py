@@ -93,16 +93,22 @@ class StreamCache:
 
     def extended(self, family_id: UUID, newer: Sequence[Change]) -> list[Change] | None:
         """The family's held stream with ``newer`` (its changes in a page, in order) after
-        it, or None if it is not held or the versions would leave a gap."""
+        it, or None if it is not held or the versions would leave a gap. A family not held
+        whose ``newer`` starts at its first event (a family registered in the page) is
+        ``newer``: nothing of it to read from the store."""
         with self._lock:
             held = self._streams.get(family_id)
             if held is None:
-                return None
-            last = held[-1].event.originator_version
+                if not newer or any(c.event.originator_version != i for i, c in enumerate(newer, start=1)):
+                    return None
+                held, last = [], 0
+            else:
+                last = held[-1].event.originator_version
             newer = [c for c in newer if c.event.originator_version > last]
             if any(c.event.originator_version != last + i for i, c in enumerate(newer, start=1)):
                 return None
-            self._streams.move_to_end(family_id)
+            if held:
+                self._streams.move_to_end(family_id)
             if not newer:
                 return held
         stream = held + newer

@@ -319,6 +319,33 @@ def test_a_command_on_a_long_family_decodes_its_own_events_not_the_whole_record_
     assert dump(projector) == incremental
 
 
+def test_a_familys_registration_is_projected_from_its_own_events_not_read_back(ledger, monkeypatch):
+    """A family registered, and a page that starts at a family's first event, give the
+    read models the family's whole stream from the page itself: its events are not read
+    back from the store (nor decoded again) to derive its deadlines and episodes, and the
+    rows are what a rebuild gives."""
+    projector = Projector(ledger)
+    ledger.inline = projector
+    ledger.listeners.append(lambda recorded: projector.recorded(recorded.position, recorded.projected))
+    read_back: list[uuid.UUID] = []
+    original = Projector.family_changes
+
+    def counting(self: Projector, tx: Any, family_id: uuid.UUID) -> Any:
+        read_back.append(family_id)
+        return original(self, tx, family_id)
+
+    monkeypatch.setattr(Projector, "family_changes", counting)
+    many_families(ledger, 3, 2)  # registered and recorded one command at a time, inline
+    assert read_back == []
+    late = Projector(ledger)  # meets the families for the first time, in one page
+    late.catch_up()
+    assert read_back == []
+    incremental = dump(projector)
+    assert dump(late) == incremental
+    rebuild(projector)
+    assert dump(projector) == incremental
+
+
 def test_a_projector_that_missed_a_familys_events_reads_its_stream_again(ledger):
     """Two projectors on one database (two worker processes): when one has applied a
     family's newer events, the other's held copy of the stream has a gap and is read
