@@ -37,6 +37,7 @@ from eventsourcing.utils import resolve_topic
 
 from aggregates.events import PERSONAL_CONTEXT, PERSONAL_MEMBER, FamilyEvent
 from ledger.keys import KeyDestroyed, KeyStore
+from ledger.serialisation import uuid_of
 
 ERASED = "[erased]"
 SEALED, KIND = "_sealed_", "_kind_"
@@ -197,7 +198,7 @@ class SealingMapper(Mapper[UUID]):
                 f"'{stored_event.originator_id}' and originator_version {stored_event.originator_version}: {e}"
             ) from e
         stored_id = stored_event.originator_id  # every aggregate here has UUID ids (the library's convertor)
-        family = stored_id if isinstance(stored_id, UUID) else UUID(stored_id)
+        family = stored_id if isinstance(stored_id, UUID) else uuid_of(stored_id)
         seal = state.pop(SEAL, None)
         if seal is not None:
             self._open_event(state, family, seal)

@@ -32,10 +32,11 @@ _ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
 _new, _set, _UNKNOWN = object.__new__, object.__setattr__, SafeUUID.unknown
 
 
-def _uuid(text: str) -> UUID:
-    """``UUID(text)`` for the 32 hex digits the ledger writes, without ``UUID.__init__``'s
-    general parsing (the largest part of untagging an event): the same ``int``; any
-    other text is left to ``UUID`` to read or refuse."""
+def uuid_of(text: str) -> UUID:
+    """``UUID(text)`` for the 32 hex digits the ledger writes (a tagged value, a stored
+    event's family id on SQLite), without ``UUID.__init__``'s general parsing (the
+    largest part of untagging an event): the same ``int``; any other text is left to
+    ``UUID`` to read or refuse."""
     number = int(text, 16) if len(text) == 32 else -1
     if number < 0:
         return UUID(text)
@@ -46,7 +47,7 @@ def _uuid(text: str) -> UUID:
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
-    "uuid_hex": _uuid,
+    "uuid_hex": uuid_of,
     "datetime_iso": datetime.fromisoformat,
     "date_iso": date.fromisoformat,
     "decimal_str": Decimal,

@@ -36,6 +36,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from aggregates.events import FamilyEvent
 from aggregates.holds import REGISTER_ID
+from ledger.serialisation import uuid_of
 from ledger.sql import Tx
 from projections.base import Change, Context, ReadModel
 from projections.sealed import Sealer
@@ -269,8 +270,11 @@ class Projector:
         to_event = self.ledger.mapper.to_domain_event
         found = []
         self.last_read = rows[-1]["notification_id"] if rows else None
+        ids: dict[str, UUID] = {}  # SQLite's id text: one UUID a family (a page's rows are whole families)
         for r in rows:
-            family = r["originator_id"] if isinstance(r["originator_id"], UUID) else UUID(r["originator_id"])
+            family = r["originator_id"]
+            if not isinstance(family, UUID):
+                family = ids.get(family) or ids.setdefault(family, uuid_of(family))
             try:
                 state = r["state"] if isinstance(r["state"], bytes) else bytes(r["state"])
                 event = to_event(StoredEvent(family, r["originator_version"], r["topic"], state))
