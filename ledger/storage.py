@@ -49,6 +49,7 @@ from psycopg.sql import SQL, Composable, Identifier
 from psycopg_pool import PoolTimeout
 
 from ledger.integrity import GENESIS, chain
+from ledger.serialisation import uuid_of
 from ledger.settings import Settings
 from ledger.sql import creation_race
 
@@ -106,6 +107,18 @@ def _in_transaction(cursor: Any) -> bool:
     return bool(cursor.connection.info.transaction_status == TransactionStatus.INTRANS)
 
 
+def select_events_statement(columns: str, table: str, shape: tuple[bool, bool, bool, bool], mark: str) -> str:
+    """The library's ``select_events`` statement for one shape of call (after a version,
+    up to one, newest first, a limit: ``shape`` says which are given), on the table named,
+    with the database's placeholder: made once a shape by each recorder (ADR 0045, 0051)."""
+    gt, lte, desc, limit = shape
+    return (f"SELECT {columns} FROM {table} WHERE originator_id = {mark}"
+            + (f" AND originator_version > {mark}" if gt else "")
+            + (f" AND originator_version <= {mark}" if lte else "")
+            + (" ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC")
+            + (f" LIMIT {mark}" if limit else ""))
+
+
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -161,12 +174,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         shape = (gt is not None, lte is not None, desc, limit is not None)
         statement = self._selects.get(shape)
         if statement is None:
-            statement = self._selects[shape] = (
-                f"SELECT originator_version, topic, state FROM {self.events_table_name} WHERE originator_id = ?"
-                + (" AND originator_version > ?" if gt is not None else "")
-                + (" AND originator_version <= ?" if lte is not None else "")
-                + (" ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC")
-                + (" LIMIT ?" if limit is not None else ""))
+            statement = self._selects[shape] = select_events_statement(
+                "originator_version, topic, state", self.events_table_name, shape, "?")
         given = originator_id.hex if isinstance(originator_id, UUID) else originator_id  # as the library has it
         params = [given, *(v for v in (gt, lte, limit) if v is not None)]
         try:
@@ -179,7 +188,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             raise OperationalError(e) from e
         if not rows:
             return []
-        family = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+        family = originator_id if isinstance(originator_id, UUID) else uuid_of(originator_id)
         return [StoredEvent(originator_id=family, originator_version=v, topic=t, state=s) for v, t, s in rows]
 
     def find_idempotency(self, user_id: str, key: str) -> IdempotencyRecord | None:
@@ -393,12 +402,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         shape = (gt is not None, lte is not None, desc, limit is not None)
         statement = self._selects.get(shape)
         if statement is None:
-            statement = self._selects[shape] = (
-                b"SELECT originator_id, originator_version, topic, state FROM " + self._events_table
-                + b" WHERE originator_id = %s" + (b" AND originator_version > %s" if gt is not None else b"")
-                + (b" AND originator_version <= %s" if lte is not None else b"")
-                + (b" ORDER BY originator_version DESC" if desc else b" ORDER BY originator_version ASC")
-                + (b" LIMIT %s" if limit is not None else b""))
+            statement = self._selects[shape] = select_events_statement(
+                "originator_id, originator_version, topic, state", self._events_table.decode(), shape, "%s").encode()
         params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(statement, params, prepare=True)

@@ -100,9 +100,9 @@ class StreamCache:
         with self._lock:
             held = self._streams.get(family_id)
             if held is None:
-                if not newer or any(c.event.originator_version != i for i, c in enumerate(newer, start=1)):
+                if not newer or newer[0].event.originator_version != 1:
                     return None
-                held, last = [], 0
+                held, last = [], 0  # the gap check below sees to the rest of ``newer``
             else:
                 last = held[-1].event.originator_version
             newer = [c for c in newer if c.event.originator_version > last]

@@ -112,7 +112,7 @@ def test_a_command_works_on_a_copy_that_shares_nothing_it_changes_with_the_cache
 def test_a_familys_events_read_as_the_library_reads_them(ledger):
     """The recorders' own ``select_events`` (the statement made once a shape, rows read as
     tuples) gives, for every shape of read (after a version, up to one, newest first, a
-    limit, by id or its text), the same stored events as the library's, and nothing of
+    limit, by id or its hex text), the same stored events as the library's, and nothing of
     another family."""
     from eventsourcing.postgres import PostgresApplicationRecorder
     from eventsourcing.sqlite import SQLiteApplicationRecorder
