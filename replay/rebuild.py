@@ -114,6 +114,8 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
     total = sum(n for _, n in families)
     pages = list(_pages(families, page))
     count = worker_count(workers, total, len(pages))
+    if count > 1:
+        pages = list(_pages(families, page, tail=count * page))
     quarantined: list[Unprocessable] = []
     if count > 1:
         from replay.workers import apply_in_workers
@@ -189,16 +191,22 @@ def _apply_page(projector: Projector, models: Sequence[ReadModel], tx: Tx, famil
     return len(changes) + len(failed), found
 
 
-def _pages(families: list[tuple[UUID, int]], page: int) -> Iterator[list[UUID]]:
-    """Whole families, about ``page`` events at a time (a bigger family alone)."""
+def _pages(families: list[tuple[UUID, int]], page: int, tail: int = 0) -> Iterator[list[UUID]]:
+    """Whole families, about ``page`` events at a time (a bigger family alone); the last
+    ``tail`` events in pages of a quarter of that, so that processes working pages side by
+    side finish close together (the last page is worked by one of them alone while the
+    others wait: up to a whole page's time with pages all alike)."""
+    left = sum(n for _, n in families)
     part: list[UUID] = []
     size = 0
     for family_id, count in families:
-        if part and size + count > page:
+        limit = page if left > tail else max(1, page // 4)
+        if part and size + count > limit:
             yield part
             part, size = [], 0
         part.append(family_id)
         size += count
+        left -= count
     if part:
         yield part
 

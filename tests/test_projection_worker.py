@@ -527,6 +527,20 @@ def test_a_rebuild_in_several_processes_gives_what_one_process_gives(settings):
         ledger.close()
 
 
+def test_a_rebuild_in_processes_ends_on_smaller_pages():
+    """Pages in several processes: the last ``tail`` events in pages of a quarter, so that
+    no process works a whole page alone at the end; every family once, in order."""
+    from replay.rebuild import _pages
+
+    families = [(uuid.UUID(int=n), 10) for n in range(100)]  # 1,000 events
+    alone = list(_pages(families, 100))
+    assert [len(p) for p in alone] == [10] * 10
+    tapered = list(_pages(families, 100, tail=200))
+    assert [len(p) for p in tapered] == [10] * 8 + [2] * 10
+    assert [f for p in tapered for f in p] == [f for f, _ in families]
+    assert [len(p) for p in _pages([(uuid.UUID(int=1), 500)], 100, tail=200)] == [1]  # a big family whole
+
+
 def test_an_interrupted_rebuild_in_several_processes_leaves_the_live_read_models_and_no_scratch(settings):
     ledger = open_ledger(settings)
     try:
