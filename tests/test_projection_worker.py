@@ -527,6 +527,50 @@ def test_a_rebuild_in_several_processes_gives_what_one_process_gives(settings):
         ledger.close()
 
 
+def test_worker_processes_start_side_by_side_and_copy_pages_a_few_at_a_time(settings, monkeypatch):
+    """What starts a worker reaches it in the pipe's buffer (the packs, a third of a
+    megabyte pickled, go in a file): a spawned worker's start arguments, written down a
+    pipe the parent waits on until the child has read them, made the workers start one
+    after the other. On SQLite the parent copies finished pages several at a time; rows
+    are the same whatever the batches (here one family a page, in batches of three)."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    import replay.workers as workers
+
+    started: list[bytes] = []
+
+    class Pool(ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(pickle.dumps(kwargs["initargs"]))
+            super().__init__(*args, **kwargs)
+
+    copies: list[int] = []
+    gather = workers._Gatherer.copy
+
+    def copy(self: Any, paths: list[Path]) -> None:
+        copies.append(len(paths))
+        gather(self, paths)
+
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(workers._Gatherer, "copy", copy)
+    monkeypatch.setattr(workers, "BATCH_FILES", 3)
+    ledger = open_ledger(settings)
+    try:
+        many_families(ledger, 8, 2)
+        projector = Projector(ledger)
+        projector.catch_up()
+        before = dump(projector)
+        assert len(pickle.dumps(ledger.packs)) > 65_536  # what no longer goes down the pipe
+        rebuild(projector, page=1, workers=2)
+        assert dump(projector) == before
+        assert len(started) == 1 and len(started[0]) < 16_384
+        if not projector.store.postgres:
+            assert sum(copies) == 8 and copies[:2] == [3, 3], copies
+    finally:
+        ledger.close()
+
+
 def test_a_rebuild_in_processes_ends_on_smaller_pages():
     """Pages in several processes: the last ``tail`` events in pages of a quarter, so that
     no process works a whole page alone at the end; every family once, in order."""
