@@ -118,11 +118,11 @@ class _Gatherer:
 
     Pages are copied a few at a time, in one transaction: the fresh tables' keys are
     random (event ids, people's tokens), so every copy rewrites index pages all over the
-    tables, and each commit writes each page it touched once. A copy of ``BATCH_EVENTS``
-    events writes about as many index pages as a copy of one page did, for several
-    pages' rows: on 100,000 events, about 0.7 CPU-seconds less of the parent's copying
-    (issue 24, docs/benchmarks.md). Pages are held back until they hold that many events
-    or ``BATCH_FILES`` files (attached side by side), or the last one is in."""
+    tables, and each commit writes each page it touched once: a copy of several pages
+    writes about as many index pages as a copy of one did (the whole rebuild's CPU a
+    little lower in every pair measured, docs/benchmarks.md "Sixteenth round"). Pages
+    are held back until they hold ``BATCH_EVENTS`` events or ``BATCH_FILES`` files
+    (attached side by side) wait, or the last one is in."""
 
     def __init__(self, path: Path, tables: list[str], fresh: dict[str, str]) -> None:
         self.tables, self.fresh = tables, fresh
