@@ -9,9 +9,9 @@ decodes the pages it is handed, and writes their rows:
   (different families' rows never touch one another);
 - on SQLite, where one writer at a time holds the database, into a scratch SQLite file of
   the page's own (in a folder beside the ledger's file), attached to a connection that
-  reads the events from the ledger's file. As each page comes back, the parent copies
-  its scratch file's tables into the fresh tables (``INSERT ... SELECT``, inside SQLite)
-  while the workers go on with the next pages.
+  reads the events from the ledger's file. As pages come back, the parent copies their
+  scratch files' tables into the fresh tables, a few pages a transaction (``INSERT ...
+  SELECT``, inside SQLite), while the workers go on with the next pages.
 
 The parent hands out pages, counts what comes back, and then swaps as a one-process
 rebuild does. A worker that fails stops the rebuild with its error; the live tables are
