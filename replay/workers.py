@@ -88,18 +88,18 @@ def apply_in_workers(
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start, initargs=args) as pool:
             pending = {pool.submit(_apply, index, part): index for index, part in enumerate(pages)}
-            left = len(pending)
             try:
                 for done in as_completed(pending):
                     applied, found = done.result()
                     events += applied
-                    left -= 1
                     if quarantined is not None:
                         quarantined += found
                     if gather is not None:  # while the workers go on with the next pages
                         assert scratch is not None  # a gatherer is made for a scratch folder only
-                        gather.add(_scratch_file(scratch, pending[done]), applied, last=not left)
+                        gather.add(_scratch_file(scratch, pending[done]), applied)
                     on_progress(events)
+                if gather is not None:
+                    gather.flush()
             except BaseException:
                 for future in pending:
                     future.cancel()
@@ -122,7 +122,7 @@ class _Gatherer:
     writes about as many index pages as a copy of one did (the whole rebuild's CPU a
     little lower in every pair measured, docs/benchmarks.md "Sixteenth round"). Pages
     are held back until they hold ``BATCH_EVENTS`` events or ``BATCH_FILES`` files
-    (attached side by side) wait, or the last one is in."""
+    (attached side by side) wait, or the last one is in (``flush``)."""
 
     def __init__(self, path: Path, tables: list[str], fresh: dict[str, str]) -> None:
         self.tables, self.fresh = tables, fresh
@@ -130,13 +130,18 @@ class _Gatherer:
         self.ready: list[Path] = []
         self.events = 0
 
-    def add(self, path: Path, events: int, *, last: bool) -> None:
+    def add(self, path: Path, events: int) -> None:
         """A page's scratch file is finished: copy it now, or with the next ones."""
         self.ready.append(path)
         self.events += events
-        if last or self.events >= BATCH_EVENTS or len(self.ready) >= BATCH_FILES:
+        if self.events >= BATCH_EVENTS or len(self.ready) >= BATCH_FILES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Copy the finished pages not copied yet."""
+        if self.ready:
             self.copy(self.ready)
-            self.ready, self.events = [], 0
+        self.ready, self.events = [], 0
 
     def copy(self, paths: list[Path]) -> None:
         run = self.connection.execute
