@@ -74,6 +74,12 @@ class ReadModel(ABC):
     tables: tuple[str, ...]
     sealed: ClassVar[TableColumns] = {}
     """Per table, the columns holding personal data, written sealed (``projections/sealed.py``)."""
+    unsealed_personal: ClassVar[tuple[str, ...]] = ()
+    """Tables holding something personal that is not sealed under the family's key (a
+    blind index's tokens, keyed for the whole ledger). A rebuild zeroes their pages when it
+    drops them, as SQLite zeroes a deleted row's; every other table's pages it leaves to be
+    reused, since all they hold of a person is sealed, and unreadable once the family's key
+    is destroyed (``ViewStore.drop``, ADR 0053)."""
     version: int = 1
     """The shape of the model's tables and rows: a ledger whose tables were made for
     another version has them made afresh and filled again from the log on start."""

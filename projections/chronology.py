@@ -297,6 +297,7 @@ class ChronologyModel(ReadModel):
     sealed: ClassVar[TableColumns] = {
         "chronology": ("summary", "note", "action_taken", "reference", "data", "corrections"),
         "chronology_members": ("given_name", "family_name", "date_of_birth", "details")}
+    unsealed_personal = (people.TABLE,)
     version = 6  # 3: person_index keyed (token, family_id, member_id), for the search for families;
     # 4: the recorder's name and job title from the envelope (actor_name, actor_job_title), summaries naming
     # staff as {w:...} tokens; 5: instants in the one shape, ...000000Z (ADR 0036); 6: members' details

@@ -40,7 +40,8 @@ def differences(projector: Projector) -> list[str]:
                                         "what its events give (altered in the database)")
     finally:
         with projector.store.transaction() as tx:
-            projector.store.drop(tx, [t + SUFFIX for m in projector.models for t in m.tables])
+            projector.store.drop(tx, [t + SUFFIX for m in projector.models for t in m.tables],
+                                 zeroed=[t + SUFFIX for m in projector.models for t in m.unsealed_personal])
     return problems
 
 

@@ -107,7 +107,8 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
                 and not any(f" {name}{{ix}} " in statement for name in model.loading_indexes)
             (indexes if later else create).append(statement)
     with store.transaction(names) as tx:
-        store.drop(tx, [t + suffix for m in models for t in m.tables])
+        store.drop(tx, [t + suffix for m in models for t in m.tables],
+                   zeroed=[t + suffix for m in models for t in m.unsealed_personal])
         for statement in create:
             tx.run(statement)
     families = projector.families(position)
@@ -236,8 +237,8 @@ def _swap(projector: Projector, models: list[ReadModel], fresh: dict[str, str], 
                 tx.run(f"DELETE FROM {store.table(QUARANTINE)} WHERE model = ?", (name,))
             projector._quarantine(tx, found, names)
             for model in models:
+                store.drop(tx, model.tables, zeroed=model.unsealed_personal)
                 for table in model.tables:
-                    store.drop(tx, [table])
                     store.rename(tx, table + SUFFIX, table)
                 store.set_position(tx, model.name, target)
             return target

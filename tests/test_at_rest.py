@@ -16,6 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 from ledger.settings import Settings
+from projections.projector import Projector
+from replay.rebuild import rebuild
 from tests.conftest import AUDITOR, MANAGER, PRACTITIONER, auth, ok
 from tests.registration import post_family
 
@@ -97,18 +99,21 @@ def test_no_name_date_of_birth_or_note_is_stored_in_the_clear(client, ledger):
     assert [s for s in SECRETS if s in stored] == []
 
 
-def test_an_erased_family_leaves_no_index_rows_and_is_never_found(client, ledger):
-    family = _record(client)
-    fid = family["family_id"]
+def _erase(client, fid: str) -> None:
     for headers, body in ((PRACTITIONER, {"type": "ClosureProposed", "reason": "outcomes_met"}),
                           (MANAGER, {"type": "ClosureAuthorised"}),
                           (PRACTITIONER, {"type": "DocumentRecorded", "document": "family-survey"}),
                           (PRACTITIONER, {"type": "EpisodeClosed", "reason": "outcomes_met"})):
         ok(client, fid, body, headers)
-    admin = auth("admin", "root", None)
-    r = client.post(f"/families/{fid}/erasure", headers=admin,
+    r = client.post(f"/families/{fid}/erasure", headers=auth("admin", "root", None),
                     json={"reason": "erasure-request", "legal_basis": "UK GDPR Art. 17(1)(a)"})
     assert r.status_code == 201, r.text
+
+
+def test_an_erased_family_leaves_no_index_rows_and_is_never_found(client, ledger):
+    family = _record(client)
+    fid = family["family_id"]
+    _erase(client, fid)
     if not ledger.settings.is_postgres:  # the WAL was checkpointed and truncated at once
         wal = Path(f"{ledger.settings.sqlite_path()}-wal")
         assert not wal.exists() or wal.stat().st_size == 0
@@ -116,6 +121,32 @@ def test_an_erased_family_leaves_no_index_rows_and_is_never_found(client, ledger
     with client.app.state.projector.reading("chronology") as tx:
         assert tx.rows("SELECT * FROM {person_index} WHERE family_id = ?", (fid.replace("-", ""),)) == []
     assert [s for s in SECRETS if s in _stored_bytes(ledger)] == []
+
+
+def test_a_rebuild_leaves_no_index_token_behind_once_the_family_is_erased(client, ledger):
+    """A rebuild drops the read-model tables it replaces. Where all they hold of a person
+    is sealed under the family's key, their pages are left to be reused as they are (ADR
+    0053); the blind index's tokens are keyed for the whole ledger, so the index's pages
+    are zeroed. A family erased after the rebuild leaves none of its tokens in the
+    database's file (or in any table on PostgreSQL), and every connection zeroes again."""
+    family = _record(client)
+    fid = family["family_id"]
+    with client.app.state.projector.reading("chronology") as tx:
+        tokens = {r["token"].encode() for r in tx.rows("SELECT token FROM {person_index} WHERE family_id = ?",
+                                                       (fid.replace("-", ""),))}
+    assert len(tokens) > 10
+    stored = _stored_bytes(ledger)
+    assert all(t in stored for t in tokens)
+    rebuild(Projector(ledger))
+    _erase(client, fid)
+    assert client.get("/families", params={"name": "zephyrine"}, headers=AUDITOR).json()["families"] == []
+    assert [t for t in tokens if t in _stored_bytes(ledger)] == []
+    if not ledger.settings.is_postgres:  # the connection that dropped tables unzeroed zeroes again
+        store = client.app.state.projector.store
+        with store.transaction() as tx:
+            tx.run("CREATE TABLE scratch (a INTEGER)")
+            store.drop(tx, ["scratch"], zeroed=[])
+            assert tx.rows("PRAGMA secure_delete") == [{"secure_delete": 1}]
 
 
 def test_the_data_folder_is_private_and_every_file_in_it_too(tmp_path):
