@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from benchmarks import append, dataset, queries, replay
@@ -117,6 +118,17 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
 
     log(f"[{db}] append over HTTP ({scale.http_clients} clients) ...")
     http = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients)
+    # The command goal's pair is measured in the order ledger, library, library, ledger,
+    # each on new families, and compared in sums: a machine whose speed drifts during the
+    # pair weighs on both sides alike (one pair of single runs moved between 49% and 70%).
+    log(f"[{db}] ceiling: the same clients against the library's own command, nothing of the ledger's ...")
+    library = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
+                                  phase="http_library", app="benchmarks.library_api:app")
+    log(f"[{db}] the library's command again, then the ledger's (the goal's pair as A B B A) ...")
+    library_again = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
+                                        phase="http_library_again", app="benchmarks.library_api:app")
+    http_again = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
+                                     phase="http_again")
     ref = append.reference_inserts(tgt, "http")
     ratio = http["rate"] / ref["rate"]
     out.append(Figure(db, f"append: HTTP, {http['clients']} clients", http["rate"], "commands/s", ref["rate"],
@@ -153,21 +165,23 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
                       detail={"p50_ms": empty["p50_ms"], "p99_ms": empty["p99_ms"],
                               "times_the_ledger": ceiling}))
 
-    log(f"[{db}] ceiling: the same clients against the library's own command, nothing of the ledger's ...")
-    library = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
-                                  phase="http_library", app="benchmarks.library_api:app")
     out.append(Figure(db, "ceiling: the library's own command over HTTP", library["rate"], "commands/s",
                       ref["rate"], "single-row INSERT transactions/s", library["rate"] / ref["rate"],
                       detail={"p50_ms": library["p50_ms"], "p99_ms": library["p99_ms"],
                               "times_the_ledger": library["rate"] / http["rate"]}))
-    share = http["rate"] / library["rate"]
-    out.append(Figure(db, "goal: the ledger's command, share of the stack's own", http["rate"], "commands/s",
-                      library["rate"], "commands/s, the library's own command", share,
-                      ">= 60% of the stack's own", share >= 0.60))
-    tail = http["p99_ms"] / library["p99_ms"]
-    out.append(Figure(db, "goal: the ledger's command p99, against the stack's own", http["p99_ms"], "ms",
-                      library["p99_ms"], "ms p99, the library's own command", tail,
-                      "<= 2x the stack's own", tail <= 2.0))
+    ours, theirs = (http, http_again), (library, library_again)
+    rate, their_rate = fmean(r["rate"] for r in ours), fmean(r["rate"] for r in theirs)
+    share = rate / their_rate
+    out.append(Figure(db, "goal: the ledger's command, share of the stack's own", rate, "commands/s",
+                      their_rate, "commands/s, the library's own command", share,
+                      ">= 60% of the stack's own", share >= 0.60,
+                      detail={"ledger_rates": [r["rate"] for r in ours], "library_rates": [r["rate"] for r in theirs]}))
+    p99, their_p99 = fmean(r["p99_ms"] for r in ours), fmean(r["p99_ms"] for r in theirs)
+    tail = p99 / their_p99
+    out.append(Figure(db, "goal: the ledger's command p99, against the stack's own", p99, "ms",
+                      their_p99, "ms p99, the library's own command", tail, "<= 2x the stack's own", tail <= 2.0,
+                      detail={"ledger_p99_ms": [r["p99_ms"] for r in ours],
+                              "library_p99_ms": [r["p99_ms"] for r in theirs]}))
 
     small = scale.replay_small or max(1, total // 2)
     log(f"[{db}] replay over {small:,} events ...")
@@ -177,8 +191,12 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     Ledger(tgt.settings("replay")).close()  # the ledger's tables, empty
     copy_events(source, tgt, "replay", 1, small)
     first, first_ref = replay.rebuild_all(tgt, "replay"), replay.read_and_decode(tgt, "replay")
+    # One process against two in the order A B B A, compared in sums, as the command's pair.
     alone = replay.rebuild_all(tgt, "replay", workers=1)
     two = replay.rebuild_all(tgt, "replay", workers=2)
+    two_again = replay.rebuild_all(tgt, "replay", workers=2)
+    alone_again = replay.rebuild_all(tgt, "replay", workers=1)
+    one_rate, two_rate = fmean((alone["rate"], alone_again["rate"])), fmean((two["rate"], two_again["rate"]))
     decoded_small = replay.decode_only(tgt, "replay")
     log(f"[{db}] replay over {total:,} events ...")
     copy_events(source, tgt, "replay", small + 1, total)
@@ -200,15 +218,18 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
                       detail={"seconds": decoded["seconds"],
                               "rebuild_share_of_ceiling": second["rate"] / decoded["rate"],
                               "via_notification_log_rate": decoded["via_notification_log_rate"]}))
-    share = alone["rate"] / decoded_small["rate"]
+    share = one_rate / decoded_small["rate"]
     out.append(Figure(db, f"goal: a one-process rebuild, share of the decode alone, {alone['events']:,} events",
-                      alone["rate"], "events/s", decoded_small["rate"], "events/s, the ledger's decode alone",
+                      one_rate, "events/s", decoded_small["rate"], "events/s, the ledger's decode alone",
                       share, ">= 50% of the decode alone", share >= 0.50,
-                      detail={"decode_seconds": decoded_small["seconds"]}))
-    speed_up = two["rate"] / alone["rate"]
-    out.append(Figure(db, f"goal: a two-process rebuild against one, {two['events']:,} events", two["rate"],
-                      "events/s", alone["rate"], "events/s in one process", speed_up, ">= 1.8x one process",
-                      speed_up >= 1.8, detail={"seconds": two["seconds"], "workers": two["workers"]}))
+                      detail={"decode_seconds": decoded_small["seconds"],
+                              "one_process_seconds": [alone["seconds"], alone_again["seconds"]]}))
+    speed_up = two_rate / one_rate
+    out.append(Figure(db, f"goal: a two-process rebuild against one, {two['events']:,} events", two_rate,
+                      "events/s", one_rate, "events/s in one process", speed_up, ">= 1.8x one process",
+                      speed_up >= 1.8, detail={"seconds": [two["seconds"], two_again["seconds"]],
+                                               "one_process_seconds": [alone["seconds"], alone_again["seconds"]],
+                                               "workers": two["workers"]}))
     growth = (second["seconds"] / first["seconds"]) / (second["events"] / first["events"])
     out.append(Figure(db, f"growth: replay time x{second['events'] / first['events']:.1f} events",
                       second["seconds"] / first["seconds"], "x time", second["events"] / first["events"],
