@@ -167,18 +167,19 @@ class ViewStore(Database):
         (``ReadModel.unsealed_personal``, ADR 0053). PostgreSQL unlinks a dropped table's
         files."""
         names = list(names)
-        kept = set(names) if zeroed is None else set(zeroed)
+        kept = set(names if zeroed is None else zeroed)
         left = [name for name in names if name not in kept]
         if left and not self.postgres:
-            tx.run("PRAGMA secure_delete = FAST")  # freed pages not zeroed; a deleted row's still are
-            try:
-                for name in left:
-                    tx.run(f"DROP TABLE IF EXISTS {self.table(name)}")
-            finally:
+            tx.run("PRAGMA secure_delete = FAST")  # freed pages not zeroed; a deleted row's bytes still are
+        try:
+            for name in left:
+                tx.run(f"DROP TABLE IF EXISTS {self.table(name)}")
+        finally:
+            if left and not self.postgres:
                 tx.run("PRAGMA secure_delete = ON")
-            names = [name for name in names if name in kept]
         for name in names:
-            tx.run(f"DROP TABLE IF EXISTS {self.table(name)}")
+            if name in kept:
+                tx.run(f"DROP TABLE IF EXISTS {self.table(name)}")
 
     def rename(self, tx: Tx, old: str, new: str) -> None:
         tx.run(f'ALTER TABLE {self.table(old)} RENAME TO "{new}"')

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.projector import Projector
-from replay.rebuild import build
+from replay.rebuild import build, drop_fresh
 
 SUFFIX = "__verify"
 
@@ -40,8 +40,7 @@ def differences(projector: Projector) -> list[str]:
                                         "what its events give (altered in the database)")
     finally:
         with projector.store.transaction() as tx:
-            projector.store.drop(tx, [t + SUFFIX for m in projector.models for t in m.tables],
-                                 zeroed=[t + SUFFIX for m in projector.models for t in m.unsealed_personal])
+            drop_fresh(projector, tx, projector.models, SUFFIX)
     return problems
 
 

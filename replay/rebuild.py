@@ -107,8 +107,7 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
                 and not any(f" {name}{{ix}} " in statement for name in model.loading_indexes)
             (indexes if later else create).append(statement)
     with store.transaction(names) as tx:
-        store.drop(tx, [t + suffix for m in models for t in m.tables],
-                   zeroed=[t + suffix for m in models for t in m.unsealed_personal])
+        drop_fresh(projector, tx, models, suffix)
         for statement in create:
             tx.run(statement)
     families = projector.families(position)
@@ -138,6 +137,13 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
         for statement in indexes:
             tx.run(statement)
     return events, count, quarantined
+
+
+def drop_fresh(projector: Projector, tx: Tx, models: Sequence[ReadModel], suffix: str) -> None:
+    """Drop the models' fresh tables (``<table><suffix>``), if any, zeroing the pages of
+    those holding something personal unsealed (``ViewStore.drop``)."""
+    projector.store.drop(tx, [t + suffix for m in models for t in m.tables],
+                         zeroed=[t + suffix for m in models for t in m.unsealed_personal])
 
 
 def worker_count(asked: int | None, events: int, pages: int) -> int:
