@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=200 if not sys.stdout.isatty() else None)
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     result = run(quick=args.quick, databases=databases, output=args.output, cache=args.cache,
-                 pg_admin=args.postgres, log=lambda line: console.print(line, style="dim"))
+                 pg_admin=args.postgres, log=lambda line: console.print(line, style="dim", markup=False))
     console.print(table(result))
     console.print(f"written to {args.output} ({result['seconds']:.0f} s)")
     return 0
