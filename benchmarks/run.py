@@ -119,7 +119,7 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     log(f"[{db}] append over HTTP ({scale.http_clients} clients) ...")
     http = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients)
     # The command goal's pair is measured in the order ledger, library, library, ledger,
-    # each on new families, and compared in sums: a machine whose speed drifts during the
+    # each on new families, and compared as the means of each side's two runs: a machine whose speed drifts during the
     # pair weighs on both sides alike (one pair of single runs moved between 49% and 70%).
     log(f"[{db}] ceiling: the same clients against the library's own command, nothing of the ledger's ...")
     library = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
@@ -191,7 +191,7 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     Ledger(tgt.settings("replay")).close()  # the ledger's tables, empty
     copy_events(source, tgt, "replay", 1, small)
     first, first_ref = replay.rebuild_all(tgt, "replay"), replay.read_and_decode(tgt, "replay")
-    # One process against two in the order A B B A, compared in sums, as the command's pair.
+    # One process against two in the order A B B A, compared as means, as the command's pair.
     alone = replay.rebuild_all(tgt, "replay", workers=1)
     two = replay.rebuild_all(tgt, "replay", workers=2)
     two_again = replay.rebuild_all(tgt, "replay", workers=2)
