@@ -119,8 +119,9 @@ def _one_database(tgt: Target, scale: Scale, source: Path, total: int, log: Any)
     log(f"[{db}] append over HTTP ({scale.http_clients} clients) ...")
     http = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients)
     # The command goal's pair is measured in the order ledger, library, library, ledger,
-    # each on new families, and compared as the means of each side's two runs: a machine whose speed drifts during the
-    # pair weighs on both sides alike (one pair of single runs moved between 49% and 70%).
+    # each on new families, and compared as the means of each side's two runs: a machine
+    # whose speed drifts during the pair weighs on both sides alike (one pair of single
+    # runs moved between 49% and 70%).
     log(f"[{db}] ceiling: the same clients against the library's own command, nothing of the ledger's ...")
     library = append.through_http(tgt, scale.http_families, scale.http_per_family, scale.http_clients,
                                   phase="http_library", app="benchmarks.library_api:app")
