@@ -60,7 +60,10 @@ def test_quick_benchmarks_report_every_figure_with_its_reference(tmp_path, datab
         assert any(n.startswith(measure) for n in names), (database, measure, names)
     assert sum(n.startswith("replay: ") for n in names) == 2  # growth: two sizes
     for query in QUERIES:
-        assert sum(n.startswith(f"query p99: {query}, ") for n in names) == 2
+        sizes = [f for f in mine if f["measure"].startswith(f"query p99: {query}, ")]
+        assert len(sizes) == 2
+        for size in sizes:  # A B B A: each size measured twice, the smaller on a copy of its state
+            assert len(size["detail"]["p99_ms_runs"]) == len(size["detail"]["ref_p99_ms_runs"]) == 2
         assert any(n.startswith(f"growth: {query} p99") for n in names)
     for f in mine:
         assert f["figure"] >= 0 and f["unit"]
