@@ -158,13 +158,15 @@ class KeyStore:
         with self._lock:
             self._cache.pop(family_id, None)
 
-    def preload(self, family_ids: Sequence[UUID]) -> None:
+    def preload(self, family_ids: Sequence[UUID], *, afresh: bool = False) -> None:
         """Read many families' keys in one query into the cache (a rebuild reads its
-        events family by family; a key per query cost a round trip per family)."""
+        events family by family; a key per query cost a round trip per family).
+        ``afresh``: every one from the store, cached or not (another process may have
+        destroyed one since)."""
         now = time.monotonic()
         with self._lock:
-            wanted = [f for f in family_ids
-                      if f not in self._cache or now - self._cache[f][1] >= CACHE_SECONDS]
+            wanted = list(family_ids) if afresh else [
+                f for f in family_ids if f not in self._cache or now - self._cache[f][1] >= CACHE_SECONDS]
         if not wanted:
             return
         found: dict[UUID, bytes | None] = {}

@@ -184,6 +184,9 @@ def _collector_paused() -> Iterator[None]:
 def _apply_page(projector: Projector, models: Sequence[ReadModel], tx: Tx, family_ids: list[UUID],
                 upto: int) -> tuple[int, list[Unprocessable]]:
     failed: list[Unprocessable] = []
+    keys = getattr(projector.ledger, "keys", None)
+    if keys is not None:  # as the store holds them now: a key cached here may have been destroyed since
+        keys.preload(family_ids, afresh=True)
     streams = projector.changes_of(tx, family_ids, upto=upto, failed=failed)
     broken = {f.family_id for f in failed}
     for family_id in broken:
