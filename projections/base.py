@@ -87,6 +87,13 @@ class ReadModel(ABC):
     """Names of the secondary indexes the model's own writes look rows up by (beyond the
     primary key). A rebuild makes these with its fresh tables and every other index after
     loading; without them each lookup would scan a table that grows as it loads."""
+    keyed_after_loading: ClassVar[tuple[str, ...]] = ()
+    """Tables whose primary key nothing uses while a rebuild loads: their rows appended in
+    bulk (a page holds whole families, none there before; an erased family is not derived
+    a second time), none looked up, updated or met by ``ON CONFLICT`` by the key. On
+    PostgreSQL a rebuild makes them without their primary key and adds it with the
+    secondary indexes once the rows are in: one sorted build instead of a b-tree insert
+    per row at a random place (ADR 0055)."""
 
     @abstractmethod
     def ddl(self) -> list[str]:

@@ -97,6 +97,7 @@ def rows_for(family_id: UUID, events: Sequence[Any], context: Context,
 class DeadlinesModel(PerFamilyModel):
     name = "deadlines"
     tables = ("deadline_clocks",)
+    keyed_after_loading = tables
     sealed: ClassVar[TableColumns] = {"deadline_clocks": ("member_name",)}
     version = 4  # 3: instants in the one shape, ...000000Z (ADR 0036); 4: the running indexes
     columns: ClassVar[TableColumns] = {"deadline_clocks": COLUMNS}

@@ -284,6 +284,7 @@ class EpisodesModel(PerFamilyModel):
 
     name = "episodes"
     tables = ("early_help_episodes", "early_help_assessments", "early_help_children")
+    keyed_after_loading = tables
     sealed: ClassVar[TableColumns] = {
         "early_help_children": ("given_name", "family_name", "date_of_birth", "expected_date", "unique_id")}
     version = 5  # 4: the referral's reason category (not its free text), unborn children, the council's own

@@ -44,6 +44,7 @@ DECISION_COLUMNS = ("event_id", "family_id", "position", "occurred_at", "recorde
 class OversightModel(ReadModel):
     name = "oversight"
     tables = ("oversight_decisions", "oversight_families", "footprints")
+    keyed_after_loading = ("oversight_decisions", "footprints")  # one row a decision, a footprint
     sealed: ClassVar[TableColumns] = {"oversight_decisions": ("summary",)}
     version = 5  # 3: families' rows from the one fold: corrections move them too; 4: the decider's name and
     # job title from the envelope (ADR 0030), summaries naming staff as {w:...} tokens; 5: instants in the one

@@ -4,7 +4,10 @@
    without their secondary indexes (built once at the end of step 2, from sorted rows,
    instead of row by row at random places: the rebuild's cost then grows with the events,
    not faster). Loading looks rows up by primary key, or by an index its model names as
-   needed while loading (``ReadModel.loading_indexes``), made with the tables.
+   needed while loading (``ReadModel.loading_indexes``), made with the tables. On
+   PostgreSQL the tables a model only appends to while loading are made without their
+   primary key too, which is added with the indexes (``ReadModel.keyed_after_loading``,
+   ADR 0055).
 2. Walk the log up to its current end family by family, a page of whole families at a
    time: each page's events are read in one query (their keys in another), decoded once,
    and applied to the fresh tables in one transaction. Every read model's rows belong to
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -100,12 +104,16 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
         fresh.update(store.tables(model.tables, suffix))
     names = {**fresh, "ix": f"_{token}"}
     create: list[str] = []
+    keys: list[str] = []
     indexes: list[str] = []
     for model in models:
         for statement in model.ddl():
             later = statement.lstrip().upper().startswith("CREATE INDEX") \
                 and not any(f" {name}{{ix}} " in statement for name in model.loading_indexes)
             (indexes if later else create).append(statement)
+        if store.postgres and model.keyed_after_loading:
+            create, added = key_after_loading(create, model.keyed_after_loading)
+            keys += added
     with store.transaction(names) as tx:
         drop_fresh(projector, tx, models, suffix)
         for statement in create:
@@ -133,10 +141,46 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
                 quarantined += found
             if on_progress is not None:
                 on_progress(events, total)
-    with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
-        for statement in indexes:
+    with store.transaction(names) as tx:  # keys and secondary indexes built once, from the loaded rows
+        for statement in keys + indexes:
             tx.run(statement)
     return events, count, quarantined
+
+
+_TABLE = re.compile(r"\s*CREATE TABLE \{(\w+)\} \((.*)\)\s*", re.DOTALL)
+_TRAILING_KEY = re.compile(r",\s*PRIMARY KEY \(([\w, ]+)\)$")
+_COLUMN_KEY = re.compile(r"\b(\w+) (\w+) PRIMARY KEY\b")
+
+
+def key_after_loading(statements: Sequence[str], tables: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The statements with the tables named made without their primary key, and the
+    statements that add the keys once the rows are in (``ReadModel.keyed_after_loading``,
+    PostgreSQL only: SQLite cannot add a primary key to a table). The key is a column's
+    ``PRIMARY KEY`` (the column made ``NOT NULL`` in its place) or the table's last
+    ``PRIMARY KEY (...)``; a named table with neither is an error, not a key left out."""
+    made: list[str] = []
+    keys: dict[str, str] = {}
+    for statement in statements:
+        found = _TABLE.fullmatch(statement)
+        if found is None or found[1] not in tables:
+            made.append(statement)
+            continue
+        table, columns = found.groups()
+        trailing, inline = _TRAILING_KEY.search(columns), list(_COLUMN_KEY.finditer(columns))
+        if trailing is not None:
+            columns, key = columns[:trailing.start()], trailing[1]
+        elif len(inline) == 1:
+            column = inline[0]
+            key = column[1]
+            columns = f"{columns[:column.start()]}{key} {column[2]} NOT NULL{columns[column.end():]}"
+        else:
+            raise ValueError(f"no PRIMARY KEY to add after loading in the statement of {table}")
+        made.append(f"CREATE TABLE {{{table}}} ({columns})")
+        keys[table] = f"ALTER TABLE {{{table}}} ADD PRIMARY KEY ({key})"
+    missing = [t for t in tables if t not in keys]
+    if missing:
+        raise ValueError(f"no CREATE TABLE statement for {', '.join(missing)}")
+    return made, [keys[t] for t in tables]
 
 
 def drop_fresh(projector: Projector, tx: Tx, models: Sequence[ReadModel], suffix: str) -> None:

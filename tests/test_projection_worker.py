@@ -648,3 +648,63 @@ def test_a_rebuild_makes_the_indexes_its_loading_looks_rows_up_by_before_it_load
         assert not any(any(n.startswith("person_index_member") for n in names) for names in seen), seen
     finally:
         ledger.close()
+
+
+def test_a_rebuild_on_postgresql_keys_the_tables_it_only_appends_to_after_loading(settings):
+    """On PostgreSQL the tables whose key nothing uses while a rebuild loads
+    (``keyed_after_loading``: the chronology, the person index, deadlines, ...) are loaded
+    without their primary key, which is added with the indexes: one sorted build instead
+    of a b-tree insert per row (ADR 0055). Once swapped in, every table has its key again
+    and refuses a duplicate as before; SQLite's keep theirs throughout."""
+    ledger = open_ledger(settings)
+    try:
+        many_families(ledger, 4, 2)
+        projector = Projector(ledger)
+        projector.catch_up()
+        before = dump(projector)
+        store = projector.store
+        appended = [t for m in projector.models for t in m.keyed_after_loading]
+        assert {"chronology", "person_index", "deadline_clocks"} <= set(appended)
+
+        def keyed(tables: list[str]) -> set[str]:
+            """Which of the tables have a primary key."""
+            with store.transaction() as tx:
+                if store.postgres:
+                    rows = tx.rows("SELECT c.relname AS name FROM pg_constraint k JOIN pg_class c "
+                                   "ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                   "WHERE k.contype = 'p' AND n.nspname = ?", (store.datastore.schema or "public",))
+                    return {r["name"] for r in rows} & set(tables)
+                return {t for t in tables if any(r["pk"] for r in tx.rows(f'PRAGMA table_info("{t}")'))}
+
+        seen: list[set[str]] = []
+        rebuild(projector, page=1, workers=1, on_progress=lambda events, total: seen.append(
+            keyed([t + SUFFIX for t in appended])))
+        expected_while_loading = set() if store.postgres else {t + SUFFIX for t in appended}
+        assert seen and all(found == expected_while_loading for found in seen), seen
+        assert keyed(appended) == set(appended)  # every key there once the tables are swapped in
+        assert dump(projector) == before
+        for table in ("chronology", "person_index", "deadline_clocks"):
+            name = store.table(table)
+            with pytest.raises(Exception, match=r"(?i)unique|duplicate"), store.transaction() as tx:
+                tx.run(f"INSERT INTO {name} SELECT * FROM {name} LIMIT 1")
+    finally:
+        ledger.close()
+
+
+def test_a_table_keyed_after_loading_has_its_key_taken_out_and_added_back():
+    """A table's key, a column's ``PRIMARY KEY`` or the table's last clause, is taken out
+    of its statement and made a statement of its own; a model naming a table with no key,
+    or none, is told so rather than loaded with no key ever added."""
+    from replay.rebuild import key_after_loading
+
+    made, keys = key_after_loading(["CREATE TABLE {t} (a TEXT NOT NULL, b INTEGER, PRIMARY KEY (a, b))",
+                                    "CREATE INDEX t_b{ix} ON {t} (b)",
+                                    "CREATE TABLE {u} (id TEXT PRIMARY KEY, c TEXT)",
+                                    "CREATE TABLE {v} (id TEXT PRIMARY KEY)"], ["t", "u"])
+    assert made == ["CREATE TABLE {t} (a TEXT NOT NULL, b INTEGER)", "CREATE INDEX t_b{ix} ON {t} (b)",
+                    "CREATE TABLE {u} (id TEXT NOT NULL, c TEXT)", "CREATE TABLE {v} (id TEXT PRIMARY KEY)"]
+    assert keys == ["ALTER TABLE {t} ADD PRIMARY KEY (a, b)", "ALTER TABLE {u} ADD PRIMARY KEY (id)"]
+    with pytest.raises(ValueError, match="no PRIMARY KEY"):
+        key_after_loading(["CREATE TABLE {t} (a TEXT, b INTEGER)"], ["t"])
+    with pytest.raises(ValueError, match="no CREATE TABLE"):
+        key_after_loading(["CREATE TABLE {t} (a TEXT PRIMARY KEY)"], ["t", "w"])
