@@ -83,10 +83,6 @@ class ReadModel(ABC):
     version: int = 1
     """The shape of the model's tables and rows: a ledger whose tables were made for
     another version has them made afresh and filled again from the log on start."""
-    loading_indexes: ClassVar[tuple[str, ...]] = ()
-    """Names of the secondary indexes the model's own writes look rows up by (beyond the
-    primary key). A rebuild makes these with its fresh tables and every other index after
-    loading; without them each lookup would scan a table that grows as it loads."""
     keyed_after_loading: ClassVar[tuple[str, ...]] = ()
     """Tables whose primary key nothing uses while a rebuild loads: their rows appended in
     bulk (a page holds whole families, none there before; an erased family is not derived

@@ -292,8 +292,6 @@ def ordered(rows: Iterable[ChronologyRow]) -> list[ChronologyRow]:
 class ChronologyModel(ReadModel):
     name = "chronology"
     tables = ("chronology", "chronology_members", "person_index", "family_links")
-    loading_indexes = ("person_index_family",)  # a family's index rows are deleted by family id (an erased
-    # family applied again in its page: ``forget``), never looked up by member while loading
     keyed_after_loading = ("chronology", "chronology_members", people.TABLE)  # not the links: a link written
     # twice (from both families) meets the first by the key
     sealed: ClassVar[TableColumns] = {

@@ -3,11 +3,10 @@
 1. Drop any ``<table>__rebuild`` left by an interrupted run and create them afresh,
    without their secondary indexes (built once at the end of step 2, from sorted rows,
    instead of row by row at random places: the rebuild's cost then grows with the events,
-   not faster). Loading looks rows up by primary key, or by an index its model names as
-   needed while loading (``ReadModel.loading_indexes``), made with the tables. On
-   PostgreSQL the tables a model only appends to while loading are made without their
-   primary key too, which is added with the indexes (``ReadModel.keyed_after_loading``,
-   ADR 0055).
+   not faster). Loading looks no row up but by primary key (an erased family is not
+   derived again, ADR 0054). On PostgreSQL the tables whose key nothing uses while
+   loading are made without it too, and keyed with the indexes
+   (``ReadModel.keyed_after_loading``, ADR 0055).
 2. Walk the log up to its current end family by family, a page of whole families at a
    time: each page's events are read in one query (their keys in another), decoded once,
    and applied to the fresh tables in one transaction. Every read model's rows belong to
@@ -108,9 +107,7 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
     indexes: list[str] = []
     for model in models:
         for statement in model.ddl():
-            later = statement.lstrip().upper().startswith("CREATE INDEX") \
-                and not any(f" {name}{{ix}} " in statement for name in model.loading_indexes)
-            (indexes if later else create).append(statement)
+            (indexes if statement.lstrip().upper().startswith("CREATE INDEX") else create).append(statement)
         if store.postgres and model.keyed_after_loading:
             create, added = key_after_loading(create, model.keyed_after_loading)
             keys += added
