@@ -106,11 +106,12 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
     keys: list[str] = []
     indexes: list[str] = []
     for model in models:
-        for statement in model.ddl():
-            (indexes if statement.lstrip().upper().startswith("CREATE INDEX") else create).append(statement)
+        statements = model.ddl()
         if store.postgres and model.keyed_after_loading:
-            create, added = key_after_loading(create, model.keyed_after_loading)
+            statements, added = key_after_loading(statements, model.keyed_after_loading)
             keys += added
+        for statement in statements:
+            (indexes if statement.lstrip().upper().startswith("CREATE INDEX") else create).append(statement)
     with store.transaction(names) as tx:
         drop_fresh(projector, tx, models, suffix)
         for statement in create:
