@@ -7,6 +7,15 @@ fixed seeds, and every later run copies that file's rows into its own fresh data
 the SQLite file itself for SQLite, its stored rows (events, family keys, hash chain)
 bulk-copied for PostgreSQL. The rows are byte for byte what the command path stored.
 
+A fifth of the families whose story ends with every episode closed ask there and then for
+their personal data to be erased (``demo.generate(erasures=...)``: about one family in ten),
+so that the log holds erasures where they happened, as a service's does, and a rebuild
+meets erased families all along it (a cost that grows with erasures shows in the replay
+rows; docs/benchmarks.md, "Eighteenth round"). A copy of the first rows for the smaller
+sizes takes every family key as the whole set left it, so a family erased later in the
+log reads erased there without its erasure event, as one whose erasure stopped between
+its two steps would (``Ledger.erase``).
+
 Several seeds are recorded by parallel processes into the same file (each seed its own
 families and ids); their commands interleave through SQLite's writer lock exactly as
 concurrent writers' would.
@@ -23,6 +32,8 @@ from pathlib import Path
 MASTER_KEYS = "bench:" + "YmVuY2htYXJrLW1hc3Rlci1rZXktMzItYnl0ZXMhISE="
 UNTIL = datetime(2026, 11, 2, 0, 0, tzinfo=timezone.utc)
 SECRET = "benchmark-signing-key-not-for-production-0123456789"
+ERASURES = 0.2
+"""The share of the families ending closed that are erased (``demo.generate``)."""
 
 
 def default_cache() -> Path:
@@ -40,7 +51,7 @@ def _record(path: str, families: int, seed: int) -> dict[str, object]:
     from demo import generate
 
     return generate(settings_for(Path(path).parent, f"sqlite:///{path}"),  # type: ignore[arg-type]
-                    families=families, seed=seed, until=UNTIL)
+                    families=families, seed=seed, until=UNTIL, erasures=ERASURES)
 
 
 def _create(path: str) -> None:
@@ -52,10 +63,10 @@ def _create(path: str) -> None:
 def source(cache: Path, families: int, *, processes: int | None = None) -> Path:
     """The cached SQLite file holding ``families`` demo families (recorded if missing)."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"demo-{families}-families.sqlite"
+    path = cache / f"demo-{families}-families-erasures.sqlite"  # "-erasures": not a set cached before them
     if path.exists():
         return path
-    partial = cache / f"demo-{families}-families.partial.sqlite"
+    partial = path.with_suffix(".partial.sqlite")
     for leftover in cache.glob(partial.name + "*"):
         leftover.unlink()
     processes = max(1, min(processes or (2 if families >= 100 else 1), families))

@@ -102,6 +102,7 @@ class _Running:
     steps: Iterator[Step]
     family_id: UUID | None = None
     events: int = 0
+    erased: bool = False
 
 
 def recording_order(steps: Iterator[Step], until: datetime) -> Iterator[Step]:
@@ -135,7 +136,7 @@ def recording_order(steps: Iterator[Step], until: datetime) -> Iterator[Step]:
 
 
 def generate(settings: Settings, *, families: int, seed: int, until: datetime | None = None,
-             packs: dict[str, Pack] | None = None,
+             packs: dict[str, Pack] | None = None, erasures: float = 0.0,
              on_progress: Callable[[int, int], None] | None = None,
              on_recorded: Callable[[Recorded], None] | None = None) -> dict[str, Any]:
     """Record ``families`` synthetic families through the real command path; a summary.
@@ -145,9 +146,13 @@ def generate(settings: Settings, *, families: int, seed: int, until: datetime | 
     ``settings`` (and ``packs``, default the configured ones) with the stories' clock and
     a seeded id source, as the database's only writer while it runs, and closed after.
     ``on_progress(done, families)`` is called as each family's story ends, ``on_recorded``
-    after each command is stored (as ``Ledger.listeners`` are)."""
+    after each command is stored (as ``Ledger.listeners`` are). ``erasures``: the share of
+    the families whose story ends with every episode closed that ask, there and then, for
+    their personal data to be erased (``Ledger.erase``; none by default)."""
     if families < 1:
         raise ValueError("families must be at least 1")
+    if not 0.0 <= erasures <= 1.0:
+        raise ValueError("erasures must be a share from 0 to 1")
     if until is None:
         until = at(london_date(utc_now()), 0)
     if until.tzinfo is None:
@@ -167,13 +172,14 @@ def generate(settings: Settings, *, families: int, seed: int, until: datetime | 
         if next(iter(ledger.events.get(first_family, limit=1)), None) is not None:
             raise DemoAlreadyLoaded(f"this database already holds the demo families of seed {seed}: "
                                     "use another seed or an empty database")
-        return _record_stories(ledger, now, families=families, seed=seed, until=until, on_progress=on_progress)
+        return _record_stories(ledger, now, families=families, seed=seed, until=until, erasures=erasures,
+                               on_progress=on_progress)
     finally:
         ledger.close()
 
 
 def _record_stories(ledger: Ledger, now: list[datetime], *, families: int, seed: int, until: datetime,
-                    on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+                    erasures: float, on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     """Every family's story on one timeline, each step recorded at its moment (``now``)."""
     packs = [p for p in PACK_ORDER if p in ledger.packs]
     if not packs:
@@ -251,6 +257,9 @@ def _record_stories(ledger: Ledger, now: list[datetime], *, families: int, seed:
         else:
             if _link(ledger, running, finished, now[0]):
                 counts["FamiliesLinked"] += 2
+            if erasures and random.Random(f"{seed}:{running.index}:erasure").random() < erasures \
+                    and _erase(ledger, running):
+                counts["PersonalDataErased"] += 1
             finished.append(running)
             done += 1
             by_pack[running.pack] += 1
@@ -332,7 +341,8 @@ def _link(ledger: Ledger, running: _Running, finished: list[_Running], when: dat
     """Link the family whose story just ended with the last of its council's to end, as a
     manager of the team holding it finds they are one household (``FamiliesLinked``,
     recorded on both)."""
-    same = next((f for f in reversed(finished) if f.pack == running.pack and f.family_id is not None), None)
+    same = next((f for f in reversed(finished) if f.pack == running.pack and f.family_id is not None
+                 and not f.erased), None)
     if len(finished) % LINK_EVERY != 1 or running.family_id is None or same is None:
         return False
     manager = running.story.team.manager
@@ -344,6 +354,27 @@ def _link(ledger: Ledger, running: _Running, finished: list[_Running], when: dat
     except LedgerError as e:
         raise DemoRefused(f"demo family {running.index} ({running.pack}, {running.family_id}): FamiliesLinked by "
                           f"{manager['user_id']} was refused: {e}") from e
+    return True
+
+
+ERASED_BY: dict[str, Any] = {"user_id": "demo-records-officer", "role": "admin", "team": None}
+"""Who erases a family on its request: the council's records officer, an admin."""
+
+
+def _erase(ledger: Ledger, running: _Running) -> bool:
+    """Erase the family whose story just ended, on its own request (UK GDPR Art. 17), if
+    its last episode is closed (the ledger refuses it while one is open): whether it was."""
+    assert running.family_id is not None
+    episode = ledger.family(running.family_id).current_episode
+    if episode is None or episode["status"] != "closed":
+        return False
+    try:
+        ledger.erase(running.family_id, actor=ERASED_BY, reason="erasure-request",
+                     legal_basis="UK GDPR Art. 17(1)(a): no longer necessary for the purpose")
+    except LedgerError as e:
+        raise DemoRefused(f"demo family {running.index} ({running.pack}, {running.family_id}): the erasure "
+                          f"was refused: {e}") from e
+    running.erased = True
     return True
 
 

@@ -25,6 +25,7 @@ from aggregates.events import FamilyEvent
 from demo import PACK_ORDER, DemoAlreadyLoaded, generate
 from ledger.application import Ledger, event_view
 from ledger.calendar import london_date
+from ledger.sealing import ERASED
 from ledger.settings import Settings
 from tests.conftest import FixedClock, open_ledger, settings_for
 
@@ -75,6 +76,7 @@ def test_every_family_is_recorded_through_the_command_path_across_every_pack(dem
     # Every command the stories planned was accepted: the record holds all of them.
     assert len(events) == summary["events"] == ledger.recorder.max_notification_id()
     assert summary["event_types"] == dict(sorted(Counter(e.type for e in events).items()))
+    assert "PersonalDataErased" not in summary["event_types"]  # none unless asked (``erasures``)
     assert len(families) == len(ledger.family_ids()) == summary["families"] == 20
     # All five packs, four families each, each worked by several teams and workers.
     packs = Counter(stream[0].policy for stream in families.values())
@@ -273,3 +275,34 @@ def test_a_few_hundred_families_are_all_accepted(tmp_path, seed):
     finally:
         ledger.close()
 
+
+
+def test_families_asking_for_erasure_are_erased_where_their_story_ends_closed(tmp_path):
+    # The benchmark's data set erases a share of the families whose story ends closed
+    # (``erasures``), so that a rebuild meets erased families all along the log.
+    settings = Settings(data_dir=tmp_path / "data", jwt_secret="x" * 40)
+    ledger = Ledger(settings, clock=FixedClock())
+    try:
+        summary = generate(settings, families=30, seed=9, until=UNTIL, erasures=1.0)
+        events = events_in_order(ledger)
+    finally:
+        ledger.close()
+    families = by_family(events)
+    erased = {f for f, stream in families.items() if stream[-1].type == "PersonalDataErased"}
+    episodes = {f: [e.type for e in stream if e.type in ("ReferralReceived", "EpisodeClosed")]
+                for f, stream in families.items()}
+    ended_closed = {f for f, opened_closed in episodes.items() if opened_closed[-1] == "EpisodeClosed"}
+    # Every family ending closed asked (a share of 1), and no family with an open episode
+    # was erased (the ledger refuses it): the erasure is the last thing on its record.
+    assert erased == ended_closed and 0 < len(erased) < len(families)
+    assert summary["event_types"]["PersonalDataErased"] == len(erased)
+    assert sum(e.type == "PersonalDataErased" for e in events) == len(erased)
+    # On one timeline with the rest: other families' events come after the first erasure.
+    first = next(i for i, e in enumerate(events) if e.type == "PersonalDataErased")
+    assert {e.originator_id for e in events[first + 1:]} - erased
+    # Erased: the names recorded before read as erased; the others' still read.
+    for family_id, stream in families.items():
+        names = {m["given_name"] for m in stream[0].members}
+        assert (names == {ERASED}) == (family_id in erased), family_id
+    with pytest.raises(ValueError, match="share"):
+        generate(settings, families=1, seed=10, until=UNTIL, erasures=1.5)
