@@ -86,10 +86,11 @@ class ReadModel(ABC):
     keyed_after_loading: ClassVar[tuple[str, ...]] = ()
     """Tables whose primary key nothing uses while a rebuild loads: their rows appended in
     bulk (a page holds whole families, none there before; an erased family is not derived
-    a second time), none looked up, updated or met by ``ON CONFLICT`` by the key. On
-    PostgreSQL a rebuild makes them without their primary key and adds it with the
-    secondary indexes once the rows are in: one sorted build instead of a b-tree insert
-    per row at a random place (ADR 0055)."""
+    a second time), none looked up, updated or met by ``ON CONFLICT`` by the key. A
+    rebuild makes them without their primary key and keys them before the secondary
+    indexes once the rows are in: one sorted build instead of a b-tree insert per row at a
+    random place (PostgreSQL adds the key, ADR 0055; SQLite moves the rows into the table
+    made again with it, in the key's order, ADR 0057)."""
 
     @abstractmethod
     def ddl(self) -> list[str]:

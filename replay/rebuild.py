@@ -101,14 +101,16 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
     fresh: dict[str, str] = {}
     for model in models:
         fresh.update(store.tables(model.tables, suffix))
-    names = {**fresh, "ix": f"_{token}"}
+    keyed = [t for model in models for t in model.keyed_after_loading]
+    loaded = {t + LOADED: name for t, name in store.tables(keyed, suffix + LOADED).items()}
+    names = {**fresh, **loaded, "ix": f"_{token}"}
     create: list[str] = []
     keys: list[str] = []
     indexes: list[str] = []
     for model in models:
         statements = model.ddl()
-        if store.postgres and model.keyed_after_loading:
-            statements, added = key_after_loading(statements, model.keyed_after_loading)
+        if model.keyed_after_loading:
+            statements, added = key_after_loading(statements, model.keyed_after_loading, postgres=store.postgres)
             keys += added
         for statement in statements:
             (indexes if statement.lstrip().upper().startswith("CREATE INDEX") else create).append(statement)
@@ -140,7 +142,12 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
             if on_progress is not None:
                 on_progress(events, total)
     with store.transaction(names) as tx:  # keys and secondary indexes built once, from the loaded rows
-        for statement in keys + indexes:
+        for statement in keys:
+            tx.run(statement)
+        if not store.postgres:  # the rows moved into the keyed tables: the loaded ones go
+            store.drop(tx, [t + suffix + LOADED for t in keyed],
+                       zeroed=[t + suffix + LOADED for m in models for t in m.unsealed_personal if t in keyed])
+        for statement in indexes:
             tx.run(statement)
     return events, count, quarantined
 
@@ -150,14 +157,23 @@ _TRAILING_KEY = re.compile(r",\s*PRIMARY KEY \(([\w, ]+)\)$")
 _COLUMN_KEY = re.compile(r"\b(\w+) (\w+) PRIMARY KEY\b")
 
 
-def key_after_loading(statements: Sequence[str], tables: Sequence[str]) -> tuple[list[str], list[str]]:
+LOADED = "__loaded"
+"""On SQLite, the suffix of a keyed table's name while its rows are moved into the keyed
+table (``key_after_loading``): ``{chronology__loaded}``."""
+
+
+def key_after_loading(statements: Sequence[str], tables: Sequence[str], *, postgres: bool = True,
+                      ) -> tuple[list[str], list[str]]:
     """The statements with the tables named made without their primary key, and the
-    statements that add the keys once the rows are in (``ReadModel.keyed_after_loading``,
-    PostgreSQL only: SQLite cannot add a primary key to a table). The key is a column's
-    ``PRIMARY KEY`` (the column made ``NOT NULL`` in its place) or the table's last
-    ``PRIMARY KEY (...)``; a named table with neither is an error, not a key left out."""
+    statements that key them once the rows are in (``ReadModel.keyed_after_loading``).
+    The key is a column's ``PRIMARY KEY`` (the column made ``NOT NULL`` in its place) or
+    the table's last ``PRIMARY KEY (...)``; a named table with neither is an error, not a
+    key left out. PostgreSQL adds the key to the table (``ALTER TABLE ... ADD PRIMARY
+    KEY``). SQLite cannot, so the loaded table is renamed (``{<table>__loaded}``), made
+    again as its statement says, key and all, and its rows moved in in the key's order (one
+    append after another at the B-tree's end); the caller drops the loaded one."""
     made: list[str] = []
-    keys: dict[str, str] = {}
+    keys: dict[str, list[str]] = {}
     for statement in statements:
         found = _TABLE.fullmatch(statement)
         if found is None or found[1] not in tables:
@@ -174,11 +190,14 @@ def key_after_loading(statements: Sequence[str], tables: Sequence[str]) -> tuple
         else:
             raise ValueError(f"no PRIMARY KEY to add after loading in the statement of {table}")
         made.append(f"CREATE TABLE {{{table}}} ({columns})")
-        keys[table] = f"ALTER TABLE {{{table}}} ADD PRIMARY KEY ({key})"
+        loaded = f"{{{table}{LOADED}}}"
+        keys[table] = [f"ALTER TABLE {{{table}}} ADD PRIMARY KEY ({key})"] if postgres else [
+            f"ALTER TABLE {{{table}}} RENAME TO {loaded}", statement,
+            f"INSERT INTO {{{table}}} SELECT * FROM {loaded} ORDER BY {key}"]
     missing = [t for t in tables if t not in keys]
     if missing:
         raise ValueError(f"no CREATE TABLE statement for {', '.join(missing)}")
-    return made, [keys[t] for t in tables]
+    return made, [k for t in tables for k in keys[t]]
 
 
 def drop_fresh(projector: Projector, tx: Tx, models: Sequence[ReadModel], suffix: str) -> None:
