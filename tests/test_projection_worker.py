@@ -616,6 +616,20 @@ def test_an_interrupted_rebuild_in_several_processes_leaves_the_live_read_models
         ledger.close()
 
 
+def schema_names(store: Any, kind: str) -> list[str]:
+    """The names of the read models' tables (``kind`` "table") or indexes ("index")."""
+    with store.transaction() as tx:
+        if not store.postgres:
+            rows = tx.rows("SELECT name FROM sqlite_master WHERE type = ?", (kind,))
+        elif kind == "index":
+            rows = tx.rows("SELECT indexname AS name FROM pg_indexes WHERE schemaname = ?",
+                           (store.datastore.schema or "public",))
+        else:
+            rows = tx.rows("SELECT tablename AS name FROM pg_tables WHERE schemaname = ?",
+                           (store.datastore.schema or "public",))
+    return [r["name"] for r in rows]
+
+
 def test_a_rebuild_makes_every_secondary_index_after_loading(settings):
     """A rebuild loads its fresh tables with no secondary index and builds them all once
     the rows are in. Nothing in its load looks a row up but by key: an erased family is
@@ -634,13 +648,7 @@ def test_a_rebuild_makes_every_secondary_index_after_loading(settings):
         fresh = re.compile(rf"^({'|'.join(named)})_[0-9a-f]{{8}}$")  # a rebuild's: "{ix}" is "_<token>"
 
         def indexes() -> set[str]:
-            with store.transaction() as tx:
-                if store.postgres:
-                    rows = tx.rows("SELECT indexname AS name FROM pg_indexes WHERE schemaname = ?",
-                                   (store.datastore.schema or "public",))
-                else:
-                    rows = tx.rows("SELECT name FROM sqlite_master WHERE type = 'index'")
-            return {found[1] for r in rows if (found := fresh.match(r["name"]))}
+            return {found[1] for name in schema_names(store, "index") if (found := fresh.match(name))}
 
         seen: list[set[str]] = []
         rebuild(projector, page=1, workers=1, on_progress=lambda events, total: seen.append(indexes()))
@@ -682,13 +690,7 @@ def test_a_rebuild_keys_the_tables_it_only_appends_to_after_loading(settings):
             keyed([t + SUFFIX for t in appended])))
         assert seen and all(found == set() for found in seen), seen
         assert keyed(appended) == set(appended)  # every key there once the tables are swapped in
-        with store.transaction() as tx:
-            if store.postgres:
-                left = tx.rows("SELECT tablename AS name FROM pg_tables WHERE schemaname = ?",
-                               (store.datastore.schema or "public",))
-            else:
-                left = tx.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
-        assert not [r["name"] for r in left if r["name"].endswith(("__loaded", SUFFIX))]
+        assert not [name for name in schema_names(store, "table") if name.endswith(("__loaded", SUFFIX))]
         assert dump(projector) == before
         for table in ("chronology", "person_index", "deadline_clocks"):
             name = store.table(table)
