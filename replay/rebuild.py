@@ -105,7 +105,7 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
     loaded = {t + LOADED: name for t, name in store.tables(keyed, suffix + LOADED).items()}
     names = {**fresh, **loaded, "ix": f"_{token}"}
     create: list[str] = []
-    keys: list[str] = []
+    keys: list[list[str]] = []  # a table's statements each
     indexes: list[str] = []
     for model in models:
         statements = model.ddl()
@@ -141,13 +141,17 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
                 quarantined += found
             if on_progress is not None:
                 on_progress(events, total)
+    if not store.postgres:  # a table at a time: each holds SQLite's one write lock while it moves
+        unsealed = {t for m in models for t in m.unsealed_personal}
+        for table, steps in zip(keyed, keys, strict=True):
+            with store.transaction(names) as tx:
+                for statement in steps:
+                    tx.run(statement)
+                loaded_table = table + suffix + LOADED  # its rows moved into the keyed table
+                store.drop(tx, [loaded_table], zeroed=[loaded_table] if table in unsealed else [])
+        keys = []
     with store.transaction(names) as tx:  # keys and secondary indexes built once, from the loaded rows
-        for statement in keys:
-            tx.run(statement)
-        if not store.postgres:  # the rows moved into the keyed tables: the loaded ones go
-            store.drop(tx, [t + suffix + LOADED for t in keyed],
-                       zeroed=[t + suffix + LOADED for m in models for t in m.unsealed_personal if t in keyed])
-        for statement in indexes:
+        for statement in [k for steps in keys for k in steps] + indexes:
             tx.run(statement)
     return events, count, quarantined
 
@@ -163,9 +167,10 @@ table (``key_after_loading``): ``{chronology__loaded}``."""
 
 
 def key_after_loading(statements: Sequence[str], tables: Sequence[str], *, postgres: bool = True,
-                      ) -> tuple[list[str], list[str]]:
-    """The statements with the tables named made without their primary key, and the
-    statements that key them once the rows are in (``ReadModel.keyed_after_loading``).
+                      ) -> tuple[list[str], list[list[str]]]:
+    """The statements with the tables named made without their primary key, and for each
+    table named, in order, the statements that key it once the rows are in
+    (``ReadModel.keyed_after_loading``).
     The key is a column's ``PRIMARY KEY`` (the column made ``NOT NULL`` in its place) or
     the table's last ``PRIMARY KEY (...)``; a named table with neither is an error, not a
     key left out. PostgreSQL adds the key to the table (``ALTER TABLE ... ADD PRIMARY
@@ -197,14 +202,15 @@ def key_after_loading(statements: Sequence[str], tables: Sequence[str], *, postg
     missing = [t for t in tables if t not in keys]
     if missing:
         raise ValueError(f"no CREATE TABLE statement for {', '.join(missing)}")
-    return made, [k for t in tables for k in keys[t]]
+    return made, [keys[t] for t in tables]
 
 
 def drop_fresh(projector: Projector, tx: Tx, models: Sequence[ReadModel], suffix: str) -> None:
-    """Drop the models' fresh tables (``<table><suffix>``), if any, zeroing the pages of
+    """Drop the models' fresh tables (``<table><suffix>``, and any being keyed on SQLite
+    when a rebuild stopped: ``<table><suffix>__loaded``), if any, zeroing the pages of
     those holding something personal unsealed (``ViewStore.drop``)."""
-    projector.store.drop(tx, [t + suffix for m in models for t in m.tables],
-                         zeroed=[t + suffix for m in models for t in m.unsealed_personal])
+    projector.store.drop(tx, [t + suffix + end for m in models for t in m.tables for end in ("", LOADED)],
+                         zeroed=[t + suffix + end for m in models for t in m.unsealed_personal for end in ("", LOADED)])
 
 
 def worker_count(asked: int | None, events: int, pages: int) -> int:
