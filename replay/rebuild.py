@@ -141,7 +141,9 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
                 quarantined += found
             if on_progress is not None:
                 on_progress(events, total)
-    if not store.postgres:  # a table at a time: each holds SQLite's one write lock while it moves
+    if store.postgres:  # the keys added with the secondary indexes, in their transaction
+        indexes = [k for steps in keys for k in steps] + indexes
+    else:  # a table at a time: each holds SQLite's one write lock while it moves
         unsealed = {t for m in models for t in m.unsealed_personal}
         for table, steps in zip(keyed, keys, strict=True):
             with store.transaction(names) as tx:
@@ -149,9 +151,8 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
                     tx.run(statement)
                 loaded_table = table + suffix + LOADED  # its rows moved into the keyed table
                 store.drop(tx, [loaded_table], zeroed=[loaded_table] if table in unsealed else [])
-        keys = []
-    with store.transaction(names) as tx:  # keys and secondary indexes built once, from the loaded rows
-        for statement in [k for steps in keys for k in steps] + indexes:
+    with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
+        for statement in indexes:
             tx.run(statement)
     return events, count, quarantined
 
