@@ -17,27 +17,35 @@
    independent, so from ``PARALLEL_FROM`` events worker processes apply them side by
    side, one per CPU (``replay.workers``, ADR 0017).
 3. Swap, in one transaction that locks the models' tracking rows: catch the fresh tables
-   up to the live position (or beyond), drop the live tables, rename the fresh ones, and
-   set the position. The live tables are never written before this step, so a rebuild
-   killed at any moment leaves them as they were, and the next run starts again.
+   up to the live position (or beyond), rename the live tables aside, rename the fresh
+   ones in, and set the position. The live tables are never written before this step, so
+   a rebuild killed at any moment leaves them as they were, and the next run starts
+   again. The tables set aside are dropped after, a table a transaction (ADR 0058).
+
+On SQLite every step holds the one write lock, which a live command waits for, for a
+short transaction at a time (ADR 0058).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import re
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from ledger.sql import Tx
+from ledger.sql import Database, Tx
 from projections.base import ReadModel
 from projections.projector import Projector, Unprocessable
-from projections.store import QUARANTINE
+from projections.store import QUARANTINE, ViewStore
+
+log = logging.getLogger("ledger.replay")
 
 SUFFIX = "__rebuild"
 PAGE = 5_000
@@ -86,6 +94,7 @@ def rebuild(
                                        on_progress=on_progress)
     fresh = {k: v for m in models for k, v in projector.store.tables(m.tables, SUFFIX).items()}
     position = _swap(projector, models, fresh, position, quarantined)
+    _drop_retired(projector, models)
     return Rebuilt(tuple(m.name for m in models), events, position, time.perf_counter() - started, count,
                    tuple(quarantined))
 
@@ -103,7 +112,8 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
         fresh.update(store.tables(model.tables, suffix))
     keyed = [t for model in models for t in model.keyed_after_loading]
     loaded = {t + LOADED: name for t, name in store.tables(keyed, suffix + LOADED).items()}
-    names = {**fresh, **loaded, "ix": f"_{token}"}
+    ordered = {t + SORTED: f"temp.{store.table(t + suffix + SORTED)}" for t in keyed}
+    names = {**fresh, **loaded, **ordered, "ix": f"_{token}"}
     create: list[str] = []
     keys: list[list[str]] = []  # a table's statements each
     indexes: list[str] = []
@@ -142,19 +152,60 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
             if on_progress is not None:
                 on_progress(events, total)
     if store.postgres:  # the keys added with the secondary indexes, in their transaction
-        indexes = [k for steps in keys for k in steps] + indexes
-    else:  # a table at a time: each holds SQLite's one write lock while it moves
-        unsealed = {t for m in models for t in m.unsealed_personal}
-        for table, steps in zip(keyed, keys, strict=True):
-            with store.transaction(names) as tx:
-                for statement in steps:
-                    tx.run(statement)
-                loaded_table = table + suffix + LOADED  # its rows moved into the keyed table
-                store.drop(tx, [loaded_table], zeroed=[loaded_table] if table in unsealed else [])
-    with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
-        for statement in indexes:
+        with store.transaction(names) as tx:  # secondary indexes built once, from the loaded rows
+            for statement in [k for steps in keys for k in steps] + indexes:
+                tx.run(statement)
+        return events, count, quarantined
+    # SQLite has one write lock, which a live command waits for (5 s at most): it is held
+    # by a short transaction at a time, a table's part of its rows moved in, an index.
+    unsealed = {t for m in models for t in m.unsealed_personal}
+    for table, steps in zip(keyed, keys, strict=True):
+        _key_on_sqlite(projector, names, table, suffix, steps, zeroed=table in unsealed)
+    for statement in indexes:  # secondary indexes built once, from the loaded rows
+        with store.transaction(names) as tx:
             tx.run(statement)
     return events, count, quarantined
+
+
+KEYING_ROWS = 100_000
+"""On SQLite, how many rows one transaction moves into a table being keyed: at a million
+events, under half a second of the write lock for the chronology's rows, against 9.7 s
+for all of them (docs/benchmarks.md, "Twentieth round")."""
+
+
+def _key_on_sqlite(projector: Projector, names: dict[str, str], table: str, suffix: str, steps: Sequence[str],
+                   *, zeroed: bool) -> None:
+    """Key a loaded table on SQLite (``key_after_loading``'s statements): rename it and
+    make the table again, in one short transaction; sort its rows into a temporary table
+    of a connection of this rebuild's own, which writes nothing of the database file and
+    so takes no write lock; move them in in the key's order, ``KEYING_ROWS`` a
+    transaction; drop the loaded table. If ``zeroed`` (something personal unsealed), the
+    pages both tables held are zeroed as they are freed; the temporary file goes when the
+    connection closes."""
+    rename, make, order, move = steps
+    store = projector.store
+    with store.transaction(names) as tx:
+        tx.run(rename)
+        tx.run(make)
+    connection = sqlite3.connect(projector.ledger.settings.sqlite_path(), isolation_level=None, timeout=60)
+    try:
+        connection.execute(f"PRAGMA secure_delete = {'ON' if zeroed else 'FAST'}")
+        tx = Tx(Database(None, postgres=False), connection.cursor(), names)
+        tx.run(order)  # the connection's default page cache: the sort spills to a temporary file
+        first, moved = 1, KEYING_ROWS
+        while moved == KEYING_ROWS:
+            connection.execute("BEGIN IMMEDIATE")
+            tx.run(move, (first, first + KEYING_ROWS - 1))
+            moved = tx.cursor.rowcount
+            connection.execute("COMMIT")
+            first += KEYING_ROWS
+        if zeroed:
+            tx.run(f"DROP TABLE {{{table}{SORTED}}}")
+    finally:
+        connection.close()
+    loaded = table + suffix + LOADED
+    with store.transaction(names) as tx:
+        store.drop(tx, [loaded], zeroed=[loaded] if zeroed else [])
 
 
 _TABLE = re.compile(r"\s*CREATE TABLE \{(\w+)\} \((.*)\)\s*", re.DOTALL)
@@ -165,6 +216,9 @@ _COLUMN_KEY = re.compile(r"\b(\w+) (\w+) PRIMARY KEY\b")
 LOADED = "__loaded"
 """On SQLite, the suffix of a keyed table's name while its rows are moved into the keyed
 table (``key_after_loading``): ``{chronology__loaded}``."""
+SORTED = "__sorted"
+"""On SQLite, the suffix of the temporary table holding a loaded table's rows in its key's
+order (``key_after_loading``): ``{chronology__sorted}``."""
 
 
 def key_after_loading(statements: Sequence[str], tables: Sequence[str], *, postgres: bool = True,
@@ -176,8 +230,10 @@ def key_after_loading(statements: Sequence[str], tables: Sequence[str], *, postg
     the table's last ``PRIMARY KEY (...)``; a named table with neither is an error, not a
     key left out. PostgreSQL adds the key to the table (``ALTER TABLE ... ADD PRIMARY
     KEY``). SQLite cannot, so the loaded table is renamed (``{<table>__loaded}``), made
-    again as its statement says, key and all, and its rows moved in in the key's order (one
-    append after another at the B-tree's end); the caller drops the loaded one."""
+    again as its statement says, key and all, its rows sorted into a temporary table
+    (``{<table>__sorted}``) and moved in in the key's order (one append after another at
+    the B-tree's end), a range of the sorted rows (``?``, ``?``: the first and the last)
+    at a time; the caller drops the loaded and the sorted ones."""
     made: list[str] = []
     keys: dict[str, list[str]] = {}
     for statement in statements:
@@ -196,10 +252,11 @@ def key_after_loading(statements: Sequence[str], tables: Sequence[str], *, postg
         else:
             raise ValueError(f"no PRIMARY KEY to add after loading in the statement of {table}")
         made.append(f"CREATE TABLE {{{table}}} ({columns})")
-        loaded = f"{{{table}{LOADED}}}"
+        loaded, ordered = f"{{{table}{LOADED}}}", f"{{{table}{SORTED}}}"
         keys[table] = [f"ALTER TABLE {{{table}}} ADD PRIMARY KEY ({key})"] if postgres else [
             f"ALTER TABLE {{{table}}} RENAME TO {loaded}", statement,
-            f"INSERT INTO {{{table}}} SELECT * FROM {loaded} ORDER BY {key}"]
+            f"CREATE TEMP TABLE {ordered} AS SELECT * FROM {loaded} ORDER BY {key}",
+            f"INSERT INTO {{{table}}} SELECT * FROM {ordered} WHERE rowid BETWEEN ? AND ? ORDER BY rowid"]
     missing = [t for t in tables if t not in keys]
     if missing:
         raise ValueError(f"no CREATE TABLE statement for {', '.join(missing)}")
@@ -208,10 +265,48 @@ def key_after_loading(statements: Sequence[str], tables: Sequence[str], *, postg
 
 def drop_fresh(projector: Projector, tx: Tx, models: Sequence[ReadModel], suffix: str) -> None:
     """Drop the models' fresh tables (``<table><suffix>``, and any being keyed on SQLite
-    when a rebuild stopped: ``<table><suffix>__loaded``), if any, zeroing the pages of
-    those holding something personal unsealed (``ViewStore.drop``)."""
-    projector.store.drop(tx, [t + suffix + end for m in models for t in m.tables for end in ("", LOADED)],
-                         zeroed=[t + suffix + end for m in models for t in m.unsealed_personal for end in ("", LOADED)])
+    when a rebuild stopped: ``<table><suffix>__loaded``), if any, and any live table a
+    rebuild stopped just after its swap left set aside (``<table>__retired``), zeroing the
+    pages of those holding something personal unsealed (``ViewStore.drop``)."""
+    ends = (suffix, suffix + LOADED, RETIRED)
+    projector.store.drop(tx, [t + end for m in models for t in m.tables for end in ends],
+                         zeroed=[t + end for m in models for t in m.unsealed_personal for end in ends])
+
+
+RETIRED = "__retired"
+"""The suffix of a live table the swap set aside: ``chronology__retired``."""
+
+
+def _drop_retired(projector: Projector, models: Sequence[ReadModel]) -> None:
+    """Drop the live tables the swap set aside, a table a transaction (zeroing the pages
+    of those holding something personal unsealed, ``ViewStore.drop``).
+
+    On SQLite a drop walks every page of the table and its indexes while it holds the one
+    write lock, which a live command waits for 5 s at most: at a million events the
+    chronology's drop, in the swap, held it 7.7 s of the swap's 12.7, nearly all of it
+    reading pages from the disk. So each table's pages are read first, outside any write
+    transaction (SQLite's ``dbstat``, which walks every page of a table or an index,
+    overflow pages included), and the drop itself finds them in memory (0.4 s)."""
+    store = projector.store
+    for model in models:
+        for table in model.tables:
+            name = table + RETIRED
+            if not store.postgres:
+                _read_through(store, name)
+            with store.transaction() as tx:
+                store.drop(tx, [name], zeroed=[name] if table in model.unsealed_personal else [])
+
+
+def _read_through(store: ViewStore, table: str) -> None:
+    """Read every page of a SQLite table and of its indexes, to have them in memory; a
+    SQLite built without ``dbstat`` reads nothing, and its drop reads them itself."""
+    try:
+        with store.read() as tx:
+            trees = [r["name"] for r in tx.rows("SELECT name FROM sqlite_master WHERE tbl_name = ?", (table,))]
+            for tree in trees:
+                tx.one("SELECT count(*) AS pages FROM dbstat WHERE name = ?", (tree,))
+    except Exception as e:  # noqa: BLE001 - only a speed-up: the drop reads what it needs anyway
+        log.info("the pages of %s were not read ahead of its drop: %s", table, e)
 
 
 def worker_count(asked: int | None, events: int, pages: int) -> int:
@@ -314,8 +409,8 @@ def _swap(projector: Projector, models: list[ReadModel], fresh: dict[str, str], 
                 tx.run(f"DELETE FROM {store.table(QUARANTINE)} WHERE model = ?", (name,))
             projector._quarantine(tx, found, names)
             for model in models:
-                store.drop(tx, model.tables, zeroed=model.unsealed_personal)
-                for table in model.tables:
+                for table in model.tables:  # set aside, not dropped here: see _drop_retired
+                    store.rename(tx, table, table + RETIRED)
                     store.rename(tx, table + SUFFIX, table)
                 store.set_position(tx, model.name, target)
             return target
