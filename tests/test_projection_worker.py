@@ -59,6 +59,14 @@ def many_families(ledger: Ledger, families: int, notes: int) -> int:
     return ledger.recorder.max_notification_id()
 
 
+def caught_up(ledger: Ledger, families: int, notes: int) -> tuple[Projector, dict[str, list[tuple[Any, ...]]]]:
+    """``many_families``, then a projector caught up with them, and its rows."""
+    many_families(ledger, families, notes)
+    projector = Projector(ledger)
+    projector.catch_up()
+    return projector, dump(projector)
+
+
 class Killed(Exception):
     pass
 
@@ -201,10 +209,8 @@ def test_an_interrupted_rebuild_leaves_the_live_read_models_untouched_and_the_ne
 def test_a_replay_killed_part_way_leaves_the_live_read_models_untouched(settings):
     ledger = open_ledger(settings)
     try:
-        many_families(ledger, 30, 6)
-        projector = Projector(ledger)
-        projector.catch_up()
-        before, positions = dump(projector), projector.positions()
+        projector, before = caught_up(ledger, 30, 6)
+        positions = projector.positions()
         replay = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--page", "5"],
                                   env=worker_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, cwd=ROOT)
@@ -558,10 +564,7 @@ def test_worker_processes_start_side_by_side_and_copy_pages_a_few_at_a_time(sett
     monkeypatch.setattr(workers, "BATCH_FILES", 3)
     ledger = open_ledger(settings)
     try:
-        many_families(ledger, 8, 2)
-        projector = Projector(ledger)
-        projector.catch_up()
-        before = dump(projector)
+        projector, before = caught_up(ledger, 8, 2)
         assert len(pickle.dumps(ledger.packs)) > 65_536  # what no longer goes down the pipe
         rebuild(projector, page=1, workers=2)
         assert dump(projector) == before
@@ -589,10 +592,8 @@ def test_a_rebuild_in_processes_ends_on_smaller_pages():
 def test_an_interrupted_rebuild_in_several_processes_leaves_the_live_read_models_and_no_scratch(settings):
     ledger = open_ledger(settings)
     try:
-        many_families(ledger, 12, 3)
-        projector = Projector(ledger)
-        projector.catch_up()
-        before, positions = dump(projector), projector.positions()
+        projector, before = caught_up(ledger, 12, 3)
+        positions = projector.positions()
 
         with pytest.raises(Killed):
             rebuild(projector, page=10, workers=2, on_progress=die)
@@ -668,10 +669,7 @@ def test_a_rebuild_keys_the_tables_it_only_appends_to_after_loading(settings):
     rebuild that stopped included."""
     ledger = open_ledger(settings)
     try:
-        many_families(ledger, 4, 2)
-        projector = Projector(ledger)
-        projector.catch_up()
-        before = dump(projector)
+        projector, before = caught_up(ledger, 4, 2)
         store = projector.store
         appended = [t for m in projector.models for t in m.keyed_after_loading]
         assert {"chronology", "person_index", "deadline_clocks"} <= set(appended)
@@ -741,10 +739,7 @@ def test_a_sqlite_rebuild_keys_a_table_without_holding_the_write_lock_for_all_it
 
     real = sqlite3.connect
     try:
-        many_families(ledger, 4, 2)
-        projector = Projector(ledger)
-        projector.catch_up()
-        before = dump(projector)
+        projector, before = caught_up(ledger, 4, 2)
         with projector.store.transaction() as tx:
             rows = tx.one("SELECT count(*) AS n FROM {c}".replace("{c}", projector.store.table("chronology")))
         monkeypatch.setattr(rebuilding, "KEYING_ROWS", 3)
@@ -782,10 +777,7 @@ def test_a_rebuilds_swap_sets_the_live_tables_aside_and_drops_them_after_a_table
     monkeypatch.setattr(sqlite3, "connect", traced)
     ledger = open_ledger(settings)
     try:
-        many_families(ledger, 3, 2)
-        projector = Projector(ledger)
-        projector.catch_up()
-        before = dump(projector)
+        projector, before = caught_up(ledger, 3, 2)
         store = projector.store
         with store.transaction() as tx:  # as a rebuild stopped just after its swap would leave it
             tx.run(f"CREATE TABLE {store.table('person_index__retired')} (token TEXT)")
