@@ -137,10 +137,14 @@ class Database:
 
     def existing(self, name: str) -> bool:
         with self.transaction(commit=False) as tx:
-            if self.postgres:
-                row = tx.one("SELECT to_regclass(?) AS found", (self.table(name),))
-                return bool(row and row["found"])
-            return tx.one("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
+            return self.exists(tx, name)
+
+    def exists(self, tx: Tx, name: str) -> bool:
+        """Whether the table ``name`` exists, as ``tx`` sees it."""
+        if self.postgres:
+            row = tx.one("SELECT to_regclass(?) AS found", (self.table(name),))
+            return bool(row and row["found"])
+        return tx.one("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (name,)) is not None
 
     def create(self, name: str, statements: Sequence[str], tables: dict[str, str] | None = None) -> None:
         """Create a table (and its indexes, and any tables beside it that ``tables`` names

@@ -410,7 +410,8 @@ def _swap(projector: Projector, models: list[ReadModel], fresh: dict[str, str], 
             projector._quarantine(tx, found, names)
             for model in models:
                 for table in model.tables:  # set aside, not dropped here: see _drop_retired
-                    store.rename(tx, table, table + RETIRED)
+                    if store.exists(tx, table):  # as a drop's IF EXISTS let a missing one through
+                        store.rename(tx, table, table + RETIRED)
                     store.rename(tx, table + SUFFIX, table)
                 store.set_position(tx, model.name, target)
             return target
