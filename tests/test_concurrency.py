@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger import storage
 from ledger.heap import OLDEST_EVERY
+from ledger.sql import Database
 from tests.conftest import PRACTITIONER, command, open_ledger, register, version
 from tests.registration import post_family
 
@@ -338,3 +339,33 @@ def test_a_projection_worker_looks_at_the_oldest_generation_as_seldom_as_a_servi
     assert finished.exit_code == 0, finished.output
     assert seen and seen[-1][0] == OLDEST_EVERY and seen[-1][1] > 0
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("first", ["a read", "a drop of a table not there"])
+def test_a_write_transaction_waits_for_another_writer_whatever_it_does_first(ledger, first):
+    """SQLite waits for a write lock held elsewhere (the lock timeout) only for a
+    transaction that has read nothing yet; the library's transactions begin with a plain
+    ``BEGIN``, so one that read first (a ``SELECT``, or a ``DROP TABLE IF EXISTS`` of a
+    table not there, as a rebuild's first transaction runs) and then wrote while another
+    connection held the lock was refused at once, "database is locked". A rebuild was
+    stopped so beside live writes. The ledger's transactions that commit take the write
+    lock as they begin, and wait for it (ADR 0059)."""
+    if ledger.settings.is_postgres:
+        pytest.skip("PostgreSQL locks rows and tables, not the database")
+    db = Database.of(ledger)
+    tables = {"t": db.table("stored_events"), "gone": db.table("not_there"), "made": db.table("made_while_locked")}
+    other = sqlite3.connect(ledger.settings.sqlite_path(), isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.5, lambda: other.execute("ROLLBACK"))
+        release.start()
+        with db.transaction(tables) as tx:
+            if first == "a read":
+                tx.one("SELECT count(*) AS n FROM {t}")
+            else:
+                tx.run("DROP TABLE IF EXISTS {gone}")
+            tx.run("CREATE TABLE {made} (x INTEGER)")
+        release.join()
+        assert db.existing("made_while_locked")
+    finally:
+        other.close()
