@@ -62,18 +62,14 @@ class ViewStore(Database):
         """Lock the read models' tracking rows for this transaction and read them.
 
         PostgreSQL: ``SELECT ... FOR UPDATE`` (in name order, so two lockers cannot
-        deadlock). SQLite: a no-op write first takes the database's write lock, so the
-        positions read next cannot change before this transaction ends."""
+        deadlock). SQLite: ``tx`` is a transaction that commits, which holds the database's
+        write lock from its ``BEGIN IMMEDIATE`` (``LedgerSQLiteConnection``, ADR 0059), so
+        the positions read cannot change before it ends."""
         keys = sorted(PREFIX + n for n in names)
         marks = ",".join("?" * len(keys))
-        if self.postgres:
-            found = tx.rows(f"SELECT application_name, notification_id FROM {self.tracking_table} "
-                            f"WHERE application_name IN ({marks}) ORDER BY application_name FOR UPDATE", keys)
-        else:
-            tx.run(f"UPDATE {self.tracking_table} SET notification_id = notification_id "
-                   f"WHERE application_name IN ({marks})", keys)
-            found = tx.rows(f"SELECT application_name, notification_id FROM {self.tracking_table} "
-                            f"WHERE application_name IN ({marks})", keys)
+        lock = " ORDER BY application_name FOR UPDATE" if self.postgres else ""
+        found = tx.rows(f"SELECT application_name, notification_id FROM {self.tracking_table} "
+                        f"WHERE application_name IN ({marks}){lock}", keys)
         positions = {r["application_name"][len(PREFIX):]: r["notification_id"] for r in found}
         missing = [n for n in names if n not in positions]
         if missing:
