@@ -156,7 +156,7 @@ def build(projector: Projector, models: Sequence[ReadModel], suffix: str, positi
             for statement in [k for steps in keys for k in steps] + indexes:
                 tx.run(statement)
         return events, count, quarantined
-    # SQLite has one write lock, which a live command waits for (5 s at most): it is held
+    # SQLite has one write lock, which a live command waits for (10 s at most): it is held
     # by a short transaction at a time, a table's part of its rows moved in, an index.
     unsealed = {t for m in models for t in m.unsealed_personal}
     for table, steps in zip(keyed, keys, strict=True):
@@ -282,7 +282,7 @@ def _drop_retired(projector: Projector, models: Sequence[ReadModel]) -> None:
     of those holding something personal unsealed, ``ViewStore.drop``).
 
     On SQLite a drop walks every page of the table and its indexes while it holds the one
-    write lock, which a live command waits for 5 s at most: at a million events the
+    write lock, which a live command waits for 10 s at most: at a million events the
     chronology's drop, in the swap, held it 7.7 s of the swap's 12.7, nearly all of it
     reading pages from the disk. So each table's pages are read first, outside any write
     transaction (SQLite's ``dbstat``, which walks every page of a table or an index,

@@ -702,9 +702,10 @@ def test_a_rebuild_keys_the_tables_it_only_appends_to_after_loading(settings):
 
 
 def test_a_sqlite_rebuild_keys_a_table_without_holding_the_write_lock_for_all_its_rows(settings, monkeypatch):
-    """SQLite has one write lock, and a command on the live ledger waits for it 5 s at
-    most. Keying a loaded table (ADR 0057) held it while all the table's rows were sorted
-    and moved in: 6.4-7.1 s for the chronology at a million events. The rows are now
+    """SQLite has one write lock, and a command on the live ledger waits for it 10 s at
+    most (``SQLITE_LOCK_TIMEOUT``). Keying a loaded table (ADR 0057) held it while all the
+    table's rows were sorted and moved in: 6.4-7.1 s for the chronology at a million
+    events. The rows are now
     sorted into a temporary table, which takes no write lock, and moved in a range at a
     time, each range its own short transaction; the tables come out the same (ADR 0058)."""
     if settings.is_postgres:
@@ -758,7 +759,7 @@ def test_a_sqlite_rebuild_keys_a_table_without_holding_the_write_lock_for_all_it
 
 def test_a_rebuilds_swap_sets_the_live_tables_aside_and_drops_them_after_a_table_at_a_time(settings, monkeypatch):
     """The swap holds the lock that live commands wait for (on SQLite the one write lock,
-    5 s at most). Dropping the live tables in it walked every page of each: at a million
+    10 s at most). Dropping the live tables in it walked every page of each: at a million
     events 12.7 s, 7.7 of them the chronology's, reading from the disk. The swap now
     renames them aside (``<table>__retired``), and they are dropped after its commit, a
     table a transaction, their pages read first outside any write (ADR 0058). One left by
