@@ -741,8 +741,8 @@ def test_a_sqlite_rebuild_keys_a_table_without_holding_the_write_lock_for_all_it
     real = sqlite3.connect
     try:
         projector, before = caught_up(ledger, 4, 2)
-        with projector.store.transaction() as tx:
-            rows = tx.one("SELECT count(*) AS n FROM {c}".replace("{c}", projector.store.table("chronology")))
+        with projector.store.read() as tx:
+            rows = tx.one(f"SELECT count(*) AS n FROM {projector.store.table('chronology')}")
         monkeypatch.setattr(rebuilding, "KEYING_ROWS", 3)
         monkeypatch.setattr(rebuilding.sqlite3, "connect", probing)
         rebuild(projector, page=1, workers=1)
